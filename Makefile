@@ -1,0 +1,57 @@
+# Every target builds what it needs from nothing: a dev venv (.venv) and one venv
+# per Gradio generation for the replica Spaces (.venvs/), each with uv for speed.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+G4 := .venvs/gradio4
+G5 := .venvs/gradio5
+G6 := .venvs/gradio6
+export QWEN_SPACES_GRADIO4_PYTHON := $(CURDIR)/$(G4)/bin/python
+export QWEN_SPACES_GRADIO5_PYTHON := $(CURDIR)/$(G5)/bin/python
+export QWEN_SPACES_GRADIO6_PYTHON := $(CURDIR)/$(G6)/bin/python
+
+.PHONY: all demo test lint bench venvs clean
+
+all: test
+
+$(BIN)/.done: setup.cfg setup.py
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q uv
+	$(UV) pip install -q -p $(BIN)/python -e '.[test,dev]' 'nbclient>=0.10' ipykernel tqdm
+	touch $@
+
+# Pins from ../shared/PROTOCOL.md section 4: the three generations conflict.
+$(G4)/.done: $(BIN)/.done
+	$(UV) venv -q --allow-existing -p $(PY) $(G4)
+	$(UV) pip install -q -p $(G4)/bin/python 'gradio==4.44.1' 'modelscope_studio==0.5.2' 'huggingface_hub<0.26' uvicorn
+	touch $@
+
+$(G5)/.done: $(BIN)/.done
+	$(UV) venv -q --allow-existing -p $(PY) $(G5)
+	$(UV) pip install -q -p $(G5)/bin/python 'gradio==5.12.0' requests uvicorn
+	touch $@
+
+$(G6)/.done: $(BIN)/.done
+	$(UV) venv -q --allow-existing -p $(PY) $(G6)
+	$(UV) pip install -q -p $(G6)/bin/python 'gradio==6.31.0' uvicorn
+	touch $@
+
+venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done
+
+demo: $(BIN)/.done $(G5)/.done
+	$(BIN)/python examples/demo.py
+
+test: venvs
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(BIN)/.done
+	$(BIN)/ruff check qwen_spaces tests benchmarks examples
+	$(BIN)/mypy qwen_spaces
+
+bench: venvs
+	$(UV) pip install -q -p $(BIN)/python -e '.[bench]'
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .venvs build *.egg-info

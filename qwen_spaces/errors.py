@@ -1,0 +1,93 @@
+"""One exception tree: every failure a user can see is a :class:`QwenSpacesError`."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "QwenSpacesError",
+    "SpaceConnectionError",
+    "SpaceTimeoutError",
+    "QueueFullError",
+    "SpaceHTTPError",
+    "SpaceError",
+    "ProtocolError",
+]
+
+
+class QwenSpacesError(Exception):
+    """Base of every error raised by qwen_spaces.
+
+    ``partial_text`` holds the answer text that had arrived before the failure
+    (empty when none did), so an interrupted answer is never lost.
+    """
+
+    def __init__(self, message: str, *, partial_text: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.partial_text = partial_text
+
+    def __str__(self) -> str:
+        if self.partial_text:
+            return f"{self.message} (after {len(self.partial_text)} characters of answer)"
+        return self.message
+
+
+class SpaceConnectionError(QwenSpacesError):
+    """The Space could not be reached, or the connection broke."""
+
+
+class SpaceTimeoutError(QwenSpacesError):
+    """A time limit was hit. ``limit`` is one of connect, read, queue, total."""
+
+    def __init__(self, limit: str, seconds: float, *, partial_text: str = "") -> None:
+        super().__init__(
+            f"{limit} timeout: no progress within {seconds:g} s", partial_text=partial_text
+        )
+        self.limit = limit
+        self.seconds = seconds
+
+
+class QueueFullError(QwenSpacesError):
+    """The Space's queue is full; retried automatically up to ``max_retries``."""
+
+    def __init__(self, message: str, *, retry_after: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SpaceHTTPError(QwenSpacesError):
+    """The Space answered with an HTTP error status.
+
+    ``status_code`` is the status, ``body_excerpt`` the start of the body and
+    ``retry_after`` the server's ``Retry-After`` in seconds, if it sent one.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        body_excerpt: str = "",
+        *,
+        url: str = "",
+        retry_after: Optional[float] = None,
+        partial_text: str = "",
+    ) -> None:
+        where = f" from {url}" if url else ""
+        detail = f": {body_excerpt}" if body_excerpt else ""
+        super().__init__(f"HTTP {status_code}{where}{detail}", partial_text=partial_text)
+        self.status_code = status_code
+        self.body_excerpt = body_excerpt
+        self.url = url
+        self.retry_after = retry_after
+
+
+class SpaceError(QwenSpacesError):
+    """The Space reported a failure (``success: false`` or ``unexpected_error``)."""
+
+
+class ProtocolError(QwenSpacesError):
+    """The Space sent something the SDK cannot read; ``payload`` holds it (truncated)."""
+
+    def __init__(self, message: str, payload: Any = None, *, partial_text: str = "") -> None:
+        super().__init__(message, partial_text=partial_text)
+        self.payload = payload

@@ -1,0 +1,106 @@
+"""The public event and result types a stream yields and a call returns."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+__all__ = ["TextDelta", "Reasoning", "QueueStatus", "Event", "Reply", "ConversationState"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """New answer text. Concatenating every ``text`` gives ``Reply.text``.
+
+    ``backtrack`` is almost always 0: when a Space rewrites text it had already
+    sent (not an extension), it says how many characters of what came before to
+    drop before appending ``text``.
+    """
+
+    text: str
+    backtrack: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A status or thinking text from the Space (e.g. "Qwen is thinking..."): not answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """Where the request stands in the Space's queue.
+
+    ``rank`` is the number of requests ahead (0 = next), ``eta`` the Space's
+    estimate in seconds; either may be None when the Space does not say.
+    ``started`` is True once generation has begun.
+    """
+
+    rank: Optional[int] = None
+    queue_size: Optional[int] = None
+    eta: Optional[float] = None
+    started: bool = False
+
+
+Event = Union[TextDelta, Reasoning, QueueStatus]
+
+
+@dataclass
+class ConversationState:
+    """What a conversation needs to continue: its messages and the Space session.
+
+    ``session_hash`` is reused across turns so that Spaces that keep history on
+    the server (the 1M demo) see one session.
+    """
+
+    model: str
+    session_hash: str
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def system(self) -> Optional[str]:
+        for message in self.messages:
+            if message["role"] == "system":
+                return message["content"]
+        return None
+
+
+@dataclass
+class Reply:
+    """A finished answer.
+
+    ``text`` is the answer, ``reasoning`` any status/thinking text,
+    ``model`` the canonical model name, ``conversation`` the state to continue
+    from (it includes this answer).
+    """
+
+    text: str
+    model: str
+    reasoning: str = ""
+    conversation: Optional[ConversationState] = None
+    created: float = field(default_factory=time.time)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:  # rendered by Jupyter
+        return self.text
+
+    def to_openai(self) -> dict[str, Any]:
+        """The reply as an OpenAI chat-completion dict."""
+        return {
+            "id": f"chatcmpl-{int(self.created * 1000):x}",
+            "object": "chat.completion",
+            "created": int(self.created),
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.text},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
