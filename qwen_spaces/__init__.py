@@ -1,1 +1,65 @@
-"""qwen_spaces: Qwen's chat models on Hugging Face Spaces, sync and async."""
+"""qwen_spaces: Qwen's chat models on Hugging Face Spaces, from sync and async Python.
+
+>>> import qwen_spaces as qs
+>>> reply = qs.Client(model="qwen-2.5-max").chat("What is 2+2?")   # doctest: +SKIP
+
+AsyncClient is loaded on first use, so importing this package does not import
+aiohttp.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    ProtocolError,
+    QueueFullError,
+    QwenSpacesError,
+    SpaceConnectionError,
+    SpaceError,
+    SpaceHTTPError,
+    SpaceTimeoutError,
+)
+from .events import ConversationState, Event, QueueStatus, Reasoning, Reply, TextDelta
+from .policy import Timeouts
+from .spaces import MODELS
+from .sync_client import Client, Conversation, Stream
+
+if TYPE_CHECKING:
+    from .async_client import AsyncClient, AsyncConversation, AsyncStream
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODELS",
+    "AsyncClient",
+    "AsyncConversation",
+    "AsyncStream",
+    "Client",
+    "Conversation",
+    "ConversationState",
+    "Event",
+    "ProtocolError",
+    "QueueFullError",
+    "QueueStatus",
+    "QwenSpacesError",
+    "Reasoning",
+    "Reply",
+    "SpaceConnectionError",
+    "SpaceError",
+    "SpaceHTTPError",
+    "SpaceTimeoutError",
+    "Stream",
+    "TextDelta",
+    "Timeouts",
+]
+
+_ASYNC = {"AsyncClient", "AsyncConversation", "AsyncStream"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ASYNC:
+        from . import async_client
+
+        return getattr(async_client, name)
+    raise AttributeError(f"module 'qwen_spaces' has no attribute {name!r}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 __all__ = [
+    "ProtocolError",
+    "QueueFullError",
     "QwenSpacesError",
     "SpaceConnectionError",
-    "SpaceTimeoutError",
-    "QueueFullError",
-    "SpaceHTTPError",
     "SpaceError",
-    "ProtocolError",
+    "SpaceHTTPError",
+    "SpaceTimeoutError",
 ]
 
 

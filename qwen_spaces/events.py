@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-__all__ = ["TextDelta", "Reasoning", "QueueStatus", "Event", "Reply", "ConversationState"]
+__all__ = ["ConversationState", "Event", "QueueStatus", "Reasoning", "Reply", "TextDelta"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +52,14 @@ class ConversationState:
     """What a conversation needs to continue: its messages and the Space session.
 
     ``session_hash`` is reused across turns so that Spaces that keep history on
-    the server (the 1M demo) see one session.
+    the server (the 1M demo) see one session; ``synced`` is how many of
+    ``messages`` that session already holds, so only newer ones are sent.
     """
 
     model: str
     session_hash: str
     messages: list[dict[str, str]] = field(default_factory=list)
+    synced: int = 0
 
     @property
     def system(self) -> Optional[str]:

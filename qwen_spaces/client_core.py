@@ -1,0 +1,192 @@
+"""What Client and AsyncClient share that is not I/O: options, calls, conversations.
+
+Keeping it here means the two clients differ only in how they move bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any, Optional, Union
+
+from .events import ConversationState, Reply
+from .payloads import Messages, new_session_hash, normalize_messages
+from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, redact
+from .protocol import ChatCall
+from .spaces import Endpoints, SpaceSpec, resolve_model
+from .sse import DEFAULT_MAX_EVENT_BYTES
+
+__all__ = ["ClientCore", "ConversationCore", "Secret"]
+
+log = logging.getLogger("qwen_spaces")
+
+DEFAULT_MODEL = "qwen-2.5-max"
+USER_AGENT = "qwen_spaces/0.1 (+https://pypi.org/project/qwen_spaces/)"
+CANCEL_TIMEOUT = 2.0
+
+
+class Secret(str):
+    """A str that never shows itself in a repr: tokens in headers, locals and logs."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+def _configure_logging_from_env() -> None:
+    level = os.environ.get("QWEN_SPACES_LOG", "").strip().upper()
+    if level in ("DEBUG", "INFO", "WARNING") and not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(level)
+
+
+class ClientCore:
+    """Validated options of a client and the making of its calls."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        base_url: Optional[str] = None,
+        hf_token: Optional[str] = None,
+        proxy: Optional[str] = None,
+        timeout: TimeoutArg = None,
+        max_retries: int = 2,
+        headers: Optional[Mapping[str, str]] = None,
+        verify: Union[bool, str] = True,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        _configure_logging_from_env()
+        self.spec: SpaceSpec = resolve_model(model)
+        self.base_url = check_base_url(base_url if base_url is not None else self.spec.url)
+        if hf_token is not None and not isinstance(hf_token, str):
+            raise TypeError("hf_token must be a str")
+        self._token = Secret(hf_token) if hf_token else None
+        if proxy is not None:
+            check_base_url(proxy)  # same rule: an http(s) URL
+        self.proxy = Secret(proxy) if proxy else None
+        self.timeouts = Timeouts.of(timeout)
+        self.retry = RetryPolicy(max_retries=max_retries)
+        if headers is not None and not isinstance(headers, Mapping):
+            raise TypeError("headers must be a mapping of str to str")
+        self.headers: dict[str, str] = {"User-Agent": USER_AGENT, **(headers or {})}
+        if not isinstance(verify, (bool, str)):
+            raise TypeError("verify must be True, False or the path of a CA bundle")
+        self.verify = verify
+        if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int):
+            raise TypeError("max_event_bytes must be an int")
+        if max_event_bytes <= 0:
+            raise ValueError("max_event_bytes must be positive")
+        self.max_event_bytes = max_event_bytes
+        self.endpoints: Optional[Endpoints] = None  # from /config, once read
+
+    @property
+    def model(self) -> str:
+        return self.spec.model
+
+    @property
+    def authorization(self) -> Optional[Secret]:
+        return Secret(f"Bearer {self._token}") if self._token else None
+
+    def secrets(self) -> tuple[Optional[str], ...]:
+        return (self._token, self.proxy)
+
+    def redact(self, text: str) -> str:
+        return redact(text, *self.secrets())
+
+    def new_call(
+        self,
+        messages: Messages,
+        *,
+        conversation: Optional[ConversationState] = None,
+        timeout: TimeoutArg = None,
+    ) -> ChatCall:
+        """A call for ``messages``, continuing ``conversation`` if given.
+
+        With a conversation, ``messages`` are the new ones, added after its own.
+        """
+        new = normalize_messages(messages)
+        if conversation is not None:
+            if not isinstance(conversation, ConversationState):
+                raise TypeError("conversation must be a ConversationState (see Reply.conversation)")
+            full = [*conversation.messages, *new]
+            state = conversation
+        else:
+            full = new
+            state = ConversationState(model=self.spec.model, session_hash=new_session_hash())
+        return ChatCall(
+            self.spec,
+            self.base_url,
+            full,
+            state,
+            endpoints=self.endpoints,
+            timeouts=Timeouts.of(timeout, self.timeouts),
+            max_event_bytes=self.max_event_bytes,
+        )
+
+    def remember(self, call: ChatCall) -> None:
+        if call.endpoints is not None and call.endpoints.from_config:
+            self.endpoints = call.endpoints
+
+    def describe(self, cls: str) -> str:
+        return f"{cls}(model={self.spec.model!r}, base_url={self.base_url!r})"
+
+
+class ConversationCore:
+    """A multi-turn conversation's state; the clients add send() and stream()."""
+
+    def __init__(
+        self,
+        core: ClientCore,
+        system: Optional[str] = None,
+        messages: Optional[Messages] = None,
+        session_hash: Optional[str] = None,
+    ) -> None:
+        initial: list[dict[str, str]] = []
+        if system is not None:
+            if not isinstance(system, str):
+                raise TypeError("system must be a str")
+            initial.append({"role": "system", "content": system})
+        if messages:
+            initial.extend(_history(messages))
+        self.state = ConversationState(
+            model=core.model, session_hash=session_hash or new_session_hash(), messages=initial
+        )
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The conversation so far, as OpenAI-style messages."""
+        return [dict(m) for m in self.state.messages]
+
+    @property
+    def session_hash(self) -> str:
+        return self.state.session_hash
+
+    def commit(self, reply: Reply) -> None:
+        if reply.conversation is not None:
+            self.state = reply.conversation
+
+    def reset(self) -> None:
+        """Forget the turns (keep the system prompt) and start a new Space session."""
+        system = [m for m in self.state.messages if m["role"] == "system"]
+        self.state = ConversationState(
+            model=self.state.model, session_hash=new_session_hash(), messages=system
+        )
+
+
+def _history(messages: Messages) -> list[dict[str, str]]:
+    # Earlier turns may end with an assistant message: validate each one alone.
+    if isinstance(messages, str):
+        raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
+    out: list[dict[str, str]] = []
+    for message in messages:
+        role = message.get("role") if isinstance(message, Mapping) else None
+        probe: list[Any] = [{**message, "role": "user"}] if role in ("assistant", "system") else [
+            message
+        ]
+        out.append({"role": str(role), "content": normalize_messages(probe)[0]["content"]})
+    return out

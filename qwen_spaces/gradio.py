@@ -1,0 +1,202 @@
+"""Gradio's queue protocol, pure: diffs, HTTP answers and queue messages.
+
+No I/O here. The drivers hand in status codes, headers and bodies; these
+functions say what they mean or raise the matching error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from .errors import ProtocolError, QueueFullError, SpaceError, SpaceHTTPError
+
+__all__ = [
+    "apply_diff",
+    "apply_edit",
+    "check_response",
+    "failure_message",
+    "parse_json",
+    "parse_retry_after",
+    "read_config",
+]
+
+log = logging.getLogger("qwen_spaces")
+
+try:  # orjson is an optional extra ("fast"); the default install is pure Python.
+    import orjson as _orjson
+
+    _loads: Any = _orjson.loads
+    _JSON_ERRORS: tuple[type[Exception], ...] = (ValueError, _orjson.JSONDecodeError)
+except ImportError:  # pragma: no cover - depends on the environment
+    _loads = json.loads
+    _JSON_ERRORS = (ValueError,)
+
+loads = _loads
+JSON_ERRORS = _JSON_ERRORS
+
+_RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+EXCERPT = 300
+
+
+def parse_json(body: bytes | str, what: str) -> Any:
+    """Decode a JSON body, or raise ProtocolError naming what it was."""
+    try:
+        return loads(body)
+    except JSON_ERRORS:
+        raise ProtocolError(f"{what} is not JSON", payload=_excerpt(body)) from None
+
+
+def _excerpt(body: bytes | str, limit: int = EXCERPT) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = " ".join(text[: limit * 2].split())  # collapse an HTML page's whitespace
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a ``Retry-After`` header (delta-seconds form only)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None  # an HTTP date: rare on Spaces, and backoff covers it
+    return max(0.0, seconds)
+
+
+def check_response(status: int, headers: Mapping[str, str], body: bytes, url: str) -> None:
+    """Raise the error an HTTP answer stands for; return if it is a success.
+
+    A 503 whose JSON detail says the queue is full becomes QueueFullError.
+    """
+    if 200 <= status < 300:
+        return
+    retry_after = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
+    detail = _detail(body)
+    if status == 503 and detail and "queue is full" in detail.lower():
+        raise QueueFullError(f"the Space's queue is full ({detail})", retry_after=retry_after)
+    raise SpaceHTTPError(
+        status, detail or _excerpt(body), url=url, retry_after=retry_after
+    )
+
+
+def is_retryable_status(status: int) -> bool:
+    return status in _RETRYABLE_STATUS
+
+
+def _detail(body: bytes) -> Optional[str]:
+    """The ``detail``/``error`` text of a JSON error body, if it is one."""
+    try:
+        data = loads(body)
+    except JSON_ERRORS:
+        return None
+    if isinstance(data, dict):
+        for key in ("detail", "error", "message"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return _excerpt(value)
+            if value is not None and key == "detail":
+                return _excerpt(json.dumps(value))
+    return None
+
+
+def failure_message(message: Mapping[str, Any]) -> str:
+    """What a failed ``process_completed`` or ``unexpected_error`` says."""
+    text = message.get("message")
+    output = message.get("output")
+    if not text and isinstance(output, Mapping):
+        text = output.get("error")
+        title = output.get("title")
+        if text and isinstance(title, str) and title and title != "Error":
+            text = f"{title}: {text}"
+    if not text:
+        return "the Space reported a failure and did not give a reason"
+    return f"the Space reported an error: {_excerpt(str(text), 1000)}"
+
+
+def raise_failure(message: Mapping[str, Any], partial_text: str) -> None:
+    raise SpaceError(failure_message(message), partial_text=partial_text)
+
+
+# --- streaming diffs -------------------------------------------------------
+
+
+def apply_diff(value: Any, diff: list[Any]) -> Any:
+    """Apply a list of Gradio diff ops ``[action, path, value]`` to ``value``.
+
+    Mutates containers in place and returns the new value (a ``replace`` or
+    ``append`` at the root returns a new object). Consecutive list deletes
+    under one parent are applied highest index first: Gradio before 5.29.1
+    sent them with unshifted indices.
+    """
+    try:
+        i = 0
+        n = len(diff)
+        while i < n:
+            action, path, new = diff[i]
+            if action == "delete" and path and isinstance(path[-1], int):
+                j = i + 1
+                while j < n and _same_parent_delete(diff[j], path):
+                    j += 1
+                if j - i > 1:
+                    for op in sorted(diff[i:j], key=lambda op: op[1][-1], reverse=True):
+                        value = apply_edit(value, op[1], "delete", None)
+                    i = j
+                    continue
+            value = apply_edit(value, path, action, new)
+            i += 1
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ProtocolError(f"cannot apply a diff: {exc!r}", payload=diff[:20]) from None
+    return value
+
+
+def _same_parent_delete(op: Any, path: list[Any]) -> bool:
+    return (
+        op[0] == "delete"
+        and len(op[1]) == len(path)
+        and op[1][:-1] == path[:-1]
+        and isinstance(op[1][-1], int)
+    )
+
+
+def apply_edit(target: Any, path: list[Any], action: str, value: Any) -> Any:
+    if not path:
+        if action == "replace":
+            return value
+        if action == "append":
+            return target + value
+        raise ProtocolError(f"diff action {action!r} at the root", payload=[action, path])
+    parent = target
+    for key in path[:-1]:
+        parent = parent[key]
+    key = path[-1]
+    if action == "replace":
+        parent[key] = value
+    elif action == "append":
+        parent[key] += value
+    elif action == "add":
+        if isinstance(parent, list):
+            parent.insert(key, value)
+        else:
+            parent[key] = value
+    elif action == "delete":
+        del parent[key]
+    else:
+        raise ProtocolError(f"unknown diff action {action!r}", payload=[action, path])
+    return target
+
+
+# --- /config ----------------------------------------------------------------
+
+
+def read_config(data: Any) -> dict[str, Any]:
+    """Check the shape of a ``/config`` answer we rely on."""
+    if not isinstance(data, dict) or not isinstance(data.get("dependencies"), list):
+        raise ProtocolError("/config has no list of dependencies", payload=_excerpt(str(data)))
+    if not isinstance(data.get("components"), list):
+        raise ProtocolError("/config has no list of components", payload=_excerpt(str(data)))
+    return data

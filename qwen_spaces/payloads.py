@@ -1,0 +1,200 @@
+"""Pure: user input -> validated messages -> request bodies for each Space."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+from .spaces import ChatbotFormat, Endpoints
+
+__all__ = [
+    "Messages",
+    "Prompt",
+    "chatbot_value",
+    "flatten",
+    "join_body",
+    "new_session_hash",
+    "normalize_messages",
+    "predict_body",
+    "split_messages",
+]
+
+Messages = Union[str, Sequence[Mapping[str, Any]]]
+ROLES = ("system", "user", "assistant")
+
+
+def new_session_hash() -> str:
+    """12 hex characters, as the Spaces' own web pages and gpt4free use."""
+    return secrets.token_hex(6)
+
+
+def normalize_messages(messages: Messages) -> list[dict[str, str]]:
+    """Check user input and return OpenAI-style messages with str content.
+
+    A str is one user message. Content may be a str or a list of text parts
+    (``{"type": "text", "text": ...}`` or plain str). The last message other
+    than a system message must come from the user.
+    """
+    if isinstance(messages, str):
+        if not messages.strip():
+            raise ValueError("the prompt is empty: expected a non-empty str or list of messages")
+        return [{"role": "user", "content": messages}]
+    if isinstance(messages, (bytes, bytearray)) or not isinstance(messages, Sequence):
+        raise TypeError(
+            "messages must be a str or a list of {'role': ..., 'content': ...} dicts, "
+            f"got {type(messages).__name__}"
+        )
+    if not messages:
+        raise ValueError("messages is empty: expected at least one user message")
+    out: list[dict[str, str]] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise TypeError(f"messages[{i}] must be a dict, got {type(message).__name__}")
+        role = message.get("role")
+        if role not in ROLES:
+            raise ValueError(f"messages[{i}] has role {role!r}; expected one of {ROLES}")
+        out.append({"role": role, "content": _text_of(message.get("content"), i)})
+    turns = [m for m in out if m["role"] != "system"]
+    if not turns or turns[-1]["role"] != "user":
+        raise ValueError("the last message must be a user message (after any system messages)")
+    if not turns[-1]["content"].strip():
+        raise ValueError("the last user message is empty")
+    return out
+
+
+def _text_of(content: Any, i: int) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
+        parts: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping) and part.get("type", "text") == "text" and isinstance(
+                part.get("text"), str
+            ):
+                parts.append(part["text"])
+            else:
+                raise TypeError(
+                    f"messages[{i}] content has a part that is not text ({part!r:.60}); "
+                    "only text is supported"
+                )
+        return "".join(parts)
+    raise TypeError(
+        f"messages[{i}] content must be a str or a list of text parts, "
+        f"got {type(content).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Messages split the way a chat Space takes them."""
+
+    system: Optional[str]
+    history: list[tuple[str, str]]
+    query: str
+
+
+def split_messages(messages: list[dict[str, str]]) -> Prompt:
+    """System text, (user, assistant) pairs, and the final user query.
+
+    Consecutive messages of one role are joined with a blank line, since a
+    chatbot holds one user and one assistant cell per turn.
+    """
+    systems = [m["content"] for m in messages if m["role"] == "system"]
+    history: list[tuple[str, str]] = []
+    user: Optional[str] = None
+    assistant: Optional[str] = None
+    for message in messages:
+        role, content = message["role"], message["content"]
+        if role == "user":
+            if assistant is not None:
+                history.append((user or "", assistant))
+                user, assistant = None, None
+            user = content if user is None else f"{user}\n\n{content}"
+        elif role == "assistant":
+            assistant = content if assistant is None else f"{assistant}\n\n{content}"
+    # normalize_messages guarantees the conversation ends with a user turn.
+    return Prompt(
+        system="\n\n".join(systems) if systems else None, history=history, query=user or ""
+    )
+
+
+def flatten(messages: list[dict[str, str]]) -> str:
+    """The conversation as one prompt, for a Space that takes a single text.
+
+    A lone user message is sent as it is.
+    """
+    if len(messages) == 1:
+        return messages[0]["content"]
+    names = {"system": "System", "user": "User", "assistant": "Assistant"}
+    return "\n".join(f"{names[m['role']]}: {m['content']}" for m in messages)
+
+
+def chatbot_value(history: list[tuple[str, str]], fmt: ChatbotFormat) -> list[Any]:
+    """History in the shape the Space's chatbot component expects."""
+    if fmt == "tuples":
+        return [[user, assistant] for user, assistant in history]
+    if fmt == "ms_legacy":
+        return [[_ms_message(user), [_ms_message(assistant)]] for user, assistant in history]
+    out: list[Any] = []
+    for user, assistant in history:
+        for role, text in (("user", user), ("assistant", assistant)):
+            if fmt == "messages":  # Gradio 6 rejects a plain str content
+                out.append({"role": role, "content": [{"type": "text", "text": text}]})
+            else:
+                out.append({"role": role, "content": text})
+    return out
+
+
+def _ms_message(text: str) -> dict[str, Any]:
+    # modelscope_studio's legacy chatbot message, as the Space's page sends it.
+    return {
+        "id": None,
+        "elem_id": None,
+        "elem_classes": None,
+        "name": None,
+        "text": text,
+        "flushing": None,
+        "avatar": "",
+        "files": [],
+    }
+
+
+def join_body(endpoints: Endpoints, data: list[Any], session_hash: str) -> dict[str, Any]:
+    return {
+        "data": data,
+        "event_data": None,
+        "fn_index": endpoints.fn_index,
+        "trigger_id": endpoints.trigger_id,
+        "session_hash": session_hash,
+    }
+
+
+def max_data(prompt: Prompt, endpoints: Endpoints, default_system: str) -> list[Any]:
+    """Inputs of the Max demo's ``model_chat(query, history, system)``."""
+    system = prompt.system if prompt.system is not None else default_system
+    return [prompt.query, chatbot_value(prompt.history, endpoints.chatbot_format), system]
+
+
+def predict_body(endpoints: Endpoints, text: str, session_hash: str) -> dict[str, Any]:
+    """The 1M demo's ``add_text(input, chatbot, history)``: appends the user turn."""
+    return {
+        "data": [{"files": [], "text": text}, [], []],
+        "event_data": None,
+        "fn_index": endpoints.predict_fn_index,
+        "trigger_id": endpoints.predict_trigger_id,
+        "session_hash": session_hash,
+    }
+
+
+def onem_data(chatbot: Any, text: str) -> list[Any]:
+    """Inputs of the 1M demo's ``agent_run(chatbot, history, agent)``.
+
+    The history state is held by the Space per session, so it is sent as null.
+    """
+    if not isinstance(chatbot, list) or not chatbot:
+        chatbot = [[_ms_message(text), None]]
+    return [chatbot, None, 0]

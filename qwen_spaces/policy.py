@@ -1,0 +1,133 @@
+"""Timeouts, retries and redaction: decided here once for both clients."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, replace
+from typing import Optional, Union
+from urllib.parse import urlsplit
+
+from .errors import (
+    QueueFullError,
+    QwenSpacesError,
+    SpaceConnectionError,
+    SpaceHTTPError,
+    SpaceTimeoutError,
+)
+from .gradio import is_retryable_status
+
+__all__ = ["RetryPolicy", "TimeoutArg", "Timeouts", "check_base_url", "redact"]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Time limits in seconds; every one is finite so no call hangs forever.
+
+    ``connect``: opening a connection. ``read``: the longest silence between
+    bytes (Gradio sends a heartbeat every 15 s while idle). ``queue``: the
+    longest wait in the Space's queue before generation starts. ``total``: the
+    whole call, retries included.
+    """
+
+    connect: float = 10.0
+    read: float = 60.0
+    queue: float = 600.0
+    total: float = 900.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "queue", "total"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"timeout {name} must be a number of seconds, got {value!r}")
+            if not value > 0 or value == float("inf"):
+                raise ValueError(f"timeout {name} must be a positive, finite number, got {value!r}")
+
+    @classmethod
+    def of(cls, value: TimeoutArg, base: Optional[Timeouts] = None) -> Timeouts:
+        """Timeouts from a Timeouts, a number (every limit capped at it) or None."""
+        base = base or cls()
+        if value is None:
+            return base
+        if isinstance(value, Timeouts):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds or a Timeouts, got {value!r}")
+        if not value > 0:
+            raise ValueError(f"timeout must be positive, got {value!r}")
+        seconds = float(value)
+        return replace(
+            base,
+            connect=min(base.connect, seconds),
+            read=min(base.read, seconds),
+            queue=min(base.queue, seconds),
+            total=seconds,
+        )
+
+
+TimeoutArg = Union[None, float, int, Timeouts]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Which failures are retried, and after how long.
+
+    Connection errors, HTTP 429/500/502/503/504 and a full queue are retried
+    with jittered exponential backoff, honouring ``Retry-After``; only while no
+    answer text has arrived (a stream is never silently restarted).
+    """
+
+    max_retries: int = 2
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise TypeError(f"max_retries must be an int, got {self.max_retries!r}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {self.max_retries}")
+
+    def delay(self, error: QwenSpacesError, attempt: int) -> Optional[float]:
+        """Seconds to wait before retry number ``attempt + 1``, or None: don't."""
+        if attempt >= self.max_retries or error.partial_text:
+            return None
+        retry_after: Optional[float] = None
+        if isinstance(error, QueueFullError):
+            retry_after = error.retry_after
+        elif isinstance(error, SpaceHTTPError):
+            if not is_retryable_status(error.status_code):
+                return None
+            retry_after = error.retry_after
+        elif not isinstance(error, SpaceConnectionError) or isinstance(error, SpaceTimeoutError):
+            return None
+        backoff = min(self.max_delay, self.base_delay * 2**attempt)
+        backoff *= 0.5 + random.random() / 2  # jitter: callers don't retry in step
+        if retry_after is not None:
+            return float(min(max(retry_after, backoff), self.max_delay * 3))
+        return float(backoff)
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+")
+_HF_TOKEN = re.compile(r"hf_[A-Za-z0-9]{8,}")
+
+
+def redact(text: str, *secrets: Optional[str]) -> str:
+    """Remove credentials from text meant for a log or an error message."""
+    text = _USERINFO.sub("***@", text)
+    text = _BEARER.sub(r"\1***", text)
+    text = _HF_TOKEN.sub("hf_***", text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def check_base_url(url: str) -> str:
+    """A Space URL: http(s), with a host, without a trailing slash."""
+    if not isinstance(url, str):
+        raise TypeError(f"base_url must be a str, got {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"base_url must be an http(s) URL such as https://x.hf.space, got {url!r}")
+    return url.strip().rstrip("/")

@@ -1,0 +1,125 @@
+"""An incremental, sans-I/O decoder for Server-Sent Events.
+
+Feed it bytes as they arrive, cut anywhere; it returns the ``data`` payload of
+each complete event, as bytes (``json.loads`` takes bytes, and decoding whole
+events means a multi-byte character split across chunks is never cut).
+
+Why not sseclient-py: it grows each event with ``data += line`` (quadratic on a
+large or dribbled event), has no size bound, and pulls from a blocking
+iterator, so the async driver could not share it. ``benchmarks/sse_decoders.py``
+measures the difference.
+"""
+
+from __future__ import annotations
+
+from .errors import ProtocolError
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder"]
+
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+class SSEDecoder:
+    """Bytes in, event payloads out.
+
+    >>> d = SSEDecoder()
+    >>> d.feed(b'data: {"a": 1}\\n\\ndata: {"b"')
+    [b'{"a": 1}']
+    >>> d.feed(b': 2}\\n\\n')
+    [b'{"b": 2}']
+
+    Only ``data`` fields matter to Gradio; comments, ``event``, ``id`` and
+    ``retry`` fields are skipped. An event larger than ``max_event_bytes``
+    raises :class:`ProtocolError` rather than exhausting memory.
+    """
+
+    __slots__ = ("_cr", "_max", "_pending", "_pending_len")
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        if max_event_bytes <= 0:
+            raise ValueError(f"max_event_bytes must be positive, got {max_event_bytes!r}")
+        self._max = max_event_bytes
+        # Pieces of an incomplete event, joined only once it completes, so a
+        # large event dribbled in small chunks costs linear time.
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+        self._cr = False  # a chunk ended with b"\r": its b"\n" may come next
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if not chunk:
+            return []
+        if self._cr or b"\r" in chunk:
+            chunk = self._normalise_newlines(chunk)
+            if not chunk:
+                return []
+        pending = self._pending
+        if pending:
+            # The separator may straddle the boundary: b"...\n" + b"\n...".
+            if b"\n\n" not in chunk and not (chunk[:1] == b"\n" and pending[-1][-1:] == b"\n"):
+                return self._hold(chunk)
+            pending.append(chunk)
+            chunk = b"".join(pending)
+            pending.clear()
+            self._pending_len = 0
+        elif b"\n\n" not in chunk:
+            return self._hold(chunk)
+        blocks = chunk.split(b"\n\n")
+        tail = blocks.pop()
+        if tail:
+            self._hold(tail)
+        out: list[bytes] = []
+        for block in blocks:
+            if len(block) > self._max:
+                raise ProtocolError(
+                    f"an event of {len(block)} bytes exceeds the limit of {self._max} bytes",
+                    payload=block[:200],
+                )
+            # Gradio's case: one "data: " line per event.
+            if block[:6] == b"data: " and b"\n" not in block:
+                out.append(block[6:])
+            elif block:
+                data = _parse_block(block)
+                if data is not None:
+                    out.append(data)
+        return out
+
+    def _hold(self, piece: bytes) -> list[bytes]:
+        self._pending.append(piece)
+        self._pending_len += len(piece)
+        if self._pending_len > self._max:
+            size = self._pending_len
+            self._pending.clear()
+            self._pending_len = 0
+            raise ProtocolError(
+                f"an event of more than {size} bytes exceeds the limit of {self._max} bytes",
+                payload=piece[:200],
+            )
+        return []
+
+    def _normalise_newlines(self, chunk: bytes) -> bytes:
+        # SSE allows CRLF, CR or LF line ends; make them all LF. A trailing CR
+        # is held back one chunk in case its LF follows.
+        if self._cr:
+            chunk = b"\r" + chunk
+            self._cr = False
+        if chunk[-1:] == b"\r":
+            self._cr = True
+            chunk = chunk[:-1]
+        return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received that do not yet form a complete event."""
+        return self._pending_len
+
+
+def _parse_block(block: bytes) -> bytes | None:
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if line[:5] != b"data:":
+            continue  # a comment, another field, or a blank line
+        value = line[5:]
+        data.append(value[1:] if value[:1] == b" " else value)
+    if not data:
+        return None
+    return b"\n".join(data)

@@ -1,0 +1,406 @@
+"""Client: the blocking driver (requests) of the shared core."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Optional, Union
+
+import requests
+import urllib3.exceptions
+
+from .client_core import CANCEL_TIMEOUT, DEFAULT_MODEL, ClientCore, ConversationCore, Secret
+from .errors import (
+    ProtocolError,
+    QwenSpacesError,
+    SpaceConnectionError,
+    SpaceTimeoutError,
+)
+from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
+from .gradio import check_response
+from .payloads import Messages
+from .policy import TimeoutArg
+from .protocol import ChatCall, Request
+from .sse import DEFAULT_MAX_EVENT_BYTES
+
+__all__ = ["Client", "Conversation", "Stream"]
+
+log = logging.getLogger("qwen_spaces")
+
+READ_SIZE = 65536
+StatusCallback = Callable[[QueueStatus], Any]
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    # requests drops an auth's header on a redirect to another host and does not
+    # add it again, so the token only reaches the Space's own host.
+    def __init__(self, value: Secret) -> None:
+        self._value = value
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(***)"
+
+
+class Client:
+    """A blocking client for one Qwen Space.
+
+    >>> import qwen_spaces as qs
+    >>> with qs.Client(model="qwen-2.5-max") as client:   # doctest: +SKIP
+    ...     for text in client.stream("What is 2+2?").text_stream:
+    ...         print(text, end="", flush=True)
+
+    Nothing touches the network until the first call. The client owns a
+    keep-alive connection pool: use it as a context manager, or call close().
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        base_url: Optional[str] = None,
+        hf_token: Optional[str] = None,
+        proxy: Optional[str] = None,
+        timeout: TimeoutArg = None,
+        max_retries: int = 2,
+        headers: Optional[Mapping[str, str]] = None,
+        verify: Union[bool, str] = True,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        self._core = ClientCore(
+            model,
+            base_url=base_url,
+            hf_token=hf_token,
+            proxy=proxy,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=headers,
+            verify=verify,
+            max_event_bytes=max_event_bytes,
+        )
+        self._session: Optional[requests.Session] = None
+
+    @property
+    def model(self) -> str:
+        """The canonical name of the model this client talks to."""
+        return self._core.model
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    def __repr__(self) -> str:
+        return self._core.describe("Client")
+
+    # --- public API ---------------------------------------------------------
+
+    def chat(
+        self,
+        messages: Messages,
+        *,
+        conversation: Optional[ConversationState] = None,
+        timeout: TimeoutArg = None,
+        on_status: Optional[StatusCallback] = None,
+    ) -> Reply:
+        """Send ``messages`` (a str or OpenAI-style messages) and return the Reply.
+
+        >>> Client().chat("What is 2+2?").text   # doctest: +SKIP
+        '2 + 2 = 4.'
+        """
+        with self.stream(messages, conversation=conversation, timeout=timeout) as stream:
+            for event in stream:
+                if on_status is not None and type(event) is QueueStatus:
+                    on_status(event)
+            return stream.reply
+
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        conversation: Optional[ConversationState] = None,
+        timeout: TimeoutArg = None,
+    ) -> Stream:
+        """Start a call and return its Stream of events (TextDelta, Reasoning, QueueStatus).
+
+        Input is checked here, before any network.
+        """
+        call = self._core.new_call(messages, conversation=conversation, timeout=timeout)
+        return Stream(self, call)
+
+    def conversation(
+        self,
+        *,
+        system: Optional[str] = None,
+        messages: Optional[Messages] = None,
+        session_hash: Optional[str] = None,
+    ) -> Conversation:
+        """A multi-turn conversation: ``send(text) -> Reply``, ``stream(text)``."""
+        return Conversation(self, system=system, messages=messages, session_hash=session_hash)
+
+    def close(self) -> None:
+        """Close the connection pool. The client can still be used: it reopens."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    # --- the driver ---------------------------------------------------------
+
+    def _http(self) -> requests.Session:
+        session = self._session
+        if session is None:
+            core = self._core
+            session = requests.Session()
+            session.headers.update(core.headers)
+            adapter = requests.adapters.HTTPAdapter(pool_maxsize=32, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.verify = core.verify
+            if core.proxy:
+                session.proxies = {"http": core.proxy, "https": core.proxy}
+            auth = core.authorization
+            if auth:
+                session.auth = _BearerAuth(auth)
+            self._session = session
+        return session
+
+    def _send(self, request: Request, call: ChatCall, stream: bool = False) -> requests.Response:
+        timeouts = call.timeouts
+        left = call.seconds_left()
+        connect, read = min(timeouts.connect, left), min(timeouts.read, left)
+        headers = {"Accept": "text/event-stream"} if request.stream else None
+        log.debug("%s %s", request.method, request.url)
+        try:
+            return self._http().request(
+                request.method,
+                request.url,
+                json=request.json,
+                params=request.params,
+                headers=headers,
+                timeout=(connect, read),
+                stream=True,
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise SpaceTimeoutError("connect", connect) from None
+        except requests.exceptions.ReadTimeout:
+            call.seconds_left()
+            raise SpaceTimeoutError("read", read) from None
+        except requests.exceptions.RequestException as exc:
+            raise self._connection_error(exc, call) from None
+
+    def _connection_error(self, exc: BaseException, call: ChatCall) -> SpaceConnectionError:
+        detail = self._core.redact(str(exc))[:300]
+        return SpaceConnectionError(
+            f"cannot reach the Space at {self._core.base_url} ({type(exc).__name__}: {detail})",
+            partial_text=call.partial_text,
+        )
+
+    def _read_body(self, response: requests.Response, call: ChatCall) -> bytes:
+        limit = call._max_event_bytes
+        try:
+            body = response.raw.read(limit + 1, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._connection_error(exc, call) from None
+        finally:
+            response.close()
+        if len(body) > limit:
+            raise ProtocolError(f"an answer of more than {limit} bytes", payload=body[:200])
+        return bytes(body)
+
+    def _attempt(self, call: ChatCall, stream: Stream) -> Iterator[Event]:
+        while (request := call.next_request()) is not None:
+            response = self._send(request, call)
+            if not request.stream:
+                body = self._read_body(response, call)
+                call.on_response(request, response.status_code, response.headers, body)
+                continue
+            stream._response = response
+            try:
+                if response.status_code != 200:
+                    body = self._read_body(response, call)
+                    check_response(response.status_code, response.headers, body, request.url)
+                raw = response.raw
+                read = raw.read1 if hasattr(raw, "read1") else raw.read
+                clock = time.monotonic
+                while True:
+                    try:
+                        chunk = read(READ_SIZE)
+                    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+                        call.seconds_left()  # the queue or total limit, if that is what passed
+                        raise SpaceTimeoutError(
+                            "read", min(call.timeouts.read, call.timeouts.total),
+                            partial_text=call.partial_text,
+                        ) from None
+                    except (urllib3.exceptions.HTTPError, OSError) as exc:
+                        raise self._connection_error(exc, call) from None
+                    if not chunk:
+                        break
+                    events = call.feed(chunk)
+                    if events:
+                        yield from events
+                    if call.finished:
+                        break
+                    call.seconds_left(clock())
+            finally:
+                stream._response = None
+                response.close()
+            call.end_of_stream()
+
+    def _run(self, call: ChatCall, stream: Stream) -> Generator[Event, None, None]:
+        attempt = 0
+        try:
+            while True:
+                try:
+                    yield from self._attempt(call, stream)
+                    reply = call.reply()
+                    break
+                except QwenSpacesError as error:
+                    delay = self._core.retry.delay(error, attempt)
+                    if delay is None or delay >= call.seconds_left():
+                        raise
+                    attempt += 1
+                    log.warning(
+                        "retry %d of %d in %.1f s after: %s",
+                        attempt, self._core.retry.max_retries, delay, self._core.redact(str(error)),
+                    )
+                    time.sleep(delay)
+                    call.restart()
+            self._core.remember(call)
+            stream._reply = reply
+        finally:
+            if not call.finished:
+                self._cancel(call)
+
+    def _cancel(self, call: ChatCall) -> None:
+        # Best effort, briefly: the user has stopped listening, tell the Space.
+        request = call.cancel_request()
+        if request is None:
+            return
+        call.finished = True
+        try:
+            response = self._http().post(
+                request.url, json=request.json, timeout=(CANCEL_TIMEOUT, CANCEL_TIMEOUT)
+            )
+            response.close()
+            log.debug("cancelled event %s: HTTP %s", call.event_id, response.status_code)
+        except requests.exceptions.RequestException as exc:
+            log.debug("cancel failed: %s", type(exc).__name__)
+
+
+class Stream:
+    """The events of one call, as they arrive.
+
+    Iterate it for events; ``text_stream`` for str deltas only; ``reply`` for
+    the final Reply (it reads the rest of the stream if needed). Breaking
+    off, ``close()``, leaving its ``with`` block or dropping it stops the
+    call on the Space and releases the connection.
+    """
+
+    def __init__(self, client: Client, call: ChatCall) -> None:
+        self._call = call
+        self._reply: Optional[Reply] = None
+        self._response: Optional[requests.Response] = None
+        self._events = client._run(call, self)
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> Event:
+        return next(self._events)
+
+    @property
+    def text_stream(self) -> Iterator[str]:
+        """The answer as str deltas, nothing else."""
+        for event in self:
+            if type(event) is TextDelta:
+                yield event.text
+
+    @property
+    def reply(self) -> Reply:
+        """The final Reply; reads whatever of the stream is left first."""
+        if self._reply is None:
+            for _ in self:
+                pass
+            if self._reply is None:
+                raise QwenSpacesError("the stream was closed before the answer was complete")
+        return self._reply
+
+    @property
+    def partial_text(self) -> str:
+        """The answer text received so far."""
+        return self._call.partial_text
+
+    def close(self) -> None:
+        """Stop reading; a call still running is cancelled on the Space."""
+        self._events.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+class Conversation(ConversationCore):
+    """A multi-turn conversation with a Space (see ``Client.conversation``)."""
+
+    def __init__(
+        self,
+        client: Client,
+        system: Optional[str] = None,
+        messages: Optional[Messages] = None,
+        session_hash: Optional[str] = None,
+    ) -> None:
+        super().__init__(client._core, system, messages, session_hash)
+        self._client = client
+
+    def send(
+        self,
+        text: Messages,
+        *,
+        timeout: TimeoutArg = None,
+        on_status: Optional[StatusCallback] = None,
+    ) -> Reply:
+        """Add a user message and return the Space's Reply."""
+        reply = self._client.chat(
+            text, conversation=self.state, timeout=timeout, on_status=on_status
+        )
+        self.commit(reply)
+        return reply
+
+    def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> Stream:
+        """Like send(), as a Stream; the turn is recorded when the stream completes."""
+        stream = self._client.stream(text, conversation=self.state, timeout=timeout)
+        _on_reply(stream, self.commit)
+        return stream
+
+
+def _on_reply(stream: Stream, callback: Callable[[Reply], None]) -> None:
+    events = stream._events
+
+    def wrapped() -> Generator[Event, None, None]:
+        yield from events
+        if stream._reply is not None:
+            callback(stream._reply)
+
+    stream._events = wrapped()
