@@ -43,7 +43,7 @@ class SSEDecoder:
         # large event dribbled in small chunks costs linear time.
         self._pending: list[bytes] = []
         self._pending_len = 0
-        self._cr = False  # a chunk ended with b"\r": its b"\n" may come next
+        self._cr = False  # the last chunk ended with CR: drop an LF that follows
 
     def feed(self, chunk: bytes) -> list[bytes]:
         if not chunk:
@@ -97,14 +97,13 @@ class SSEDecoder:
         return []
 
     def _normalise_newlines(self, chunk: bytes) -> bytes:
-        # SSE allows CRLF, CR or LF line ends; make them all LF. A trailing CR
-        # is held back one chunk in case its LF follows.
+        # SSE allows CRLF, CR or LF line ends; make them all LF. A chunk ending
+        # in CR ends its line now; an LF opening the next chunk is its pair.
         if self._cr:
-            chunk = b"\r" + chunk
             self._cr = False
-        if chunk[-1:] == b"\r":
-            self._cr = True
-            chunk = chunk[:-1]
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        self._cr = chunk[-1:] == b"\r"
         return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
     @property
