@@ -14,7 +14,14 @@ from typing import Any, Optional, Union
 
 import aiohttp
 
-from .client_core import CANCEL_TIMEOUT, DEFAULT_MODEL, ClientCore, ConversationCore
+from .client_core import (
+    CANCEL_TIMEOUT,
+    DEFAULT_MODEL,
+    DRAIN_BYTES,
+    DRAIN_SECONDS,
+    ClientCore,
+    ConversationCore,
+)
 from .errors import (
     ProtocolError,
     QwenSpacesError,
@@ -230,6 +237,7 @@ class AsyncClient:
                     check_response(response.status, response.headers, body, request.url)
                 content = response.content
                 loop_time = asyncio.get_running_loop().time
+                ended = False
                 while True:
                     try:
                         chunk = await content.readany()
@@ -241,15 +249,21 @@ class AsyncClient:
                     except (aiohttp.ClientError, OSError) as exc:
                         raise self._connection_error(exc, call) from None
                     if not chunk:
+                        ended = True
                         break
                     for event in call.feed(chunk):
                         yield event
                     if call.finished:
+                        ended = await _drain(content)
                         break
                     call.seconds_left(loop_time())
             finally:
                 stream._response = None
-                response.close()
+                # A body read to its end goes back to the pool; else close it.
+                if ended:
+                    response.release()
+                else:
+                    response.close()
             call.end_of_stream()
 
     async def _run(self, call: ChatCall, stream: AsyncStream) -> AsyncGenerator[Event, None]:
@@ -296,6 +310,22 @@ class AsyncClient:
             await asyncio.shield(send())
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
             log.debug("cancel failed: %s", type(exc).__name__)
+
+
+async def _drain(content: aiohttp.StreamReader) -> bool:
+    """Read the rest of a finished stream, briefly; True if it ended."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + DRAIN_SECONDS
+    total = 0
+    try:
+        while total < DRAIN_BYTES:
+            chunk = await asyncio.wait_for(content.readany(), max(0.0, until - loop.time()))
+            if not chunk:
+                return True
+            total += len(chunk)
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+        pass
+    return False
 
 
 class AsyncStream:

@@ -24,6 +24,11 @@ log = logging.getLogger("qwen_spaces")
 DEFAULT_MODEL = "qwen-2.5-max"
 USER_AGENT = "qwen_spaces/0.1 (+https://pypi.org/project/qwen_spaces/)"
 CANCEL_TIMEOUT = 2.0
+# After the answer, Gradio sends close_stream and ends the body; reading to that
+# end lets the connection go back to the pool. Bounded, so a Space that keeps
+# the stream open costs at most this long (then the connection is closed).
+DRAIN_SECONDS = 1.0
+DRAIN_BYTES = 1 << 20
 
 
 class Secret(str):

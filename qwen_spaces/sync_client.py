@@ -11,7 +11,15 @@ from typing import Any, Optional, Union
 import requests
 import urllib3.exceptions
 
-from .client_core import CANCEL_TIMEOUT, DEFAULT_MODEL, ClientCore, ConversationCore, Secret
+from .client_core import (
+    CANCEL_TIMEOUT,
+    DEFAULT_MODEL,
+    DRAIN_BYTES,
+    DRAIN_SECONDS,
+    ClientCore,
+    ConversationCore,
+    Secret,
+)
 from .errors import (
     ProtocolError,
     QwenSpacesError,
@@ -212,13 +220,15 @@ class Client:
 
     def _read_body(self, response: requests.Response, call: ChatCall) -> bytes:
         limit = call._max_event_bytes
+        complete = False
         try:
             body = response.raw.read(limit + 1, decode_content=True)
+            complete = len(body) <= limit
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._connection_error(exc, call) from None
         finally:
-            response.close()
-        if len(body) > limit:
+            _release(response, complete)
+        if not complete:
             raise ProtocolError(f"an answer of more than {limit} bytes", payload=body[:200])
         return bytes(body)
 
@@ -237,6 +247,7 @@ class Client:
                 raw = response.raw
                 read = raw.read1 if hasattr(raw, "read1") else raw.read
                 clock = time.monotonic
+                ended = False
                 while True:
                     try:
                         chunk = read(READ_SIZE)
@@ -249,16 +260,18 @@ class Client:
                     except (urllib3.exceptions.HTTPError, OSError) as exc:
                         raise self._connection_error(exc, call) from None
                     if not chunk:
+                        ended = True
                         break
                     events = call.feed(chunk)
                     if events:
                         yield from events
                     if call.finished:
+                        ended = _drain(raw, read)
                         break
                     call.seconds_left(clock())
             finally:
                 stream._response = None
-                response.close()
+                _release(response, ended)
             call.end_of_stream()
 
     def _run(self, call: ChatCall, stream: Stream) -> Generator[Event, None, None]:
@@ -300,6 +313,32 @@ class Client:
             log.debug("cancelled event %s: HTTP %s", call.event_id, response.status_code)
         except requests.exceptions.RequestException as exc:
             log.debug("cancel failed: %s", type(exc).__name__)
+
+
+def _drain(raw: Any, read: Callable[[int], bytes]) -> bool:
+    """Read the rest of a finished stream, briefly; True if it ended."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    try:
+        if sock is not None:
+            sock.settimeout(DRAIN_SECONDS)
+        total = 0
+        while total < DRAIN_BYTES:
+            chunk = read(READ_SIZE)
+            if not chunk:
+                return True
+            total += len(chunk)
+    except (urllib3.exceptions.HTTPError, OSError):
+        pass
+    return False
+
+
+def _release(response: requests.Response, complete: bool) -> None:
+    # requests closes the socket of a streamed response it did not read itself;
+    # a body read to its end can go back to the pool instead.
+    if complete:
+        response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag
+        response.raw.release_conn()
+    response.close()
 
 
 class Stream:
