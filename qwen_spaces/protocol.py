@@ -80,9 +80,9 @@ class ChatCall:
         self._deadline_at = self._started_at + timeouts.total
         self._deadline_limit = "total"
         self._deadline_seconds = timeouts.total
-        self._step = "config" if endpoints is None else self._first_step()
         self._chatbot: Any = None  # the 1M demo's chatbot returned by add_text
         self._predicted = False
+        self._step = "config" if endpoints is None else self._first_step()
         self.event_id: Optional[str] = None
         self.finished = False
         self.started = False

@@ -1,0 +1,92 @@
+"""Recorded real-Gradio transcripts replayed through both clients (responses / aioresponses)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import responses
+from aioresponses import aioresponses
+
+import qwen_spaces as qs
+from tests.mocked.aiohttp_compat import CompatResponse
+from tests.transcript_replay import BASE, joined, load, messages_of, model_of, names, turns
+
+NAMES = names()
+pytestmark = pytest.mark.skipif(not NAMES, reason="no transcripts recorded yet")
+
+
+def _exchanges(turn: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(turn["exchanges"])
+
+
+def register_sync(mock: responses.RequestsMock, turn: dict[str, Any], with_config: bool) -> None:
+    for ex in _exchanges(turn):
+        if ex["path"] == "/config" and not with_config:
+            continue
+        mock.add(
+            ex["method"],
+            BASE + ex["path"],
+            body=ex["body"].encode("utf-8"),
+            status=ex["status"],
+            content_type=ex.get("content_type") or "application/json",
+        )
+
+
+def register_async(mock: aioresponses, turn: dict[str, Any], with_config: bool) -> None:
+    for ex in _exchanges(turn):
+        if ex["path"] == "/config" and not with_config:
+            continue
+        pattern = re.compile("^" + re.escape(BASE + ex["path"]) + r"(\?.*)?$")
+        mock.add(
+            pattern,
+            method=ex["method"],
+            body=ex["body"].encode("utf-8"),
+            status=ex["status"],
+            content_type=ex.get("content_type") or "application/json",
+            response_class=CompatResponse,
+        )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sync_client_replays_transcript(name: str) -> None:
+    transcript = load(name)
+    with qs.Client(model=model_of(transcript), base_url=BASE, max_retries=0) as client:
+        conversation = client.conversation()
+        for i, turn in enumerate(turns(transcript)):
+            with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+                register_sync(mock, turn, with_config=i == 0)
+                if i == 0:
+                    stream = client.stream(messages_of(turn))
+                    events = list(stream)
+                    reply = stream.reply
+                    conversation.commit(reply)
+                else:
+                    stream = conversation.stream(turn["request"]["query"])
+                    events = list(stream)
+                    reply = stream.reply
+                sent = [c.request.url for c in mock.calls]
+            assert reply.text == turn["expected_answer"]
+            assert joined(events) == reply.text
+            assert any("/queue/join" in url for url in sent)
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_async_client_replays_transcript(name: str) -> None:
+    transcript = load(name)
+    async with qs.AsyncClient(model=model_of(transcript), base_url=BASE, max_retries=0) as client:
+        conversation = client.conversation()
+        for i, turn in enumerate(turns(transcript)):
+            with aioresponses() as mock:
+                register_async(mock, turn, with_config=i == 0)
+                if i == 0:
+                    stream = client.stream(messages_of(turn))
+                else:
+                    stream = conversation.stream(turn["request"]["query"])
+                events = [e async for e in stream]
+                reply = await stream.get_reply()
+                if i == 0:
+                    conversation.commit(reply)
+            assert reply.text == turn["expected_answer"]
+            assert joined(events) == reply.text

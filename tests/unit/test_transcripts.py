@@ -1,0 +1,95 @@
+"""The pure layer replays recorded real-Gradio transcripts exactly, however the bytes are cut."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qwen_spaces.client_core import ClientCore
+from qwen_spaces.events import ConversationState, Reasoning, TextDelta
+from tests.transcript_replay import (
+    BASE,
+    exchange_for,
+    joined,
+    load,
+    messages_of,
+    model_of,
+    names,
+    replay_call,
+    turns,
+)
+
+NAMES = names()
+pytestmark = pytest.mark.skipif(not NAMES, reason="no transcripts recorded yet")
+
+
+def run(name: str, chunk_size: int | None) -> list[tuple[list[Any], Any, dict[str, Any]]]:
+    transcript = load(name)
+    core = ClientCore(model_of(transcript), base_url=BASE)
+    state: ConversationState | None = None
+    results = []
+    for turn in turns(transcript):
+        messages = messages_of(turn)
+        if state is not None:
+            messages = messages[-1:]
+        call = core.new_call(messages, conversation=state)
+        if state is None:
+            call.state.session_hash = turn.get("session_hash") or call.state.session_hash
+        events = replay_call(call, turn, chunk_size)
+        reply = call.reply()
+        state = reply.conversation
+        results.append((events, reply, turn))
+    return results
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("chunk_size", [None, 1, 7, 4096])
+def test_transcript_gives_the_exact_answer(name: str, chunk_size: int | None) -> None:
+    for events, reply, turn in run(name, chunk_size):
+        assert reply.text == turn["expected_answer"]
+        assert joined(events) == reply.text
+        assert all(e.backtrack == 0 for e in events if isinstance(e, TextDelta))
+        assert "Qwen is thinking" not in reply.text and "<summary>" not in reply.text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_streamed_chunk_is_its_own_delta(name: str) -> None:
+    for events, reply, turn in run(name, None):
+        deltas = [e for e in events if isinstance(e, TextDelta)]
+        assert len(deltas) > 1, "the answer must stream, not arrive at the end"
+        assert "".join(d.text for d in deltas) == reply.text
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("onem")])
+def test_onem_thinking_is_reasoning(name: str) -> None:
+    for events, reply, _ in run(name, None):
+        assert any(isinstance(e, Reasoning) and "thinking" in e.text for e in events)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_join_body_matches_what_was_recorded(name: str) -> None:
+    transcript = load(name)
+    core = ClientCore(model_of(transcript), base_url=BASE)
+    state: ConversationState | None = None
+    for turn in turns(transcript):
+        messages = messages_of(turn)
+        if state is not None:
+            messages = messages[-1:]
+        call = core.new_call(messages, conversation=state)
+        recorded_join = next(e for e in turn["exchanges"] if e["path"].endswith("/queue/join"))
+        call.state.session_hash = recorded_join["request_json"]["session_hash"]
+        replay_call(call, turn)
+        state = call.reply().conversation
+        sent = dict(recorded_join["request_json"])
+        ours = call._join_body()
+        for key in ("fn_index", "trigger_id", "session_hash"):
+            assert ours[key] == sent[key], key
+        if not name.startswith("onem"):
+            assert ours["data"] == sent["data"]
+        predict = [e for e in turn["exchanges"] if e["path"].endswith("/run/predict")]
+        if predict:
+            req = call.next_request()
+            assert req is None  # finished
+            assert predict[0]["request_json"]["data"][0]["text"] == call._onem_text()
+        assert exchange_for(turn, "GET", BASE + recorded_join["path"].replace("join", "data"))
