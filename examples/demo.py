@@ -71,8 +71,12 @@ async def async_demo(base_url: str | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--remote", action="store_true", default=bool(os.environ.get("QWEN_SPACES_DEMO_REMOTE")),
-                        help="use the real Space (needs network)")
+    parser.add_argument(
+        "--remote",
+        action="store_true",
+        default=bool(os.environ.get("QWEN_SPACES_DEMO_REMOTE")),
+        help="use the real Space (needs network)",
+    )
     args = parser.parse_args()
     try:
         with space(args.remote) as base_url:

@@ -45,7 +45,7 @@ def test_models_and_aliases() -> None:
 
 
 def test_unknown_model_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="qwen-2.5-max"):
+    with pytest.raises(ValueError, match=r"qwen-2\.5-max"):
         qs.Client(model="gpt-4")
 
 

@@ -55,7 +55,7 @@ def test_transcript_gives_the_exact_answer(name: str, chunk_size: int | None) ->
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_streamed_chunk_is_its_own_delta(name: str) -> None:
-    for events, reply, turn in run(name, None):
+    for events, reply, _turn in run(name, None):
         deltas = [e for e in events if isinstance(e, TextDelta)]
         assert len(deltas) > 1, "the answer must stream, not arrive at the end"
         assert "".join(d.text for d in deltas) == reply.text
@@ -63,7 +63,7 @@ def test_every_streamed_chunk_is_its_own_delta(name: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("onem")])
 def test_onem_thinking_is_reasoning(name: str) -> None:
-    for events, reply, _ in run(name, None):
+    for events, _reply, _turn in run(name, None):
         assert any(isinstance(e, Reasoning) and "thinking" in e.text for e in events)
 
 

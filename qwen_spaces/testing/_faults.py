@@ -1,0 +1,216 @@
+"""Faults a FakeSpace can inject: each a small frozen value built by a named constructor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+__all__ = ["JOIN_FAULTS", "STREAM_FAULTS", "Fault", "FaultKind"]
+
+FaultKind = Literal[
+    # on POST {P}/queue/join
+    "reset_before_join",
+    "join_error",
+    "redirect_join",
+    # on GET {P}/queue/data
+    "session_not_found",
+    # on an event's stream
+    "queue_wait",
+    "heartbeats_only",
+    "drop_after",
+    "stall_after",
+    "eof_after",
+    "malformed_json",
+    "unknown_message",
+    "space_error",
+    "dribble",
+    "huge_event",
+]
+
+JOIN_FAULTS: frozenset[str] = frozenset({"reset_before_join", "join_error", "redirect_join"})
+STREAM_FAULTS: frozenset[str] = frozenset(
+    {
+        "queue_wait",
+        "heartbeats_only",
+        "drop_after",
+        "stall_after",
+        "eof_after",
+        "malformed_json",
+        "unknown_message",
+        "space_error",
+        "dribble",
+        "huge_event",
+    }
+)
+
+_HTML_502 = (
+    "<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title></head>\n"
+    "<body>\n<center><h1>502 Bad Gateway</h1></center>\n"
+    "<p>The Space is restarting or unreachable. Please retry in a moment.</p>\n"
+    "</body>\n</html>\n"
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way for the fake Space to misbehave, for ``times`` occurrences.
+
+    ``times`` counts the requests (join faults, ``session_not_found``) or the
+    events (stream faults) it applies to; ``None`` means every one. Join faults
+    are consumed in list order, so ``[Fault.queue_full(times=2),
+    Fault.rate_limited()]`` answers 503, 503, 429, then OK. Stream faults all
+    apply to the same event. ``updates`` counts the ``process_generating``
+    messages (text updates; the first, full-value one included) that go out
+    before a stream fault fires: 0 fires before any text.
+
+    Build them with the class methods::
+
+        FakeSpace(faults=[Fault.queue_full(times=2), Fault.drop_after(updates=3)])
+    """
+
+    kind: FaultKind
+    times: Optional[int] = 1
+    updates: int = 0
+    seconds: float = 0.0
+    status: int = 0
+    body: str = ""
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    message: Optional[str] = None
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be at least 1, or None for every time")
+        if self.updates < 0 or self.seconds < 0 or self.size < 0:
+            raise ValueError("updates, seconds and size must not be negative")
+
+    # --- the join -----------------------------------------------------------
+
+    @classmethod
+    def reset_before_join(cls, times: Optional[int] = 1) -> Fault:
+        """The join's TCP connection is reset (RST) before any answer."""
+        return cls("reset_before_join", times=times)
+
+    @classmethod
+    def join_error(
+        cls,
+        status: int,
+        body: str,
+        *,
+        content_type: str = "application/json",
+        headers: tuple[tuple[str, str], ...] = (),
+        times: Optional[int] = 1,
+    ) -> Fault:
+        """The join answers ``status`` with this body (any HTTP error)."""
+        return cls(
+            "join_error",
+            times=times,
+            status=status,
+            body=body,
+            content_type=content_type,
+            headers=headers,
+        )
+
+    @classmethod
+    def queue_full(cls, times: Optional[int] = 2) -> Fault:
+        """503 ``{"detail": "Queue is full. Max size is 1 and size is 1."}``, as Gradio says it."""
+        return cls.join_error(
+            503, '{"detail":"Queue is full. Max size is 1 and size is 1."}', times=times
+        )
+
+    @classmethod
+    def queue_stopped(cls, times: Optional[int] = 1) -> Fault:
+        """503 ``{"detail": "Queue is stopped."}``."""
+        return cls.join_error(503, '{"detail":"Queue is stopped."}', times=times)
+
+    @classmethod
+    def rate_limited(cls, times: Optional[int] = 1, retry_after: int = 1) -> Fault:
+        """429 with ``Retry-After: <retry_after>``."""
+        return cls.join_error(
+            429,
+            '{"error":"Too Many Requests"}',
+            headers=(("Retry-After", str(retry_after)),),
+            times=times,
+        )
+
+    @classmethod
+    def bad_gateway(cls, times: Optional[int] = 1) -> Fault:
+        """An HTML 502 page, as a proxy in front of a restarting Space answers."""
+        return cls.join_error(502, _HTML_502, content_type="text/html", times=times)
+
+    @classmethod
+    def redirect_join(cls, times: Optional[int] = 1, status: int = 307) -> Fault:
+        """The join answers a redirect to another host (``localhost`` on a second port).
+
+        That listener serves the same Space and records what reached it in
+        ``FakeSpace.redirected_requests`` (was an Authorization header sent?).
+        """
+        return cls("redirect_join", times=times, status=status)
+
+    # --- the session stream -------------------------------------------------
+
+    @classmethod
+    def session_not_found(cls, times: Optional[int] = 1) -> Fault:
+        """``{"msg": "unexpected_error", "message": "404: Session not found."}``, then the
+        connection breaks, as Gradio does for a session it does not know."""
+        return cls("session_not_found", times=times)
+
+    # --- one event on the stream ----------------------------------------------
+
+    @classmethod
+    def queue_wait(cls, ahead: int = 3, seconds: float = 0.1, times: Optional[int] = 1) -> Fault:
+        """Queue a while first: ``estimation`` with rank ``ahead`` down to 0, ``seconds`` apart."""
+        return cls("queue_wait", times=times, size=ahead, seconds=seconds)
+
+    @classmethod
+    def heartbeats_only(cls, times: Optional[int] = 1) -> Fault:
+        """After the ``estimation``, only heartbeats (at the Space's heartbeat_interval)
+        until the stream's ``max_stream_seconds`` bound ends it."""
+        return cls("heartbeats_only", times=times)
+
+    @classmethod
+    def drop_after(cls, updates: int = 3, times: Optional[int] = 1) -> Fault:
+        """The connection is aborted mid-stream, after ``updates`` text updates."""
+        return cls("drop_after", times=times, updates=updates)
+
+    @classmethod
+    def stall_after(cls, updates: int = 3, seconds: float = 5.0, times: Optional[int] = 1) -> Fault:
+        """Not a byte (no heartbeat either) for ``seconds``, then the stream goes on."""
+        return cls("stall_after", times=times, updates=updates, seconds=seconds)
+
+    @classmethod
+    def eof_after(cls, updates: int = 3, times: Optional[int] = 1) -> Fault:
+        """The stream ends cleanly (EOF) with neither ``process_completed`` nor ``close_stream``."""
+        return cls("eof_after", times=times, updates=updates)
+
+    @classmethod
+    def malformed_json(cls, updates: int = 1, times: Optional[int] = 1) -> Fault:
+        """A ``data:`` line that is not JSON, then the stream goes on."""
+        return cls("malformed_json", times=times, updates=updates)
+
+    @classmethod
+    def unknown_message(cls, updates: int = 1, times: Optional[int] = 1) -> Fault:
+        """A message of an unknown ``msg`` kind, then the stream goes on."""
+        return cls("unknown_message", times=times, updates=updates)
+
+    @classmethod
+    def space_error(
+        cls, message: Optional[str] = None, updates: int = 0, times: Optional[int] = 1
+    ) -> Fault:
+        """``process_completed`` with ``success: false``: ``{"error": null}`` without a
+        message (an exception the Space hides), else the message as ``gr.Error`` sends it."""
+        return cls("space_error", times=times, updates=updates, message=message)
+
+    @classmethod
+    def dribble(cls, seconds: float = 0.0005, times: Optional[int] = 1) -> Fault:
+        """The event's bytes are written one at a time, ``seconds`` apart, so
+        multi-byte UTF-8 characters arrive split across reads."""
+        return cls("dribble", times=times, seconds=seconds)
+
+    @classmethod
+    def huge_event(
+        cls, size: int = 20 * 1024 * 1024, updates: int = 1, times: Optional[int] = 1
+    ) -> Fault:
+        """One ``process_generating`` message carrying an append of ``size`` bytes."""
+        return cls("huge_event", times=times, updates=updates, size=size)
