@@ -21,6 +21,7 @@ from .client_core import (
     DRAIN_SECONDS,
     ClientCore,
     ConversationCore,
+    QueueProgress,
 )
 from .errors import (
     ProtocolError,
@@ -30,6 +31,7 @@ from .errors import (
 )
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
 from .gradio import check_response
+from .openai_format import OpenAIChunks
 from .payloads import Messages
 from .policy import TimeoutArg
 from .protocol import ChatCall, Request
@@ -102,15 +104,28 @@ class AsyncClient:
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
+        progress: bool = False,
     ) -> Reply:
-        """Send ``messages`` (a str or OpenAI-style messages) and return the Reply."""
-        async with self.stream(messages, conversation=conversation, timeout=timeout) as stream:
-            async for event in stream:
-                if on_status is not None and type(event) is QueueStatus:
-                    result = on_status(event)
-                    if isinstance(result, Awaitable):
-                        await result
-            return await stream.get_reply()
+        """Send ``messages`` (a str or OpenAI-style messages) and return the Reply.
+
+        ``on_status`` (a function or a coroutine function) gets each
+        QueueStatus; ``progress=True`` shows the queue position as a tqdm bar.
+        """
+        bar = QueueProgress() if progress else None
+        try:
+            async with self.stream(messages, conversation=conversation, timeout=timeout) as stream:
+                async for event in stream:
+                    if type(event) is QueueStatus:
+                        if on_status is not None:
+                            result = on_status(event)
+                            if isinstance(result, Awaitable):
+                                await result
+                        if bar is not None:
+                            bar.update(event)
+                return await stream.get_reply()
+        finally:
+            if bar is not None:
+                bar.close()
 
     def stream(
         self,
@@ -359,6 +374,14 @@ class AsyncStream:
             if type(event) is TextDelta:
                 yield event.text
 
+    async def openai_chunks(self) -> AsyncIterator[dict[str, Any]]:
+        """The stream as OpenAI ``chat.completion.chunk`` dicts."""
+        chunks = OpenAIChunks(self._call.spec.model)
+        async for event in self:
+            for chunk in chunks.convert(event):
+                yield chunk
+        yield chunks.finish()
+
     @property
     def reply(self) -> Reply:
         """The final Reply, once the stream is done (see get_reply to wait for it)."""
@@ -415,10 +438,11 @@ class AsyncConversation(ConversationCore):
         *,
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
+        progress: bool = False,
     ) -> Reply:
         """Add a user message and return the Space's Reply."""
         reply = await self._client.chat(
-            text, conversation=self.state, timeout=timeout, on_status=on_status
+            text, conversation=self.state, timeout=timeout, on_status=on_status, progress=progress
         )
         self.commit(reply)
         return reply

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
-from .events import ConversationState, Reply
+from .events import ConversationState, QueueStatus, Reply
 from .payloads import Messages, new_session_hash, normalize_messages
 from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, redact
 from .protocol import ChatCall
@@ -195,3 +195,32 @@ def _history(messages: Messages) -> list[dict[str, str]]:
         ]
         out.append({"role": str(role), "content": normalize_messages(probe)[0]["content"]})
     return out
+
+
+class QueueProgress:
+    """A progress bar of the queue position while waiting (tqdm.auto: notebook-aware).
+
+    Shared by both clients' ``chat(progress=True)``; tqdm is imported only here.
+    """
+
+    def __init__(self) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=1, desc="queue", unit="ahead", leave=False)
+        self._top = 0
+
+    def update(self, status: QueueStatus) -> None:
+        bar = self._bar
+        if status.started:
+            bar.set_description("generating")
+            bar.n = bar.total
+        elif status.rank is not None:
+            self._top = max(self._top, status.rank + 1)
+            bar.total = self._top
+            bar.n = self._top - (status.rank + 1)
+            eta = f", eta {status.eta:.0f} s" if status.eta is not None else ""
+            bar.set_description(f"queue: {status.rank} ahead{eta}")
+        bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()

@@ -18,6 +18,7 @@ from .client_core import (
     DRAIN_SECONDS,
     ClientCore,
     ConversationCore,
+    QueueProgress,
     Secret,
 )
 from .errors import (
@@ -28,6 +29,7 @@ from .errors import (
 )
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
 from .gradio import check_response
+from .openai_format import OpenAIChunks
 from .payloads import Messages
 from .policy import TimeoutArg
 from .protocol import ChatCall, Request
@@ -114,17 +116,29 @@ class Client:
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
+        progress: bool = False,
     ) -> Reply:
         """Send ``messages`` (a str or OpenAI-style messages) and return the Reply.
+
+        ``on_status`` is called with each QueueStatus; ``progress=True`` shows
+        the queue position as a tqdm bar (in a notebook too) while waiting.
 
         >>> Client().chat("What is 2+2?").text   # doctest: +SKIP
         '2 + 2 = 4.'
         """
-        with self.stream(messages, conversation=conversation, timeout=timeout) as stream:
-            for event in stream:
-                if on_status is not None and type(event) is QueueStatus:
-                    on_status(event)
-            return stream.reply
+        bar = QueueProgress() if progress else None
+        try:
+            with self.stream(messages, conversation=conversation, timeout=timeout) as stream:
+                for event in stream:
+                    if type(event) is QueueStatus:
+                        if on_status is not None:
+                            on_status(event)
+                        if bar is not None:
+                            bar.update(event)
+                return stream.reply
+        finally:
+            if bar is not None:
+                bar.close()
 
     def stream(
         self,
@@ -369,6 +383,13 @@ class Stream:
             if type(event) is TextDelta:
                 yield event.text
 
+    def openai_chunks(self) -> Iterator[dict[str, Any]]:
+        """The stream as OpenAI ``chat.completion.chunk`` dicts."""
+        chunks = OpenAIChunks(self._call.spec.model)
+        for event in self:
+            yield from chunks.convert(event)
+        yield chunks.finish()
+
     @property
     def reply(self) -> Reply:
         """The final Reply; reads whatever of the stream is left first."""
@@ -419,10 +440,11 @@ class Conversation(ConversationCore):
         *,
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
+        progress: bool = False,
     ) -> Reply:
         """Add a user message and return the Space's Reply."""
         reply = self._client.chat(
-            text, conversation=self.state, timeout=timeout, on_status=on_status
+            text, conversation=self.state, timeout=timeout, on_status=on_status, progress=progress
         )
         self.commit(reply)
         return reply
