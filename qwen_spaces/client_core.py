@@ -213,7 +213,7 @@ class QueueProgress:
         bar = self._bar
         if status.started:
             bar.set_description("generating")
-            bar.n = bar.total
+            bar.n = bar.total or 0
         elif status.rank is not None:
             self._top = max(self._top, status.rank + 1)
             bar.total = self._top
