@@ -22,6 +22,8 @@ from .client_core import (
     ClientCore,
     ConversationCore,
     QueueProgress,
+    StreamState,
+    connection_error,
 )
 from .errors import (
     ProtocolError,
@@ -219,12 +221,10 @@ class AsyncClient:
         except (aiohttp.ClientError, OSError) as exc:
             raise self._connection_error(exc, call) from None
 
-    def _connection_error(self, exc: BaseException, call: ChatCall) -> SpaceConnectionError:
-        detail = self._core.redact(str(exc))[:300]
-        return SpaceConnectionError(
-            f"cannot reach the Space at {self._core.base_url} ({type(exc).__name__}: {detail})",
-            partial_text=call.partial_text,
-        )
+    def _connection_error(
+        self, exc: BaseException, call: ChatCall, streaming: bool = False
+    ) -> SpaceConnectionError:
+        return connection_error(self._core, exc, call, streaming)
 
     async def _read_body(self, response: aiohttp.ClientResponse, call: ChatCall) -> bytes:
         limit = call._max_event_bytes
@@ -238,14 +238,13 @@ class AsyncClient:
             raise ProtocolError(f"an answer of more than {limit} bytes", payload=body[:200])
         return body
 
-    async def _attempt(self, call: ChatCall, stream: AsyncStream) -> AsyncIterator[Event]:
+    async def _attempt(self, call: ChatCall) -> AsyncIterator[Event]:
         while (request := call.next_request()) is not None:
             response = await self._send(request, call)
             if not request.stream:
                 body = await self._read_body(response, call)
                 call.on_response(request, response.status, response.headers, body)
                 continue
-            stream._response = response
             try:
                 if response.status != 200:
                     body = await self._read_body(response, call)
@@ -262,7 +261,7 @@ class AsyncClient:
                             "read", call.timeouts.read, partial_text=call.partial_text
                         ) from None
                     except (aiohttp.ClientError, OSError) as exc:
-                        raise self._connection_error(exc, call) from None
+                        raise self._connection_error(exc, call, streaming=True) from None
                     if not chunk:
                         ended = True
                         break
@@ -273,7 +272,6 @@ class AsyncClient:
                         break
                     call.seconds_left(loop_time())
             finally:
-                stream._response = None
                 # A body read to its end goes back to the pool; else close it.
                 if ended:
                     response.release()
@@ -281,12 +279,12 @@ class AsyncClient:
                     response.close()
             call.end_of_stream()
 
-    async def _run(self, call: ChatCall, stream: AsyncStream) -> AsyncGenerator[Event, None]:
+    async def _run(self, call: ChatCall, state: StreamState) -> AsyncGenerator[Event, None]:
         attempt = 0
         try:
             while True:
                 try:
-                    async for event in self._attempt(call, stream):
+                    async for event in self._attempt(call):
                         yield event
                     reply = call.reply()
                     break
@@ -302,7 +300,7 @@ class AsyncClient:
                     await asyncio.sleep(delay)
                     call.restart()
             self._core.remember(call)
-            stream._reply = reply
+            state.done(reply)
         finally:
             if not call.finished:
                 await self._cancel(call)
@@ -354,9 +352,8 @@ class AsyncStream:
 
     def __init__(self, client: AsyncClient, call: ChatCall) -> None:
         self._call = call
-        self._reply: Optional[Reply] = None
-        self._response: Optional[aiohttp.ClientResponse] = None
-        self._events: AsyncGenerator[Event, None] = client._run(call, self)
+        self._state = StreamState()
+        self._events: AsyncGenerator[Event, None] = client._run(call, self._state)
 
     def __aiter__(self) -> AsyncStream:
         return self
@@ -385,18 +382,18 @@ class AsyncStream:
     @property
     def reply(self) -> Reply:
         """The final Reply, once the stream is done (see get_reply to wait for it)."""
-        if self._reply is None:
+        if self._state.reply is None:
             raise QwenSpacesError("the stream is not done yet: await stream.get_reply()")
-        return self._reply
+        return self._state.reply
 
     async def get_reply(self) -> Reply:
         """The final Reply; reads whatever of the stream is left first."""
-        if self._reply is None:
+        if self._state.reply is None:
             async for _ in self:
                 pass
-            if self._reply is None:
+            if self._state.reply is None:
                 raise QwenSpacesError("the stream was closed before the answer was complete")
-        return self._reply
+        return self._state.reply
 
     @property
     def partial_text(self) -> str:
@@ -450,16 +447,5 @@ class AsyncConversation(ConversationCore):
     def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> AsyncStream:
         """Like send(), as an AsyncStream; the turn is recorded when it completes."""
         stream = self._client.stream(text, conversation=self.state, timeout=timeout)
-        events = stream._events
-
-        async def wrapped() -> AsyncGenerator[Event, None]:
-            try:
-                async for event in events:
-                    yield event
-            finally:
-                await events.aclose()
-            if stream._reply is not None:
-                self.commit(stream._reply)
-
-        stream._events = wrapped()
+        stream._state.on_reply = self.commit
         return stream

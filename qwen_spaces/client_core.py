@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Optional, Union
 
+from .errors import SpaceConnectionError
 from .events import ConversationState, QueueStatus, Reply
 from .payloads import Messages, new_session_hash, normalize_messages
 from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, redact
@@ -139,6 +140,41 @@ class ClientCore:
 
     def describe(self, cls: str) -> str:
         return f"{cls}(model={self.spec.model!r}, base_url={self.base_url!r})"
+
+
+def connection_error(
+    core: ClientCore, exc: BaseException, call: ChatCall, streaming: bool
+) -> SpaceConnectionError:
+    """The error for a failed connection, without credentials in it."""
+    detail = core.redact(str(exc))[:300]
+    where = (
+        "the connection to the Space broke while streaming"
+        if streaming
+        else f"cannot reach the Space at {core.base_url}"
+    )
+    return SpaceConnectionError(
+        f"{where} ({type(exc).__name__}: {detail})", partial_text=call.partial_text
+    )
+
+
+class StreamState:
+    """What a stream's generator shares with its Stream object.
+
+    The generator holds this, never the Stream, so an abandoned stream has no
+    reference cycle: dropping it closes the generator at once, which cancels
+    the call on the Space.
+    """
+
+    __slots__ = ("on_reply", "reply")
+
+    def __init__(self) -> None:
+        self.reply: Optional[Reply] = None
+        self.on_reply: Optional[Callable[[Reply], None]] = None
+
+    def done(self, reply: Reply) -> None:
+        self.reply = reply
+        if self.on_reply is not None:
+            self.on_reply(reply)
 
 
 class ConversationCore:

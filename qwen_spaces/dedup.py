@@ -76,6 +76,20 @@ def locate_answer(value: Any, fmt: ChatbotFormat, first: int) -> Optional[Path]:
     return None
 
 
+_ACTIONS = frozenset({"replace", "append", "add", "delete"})
+
+
+def is_diff(value: Any) -> bool:
+    """Whether a value is a list of Gradio diff ops rather than a component value.
+
+    No chatbot value has this shape: its items are 2-item pairs or dicts.
+    """
+    return isinstance(value, list) and all(
+        isinstance(op, list) and len(op) == 3 and op[0] in _ACTIONS and isinstance(op[1], list)
+        for op in value
+    )
+
+
 def _get(value: Any, path: Path) -> Any:
     for key in path:
         value = value[key]
@@ -162,11 +176,21 @@ class AnswerTracker:
         return chunks[0] if chunks else ""
 
     def full(self, data: Any, out: list[Event], final: bool = False) -> None:
-        """A full value of every output (the first message, and the last)."""
+        """A full value of every output (the first message, and the last).
+
+        Gradio 4 sometimes sends diffs where a full value belongs: it keys its
+        diff state by the id() of the run's iterator, so a new run that reuses a
+        finished one's address starts with ``[["replace", [], value]]``.
+        """
         try:
-            self.value = data[self._output]
+            value = data[self._output]
         except (TypeError, IndexError, KeyError):
             raise ProtocolError("a message has no chatbot output", payload=data) from None
+        if value and is_diff(value):
+            if self._stale and self._path is not None:
+                _set(self.value, self._path, self.text)
+            value = apply_diff(self.value, value)
+        self.value = value
         self._stale = False
         self._reread(out, final)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -49,9 +50,15 @@ def parse_json(body: bytes | str, what: str) -> Any:
         raise ProtocolError(f"{what} is not JSON", payload=_excerpt(body)) from None
 
 
+_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]*>", re.S | re.I)
+
+
 def _excerpt(body: bytes | str, limit: int = EXCERPT) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text[: limit * 2].split())  # collapse an HTML page's whitespace
+    text = text[: limit * 20]
+    if text.lstrip()[:1] == "<":  # an HTML error page: its words, not its markup
+        text = _TAG.sub(" ", text)
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

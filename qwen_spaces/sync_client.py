@@ -20,6 +20,8 @@ from .client_core import (
     ConversationCore,
     QueueProgress,
     Secret,
+    StreamState,
+    connection_error,
 )
 from .errors import (
     ProtocolError,
@@ -225,12 +227,10 @@ class Client:
         except requests.exceptions.RequestException as exc:
             raise self._connection_error(exc, call) from None
 
-    def _connection_error(self, exc: BaseException, call: ChatCall) -> SpaceConnectionError:
-        detail = self._core.redact(str(exc))[:300]
-        return SpaceConnectionError(
-            f"cannot reach the Space at {self._core.base_url} ({type(exc).__name__}: {detail})",
-            partial_text=call.partial_text,
-        )
+    def _connection_error(
+        self, exc: BaseException, call: ChatCall, streaming: bool = False
+    ) -> SpaceConnectionError:
+        return connection_error(self._core, exc, call, streaming)
 
     def _read_body(self, response: requests.Response, call: ChatCall) -> bytes:
         limit = call._max_event_bytes
@@ -246,14 +246,13 @@ class Client:
             raise ProtocolError(f"an answer of more than {limit} bytes", payload=body[:200])
         return bytes(body)
 
-    def _attempt(self, call: ChatCall, stream: Stream) -> Iterator[Event]:
+    def _attempt(self, call: ChatCall) -> Iterator[Event]:
         while (request := call.next_request()) is not None:
             response = self._send(request, call)
             if not request.stream:
                 body = self._read_body(response, call)
                 call.on_response(request, response.status_code, response.headers, body)
                 continue
-            stream._response = response
             try:
                 if response.status_code != 200:
                     body = self._read_body(response, call)
@@ -272,7 +271,7 @@ class Client:
                             partial_text=call.partial_text,
                         ) from None
                     except (urllib3.exceptions.HTTPError, OSError) as exc:
-                        raise self._connection_error(exc, call) from None
+                        raise self._connection_error(exc, call, streaming=True) from None
                     if not chunk:
                         ended = True
                         break
@@ -284,16 +283,15 @@ class Client:
                         break
                     call.seconds_left(clock())
             finally:
-                stream._response = None
                 _release(response, ended)
             call.end_of_stream()
 
-    def _run(self, call: ChatCall, stream: Stream) -> Generator[Event, None, None]:
+    def _run(self, call: ChatCall, state: StreamState) -> Generator[Event, None, None]:
         attempt = 0
         try:
             while True:
                 try:
-                    yield from self._attempt(call, stream)
+                    yield from self._attempt(call)
                     reply = call.reply()
                     break
                 except QwenSpacesError as error:
@@ -308,7 +306,7 @@ class Client:
                     time.sleep(delay)
                     call.restart()
             self._core.remember(call)
-            stream._reply = reply
+            state.done(reply)
         finally:
             if not call.finished:
                 self._cancel(call)
@@ -366,9 +364,8 @@ class Stream:
 
     def __init__(self, client: Client, call: ChatCall) -> None:
         self._call = call
-        self._reply: Optional[Reply] = None
-        self._response: Optional[requests.Response] = None
-        self._events = client._run(call, self)
+        self._state = StreamState()
+        self._events = client._run(call, self._state)
 
     def __iter__(self) -> Stream:
         return self
@@ -393,12 +390,12 @@ class Stream:
     @property
     def reply(self) -> Reply:
         """The final Reply; reads whatever of the stream is left first."""
-        if self._reply is None:
+        if self._state.reply is None:
             for _ in self:
                 pass
-            if self._reply is None:
+            if self._state.reply is None:
                 raise QwenSpacesError("the stream was closed before the answer was complete")
-        return self._reply
+        return self._state.reply
 
     @property
     def partial_text(self) -> str:
@@ -452,16 +449,5 @@ class Conversation(ConversationCore):
     def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> Stream:
         """Like send(), as a Stream; the turn is recorded when the stream completes."""
         stream = self._client.stream(text, conversation=self.state, timeout=timeout)
-        _on_reply(stream, self.commit)
+        stream._state.on_reply = self.commit
         return stream
-
-
-def _on_reply(stream: Stream, callback: Callable[[Reply], None]) -> None:
-    events = stream._events
-
-    def wrapped() -> Generator[Event, None, None]:
-        yield from events
-        if stream._reply is not None:
-            callback(stream._reply)
-
-    stream._events = wrapped()

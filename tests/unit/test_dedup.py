@@ -161,3 +161,11 @@ def test_per_message_work_does_not_grow_with_the_text() -> None:
         t.diff([[], [["append", [0, 1], "xy"]], []], out)
     assert t.value[0][1] == ""  # not materialised while only appends arrive
     assert t.text == "xy" * 1000
+
+
+def test_first_message_with_root_replace_ops_is_applied_not_taken_as_a_value() -> None:
+    # Gradio 4 reuses a stale diff state when a new iterator gets a freed id().
+    t, out = AnswerTracker("ms_legacy", 0, 0), []
+    t.full([[["replace", [], onem("Hello")[0]]], []], out)
+    t.diff([[["append", [0, 1, 0, "text"], " there"]], []], out)
+    assert t.text == "Hello there" and texts(out) == "Hello there"

@@ -1,0 +1,92 @@
+"""Run one call with the sync or the async client and record what happened.
+
+Every fault test runs twice (mode = "sync" | "async"); outcomes are collected
+into a table (fault, sync outcome, async outcome), written where
+QWEN_SPACES_FAULT_TABLE points, for the closing notes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pytest
+
+import qwen_spaces as qs
+
+OUTCOMES: dict[str, dict[str, str]] = {}
+
+
+@dataclass
+class Outcome:
+    reply: Optional[qs.Reply] = None
+    error: Optional[qs.QwenSpacesError] = None
+    events: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "".join(e.text for e in self.events if isinstance(e, qs.TextDelta))
+
+    def summary(self) -> str:
+        took = f" in {self.seconds:.1f} s"
+        if self.error is not None:
+            partial = f", partial_text {len(self.error.partial_text)} chars" if self.error.partial_text else ""
+            return f"{type(self.error).__name__}: {self.error.message[:70]}{partial}{took}"
+        assert self.reply is not None
+        return f"complete answer, {len(self.reply.text)} chars{took}"
+
+
+def call(mode: str, url: str, messages: Any = "hi", **options: Any) -> Outcome:
+    """One streamed call; errors are caught and returned, never swallowed silently."""
+    started = time.monotonic()
+    outcome = Outcome()
+    if mode == "sync":
+        with qs.Client(base_url=url, **options) as client:
+            stream = client.stream(messages)
+            try:
+                for event in stream:
+                    outcome.events.append(event)
+                outcome.reply = stream.reply
+            except qs.QwenSpacesError as error:
+                outcome.error = error
+    else:
+
+        async def run() -> None:
+            async with qs.AsyncClient(base_url=url, **options) as client:
+                stream = client.stream(messages)
+                try:
+                    async for event in stream:
+                        outcome.events.append(event)
+                    outcome.reply = await stream.get_reply()
+                except qs.QwenSpacesError as error:
+                    outcome.error = error
+
+        asyncio.run(run())
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def record(fault: str, mode: str, outcome: Outcome) -> None:
+    OUTCOMES.setdefault(fault, {})[mode] = outcome.summary()
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fault_table() -> Iterator[None]:
+    yield
+    path = os.environ.get("QWEN_SPACES_FAULT_TABLE")
+    if path and OUTCOMES:
+        lines = ["| fault | sync | async |", "|---|---|---|"]
+        for fault, by_mode in OUTCOMES.items():
+            lines.append(f"| {fault} | {by_mode.get('sync', '')} | {by_mode.get('async', '')} |")
+        with open(path, "w", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
