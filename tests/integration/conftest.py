@@ -1,0 +1,136 @@
+"""Real Gradio replica Spaces on loopback, one per Gradio generation and layout.
+
+Every test under tests/integration gets the ``integration`` mark. The replicas
+the selected tests need are all launched at once when collection ends (they
+start in parallel), and each fixture waits for its own. A replica that cannot
+start fails the test with ``CI=true`` and skips it otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.replicas.launcher import Replica, ReplicaError, launch_replica
+
+HERE = Path(__file__).resolve().parent
+START_TIMEOUT = float(os.environ.get("QWEN_SPACES_REPLICA_TIMEOUT", "90"))
+
+#: fixture name -> (kind, gradio major, options)
+REPLICAS: dict[str, tuple[str, int, dict[str, bool]]] = {
+    "max_g4": ("max", 4, {}),
+    "max_g5": ("max", 5, {}),
+    "max_g6": ("max", 6, {}),
+    "max_g5_shifted": ("max", 5, {"shift_ids": True}),
+    "onem_g4": ("onem", 4, {}),
+    "onem_g4_footer": ("onem", 4, {"footer": True}),
+}
+MAX_REPLICAS = ["max_g4", "max_g5", "max_g6", "max_g5_shifted"]
+ONEM_REPLICAS = ["onem_g4", "onem_g4_footer"]
+
+_pool: dict[str, Replica] = {}
+
+
+def _in_integration(item: pytest.Item) -> bool:
+    return HERE in Path(str(item.path)).resolve().parents
+
+
+def _needed(item: pytest.Item) -> set[str]:
+    names = set(getattr(item, "fixturenames", ())) & REPLICAS.keys()
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        names |= {v for v in callspec.params.values() if isinstance(v, str) and v in REPLICAS}
+    return names
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Before -m deselection runs, so `-m integration` / `-m "not integration"` work.
+    for item in items:
+        if _in_integration(item):
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    wanted: set[str] = set()
+    for item in session.items:
+        if _in_integration(item):
+            wanted |= _needed(item)
+    for name in sorted(wanted):
+        _launch(name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for replica in list(_pool.values()):
+        replica.stop()
+    _pool.clear()
+
+
+def _launch(name: str) -> Replica | None:
+    if name not in _pool:
+        kind, gradio, options = REPLICAS[name]
+        try:
+            _pool[name] = launch_replica(kind, gradio, **options)
+        except ReplicaError:
+            return None  # reported when a test asks for it
+    return _pool[name]
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI", "").strip().lower() in ("true", "1"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _ready(name: str) -> Replica:
+    kind, gradio, options = REPLICAS[name]
+    replica = _pool.get(name)
+    try:
+        if replica is None:
+            replica = launch_replica(kind, gradio, **options)
+            _pool[name] = replica
+        return replica.wait_ready(START_TIMEOUT)
+    except ReplicaError as exc:
+        _pool.pop(name, None)
+        _unavailable(f"replica {name} could not start: {exc}")
+        raise  # unreachable: _unavailable raises
+
+
+def _fixture(name: str) -> Any:
+    @pytest.fixture(scope="session", name=name)
+    def replica_fixture() -> Iterator[Replica]:
+        replica = _ready(name)
+        yield replica
+        replica.stop()
+        _pool.pop(name, None)
+
+    replica_fixture.__doc__ = f"The {name} replica Space, started once per session."
+    return replica_fixture
+
+
+max_g4 = _fixture("max_g4")
+max_g5 = _fixture("max_g5")
+max_g6 = _fixture("max_g6")
+max_g5_shifted = _fixture("max_g5_shifted")
+onem_g4 = _fixture("onem_g4")
+onem_g4_footer = _fixture("onem_g4_footer")
+
+
+@pytest.fixture(scope="session", params=MAX_REPLICAS)
+def max_replica(request: pytest.FixtureRequest) -> Replica:
+    """Each Max replica in turn (Gradio 4, 5, 6 and 5 with shifted ids)."""
+    replica: Replica = request.getfixturevalue(request.param)
+    return replica
+
+
+@pytest.fixture(scope="session", params=ONEM_REPLICAS)
+def onem_replica(request: pytest.FixtureRequest) -> Replica:
+    """Each 1M replica in turn (without and with the changing <summary> footer)."""
+    replica: Replica = request.getfixturevalue(request.param)
+    return replica

@@ -1,0 +1,47 @@
+"""The replicas' fake model: a deterministic answer and how it is streamed.
+
+Pure and stdlib-only, so the replica apps (in their Gradio venvs) and the
+tests (in the dev venv) compute the very same text.
+"""
+
+from __future__ import annotations
+
+#: The Max Space's default system prompt (also the SDK's default).
+DEFAULT_SYSTEM = "You are a helpful assistant."
+
+#: The 1M Space has no system prompt; its replica answers with this label.
+ONEM_SYSTEM = "qwen2.5-1m"
+
+#: The status the 1M Space shows before the first answer chunk.
+THINKING = "Qwen is thinking..."
+
+# Chunk sizes cycle through these (1-4 characters), so an answer streams as
+# many small appends and chunk boundaries fall inside repeated words.
+_SIZES = (2, 1, 3, 4, 1, 2)
+
+
+def expected_answer(query: str, turns: int, system: str) -> str:
+    """The full answer to ``query`` after ``turns`` earlier user/assistant pairs.
+
+    Repeated words ("ha ha ha" twice) catch de-duplicating parsers; the
+    non-ASCII text catches byte-level chunking bugs.
+    """
+    return f"[{system}] turn {turns}: you said «{query}». ha ha ha — naïve café ☕ 你好 ✓ ha ha ha"
+
+
+def tokens(text: str) -> list[str]:
+    """Split ``text`` into small chunks (1-4 characters); ''.join gives it back."""
+    out: list[str] = []
+    i = 0
+    k = 0
+    while i < len(text):
+        size = _SIZES[k % len(_SIZES)]
+        out.append(text[i : i + size])
+        i += size
+        k += 1
+    return out
+
+
+def footer(step: int, total: int) -> str:
+    """The 1M replica's changing trailing block (not answer text)."""
+    return f"\n<summary>chunk {step}/{total}</summary>"

@@ -1,0 +1,57 @@
+"""Serve a replica Space on 127.0.0.1.
+
+    python serve.py max|onem --port P [--shift-ids] [--footer]
+
+Run it with the Python of the right Gradio venv (see launcher.py). The app is
+mounted on a FastAPI app and served by uvicorn, because ``demo.launch()``
+refuses to start in a sandbox where it thinks localhost is unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# No telemetry and no hub calls from a test server.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_SSR_MODE", "False")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["max", "onem"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--shift-ids", action="store_true", help="max: one extra component on top")
+    parser.add_argument("--footer", action="store_true", help="onem: a changing <summary> footer")
+    args = parser.parse_args(argv)
+
+    import gradio as gr
+    import uvicorn
+    from fastapi import FastAPI
+
+    if args.kind == "max":
+        import max_app
+
+        demo = max_app.build(shift_ids=args.shift_ids)
+    else:
+        import onem_app
+
+        demo = onem_app.build(footer=args.footer)
+
+    app = gr.mount_gradio_app(FastAPI(), demo, path="")
+    print(
+        f"replica {args.kind} on gradio {gr.__version__} at http://127.0.0.1:{args.port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
