@@ -34,7 +34,11 @@ def space(remote: bool) -> Iterator[str | None]:
         return
     from tests.replicas.launcher import start_replica
 
-    print("Starting a local replica of the Qwen2.5-Max Space (Gradio 5)...", file=sys.stderr)
+    print(
+        "Starting a local replica of the Qwen2.5-Max Space (real Gradio 5, scripted model;"
+        " no network needed; --remote for the real Space)...",
+        file=sys.stderr,
+    )
     with start_replica("max", 5) as replica:
         yield replica.url
 
