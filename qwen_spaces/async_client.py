@@ -33,7 +33,6 @@ from .errors import (
 )
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
 from .gradio import check_response
-from .openai_format import OpenAIChunks
 from .payloads import Messages
 from .policy import TimeoutArg
 from .protocol import ChatCall, Request
@@ -373,6 +372,8 @@ class AsyncStream:
 
     async def openai_chunks(self) -> AsyncIterator[dict[str, Any]]:
         """The stream as OpenAI ``chat.completion.chunk`` dicts."""
+        from .openai_format import OpenAIChunks  # rarely used: not loaded at import
+
         chunks = OpenAIChunks(self._call.spec.model)
         async for event in self:
             for chunk in chunks.convert(event):

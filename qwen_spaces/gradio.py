@@ -26,13 +26,27 @@ __all__ = [
 
 log = logging.getLogger("qwen_spaces")
 
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _json_loads(text: str | bytes) -> Any:
+    # json.loads minus its Python layers (bytes sniffing, two whitespace
+    # regexes): about a third of the cost of each streamed message.
+    if type(text) is not str:
+        return json.loads(text)
+    value, end = _raw_decode(text)
+    if end != len(text) and text[end:].strip():
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
 try:  # orjson is an optional extra ("fast"); the default install is pure Python.
     import orjson as _orjson
 
     _loads: Any = _orjson.loads
     _JSON_ERRORS: tuple[type[Exception], ...] = (ValueError, _orjson.JSONDecodeError)
 except ImportError:  # pragma: no cover - depends on the environment
-    _loads = json.loads
+    _loads = _json_loads
     _JSON_ERRORS = (ValueError,)
 
 loads = _loads

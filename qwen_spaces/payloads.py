@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -27,7 +27,7 @@ ROLES = ("system", "user", "assistant")
 
 def new_session_hash() -> str:
     """12 hex characters, as the Spaces' own web pages and gpt4free use."""
-    return secrets.token_hex(6)
+    return os.urandom(6).hex()
 
 
 def normalize_messages(messages: Messages) -> list[dict[str, str]]:

@@ -1,8 +1,9 @@
 """An incremental, sans-I/O decoder for Server-Sent Events.
 
 Feed it bytes as they arrive, cut anywhere; it returns the ``data`` payload of
-each complete event, as bytes (``json.loads`` takes bytes, and decoding whole
-events means a multi-byte character split across chunks is never cut).
+each complete event as a str. Events are decoded whole, so a multi-byte
+character split across chunks is never cut; and ``json.loads`` of a str is
+twice as fast as of bytes, whose encoding it must detect first.
 
 Why not sseclient-py: it grows each event with ``data += line`` (quadratic on a
 large or dribbled event), has no size bound, and pulls from a blocking
@@ -24,9 +25,9 @@ class SSEDecoder:
 
     >>> d = SSEDecoder()
     >>> d.feed(b'data: {"a": 1}\\n\\ndata: {"b"')
-    [b'{"a": 1}']
+    ['{"a": 1}']
     >>> d.feed(b': 2}\\n\\n')
-    [b'{"b": 2}']
+    ['{"b": 2}']
 
     Only ``data`` fields matter to Gradio; comments, ``event``, ``id`` and
     ``retry`` fields are skipped. An event larger than ``max_event_bytes``
@@ -45,9 +46,20 @@ class SSEDecoder:
         self._pending_len = 0
         self._cr = False  # the last chunk ended with CR: drop an LF that follows
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes) -> list[str]:
         if not chunk:
             return []
+        # Gradio's usual case, one whole one-line event per chunk: C-level checks only.
+        if (
+            chunk[:6] == b"data: "
+            and chunk[-2:] == b"\n\n"
+            and not self._pending
+            and not self._cr
+            and chunk.find(b"\n", 6, -2) == -1
+            and b"\r" not in chunk
+            and len(chunk) - 8 <= self._max
+        ):
+            return [chunk[6:-2].decode("utf-8", "replace")]
         if self._cr or b"\r" in chunk:
             chunk = self._normalise_newlines(chunk)
             if not chunk:
@@ -67,7 +79,7 @@ class SSEDecoder:
         tail = blocks.pop()
         if tail:
             self._hold(tail)
-        out: list[bytes] = []
+        out: list[str] = []
         for block in blocks:
             if len(block) > self._max:
                 raise ProtocolError(
@@ -76,14 +88,14 @@ class SSEDecoder:
                 )
             # Gradio's case: one "data: " line per event.
             if block[:6] == b"data: " and b"\n" not in block:
-                out.append(block[6:])
+                out.append(block[6:].decode("utf-8", "replace"))
             elif block:
                 data = _parse_block(block)
                 if data is not None:
-                    out.append(data)
+                    out.append(data.decode("utf-8", "replace"))
         return out
 
-    def _hold(self, piece: bytes) -> list[bytes]:
+    def _hold(self, piece: bytes) -> list[str]:
         self._pending.append(piece)
         self._pending_len += len(piece)
         if self._pending_len > self._max:

@@ -31,7 +31,6 @@ from .errors import (
 )
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
 from .gradio import check_response
-from .openai_format import OpenAIChunks
 from .payloads import Messages
 from .policy import TimeoutArg
 from .protocol import ChatCall, Request
@@ -258,12 +257,12 @@ class Client:
                     body = self._read_body(response, call)
                     check_response(response.status_code, response.headers, body, request.url)
                 raw = response.raw
-                read = raw.read1 if hasattr(raw, "read1") else raw.read
+                chunks = _chunks(raw)
                 clock = time.monotonic
                 ended = False
                 while True:
                     try:
-                        chunk = read(READ_SIZE)
+                        chunk = next(chunks, b"")
                     except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
                         call.seconds_left()  # the queue or total limit, if that is what passed
                         raise SpaceTimeoutError(
@@ -279,7 +278,7 @@ class Client:
                     if events:
                         yield from events
                     if call.finished:
-                        ended = _drain(raw, read)
+                        ended = _drain(raw, chunks)
                         break
                     call.seconds_left(clock())
             finally:
@@ -327,7 +326,21 @@ class Client:
             log.debug("cancel failed: %s", type(exc).__name__)
 
 
-def _drain(raw: Any, read: Callable[[int], bytes]) -> bool:
+def _chunks(raw: Any) -> Iterator[bytes]:
+    """The body as it arrives.
+
+    A chunked body (what Gradio sends) goes through urllib3's own chunk
+    reader, the fastest path; any other through read1, which returns whatever
+    has arrived rather than waiting for a full buffer.
+    """
+    if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
+        chunks: Iterator[bytes] = raw.read_chunked(READ_SIZE, decode_content=True)
+        return chunks
+    read = raw.read1 if hasattr(raw, "read1") else raw.read
+    return iter(lambda: read(READ_SIZE), b"")
+
+
+def _drain(raw: Any, chunks: Iterator[bytes]) -> bool:
     """Read the rest of a finished stream, briefly; True if it ended."""
     sock = getattr(getattr(raw, "connection", None), "sock", None)
     try:
@@ -335,7 +348,7 @@ def _drain(raw: Any, read: Callable[[int], bytes]) -> bool:
             sock.settimeout(DRAIN_SECONDS)
         total = 0
         while total < DRAIN_BYTES:
-            chunk = read(READ_SIZE)
+            chunk = next(chunks, b"")
             if not chunk:
                 return True
             total += len(chunk)
@@ -382,6 +395,8 @@ class Stream:
 
     def openai_chunks(self) -> Iterator[dict[str, Any]]:
         """The stream as OpenAI ``chat.completion.chunk`` dicts."""
+        from .openai_format import OpenAIChunks  # rarely used: not loaded at import
+
         chunks = OpenAIChunks(self._call.spec.model)
         for event in self:
             yield from chunks.convert(event)

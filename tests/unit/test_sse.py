@@ -20,7 +20,7 @@ MESSAGES = [
 STREAM = b"".join(
     b"data: " + json.dumps(m, ensure_ascii=False).encode() + b"\n\n" for m in MESSAGES
 )
-EXPECTED = [json.dumps(m, ensure_ascii=False).encode() for m in MESSAGES]
+EXPECTED = [json.dumps(m, ensure_ascii=False) for m in MESSAGES]
 
 
 def feed_all(decoder: SSEDecoder, chunks: list[bytes]) -> list[bytes]:
@@ -73,7 +73,7 @@ def test_property_crlf_and_cr_line_ends_are_the_same_as_lf(cuts: list[int], eol:
 
 def test_multiline_data_comments_and_other_fields() -> None:
     raw = b": comment\nevent: message\nid: 7\ndata: first\ndata:second\nretry: 10\n\n"
-    assert SSEDecoder().feed(raw) == [b"first\nsecond"]
+    assert SSEDecoder().feed(raw) == ["first\nsecond"]
 
 
 def test_event_without_data_is_not_dispatched() -> None:
@@ -85,7 +85,7 @@ def test_incomplete_event_waits_for_its_separator() -> None:
     assert d.feed(b"data: {}") == []
     assert d.buffered == 8
     assert d.feed(b"\n") == []
-    assert d.feed(b"\n") == [b"{}"]
+    assert d.feed(b"\n") == ["{}"]
 
 
 def test_event_over_the_limit_raises_protocol_error_without_buffering_it_all() -> None:

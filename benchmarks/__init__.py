@@ -1,0 +1,1 @@
+"""The qwen_spaces benchmark suite: ``python -m benchmarks.run`` (see README.md)."""

@@ -1,0 +1,633 @@
+"""The benchmark suite: ``python -m benchmarks.run [--quick] [--out benchmarks/RESULTS.md]``.
+
+Starts the fake Gradio server (``python -m qwen_spaces.testing serve``) in its
+own process, so its CPU is never counted, and runs every contender in a fresh
+interpreter (``benchmarks/worker.py``), alternating the contenders round by
+round. Writes one Markdown report: the machine, the versions, every figure as
+a median of several runs with its min and max and its ratio to the floor, and
+each target of issue 4 with PASS or FAIL. See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_MODULE = os.environ.get("QS_BENCH_SERVER_MODULE", "qwen_spaces.testing")
+
+FLOORS = ("floor_sync", "floor_async")
+LABEL = {
+    "floor_sync": "floor sync (requests `iter_lines` + `json.loads`)",
+    "floor_async": "floor async (aiohttp line iteration + `json.loads`)",
+    "qs_sync": "qwen_spaces `Client`",
+    "qs_async": "qwen_spaces `AsyncClient`",
+    "gradio_client": "gradio_client `Client.submit`",
+}
+# Which floor each contender is a ratio to.
+FLOOR_OF = {
+    "floor_sync": "floor_sync",
+    "floor_async": "floor_async",
+    "qs_sync": "floor_sync",
+    "qs_async": "floor_async",
+    "gradio_client": "floor_sync",
+}
+
+# Targets of issue 4.
+SYNC_LIMIT = 1.3
+ASYNC_LIMIT = 1.5
+SCALING_LIMIT = 1.2
+IMPORT_LIMIT = 1.3
+
+
+@dataclass
+class Plan:
+    quick: bool
+    runs: int  # rounds of the alternating stream measurements
+    repeat: int  # measured streams per worker (after one warm-up)
+    mem_runs: int
+    main_n: int
+    onem_n: int
+    scaling_ns: tuple[int, int, int]
+    scaling_runs: int
+    conc_n: int
+    async_streams: int
+    sync_threads: int
+    sync_streams: int
+    import_runs: int
+    worker_timeout: float
+    sse_args: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(quick=True, runs=2, repeat=1, mem_runs=1, main_n=200, onem_n=200,
+                       scaling_ns=(200, 400, 1000), scaling_runs=2, conc_n=200,
+                       async_streams=20, sync_threads=16, sync_streams=16, import_runs=2,
+                       worker_timeout=60, sse_args=["--quick"])
+        return cls(quick=False, runs=5, repeat=3, mem_runs=3, main_n=5000, onem_n=2000,
+                   scaling_ns=(1000, 10000, 100000), scaling_runs=3, conc_n=200,
+                   async_streams=500, sync_threads=16, sync_streams=64, import_runs=9,
+                   worker_timeout=900)
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def _pin(cpu: Optional[int]) -> Any:
+    if cpu is None:
+        return None
+
+    def preexec() -> None:
+        os.sched_setaffinity(0, {cpu})
+
+    return preexec
+
+
+def pinning() -> tuple[Optional[int], Optional[int]]:
+    """(server cpu, client cpu): apart when there are two cores to give."""
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        cpus = sorted(os.sched_getaffinity(0))
+        return cpus[1], cpus[0]
+    return None, None
+
+
+SERVER_CPU, CLIENT_CPU = pinning()
+
+
+class Server:
+    """The fake Gradio server in a subprocess; ``url`` once it said READY."""
+
+    def __init__(self, layout: str, tokens: int, footer: bool = False) -> None:
+        self.args = [sys.executable, "-m", SERVER_MODULE, "serve", "--layout", layout,
+                     "--tokens", str(tokens), "--port", "0"]
+        if footer:
+            self.args.append("--footer")
+        self.layout, self.tokens = layout, tokens
+        self.proc: Optional[subprocess.Popen[str]] = None
+        self.url = ""
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(
+            self.args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            preexec_fn=_pin(SERVER_CPU),
+        )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 60
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("READY "):
+                self.url = line.split()[1].rstrip("/")
+                return self
+            if not line and self.proc.poll() is not None:
+                break
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"the fake server did not start: {' '.join(self.args)!r} {line!r}")
+
+    def __exit__(self, *exc: Any) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+
+
+def worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one contender in a fresh interpreter; its JSON answer (ok False on failure)."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1",
+               GRADIO_ANALYTICS_ENABLED="False")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=timeout, preexec_fn=_pin(CLIENT_CPU),
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"ok": False, "error": f"worker exited {done.returncode}: {tail[0][:300]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+# --- statistics and formatting ------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    values: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def fmt(self, scale: float = 1.0, digits: int = 1) -> str:
+        if not self.values:
+            return "n/a"
+        med, lo, hi = (v * scale for v in (self.median, min(self.values), max(self.values)))
+        if len(self.values) == 1:
+            return f"{med:,.{digits}f}"
+        return f"{med:,.{digits}f} [{lo:,.{digits}f}-{hi:,.{digits}f}]"
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def verdict(ok: Optional[bool]) -> str:
+    return "n/a" if ok is None else ("**PASS**" if ok else "**FAIL**")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return [*out, ""]
+
+
+# --- the measurements ---------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One contender's figures for one server configuration."""
+
+    contender: str
+    cpu_per_msg: Figure = field(default_factory=lambda: Figure([]))
+    wall: Figure = field(default_factory=lambda: Figure([]))
+    ttfd: Figure = field(default_factory=lambda: Figure([]))
+    rss_delta: Figure = field(default_factory=lambda: Figure([]))
+    traced_peak: Figure = field(default_factory=lambda: Figure([]))
+    deltas: list[int] = field(default_factory=list)
+    shas: set[str] = field(default_factory=set)
+    error: Optional[str] = None
+
+    def add_stream(self, answer: dict[str, Any], n: int) -> None:
+        if not answer.get("ok"):
+            self.error = self.error or answer.get("error", "failed")
+            return
+        for sample in answer["samples"]:
+            self.cpu_per_msg.values.append(sample["cpu_s"] / n)
+            self.wall.values.append(sample["wall_s"])
+            if sample["ttfd_s"] is not None:
+                self.ttfd.values.append(sample["ttfd_s"])
+            self.deltas.append(sample["deltas"])
+            self.shas.add(sample["text_sha"] or "none")
+
+    def add_memory(self, answer: dict[str, Any]) -> None:
+        if not answer.get("ok"):
+            self.error = self.error or answer.get("error", "failed")
+            return
+        self.rss_delta.values.append(answer["rss_delta_kib"] * 1024)
+        self.traced_peak.values.append(answer["traced_peak_bytes"])
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.cpu_per_msg.values)
+
+
+def measure(
+    plan: Plan, server: Server, contenders: list[str], runs: int, mem_runs: int,
+) -> dict[str, Result]:
+    """Alternate the contenders round by round (rotating who goes first)."""
+    results = {c: Result(c) for c in contenders}
+    base = {"url": server.url, "layout": server.layout}
+    for r in range(runs):
+        order = contenders[r % len(contenders):] + contenders[: r % len(contenders)]
+        for contender in order:
+            result = results[contender]
+            if result.error and not result.cpu_per_msg.values:
+                continue  # it failed to run at all: don't retry every round
+            answer = worker({**base, "contender": contender, "mode": "stream", "warmup": 1,
+                             "repeat": plan.repeat}, plan.worker_timeout)
+            result.add_stream(answer, server.tokens)
+            log(f"  {server.layout} N={server.tokens} round {r + 1}/{runs} {contender}: "
+                + (f"{result.cpu_per_msg.values[-1] * 1e6:.2f} µs/msg" if answer.get("ok")
+                   else f"n/a ({answer.get('error', '')[:120]})"))
+    for r in range(mem_runs):
+        for contender in contenders[r % len(contenders):] + contenders[: r % len(contenders)]:
+            result = results[contender]
+            if not result.ok:
+                continue
+            answer = worker({**base, "contender": contender, "mode": "memory"},
+                            plan.worker_timeout)
+            result.add_memory(answer)
+            if not answer.get("ok"):
+                log(f"  memory {contender}: n/a ({answer.get('error', '')[:120]})")
+    return results
+
+
+def reference(results: dict[str, Result]) -> Optional[str]:
+    """The answer's hash as the floor read it from process_completed."""
+    for floor in FLOORS:
+        if floor in results and len(results[floor].shas) == 1:
+            sha = next(iter(results[floor].shas))
+            return None if sha == "none" else sha
+    return None
+
+
+def exact(result: Result, ref: Optional[str]) -> Optional[bool]:
+    if not result.ok or ref is None:
+        return None
+    return result.shas == {ref}
+
+
+def stream_table(results: dict[str, Result], n: int) -> tuple[list[str], Optional[str]]:
+    ref = reference(results)
+    rows = []
+    for contender, result in results.items():
+        floor = results.get(FLOOR_OF[contender])
+        if not result.ok:
+            reason = (result.error or "no result").replace("\n", " ")[:300]
+            rows.append([LABEL[contender], f"n/a: {reason}", "", "", "", "", "", "", ""])
+            continue
+        x = ratio(result.cpu_per_msg.median, floor.cpu_per_msg.median if floor and floor.ok
+                  else None)
+        is_floor = contender in FLOORS
+        rows.append([
+            LABEL[contender],
+            result.cpu_per_msg.fmt(1e6, 2),
+            "1 (floor)" if is_floor else f"{fmt_ratio(x)} {FLOOR_OF[contender].replace('_', ' ')}",
+            result.wall.fmt(1e3, 1),
+            result.ttfd.fmt(1e3, 2),
+            result.rss_delta.fmt(1 / 2**20, 2),
+            result.traced_peak.fmt(1 / 2**20, 2),
+            "/".join(str(d) for d in sorted(set(result.deltas))),
+            {True: "yes", False: "**no**", None: "n/a"}[exact(result, ref)],
+        ])
+    header = ["contender", "CPU µs/msg", "x floor", "wall ms/stream", "first delta ms",
+              "peak RSS Δ MiB", "traced peak MiB", "deltas", "exact text"]
+    return table(header, rows), ref
+
+
+def run_import(plan: Plan) -> dict[str, Any]:
+    """-X importtime cumulative µs of the top-level import, fresh interpreters, alternating."""
+
+    def once(module: str) -> Optional[float]:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT,
+            capture_output=True, text=True, timeout=120, preexec_fn=_pin(CLIENT_CPU),
+        )
+        for line in done.stderr.splitlines():
+            m = re.match(r"import time:\s*(\d+)\s*\|\s*(\d+)\s*\|(\s*)(\S+)\s*$", line)
+            if m and m.group(4) == module and len(m.group(3)) == 1:
+                return float(m.group(2))
+        return None
+
+    modules = ("requests", "qwen_spaces")
+    for module in modules:
+        once(module)  # warm the file cache and the bytecode cache
+    times: dict[str, list[float]] = {m: [] for m in modules}
+    for r in range(plan.import_runs):
+        for module in modules if r % 2 == 0 else modules[::-1]:
+            value = once(module)
+            if value is not None:
+                times[module].append(value)
+    probe = ("import sys, qwen_spaces; qwen_spaces.Client; sync = 'aiohttp' in sys.modules; "
+             "qwen_spaces.AsyncClient; print(sync, 'aiohttp' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    words = done.stdout.split()
+    return {
+        "times": {m: Figure(v) for m, v in times.items()},
+        "aiohttp_sync": words[0] == "True" if len(words) == 2 else None,
+        "aiohttp_async": words[1] == "True" if len(words) == 2 else None,
+        "probe_error": None if len(words) == 2 else (done.stderr.strip()[-300:] or "no output"),
+    }
+
+
+def run_sse(plan: Plan) -> list[str]:
+    """The SSE decoder micro-benchmark's own table (benchmarks/sse_decoders.py)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.sse_decoders", "--markdown", *plan.sse_args],
+            cwd=ROOT, capture_output=True, text=True, timeout=600, preexec_fn=_pin(CLIENT_CPU),
+        )
+    except subprocess.TimeoutExpired:
+        return ["n/a: the SSE decoder benchmark timed out", ""]
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        return [f"n/a: {tail[0][:300]}", ""]
+    return [*done.stdout.rstrip().splitlines(), ""]
+
+
+def versions() -> list[tuple[str, str]]:
+    from importlib import metadata
+
+    out = []
+    for name in ("qwen_spaces", "requests", "urllib3", "aiohttp", "gradio_client", "orjson",
+                 "sseclient-py"):
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, "not installed"))
+    return out
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    pin = (f"server on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}" if SERVER_CPU is not None
+           else "none (one CPU)")
+    return [
+        ("CPU", cpu),
+        ("cores", str(os.cpu_count())),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("OS", platform.platform()),
+        ("pinning", pin),
+    ]
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, two runs: a check that the suite works (< 60 s)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write the Markdown report (default: benchmarks/RESULTS.md; "
+                             "a temporary file with --quick)")
+    args = parser.parse_args(argv)
+    plan = Plan.of(args.quick)
+    out: Path = args.out or (
+        Path(tempfile.mkstemp(prefix="qs-bench-", suffix=".md")[1]) if args.quick
+        else ROOT / "benchmarks" / "RESULTS.md"
+    )
+    started = time.monotonic()
+    targets: list[list[str]] = []
+    body: list[str] = []
+
+    def target(name: str, measured: str, limit: str, ok: Optional[bool]) -> None:
+        targets.append([name, measured, limit, verdict(ok)])
+
+    # 1. Side by side, Max layout.
+    n = plan.main_n
+    log(f"streaming, Max layout, N={n}")
+    contenders = ["floor_sync", "floor_async", "qs_sync", "qs_async", "gradio_client"]
+    with Server("max", n) as server:
+        main_results = measure(plan, server, contenders, plan.runs, plan.mem_runs)
+    lines, ref = stream_table(main_results, n)
+    body += [f"## Streaming, Max layout: {n:,} append diffs a stream",
+             "",
+             f"Median [min-max] of {plan.runs} runs x {plan.repeat} streams, each run a fresh "
+             "process with one warm-up stream first; memory from "
+             f"{plan.mem_runs} separate fresh process(es) (peak RSS growth over one cold stream; "
+             "tracemalloc peak over one more). CPU is the process's CPU time (all threads) "
+             "around the stream, divided by N.",
+             "", *lines]
+    for contender, floor, limit in (("qs_sync", "floor_sync", SYNC_LIMIT),
+                                    ("qs_async", "floor_async", ASYNC_LIMIT)):
+        result, base = main_results[contender], main_results[floor]
+        x = ratio(result.cpu_per_msg.median if result.ok else None,
+                  base.cpu_per_msg.median if base.ok else None)
+        complete = bool(result.deltas) and min(result.deltas) >= n and exact(result, ref) is True
+        side = "sync" if contender == "qs_sync" else "async"
+        if not result.ok:
+            ok: Optional[bool] = False  # it did not run: that fails the target
+        else:
+            ok = None if x is None else (x <= limit and complete)
+        target(f"{side} CPU/msg vs {side} floor, every delta delivered, exact text (N={n:,})",
+               (f"{fmt_ratio(x)}" + ("" if complete else " (deltas or text wrong)"))
+               if result.ok else "did not run", f"≤ {limit}x", ok)
+
+    # 2. The 1M layout: replace ops with a growing footer.
+    n1 = plan.onem_n
+    log(f"streaming, 1M layout with footer, N={n1}")
+    with Server("1m", n1, footer=True) as server:
+        onem = measure(plan, server, ["floor_sync", "floor_async", "qs_sync", "qs_async"],
+                       plan.runs, plan.mem_runs)
+    lines, onem_ref = stream_table(onem, n1)
+    body += [f"## Streaming, 1M layout: {n1:,} `replace` diffs with a growing footer", "",
+             "The whole text (answer + a changing `<summary>` footer) arrives in every message, "
+             "so the bytes per message grow with the answer for every client, the floor "
+             "included. Text is compared without the footer.", "", *lines]
+    for contender in ("qs_sync", "qs_async"):
+        result = onem[contender]
+        same = exact(result, onem_ref) if result.ok else False
+        target(f"1M layout, {contender.replace('qs_', '')}: exact text, footer removed",
+               "did not run" if not result.ok
+               else {True: "exact", False: "differs", None: "n/a"}[same], "exact", same)
+
+    # 3. Scaling.
+    log(f"scaling, N={plan.scaling_ns}")
+    scaling: dict[int, dict[str, Result]] = {}
+    for size in plan.scaling_ns:
+        with Server("max", size) as server:
+            scaling[size] = measure(plan, server, ["floor_sync", "floor_async", "qs_sync",
+                                                   "qs_async"], plan.scaling_runs, 0)
+    small, large = plan.scaling_ns[0], plan.scaling_ns[-1]
+    rows = []
+    for contender in ("floor_sync", "floor_async", "qs_sync", "qs_async"):
+        cells = [scaling[s][contender].cpu_per_msg.fmt(1e6, 2) for s in plan.scaling_ns]
+        lo, hi = scaling[small][contender], scaling[large][contender]
+        x = ratio(hi.cpu_per_msg.median if hi.ok else None, lo.cpu_per_msg.median if lo.ok
+                  else None)
+        ok = None if x is None else x <= SCALING_LIMIT
+        if contender.startswith("qs_") and not (hi.ok and lo.ok):
+            ok = False
+        if contender.startswith("qs_"):
+            target(f"{contender.replace('qs_', '')} CPU/msg at N={large:,} vs N={small:,}",
+                   fmt_ratio(x), f"≤ {SCALING_LIMIT}x", ok)
+        rows.append([LABEL[contender], *cells, fmt_ratio(x),
+                     verdict(ok) if contender.startswith("qs_") else "(reference)"])
+    body += ["## Scaling: CPU µs per message as the answer grows", "",
+             f"Max layout; median [min-max] of {plan.scaling_runs} runs x {plan.repeat} streams.",
+             "",
+             *table(["contender", *(f"N={s:,}" for s in plan.scaling_ns),
+                     f"N={large:,} / N={small:,}", "≤ 1.2x"], rows)]
+
+    # 4. Concurrency and 5. connection reuse, on one small-N server.
+    cn = plan.conc_n
+    log(f"concurrency ({plan.async_streams} async, {plan.sync_threads} threads) and reuse")
+    with Server("max", cn) as server:
+        refs = measure(plan, server, ["floor_sync"], 1, 0)["floor_sync"]
+        conc_ref = next(iter(refs.shas)) if len(refs.shas) == 1 else None
+        base = {"url": server.url, "layout": "max", "expect_sha": conc_ref, "min_deltas": cn}
+        conc_async = worker({**base, "contender": "qs_async", "mode": "concurrency",
+                             "streams": plan.async_streams}, plan.worker_timeout)
+        conc_sync = worker({**base, "contender": "qs_sync", "mode": "concurrency",
+                            "streams": plan.sync_streams, "threads": plan.sync_threads},
+                           plan.worker_timeout)
+        reuse = {c: worker({**base, "contender": c, "mode": "reuse", "calls": 5},
+                           plan.worker_timeout) for c in ("qs_sync", "qs_async")}
+    rows = []
+    for name, answer, how in (
+        ("qwen_spaces `AsyncClient`", conc_async, f"{plan.async_streams} tasks, one client"),
+        ("qwen_spaces `Client`", conc_sync,
+         f"{plan.sync_threads} threads, one client, {plan.sync_streams} streams"),
+    ):
+        if not answer.get("ok"):
+            rows.append([name, how, f"n/a: {answer.get('error', '')[:300]}", "", "", "", "", ""])
+            ok = False
+        else:
+            ok = (answer["errors"] == 0 and answer["wrong_text"] == 0 and answer["short"] == 0
+                  and conc_ref is not None)
+            msgs = answer["streams"] * cn
+            rows.append([
+                name, how, str(answer["errors"]) + (
+                    f" ({'; '.join(answer['error_samples'])})" if answer["errors"] else ""),
+                str(answer["wrong_text"]), f"{answer['wall_s']:.2f}",
+                f"{answer['cpu_s'] * 1e6 / msgs:.2f}", f"{msgs / answer['wall_s']:,.0f}",
+                verdict(ok),
+            ])
+        if name.endswith("`AsyncClient`"):
+            target(f"{plan.async_streams} concurrent async streams: zero errors, exact text",
+                   "see Concurrency", "0 errors", ok)
+        else:
+            target(f"sync, {plan.sync_threads} threads sharing one Client: zero errors, exact "
+                   "text", "see Concurrency", "0 errors", ok)
+    body += [f"## Concurrency: streams of {cn:,} appends at once", "",
+             "One warm-up stream first (reads `/config`), then all at once; CPU is the whole "
+             "process's over the whole run.", "",
+             *table(["client", "how", "errors", "wrong text", "total wall s", "CPU µs/msg",
+                     "msgs/s", "result"], rows)]
+
+    rows = []
+    for contender, answer in reuse.items():
+        if not answer.get("ok"):
+            rows.append([LABEL[contender], f"n/a: {answer.get('error', '')[:300]}", "", "", ""])
+            target(f"connection reuse, {contender.replace('qs_', '')}", "n/a", "", False)
+            continue
+        per_call = answer["per_call"]
+        later = sum(per_call[1:])
+        ok = later == 0
+        rows.append([LABEL[contender], ", ".join(map(str, per_call)), str(answer["total"]),
+                     str(later), verdict(ok)])
+        target(f"connection reuse, {contender.replace('qs_', '')}: calls 2-5 open no new "
+               "connection", f"{answer['total']} in 5 calls ({later} after the first)",
+               "1 in 5 calls", ok)
+    body += ["## Connection reuse: 5 sequential calls on one client", "",
+             "New TCP connections the server accepted during each call (`connections_opened` "
+             "from `/_fake/stats`, less the one each stats read costs, measured first).", "",
+             *table(["client", "new connections per call", "total", "after the first call",
+                     "result"], rows)]
+
+    # 6. Import.
+    log("import time")
+    imports = run_import(plan)
+    req, qs_ = imports["times"]["requests"], imports["times"]["qwen_spaces"]
+    x = ratio(qs_.median if qs_.values else None, req.median if req.values else None)
+    target("`import qwen_spaces` vs `import requests` (cumulative, -X importtime)",
+           fmt_ratio(x), f"≤ {IMPORT_LIMIT}x", None if x is None else x <= IMPORT_LIMIT)
+    sync_aio = imports["aiohttp_sync"]
+    target("aiohttp not imported by `import qwen_spaces; qwen_spaces.Client`",
+           {True: "imported", False: "not imported", None: "n/a"}[sync_aio], "not imported",
+           None if sync_aio is None else not sync_aio)
+    rows = [
+        ["`import requests`", req.fmt(1e-3, 1), "1 (baseline)"],
+        ["`import qwen_spaces`", qs_.fmt(1e-3, 1), fmt_ratio(x)],
+    ]
+    body += ["## Import", "",
+             f"`python -X importtime -c 'import X'`, cumulative time of the top-level import, "
+             f"fresh interpreters, {plan.import_runs} runs alternating after one warm-up each.",
+             "", *table(["import", "ms", "x requests"], rows),
+             f"aiohttp in `sys.modules` after `import qwen_spaces; qwen_spaces.Client`: "
+             f"**{sync_aio}**; after `qwen_spaces.AsyncClient`: {imports['aiohttp_async']}."
+             + (f" (probe failed: {imports['probe_error']})" if imports["probe_error"] else ""),
+             ""]
+
+    # 7. The SSE decoders.
+    log("SSE decoders")
+    body += ["## SSE decoders: sseclient-py vs `qwen_spaces.sse.SSEDecoder`", "",
+             "`python -m benchmarks.sse_decoders`: the same recorded bytes through each.", "",
+             *run_sse(plan)]
+
+    elapsed = time.monotonic() - started
+    head = [
+        "# qwen_spaces benchmarks",
+        "",
+        f"`python -m benchmarks.run{' --quick' if plan.quick else ''}`, "
+        f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, {elapsed:.0f} s"
+        + (" — **quick mode: tiny sizes, too noisy to judge the targets**" if plan.quick else ""),
+        "",
+        *table(["machine", ""], machine()),
+        *table(["package", "version"], versions()),
+        "## Targets (issue 4)",
+        "",
+        *table(["target", "measured", "limit", "result"], targets),
+    ]
+    out.write_text("\n".join(head + body))
+    log(f"wrote {out} in {elapsed:.0f} s")
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The benchmark suite runs end to end at tiny sizes, so it cannot rot.
+
+Not a performance test: a quick run is far too noisy to judge the targets. It
+checks that ``python -m benchmarks.run --quick`` writes the report with every
+section and row, and that the floors and both qwen_spaces clients produced
+figures (a harness that silently records "n/a" for them would be broken).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SECTIONS = [
+    "## Targets (issue 4)",
+    "## Streaming, Max layout",
+    "## Streaming, 1M layout",
+    "## Scaling",
+    "## Concurrency",
+    "## Connection reuse",
+    "## Import",
+    "## SSE decoders",
+]
+
+TARGETS = [
+    "sync CPU/msg vs sync floor",
+    "async CPU/msg vs async floor",
+    "1M layout, sync",
+    "1M layout, async",
+    "sync CPU/msg at N=",
+    "async CPU/msg at N=",
+    "concurrent async streams",
+    "16 threads sharing one Client",
+    "connection reuse, sync",
+    "connection reuse, async",
+    "`import qwen_spaces` vs `import requests`",
+    "aiohttp not imported",
+]
+
+MEASURED = ["floor sync", "floor async", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`"]
+
+
+def section(report: str, title: str) -> str:
+    start = report.index(title)
+    end = report.find("\n## ", start + 1)
+    return report[start: end if end != -1 else len(report)]
+
+
+def rows(text: str, label: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(f"| {label}")]
+
+
+@pytest.mark.timeout(240)
+def test_quick_run_writes_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=230,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = out.read_text()
+
+    for title in SECTIONS:
+        assert title in report, title
+    assert "| CPU |" in report and "| Python |" in report and "| aiohttp |" in report
+
+    targets = section(report, "## Targets")
+    for name in TARGETS:
+        found = [r for r in targets.splitlines() if name in r]
+        assert found, f"no target row for {name!r}"
+        assert re.search(r"\*\*(PASS|FAIL)\*\*|\| n/a \|$", found[0]), found[0]
+
+    for title in ("## Streaming, Max layout", "## Streaming, 1M layout", "## Scaling"):
+        part = section(report, title)
+        for label in MEASURED:
+            found = rows(part, label)
+            assert found, f"{title}: no row for {label}"
+            # The second cell holds a figure, not "n/a: <why it failed>".
+            cell = found[0].split("|")[2].strip()
+            assert re.match(r"[\d,]+\.\d+", cell), f"{title}, {label}: {cell}"
+    assert rows(section(report, "## Streaming, Max layout"), "gradio_client")
+
+    concurrency = section(report, "## Concurrency")
+    assert rows(concurrency, "qwen_spaces `AsyncClient`")
+    assert rows(concurrency, "qwen_spaces `Client`")
+    reuse = section(report, "## Connection reuse")
+    for label in ("qwen_spaces `Client`", "qwen_spaces `AsyncClient`"):
+        found = rows(reuse, label)
+        assert found and re.search(r"\| \d+(, \d+){4} \|", found[0]), found
+    imports = section(report, "## Import")
+    assert rows(imports, "`import requests`") and rows(imports, "`import qwen_spaces`")
+    sse = section(report, "## SSE decoders")
+    assert len([r for r in sse.splitlines() if r.startswith("| ") and "MiB event" in r]) == 2
+    assert len([r for r in sse.splitlines() if "Gradio messages" in r]) == 3
