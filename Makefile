@@ -18,7 +18,7 @@ all: test
 $(BIN)/.done: setup.cfg setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q uv
-	$(UV) pip install -q -p $(BIN)/python -e '.[test,dev]' 'nbclient>=0.10' ipykernel tqdm
+	$(UV) pip install -q -p $(BIN)/python -e '.[test,dev]' 'nbclient>=0.10' ipykernel ipywidgets
 	touch $@
 
 # Pins from ../shared/PROTOCOL.md section 4: the three generations conflict.

@@ -9,6 +9,7 @@ aiohttp.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from .async_client import AsyncClient, AsyncConversation, AsyncStream
 
 __version__ = "0.1.0"
+
+# A library stays quiet unless the application configures logging
+# (or sets QWEN_SPACES_LOG=debug|info).
+logging.getLogger("qwen_spaces").addHandler(logging.NullHandler())
 
 __all__ = [
     "MODELS",

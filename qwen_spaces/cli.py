@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, TextIO
@@ -76,6 +76,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader of stdout left: nothing to say, nobody to say it to
+        return EXIT_ERROR
     except (QwenSpacesError, OSError) as error:
         if debug:
             traceback.print_exc()
@@ -216,8 +218,8 @@ def _one_line(error: BaseException) -> str:
 
 
 def _flush_or_silence_stdout() -> None:
-    # `qwen-spaces ask ... | head -1`: the reader left. Say nothing, and point
-    # stdout at /dev/null so the interpreter's own final flush stays quiet too.
+    # `qwen-spaces ask ... | head -1`: the reader left. Point stdout at
+    # /dev/null so the interpreter's own final flush stays quiet too.
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -307,7 +309,7 @@ def _describe(event: Event) -> str:
 
 
 def _show_stream(
-    events: Any, printer: Optional[TextPrinter], status: Optional[StatusLine]
+    events: Iterable[Event], printer: Optional[TextPrinter], status: Optional[StatusLine]
 ) -> None:
     """Print a stream's text (unless printer is None) and its status until the answer."""
     try:
@@ -589,11 +591,12 @@ def _parse_job(line: str, number: int) -> Job:
     return Job(job_id, None, 'expected "prompt" (a string) or "messages" (a list)')
 
 
-def _answered(path: Path) -> set[str]:
-    """The ids with an answer in OUT; rewrites OUT without its failed lines.
+def _answered(path: Path, compact: bool = True) -> set[str]:
+    """The ids answered in OUT; with ``compact``, OUT is rewritten without the rest.
 
-    Failed lines are retried, so dropping them keeps one line per id. The
-    rewrite is atomic: a crash leaves the old file whole.
+    Failed lines are retried, so dropping them keeps one line per id; so is a
+    torn last line (power lost mid-write). The rewrite is atomic: a crash
+    leaves the old file whole.
     """
     try:
         raw = path.read_bytes()
@@ -605,14 +608,14 @@ def _answered(path: Path) -> set[str]:
         try:
             item = json.loads(line)
         except ValueError:
-            continue  # a torn last line (the machine lost power mid-write)
+            continue
         if isinstance(item, dict) and "id" in item and isinstance(item.get("text"), str):
             key = _id_key(item["id"])
             if key not in done:
                 done.add(key)
                 kept.append(line)
     text = "".join(line + "\n" for line in kept)
-    if text.encode() != raw:
+    if compact and text.encode() != raw:
         _write_atomically(path, text)
     return done
 
@@ -643,7 +646,9 @@ async def _answer(client: AsyncClient, job: Job) -> dict[str, Any]:
     return record
 
 
-async def _run_batch(args: argparse.Namespace, jobs: list[Job], total: int) -> tuple[int, int]:
+async def _run_batch(
+    args: argparse.Namespace, jobs: list[Job], total: int, fd: int
+) -> tuple[int, int]:
     import asyncio
 
     from tqdm import tqdm
@@ -656,7 +661,6 @@ async def _run_batch(args: argparse.Namespace, jobs: list[Job], total: int) -> t
         total=total, initial=total - len(jobs), unit="line", file=sys.stderr,
         disable=not _wants_status(args), dynamic_ncols=True,
     )
-    fd = os.open(args.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         async with AsyncClient(
             args.model or DEFAULT_MODEL, base_url=args.base_url, timeout=args.timeout
@@ -680,7 +684,6 @@ async def _run_batch(args: argparse.Namespace, jobs: list[Job], total: int) -> t
                 if isinstance(result, BaseException):
                     raise result  # a bug: every expected failure is a line in OUT
     finally:
-        os.close(fd)
         bar.close()
     return counts["ok"], counts["failed"]
 
@@ -691,40 +694,27 @@ def _batch(args: argparse.Namespace) -> int:
     jobs = _read_jobs(args.input)
     try:
         done = _answered(args.output)
+        fd = os.open(args.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as error:
-        raise UsageError(f"cannot use {args.output}: {error}") from None
+        raise UsageError(f"cannot write {args.output}: {error}") from None
     todo = [job for job in jobs if job.key not in done]
     skipped = len(jobs) - len(todo)
     try:
-        ok, failed = asyncio.run(_run_batch(args, todo, len(jobs)))
+        ok, failed = asyncio.run(_run_batch(args, todo, len(jobs), fd))
     except KeyboardInterrupt:
-        left = sum(1 for job in jobs if job.key not in _answered_quietly(args.output))
+        answered = len({job.key for job in jobs} & _answered(args.output, compact=False))
         print(
-            f"interrupted: {len(jobs) - left} of {len(jobs)} answered in {args.output}; "
+            f"interrupted: {answered} of {len(jobs)} answered in {args.output}; "
             "run the same command again to resume",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    finally:
+        os.close(fd)
     already = f", {skipped} already answered" if skipped else ""
     retry = " (run again to retry them)" if failed else ""
     print(f"{ok} answered, {failed} failed{retry}{already} -> {args.output}", file=sys.stderr)
     return EXIT_ERROR if failed else EXIT_OK
-
-
-def _answered_quietly(path: Path) -> set[str]:
-    done: set[str] = set()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                try:
-                    item = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(item, dict) and isinstance(item.get("text"), str):
-                    done.add(_id_key(item.get("id")))
-    except OSError:
-        pass
-    return done
 
 
 # --- models ------------------------------------------------------------------------------

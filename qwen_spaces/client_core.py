@@ -43,7 +43,8 @@ class Secret(str):
 
 def _configure_logging_from_env() -> None:
     level = os.environ.get("QWEN_SPACES_LOG", "").strip().upper()
-    if level in ("DEBUG", "INFO", "WARNING") and not log.handlers:
+    configured = any(not isinstance(h, logging.NullHandler) for h in log.handlers)
+    if level in ("DEBUG", "INFO", "WARNING") and not configured:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         log.addHandler(handler)
@@ -240,9 +241,14 @@ class QueueProgress:
     """
 
     def __init__(self) -> None:
+        import warnings
+
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=1, desc="queue", unit="ahead", leave=False)
+        with warnings.catch_warnings():
+            # In a notebook without ipywidgets tqdm warns, then falls back to text.
+            warnings.simplefilter("ignore")
+            self._bar = tqdm(total=1, desc="queue", leave=False, bar_format="{desc} {bar}")
         self._top = 0
 
     def update(self, status: QueueStatus) -> None:

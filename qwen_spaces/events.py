@@ -16,11 +16,14 @@ __all__ = ["ConversationState", "Event", "QueueStatus", "Reasoning", "Reply", "T
 
 @dataclass(slots=True)
 class TextDelta:
-    """New answer text. Concatenating every ``text`` gives ``Reply.text``.
+    """New answer text.
 
-    ``backtrack`` is almost always 0: when a Space rewrites text it had already
-    sent (not an extension), it says how many characters of what came before to
-    drop before appending ``text``.
+    ``backtrack`` is almost always 0, and then concatenating every ``text``
+    gives ``Reply.text``. When a Space rewrites text it had already sent
+    (rather than extending it), ``backtrack`` says how many characters of what
+    came before to drop before appending ``text``. ``text_stream``,
+    ``openai_chunks()`` and the providers pass only ``text`` on: a consumer
+    that must mirror such rewrites exactly reads the events.
     """
 
     text: str
@@ -106,7 +109,11 @@ class Reply:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": self.text},
+                    "message": {
+                        "role": "assistant",
+                        "content": self.text,
+                        **({"reasoning_content": self.reasoning} if self.reasoning else {}),
+                    },
                     "finish_reason": "stop",
                 }
             ],

@@ -326,6 +326,13 @@ class ChatCall:
         tracker.full(output.get("data"), out, final=True)
         self._completed = True
         self.timings["completed"] = self._clock() - self._started_at
+        log.debug(
+            "answer complete: %d characters; joined %.3f s, started %.3f s, done %.3f s",
+            len(tracker.text),
+            self.timings.get("joined", 0.0),
+            self.timings.get("started", 0.0),
+            self.timings["completed"],
+        )
 
     def _fail(self, error: QwenSpacesError) -> None:
         self.finished = True

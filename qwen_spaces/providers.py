@@ -68,6 +68,8 @@ class _Provider:
             return cls.default_model
         if model == cls.default_model or model in cls.models:
             return cls.model_aliases.get(model, model)
+        if model.lower() in cls._spec.names:  # gpt4free's other spellings of the same model
+            return cls.default_model
         known = ", ".join([cls.default_model, *cls.models])
         raise ValueError(f"{cls.__name__} does not serve model {model!r}; known: {known}")
 

@@ -63,3 +63,8 @@ def test_session_hash_and_conversation() -> None:
     h = generate_session_hash()
     assert len(h) == 12
     assert JsonConversation(session_hash=h).session_hash == h
+
+
+def test_gpt4free_spellings_of_the_model_are_accepted() -> None:
+    assert Qwen_Qwen_2_5_Max.get_model("qwen-2.5-max") == "qwen-qwen2-5-max"
+    assert Qwen_Qwen_2_5M.get_model("qwen-2.5-1m") == "qwen-2.5-1m-demo"
