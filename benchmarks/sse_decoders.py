@@ -94,7 +94,7 @@ def big_event(size: int, line: Optional[int]) -> tuple[bytes, bytes]:
 # --- the decoders --------------------------------------------------------------------------
 
 
-def run_sseclient(chunks: list[bytes]) -> list[bytes]:
+def run_sseclient(chunks: list[bytes]) -> list[str]:
     import sseclient
 
     class Source:  # what SSEClient expects: an iterable of bytes with close()
@@ -107,14 +107,14 @@ def run_sseclient(chunks: list[bytes]) -> list[bytes]:
         def close(self) -> None:
             pass
 
-    return [event.data.encode() for event in sseclient.SSEClient(Source(chunks)).events()]
+    return [event.data for event in sseclient.SSEClient(Source(chunks)).events()]
 
 
-def run_sdk(chunks: list[bytes], limit: int = 16 * 2**20) -> list[bytes]:
+def run_sdk(chunks: list[bytes], limit: int = 16 * 2**20) -> list[str]:
     from qwen_spaces.sse import SSEDecoder
 
     decoder = SSEDecoder(max_event_bytes=limit)
-    out: list[bytes] = []
+    out: list[str] = []
     for chunk in chunks:
         events = decoder.feed(chunk)
         if events:
@@ -126,7 +126,7 @@ class Bound(Exception):
     pass
 
 
-def timed(fn: Callable[[], list[bytes]], bound: float) -> tuple[Optional[float], Any]:
+def timed(fn: Callable[[], list[str]], bound: float) -> tuple[Optional[float], Any]:
     """CPU seconds of fn(), or None if it ran past ``bound`` wall seconds (it is stopped)."""
 
     def stop(signum: int, frame: Any) -> None:
@@ -187,7 +187,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 if seconds is None:
                     samples = []
                     break
-                if result != expected:
+                if result != [payload.decode() for payload in expected]:
                     raise SystemExit(f"{name} decoded {case} wrongly")
                 samples.append(seconds)
             if not samples:
