@@ -1,0 +1,88 @@
+"""Helpers for the command line tests: run the CLI in this process or as a child."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from qwen_spaces.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class FakeStdin(io.StringIO):
+    def __init__(self, text: str, tty: bool = False) -> None:
+        super().__init__(text)
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run ``qwen-spaces ARGS`` in this process: (exit code, stdout, stderr)."""
+
+    def run(*args: str, stdin: str = "", tty: bool = False) -> Result:
+        monkeypatch.setattr(sys, "stdin", FakeStdin(stdin, tty))
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit:  # argparse's usage errors and --help
+            code = int(exit.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def child_env(home: Optional[Path] = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_SPACES", "XDG_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    if home is not None:
+        env["HOME"] = str(home)
+    return env
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "qwen_spaces", *args]
+
+
+def run_child(*args: str, input: str = "", timeout: float = 15) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cli_command(*args), input=input, capture_output=True, text=True, timeout=timeout,
+        env=child_env(), cwd=ROOT,
+    )
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "home"
+    path.mkdir()
+    yield path

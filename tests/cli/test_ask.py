@@ -1,0 +1,197 @@
+"""``qwen-spaces ask``: streaming, --json, stdin, progress, exit codes, entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from qwen_spaces.testing import FakeSpace, Fault
+
+from .conftest import ROOT, Result, child_env, cli_command, run_child, wait_until
+
+pytestmark = pytest.mark.timeout(20)
+
+Cli = Callable[..., Result]
+
+
+def test_prints_the_answer(cli: Cli) -> None:
+    with FakeSpace() as space:
+        result = cli("ask", "hello", "--base-url", space.url)
+    assert result == Result(0, "You said: hello (turn 1)\n", "")
+
+
+def test_streams_as_it_arrives() -> None:
+    # A child process with stdout on a pipe: each piece must reach the pipe
+    # when it arrives, not when the answer ends.
+    arrivals: list[tuple[float, bytes]] = []
+    with FakeSpace(answer=["one ", "two ", "three"], delay=0.5) as space, subprocess.Popen(
+        cli_command("ask", "hi", "--base-url", space.url),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+    ) as child:
+        assert child.stdout is not None
+        while chunk := os.read(child.stdout.fileno(), 1024):
+            arrivals.append((time.monotonic(), chunk))
+        assert child.wait(timeout=10) == 0
+    assert b"".join(c for _, c in arrivals) == b"one two three\n"
+    first = next(t for t, c in arrivals if c.startswith(b"one"))
+    assert arrivals[-1][0] - first > 0.7  # "one" came while the rest was still on its way
+
+
+def test_json(cli: Cli) -> None:
+    with FakeSpace(layout="1m") as space:
+        result = cli("ask", "hello", "--json", "--model", "qwen-2.5-1m", "--base-url", space.url)
+    assert result.code == 0 and result.err == ""
+    answer = json.loads(result.out)
+    assert set(answer) == {"text", "reasoning", "model", "timings"}
+    assert answer["text"] == "You said: hello (turn 1)"
+    assert answer["model"] == "qwen-2.5-1m"
+    assert answer["reasoning"]  # the 1M Space's "thinking" status, kept apart from the text
+    assert answer["timings"]["completed"] >= answer["timings"]["started"] > 0
+
+
+def test_system_prompt(cli: Cli) -> None:
+    with FakeSpace(answer=lambda query, turns, system: f"[{system}] {query}") as space:
+        result = cli("ask", "hi", "-s", "Be brief.", "--base-url", space.url)
+    assert result.out == "[Be brief.] hi\n"
+
+
+@pytest.mark.parametrize("args", [(), ("-",)])
+def test_prompt_from_stdin(cli: Cli, args: tuple[str, ...]) -> None:
+    with FakeSpace() as space:
+        result = cli("ask", *args, "--base-url", space.url, stdin="piped question\n")
+    assert result == Result(0, "You said: piped question (turn 1)\n", "")
+
+
+def test_no_prompt_and_a_terminal_is_a_usage_error(cli: Cli) -> None:
+    result = cli("ask", "--base-url", "http://127.0.0.1:9", tty=True)
+    assert result.code == 2 and "no prompt" in result.err
+
+
+def test_empty_prompt_is_a_usage_error(cli: Cli) -> None:
+    assert cli("ask", "-", "--base-url", "http://127.0.0.1:9", stdin="  \n").code == 2
+
+
+def test_queue_progress_on_stderr_only_when_asked(cli: Cli) -> None:
+    with FakeSpace(faults=[Fault.queue_wait(ahead=3, seconds=0.05, times=2)]) as space:
+        quiet = cli("ask", "hi", "--base-url", space.url)
+        shown = cli("ask", "hi", "--base-url", space.url, "--progress")
+    assert quiet.err == "" and shown.out == quiet.out == "You said: hi (turn 1)\n"
+    lines = shown.err.splitlines()
+    assert lines[:3] == [
+        "queue: 3 ahead (queue of 4), about 0.2 s",
+        "queue: 2 ahead (queue of 3), about 0.1 s",
+        "queue: 1 ahead (queue of 2), about 0.1 s",
+    ]
+    assert lines[-1] == "generating..."
+
+
+def test_space_error_exits_1_with_one_line(cli: Cli) -> None:
+    with FakeSpace(faults=[Fault.space_error(message="boom\nwith details")]) as space:
+        result = cli("ask", "hi", "--base-url", space.url)
+    assert result.code == 1 and result.out == ""
+    assert result.err == "qwen-spaces: SpaceError: the Space reported an error: boom with details\n"
+
+
+def test_error_after_partial_text(cli: Cli) -> None:
+    with FakeSpace(answer="abcdefghijkl", faults=[Fault.drop_after(updates=2)]) as space:
+        result = cli("ask", "hi", "--base-url", space.url)
+    assert result.code == 1
+    assert result.out == "abcdef\n"  # what arrived stays printed, the line is ended
+    assert result.err.startswith("qwen-spaces: SpaceConnectionError: ") and result.err.count("\n") == 1
+
+
+def test_unreachable_exits_1(cli: Cli) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = cli("ask", "hi", "--base-url", f"http://127.0.0.1:{port}")
+    assert result.code == 1 and result.err.startswith("qwen-spaces: SpaceConnectionError: cannot reach")
+    assert result.err.count("\n") == 1  # no retry warnings either
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ask", "hi", "--model", "gpt-5"),
+        ("ask", "hi", "--base-url", "ftp://x"),
+        ("ask", "hi", "--timeout", "0"),
+        ("batch", "in.jsonl"),  # no -o
+        ("batch", "in.jsonl", "-o", "out.jsonl", "--concurrency", "0"),
+        ("nonsense",),
+        (),
+    ],
+)
+def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.code == 2 and result.out == "" and "usage:" in result.err
+
+
+def test_debug_shows_the_traceback_and_logs() -> None:
+    with FakeSpace(faults=[Fault.space_error(message="boom", times=None)]) as space:
+        plain = run_child("ask", "hi", "--base-url", space.url)
+        debug = run_child("ask", "hi", "--base-url", space.url, "--debug")
+        before = run_child("--debug", "ask", "hi", "--base-url", space.url)
+    assert plain.returncode == debug.returncode == before.returncode == 1
+    assert "Traceback" not in plain.stderr
+    for result in (debug, before):
+        assert "Traceback" in result.stderr and "qwen_spaces DEBUG POST" in result.stderr
+        assert result.stderr.endswith("qwen-spaces: SpaceError: the Space reported an error: boom\n")
+
+
+def test_console_script_and_module() -> None:
+    script = shutil.which("qwen-spaces", path=str(Path(sys.executable).parent))
+    assert script is not None, "pip install -e . puts qwen-spaces next to python"
+    with FakeSpace() as space:
+        for command in ([script], cli_command()):
+            ok = subprocess.run([*command, "ask", "hi", "--base-url", space.url],
+                                capture_output=True, text=True, timeout=15, env=child_env())
+            assert (ok.returncode, ok.stdout) == (0, "You said: hi (turn 1)\n")
+            usage = subprocess.run([*command, "ask", "hi", "--model", "nope"],
+                                   capture_output=True, text=True, timeout=15, env=child_env())
+            assert usage.returncode == 2 and "unknown model 'nope'" in usage.stderr
+
+
+def test_ctrl_c_cancels_the_answer() -> None:
+    with FakeSpace(answer="word " * 200, delay=0.05) as space, subprocess.Popen(
+        cli_command("ask", "hi", "--base-url", space.url),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+    ) as child:
+        assert child.stdout is not None
+        assert os.read(child.stdout.fileno(), 100)  # the answer is under way
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=10)
+        assert child.returncode == 130
+        assert b"Traceback" not in err
+        wait_until(lambda: space.cancels, what="the cancel on the Space")
+
+
+def test_importing_the_cli_stays_light() -> None:
+    code = "import sys, qwen_spaces.cli; print(sorted({'aiohttp', 'tqdm'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=15, env=child_env(), check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_closed_stdout_is_quiet_and_cancels() -> None:
+    # `qwen-spaces ask ... | head -1`: when the reader leaves, stop without a
+    # traceback and tell the Space.
+    with FakeSpace(answer="line\n" * 300, delay=0.01) as space, subprocess.Popen(
+        cli_command("ask", "hi", "--base-url", space.url),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        assert os.read(child.stdout.fileno(), 5).startswith(b"li")
+        child.stdout.close()
+        assert child.wait(timeout=10) == 1
+        assert child.stderr.read() == b""
+        wait_until(lambda: space.cancels, what="the cancel on the Space")

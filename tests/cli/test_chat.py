@@ -1,0 +1,124 @@
+"""``qwen-spaces chat`` driven through a pseudo-terminal (pexpect), as a person would."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qwen_spaces.testing import FakeSpace
+
+from .conftest import ROOT, child_env, wait_until
+
+pexpect = pytest.importorskip("pexpect")
+
+pytestmark = pytest.mark.timeout(20)
+
+PROMPT = "you> "
+Child = Any  # a pexpect.spawn: pexpect has no type hints
+
+
+def answer(query: str, turns: int, system: str) -> str:
+    if query.startswith("slow"):
+        return "slow " * 400  # 0.02 s a 3-character update: about 13 s in all
+    return f"[{system}] {query} (turn {turns + 1})"
+
+
+@pytest.fixture
+def space() -> Iterator[FakeSpace]:
+    with FakeSpace(answer=answer, delay=0.02) as space:
+        yield space
+
+
+def spawn(space: FakeSpace, home: Path, *args: str) -> Child:
+    env = child_env(home)
+    env["TERM"] = "dumb"
+    child = pexpect.spawn(
+        sys.executable, ["-m", "qwen_spaces", "chat", "--base-url", space.url, *args],
+        env=env, cwd=str(ROOT), encoding="utf-8", timeout=10, dimensions=(24, 200),
+    )
+    child.expect_exact(PROMPT)
+    return child
+
+
+def say(child: Child, line: str, *expected: str) -> None:
+    child.sendline(line)
+    for text in expected:
+        child.expect_exact(text)
+    child.expect_exact(PROMPT)
+
+
+def leave(child: Child) -> int:
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    return int(child.exitstatus)
+
+
+def test_conversation_save_reset_load(space: FakeSpace, home: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "conv.json"
+    child = spawn(space, home, "--system", "Be brief.")
+    say(child, "hello", "[Be brief.] hello (turn 1)")
+    say(child, "again", "[Be brief.] again (turn 2)")
+    say(child, f"/save {saved}", f"(saved 5 messages to {saved})")
+    say(child, "/reset", "(conversation reset)")
+    say(child, "fresh", "[Be brief.] fresh (turn 1)")
+    say(child, f"/load {saved}", "(loaded 5 messages, model qwen-2.5-max)")
+    say(child, "more", "[Be brief.] more (turn 3)")  # the saved history went to the Space
+    say(child, "/system Answer in French.", "(new conversation with this system prompt)")
+    say(child, "/system", "Answer in French.")
+    say(child, "bonjour", "[Answer in French.] bonjour (turn 1)")
+    say(child, "//literal", "] /literal (turn 2)")
+    say(child, "/help", "/save FILE", "/load FILE")
+    say(child, "/nope", "unknown command /nope")
+    say(child, f"/load {tmp_path / 'missing.json'}", "error: cannot load")
+    assert leave(child) == 0
+
+    conversation = json.loads(saved.read_text())
+    assert conversation["model"] == "qwen-2.5-max"
+    assert len(conversation["session_hash"]) == 12
+    assert conversation["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "[Be brief.] hello (turn 1)"},
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": "[Be brief.] again (turn 2)"},
+    ]
+    # readline kept the history, for the next session's up arrow
+    assert "/save " in (home / ".qwen_spaces_history").read_text()
+
+
+def test_ctrl_c_stops_the_answer_and_cancels_it(space: FakeSpace, home: Path) -> None:
+    child = spawn(space, home)
+    say(child, "first", "first (turn 1)")
+    child.sendline("slow please")
+    child.expect_exact("slow slow slow")
+    child.sendintr()
+    child.expect_exact("[stopped; this turn is not kept]")
+    child.expect_exact(PROMPT)
+    wait_until(lambda: len(space.cancels) == 1, what="the cancel on the Space")
+    say(child, "second", "second (turn 2)")  # the stopped turn is not in the history
+    child.sendintr()  # at the prompt: a fresh line, not the end
+    child.expect_exact(PROMPT)
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert len(space.cancels) == 1
+
+
+def test_history_file_under_xdg_state_home(space: FakeSpace, home: Path, tmp_path: Path) -> None:
+    env_home = tmp_path / "state"
+    child = pexpect.spawn(
+        sys.executable, ["-m", "qwen_spaces", "chat", "--base-url", space.url],
+        env={**child_env(home), "XDG_STATE_HOME": str(env_home), "TERM": "dumb"},
+        cwd=str(ROOT), encoding="utf-8", timeout=10,
+    )
+    child.expect_exact(PROMPT)
+    say(child, "remember me", "remember me (turn 1)")
+    assert leave(child) == 0
+    assert "remember me" in (env_home / "qwen_spaces" / "history").read_text()
