@@ -83,6 +83,8 @@ class AsyncClient:
             max_event_bytes=max_event_bytes,
         )
         self._session: Optional[aiohttp.ClientSession] = None
+        # Cancel requests still under way; close() lets them finish, briefly.
+        self._cancels: set[asyncio.Task[None]] = set()
 
     @property
     def model(self) -> str:
@@ -148,12 +150,25 @@ class AsyncClient:
         system: Optional[str] = None,
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
+        state: Optional[ConversationState] = None,
     ) -> AsyncConversation:
-        """A multi-turn conversation: ``await send(text) -> Reply``, ``stream(text)``."""
-        return AsyncConversation(self, system=system, messages=messages, session_hash=session_hash)
+        """A multi-turn conversation: ``await send(text) -> Reply``, ``stream(text)``.
+
+        ``state`` resumes a saved one (``Reply.conversation``, or
+        ``conversation.state``), on the same Space session.
+        """
+        return AsyncConversation(
+            self, system=system, messages=messages, session_hash=session_hash, state=state
+        )
 
     async def close(self) -> None:
-        """Close the connection pool. The client can still be used: it reopens."""
+        """Close the connection pool. The client can still be used: it reopens.
+
+        Cancel requests still under way (from streams stopped just before) get
+        up to a couple of seconds to reach the Space first.
+        """
+        if self._cancels:
+            await asyncio.wait(set(self._cancels), timeout=CANCEL_TIMEOUT)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -303,6 +318,7 @@ class AsyncClient:
         finally:
             if not call.finished:
                 await self._cancel(call)
+            state.ended()
 
     async def _cancel(self, call: ChatCall) -> None:
         # Best effort, briefly; shielded so a cancelled task still tells the Space.
@@ -318,10 +334,25 @@ class AsyncClient:
                 await response.read()
                 log.debug("cancelled event %s: HTTP %s", call.event_id, response.status)
 
+        task = asyncio.ensure_future(send())
+        self._cancels.add(task)
+        task.add_done_callback(_settle_cancel(self._cancels))
         try:
-            await asyncio.shield(send())
+            # Shielded: a task cancelled again meanwhile leaves the request going.
+            await asyncio.shield(task)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
             log.debug("cancel failed: %s", type(exc).__name__)
+
+
+def _settle_cancel(
+    pending: set[asyncio.Task[None]],
+) -> Callable[[asyncio.Task[None]], None]:
+    def done(task: asyncio.Task[None]) -> None:
+        pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("cancel failed: %s", type(task.exception()).__name__)
+
+    return done
 
 
 async def _drain(content: aiohttp.StreamReader) -> bool:
@@ -426,8 +457,9 @@ class AsyncConversation(ConversationCore):
         system: Optional[str] = None,
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
+        state: Optional[ConversationState] = None,
     ) -> None:
-        super().__init__(client._core, system, messages, session_hash)
+        super().__init__(client._core, system, messages, session_hash, state)
         self._client = client
 
     async def send(
@@ -439,14 +471,24 @@ class AsyncConversation(ConversationCore):
         progress: bool = False,
     ) -> Reply:
         """Add a user message and return the Space's Reply."""
-        reply = await self._client.chat(
-            text, conversation=self.state, timeout=timeout, on_status=on_status, progress=progress
-        )
+        try:
+            reply = await self._client.chat(
+                text,
+                conversation=self.state,
+                timeout=timeout,
+                on_status=on_status,
+                progress=progress,
+            )
+        except (ValueError, TypeError):
+            raise  # bad input: nothing reached the Space
+        except BaseException:
+            self.commit(None)
+            raise
         self.commit(reply)
         return reply
 
     def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> AsyncStream:
         """Like send(), as an AsyncStream; the turn is recorded when it completes."""
         stream = self._client.stream(text, conversation=self.state, timeout=timeout)
-        stream._state.on_reply = self.commit
+        stream._state.on_end = self.commit
         return stream

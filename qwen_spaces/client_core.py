@@ -147,15 +147,37 @@ def connection_error(
     core: ClientCore, exc: BaseException, call: ChatCall, streaming: bool
 ) -> SpaceConnectionError:
     """The error for a failed connection, without credentials in it."""
-    detail = core.redact(str(exc))[:300]
+    cause = _root_cause(exc)
+    detail = core.redact(f"{type(cause).__name__}: {_describe(cause)}")[:300]
     where = (
         "the connection to the Space broke while streaming"
         if streaming
         else f"cannot reach the Space at {core.base_url}"
     )
-    return SpaceConnectionError(
-        f"{where} ({type(exc).__name__}: {detail})", partial_text=call.partial_text
-    )
+    return SpaceConnectionError(f"{where} ({detail})", partial_text=call.partial_text)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    # requests and urllib3 wrap the OS error in two or three layers of
+    # "Max retries exceeded ..."; the innermost says what happened.
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__
+        if inner is None and exc.args and isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    # urllib3's "<HTTPConnection object at 0x...>: Failed to ..." prefix says nothing.
+    return text.split(">: ", 1)[-1] if text.startswith("<") else text
 
 
 class StreamState:
@@ -166,16 +188,21 @@ class StreamState:
     the call on the Space.
     """
 
-    __slots__ = ("on_reply", "reply")
+    __slots__ = ("on_end", "reply")
 
     def __init__(self) -> None:
         self.reply: Optional[Reply] = None
-        self.on_reply: Optional[Callable[[Reply], None]] = None
+        # Called once when the call ends: with its Reply, or None if it failed
+        # or was stopped.
+        self.on_end: Optional[Callable[[Optional[Reply]], None]] = None
 
     def done(self, reply: Reply) -> None:
         self.reply = reply
-        if self.on_reply is not None:
-            self.on_reply(reply)
+
+    def ended(self) -> None:
+        if self.on_end is not None:
+            on_end, self.on_end = self.on_end, None
+            on_end(self.reply)
 
 
 class ConversationCore:
@@ -187,7 +214,16 @@ class ConversationCore:
         system: Optional[str] = None,
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
+        state: Optional[ConversationState] = None,
     ) -> None:
+        if state is not None:
+            # A saved conversation (e.g. Reply.conversation), Space session and all.
+            if not isinstance(state, ConversationState):
+                raise TypeError("state must be a ConversationState (see Reply.conversation)")
+            if system is not None or messages or session_hash:
+                raise ValueError("give either state, or system/messages/session_hash")
+            self.state = state
+            return
         initial: list[dict[str, str]] = []
         if system is not None:
             if not isinstance(system, str):
@@ -208,9 +244,21 @@ class ConversationCore:
     def session_hash(self) -> str:
         return self.state.session_hash
 
-    def commit(self, reply: Reply) -> None:
-        if reply.conversation is not None:
+    def commit(self, reply: Optional[Reply]) -> None:
+        """Record a finished turn; a turn that did not finish leaves no trace.
+
+        The Space's session may hold part of an unfinished turn (the 1M demo
+        adds the user message before answering), so the next turn starts a new
+        session and sends the whole conversation again.
+        """
+        if reply is not None and reply.conversation is not None:
             self.state = reply.conversation
+        elif reply is None:
+            self.state = ConversationState(
+                model=self.state.model,
+                session_hash=new_session_hash(),
+                messages=self.state.messages,
+            )
 
     def reset(self) -> None:
         """Forget the turns (keep the system prompt) and start a new Space session."""

@@ -161,9 +161,16 @@ class Client:
         system: Optional[str] = None,
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
+        state: Optional[ConversationState] = None,
     ) -> Conversation:
-        """A multi-turn conversation: ``send(text) -> Reply``, ``stream(text)``."""
-        return Conversation(self, system=system, messages=messages, session_hash=session_hash)
+        """A multi-turn conversation: ``send(text) -> Reply``, ``stream(text)``.
+
+        ``state`` resumes a saved one (``Reply.conversation``, or
+        ``conversation.state``), on the same Space session.
+        """
+        return Conversation(
+            self, system=system, messages=messages, session_hash=session_hash, state=state
+        )
 
     def close(self) -> None:
         """Close the connection pool. The client can still be used: it reopens."""
@@ -309,6 +316,7 @@ class Client:
         finally:
             if not call.finished:
                 self._cancel(call)
+            state.ended()
 
     def _cancel(self, call: ChatCall) -> None:
         # Best effort, briefly: the user has stopped listening, tell the Space.
@@ -442,8 +450,9 @@ class Conversation(ConversationCore):
         system: Optional[str] = None,
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
+        state: Optional[ConversationState] = None,
     ) -> None:
-        super().__init__(client._core, system, messages, session_hash)
+        super().__init__(client._core, system, messages, session_hash, state)
         self._client = client
 
     def send(
@@ -455,14 +464,24 @@ class Conversation(ConversationCore):
         progress: bool = False,
     ) -> Reply:
         """Add a user message and return the Space's Reply."""
-        reply = self._client.chat(
-            text, conversation=self.state, timeout=timeout, on_status=on_status, progress=progress
-        )
+        try:
+            reply = self._client.chat(
+                text,
+                conversation=self.state,
+                timeout=timeout,
+                on_status=on_status,
+                progress=progress,
+            )
+        except (ValueError, TypeError):
+            raise  # bad input: nothing reached the Space
+        except BaseException:
+            self.commit(None)
+            raise
         self.commit(reply)
         return reply
 
     def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> Stream:
         """Like send(), as a Stream; the turn is recorded when the stream completes."""
         stream = self._client.stream(text, conversation=self.state, timeout=timeout)
-        stream._state.on_reply = self.commit
+        stream._state.on_end = self.commit
         return stream
