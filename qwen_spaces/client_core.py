@@ -159,11 +159,13 @@ def connection_error(
 
 def _root_cause(exc: BaseException) -> BaseException:
     # requests and urllib3 wrap the OS error in two or three layers of
-    # "Max retries exceeded ..."; the innermost says what happened.
+    # "Max retries exceeded ..."; the innermost says what happened. Only
+    # deliberate causes are followed: __context__ would lead into a library's
+    # own parse errors (e.g. int() of an empty chunk length).
     seen: set[int] = set()
     while id(exc) not in seen:
         seen.add(id(exc))
-        inner = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__
+        inner = getattr(exc, "reason", None) or exc.__cause__
         if inner is None and exc.args and isinstance(exc.args[0], BaseException):
             inner = exc.args[0]
         if not isinstance(inner, BaseException):
