@@ -18,14 +18,14 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from . import __version__
 from .client_core import DEFAULT_MODEL
 from .errors import QwenSpacesError
-from .events import Event, QueueStatus, Reasoning, Reply, TextDelta
+from .events import ConversationState, Event, QueueStatus, Reasoning, Reply, TextDelta
 from .payloads import Messages
 from .spaces import SPACES, resolve_model
 from .sync_client import Client, Conversation
@@ -488,7 +488,8 @@ class ChatSession:
     def _save(self, path: Path) -> None:
         state = self.conversation.state
         try:
-            _write_atomically(path, json.dumps(asdict(state), ensure_ascii=False, indent=2) + "\n")
+            text = json.dumps(state.to_dict(), ensure_ascii=False, indent=2)
+            _write_atomically(path, text + "\n")
         except OSError as error:
             print(f"error: {_one_line(error)}", file=sys.stderr)
             return
@@ -496,22 +497,16 @@ class ChatSession:
 
     def _load(self, path: Path) -> None:
         try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            model = resolve_model(saved["model"]).model
+            state = ConversationState.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            model = resolve_model(state.model).model
             if model != self.client.model:
                 self.client.close()
                 self.client = _client(self._args, model)
-            conversation = self.client.conversation(
-                messages=saved["messages"], session_hash=str(saved["session_hash"])
-            )
-        except (OSError, ValueError, TypeError, KeyError) as error:
+            # The same Space session: the 1M Space keeps the history there.
+            conversation = self.client.conversation(state=state)
+        except (OSError, ValueError, TypeError) as error:
             print(f"error: cannot load {path}: {_one_line(error)}", file=sys.stderr)
             return
-        # How many messages the Space's session already holds (the 1M Space
-        # keeps history there); an older file without it resends them all.
-        synced = saved.get("synced", 0)
-        if isinstance(synced, int) and 0 <= synced <= len(conversation.state.messages):
-            conversation.state.synced = synced
         self.conversation = conversation
         print(f"(loaded {len(conversation.state.messages)} messages, model {model})")
 

@@ -76,6 +76,40 @@ class ConversationState:
                 return message["content"]
         return None
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, for saving a conversation (see from_dict)."""
+        return {
+            "model": self.model,
+            "session_hash": self.session_hash,
+            "messages": [dict(m) for m in self.messages],
+            "synced": self.synced,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ConversationState:
+        """A state saved with to_dict(), checked: a clear ValueError if it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("a saved conversation is a JSON object")
+        model, session_hash = data.get("model"), data.get("session_hash")
+        messages, synced = data.get("messages", []), data.get("synced", 0)
+        if not isinstance(model, str) or not isinstance(session_hash, str) or not session_hash:
+            raise ValueError("a saved conversation needs a 'model' and a 'session_hash'")
+        if not isinstance(messages, list) or not all(
+            isinstance(m, dict)
+            and m.get("role") in ("system", "user", "assistant")
+            and isinstance(m.get("content"), str)
+            for m in messages
+        ):
+            raise ValueError("'messages' must be a list of {'role': ..., 'content': str}")
+        if not isinstance(synced, int) or not 0 <= synced <= len(messages):
+            synced = 0  # unknown: resend the history rather than trust it
+        return cls(
+            model=model,
+            session_hash=session_hash,
+            messages=[{"role": m["role"], "content": m["content"]} for m in messages],
+            synced=synced,
+        )
+
 
 @dataclass
 class Reply:

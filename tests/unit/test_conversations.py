@@ -106,3 +106,32 @@ async def test_async_close_lets_pending_cancels_reach_the_space() -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.close()
         assert len(space.cancels) == 3
+
+
+def test_conversation_state_round_trips_through_json() -> None:
+    import json
+
+    state = qs.ConversationState(
+        model="qwen-2.5-1m",
+        session_hash="abc123abc123",
+        messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+        synced=2,
+    )
+    again = qs.ConversationState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again == state
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[], {"model": "m"}, {"model": "m", "session_hash": "h", "messages": [{"role": "tool", "content": "x"}]}],
+)
+def test_a_bad_saved_conversation_is_a_clear_error(data: object) -> None:
+    with pytest.raises(ValueError):
+        qs.ConversationState.from_dict(data)
+
+
+def test_an_out_of_range_synced_count_is_not_trusted() -> None:
+    state = qs.ConversationState.from_dict(
+        {"model": "m", "session_hash": "h", "messages": [], "synced": 5}
+    )
+    assert state.synced == 0
