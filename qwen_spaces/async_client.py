@@ -259,13 +259,13 @@ class AsyncClient:
                 body = await self._read_body(response, call)
                 call.on_response(request, response.status, response.headers, body)
                 continue
+            ended = False  # read to its end: the connection can be reused
             try:
                 if response.status != 200:
                     body = await self._read_body(response, call)
                     check_response(response.status, response.headers, body, request.url)
                 content = response.content
                 loop_time = asyncio.get_running_loop().time
-                ended = False
                 while True:
                     try:
                         chunk = await content.readany()

@@ -259,6 +259,7 @@ class Client:
                 body = self._read_body(response, call)
                 call.on_response(request, response.status_code, response.headers, body)
                 continue
+            ended = False  # read to its end: the connection can be reused
             try:
                 if response.status_code != 200:
                     body = self._read_body(response, call)
@@ -266,15 +267,13 @@ class Client:
                 raw = response.raw
                 chunks = _chunks(raw)
                 clock = time.monotonic
-                ended = False
                 while True:
                     try:
                         chunk = next(chunks, b"")
                     except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
                         call.seconds_left()  # the queue or total limit, if that is what passed
                         raise SpaceTimeoutError(
-                            "read", min(call.timeouts.read, call.timeouts.total),
-                            partial_text=call.partial_text,
+                            "read", call.timeouts.read, partial_text=call.partial_text
                         ) from None
                     except (urllib3.exceptions.HTTPError, OSError) as exc:
                         raise self._connection_error(exc, call, streaming=True) from None
@@ -321,11 +320,11 @@ class Client:
     def _cancel(self, call: ChatCall) -> None:
         # Best effort, briefly: the user has stopped listening, tell the Space.
         request = call.cancel_request()
-        if request is None:
+        if request is None or self._session is None:  # a closed client sends nothing
             return
         call.finished = True
         try:
-            response = self._http().post(
+            response = self._session.post(
                 request.url, json=request.json, timeout=(CANCEL_TIMEOUT, CANCEL_TIMEOUT)
             )
             response.close()

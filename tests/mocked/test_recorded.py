@@ -90,3 +90,40 @@ async def test_async_client_replays_transcript(name: str) -> None:
                     conversation.commit(reply)
             assert reply.text == turn["expected_answer"]
             assert joined(events) == reply.text
+
+
+@pytest.mark.parametrize("status", [502, 404])
+def test_sync_data_stream_http_error_is_a_space_http_error(status: int) -> None:
+    transcript = load("max-g5")
+    turn = turns(transcript)[0]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for ex in _exchanges(turn):
+            if ex["path"].endswith("/queue/data"):
+                mock.add("GET", BASE + ex["path"], body="<html>upstream down</html>", status=status)
+            else:
+                register_sync(mock, {"exchanges": [ex]}, with_config=True)
+        with qs.Client(base_url=BASE, max_retries=0) as client:
+            with pytest.raises(qs.SpaceHTTPError) as info:
+                client.chat("hi")
+    assert info.value.status_code == status and "upstream down" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [502, 404])
+async def test_async_data_stream_http_error_is_a_space_http_error(status: int) -> None:
+    transcript = load("max-g5")
+    turn = turns(transcript)[0]
+    with aioresponses() as mock:
+        for ex in _exchanges(turn):
+            if ex["path"].endswith("/queue/data"):
+                mock.get(
+                    re.compile(re.escape(BASE + ex["path"]) + r"(\?.*)?$"),
+                    body="<html>upstream down</html>",
+                    status=status,
+                    response_class=CompatResponse,
+                )
+            else:
+                register_async(mock, {"exchanges": [ex]}, with_config=True)
+        async with qs.AsyncClient(base_url=BASE, max_retries=0) as client:
+            with pytest.raises(qs.SpaceHTTPError) as info:
+                await client.chat("hi")
+    assert info.value.status_code == status and "upstream down" in str(info.value)
