@@ -21,7 +21,8 @@ $(BIN)/.done: setup.cfg setup.py
 	$(UV) pip install -q -p $(BIN)/python -e '.[test,dev]' 'nbclient>=0.10' ipykernel ipywidgets
 	touch $@
 
-# Pins from ../shared/PROTOCOL.md section 4: the three generations conflict.
+# The three Gradio generations conflict, so each gets its own venv; 4.44 with
+# modelscope_studio 0.5.2 needs huggingface_hub<0.26, 5.12 needs requests beside it.
 $(G4)/.done: $(BIN)/.done
 	$(UV) venv -q --allow-existing -p $(PY) $(G4)
 	$(UV) pip install -q -p $(G4)/bin/python 'gradio==4.44.1' 'modelscope_studio==0.5.2' 'huggingface_hub<0.26' uvicorn

@@ -103,11 +103,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     space = argparse.ArgumentParser(add_help=False)
     space.add_argument(
-        "-m", "--model", type=_model, default=None,
-        help=f"a model name or alias (default {DEFAULT_MODEL}; see `{PROG} models`)",
+        # argparse runs a str default through `type`, so the environment's
+        # values are checked like the flags' (the examples use these variables).
+        "-m", "--model", type=_model, default=os.environ.get("QWEN_SPACES_MODEL") or None,
+        help=f"a model name or alias (default $QWEN_SPACES_MODEL, else {DEFAULT_MODEL}; "
+        f"see `{PROG} models`)",
     )
     space.add_argument(
-        "--base-url", type=_url, default=None, help="another Space: a duplicate or a local server"
+        "--base-url", type=_url, default=os.environ.get("QWEN_SPACES_BASE_URL") or None,
+        help="another Space: a duplicate or a local server (default $QWEN_SPACES_BASE_URL)",
     )
     space.add_argument(
         "--timeout", type=_seconds, default=None, metavar="S",

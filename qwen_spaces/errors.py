@@ -40,10 +40,16 @@ class SpaceConnectionError(QwenSpacesError):
 class SpaceTimeoutError(QwenSpacesError):
     """A time limit was hit. ``limit`` is one of connect, read, queue, total."""
 
+    _WHAT = {
+        "connect": "could not connect within {} s",
+        "read": "no data from the Space for {} s",
+        "queue": "still waiting in the Space's queue after {} s",
+        "total": "the call took longer than {} s",
+    }
+
     def __init__(self, limit: str, seconds: float, *, partial_text: str = "") -> None:
-        super().__init__(
-            f"{limit} timeout: no progress within {seconds:g} s", partial_text=partial_text
-        )
+        what = self._WHAT.get(limit, "no progress within {} s").format(f"{seconds:g}")
+        super().__init__(f"{limit} timeout: {what}", partial_text=partial_text)
         self.limit = limit
         self.seconds = seconds
 

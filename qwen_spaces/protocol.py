@@ -205,11 +205,25 @@ class ChatCall:
             if status != 200:
                 raise ProtocolError(f"/config answered HTTP {status}")
             config = read_config(parse_json(body, "/config"))
-            self.endpoints = resolve_endpoints(self.spec, config)
-            log.debug("found %s in /config: %s", self.spec.api_names[0], self.endpoints)
-        except (ProtocolError, LookupError) as exc:
+        except ProtocolError as exc:
             self.config_unavailable(str(exc))
             return
+        try:
+            self.endpoints = resolve_endpoints(self.spec, config)
+        except LookupError:
+            # A readable /config without our function: the wrong Space for this
+            # model (guessing its layout would only end in a 404).
+            names = sorted(
+                str(d["api_name"]).lstrip("/")
+                for d in config["dependencies"]
+                if isinstance(d, dict) and d.get("api_name")
+            )
+            raise SpaceError(
+                f"the Space at {self.base_url} has no {self.spec.api_names[0]!r} function: "
+                f"is it a {self.spec.model} Space? Check model= and base_url= "
+                f"(its functions: {', '.join(names) or 'none'})"
+            ) from None
+        log.debug("found %s in /config: %s", self.spec.api_names[0], self.endpoints)
         self._step = self._first_step()
 
     def config_unavailable(self, reason: str) -> None:

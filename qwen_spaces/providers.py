@@ -70,7 +70,7 @@ class _Provider:
             return cls.model_aliases.get(model, model)
         if model.lower() in cls._spec.names:  # gpt4free's other spellings of the same model
             return cls.default_model
-        known = ", ".join([cls.default_model, *cls.models])
+        known = ", ".join(dict.fromkeys([cls.default_model, *cls.models, *cls._spec.names]))
         raise ValueError(f"{cls.__name__} does not serve model {model!r}; known: {known}")
 
     @classmethod

@@ -53,3 +53,14 @@ def test_check_times_out_quickly(cli: Cli) -> None:
     with FakeSpace(faults=[Fault.heartbeats_only()], heartbeat_interval=0.2) as space:
         result = cli("models", "--check", "-m", "qwen-2.5-max", "--base-url", space.url, "--timeout", "1")
     assert result.code == 1 and "error: SpaceTimeoutError" in result.out
+
+
+def test_base_url_and_model_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qwen_spaces.cli import _parser
+
+    monkeypatch.setenv("QWEN_SPACES_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("QWEN_SPACES_MODEL", "qwen-2-5-max")
+    args = _parser().parse_args(["ask", "hi"])
+    assert args.base_url == "http://127.0.0.1:9" and args.model == "qwen-2.5-max"
+    args = _parser().parse_args(["ask", "--base-url", "http://127.0.0.1:8", "hi"])
+    assert args.base_url == "http://127.0.0.1:8"

@@ -200,3 +200,17 @@ def test_15_token_is_not_sent_to_another_host_after_redirect(mode: str) -> None:
     assert all("Authorization" not in r.headers for r in redirected)
     if out.error is not None:
         assert token not in str(out.error)
+
+
+def test_16_model_and_space_that_do_not_match_say_so(mode: str) -> None:
+    with space() as s:  # a Max Space
+        out = call(mode, s.url, messages="hi", model="qwen-2.5-1m")
+    record("16. model qwen-2.5-1m pointed at a Max Space", mode, out)
+    assert isinstance(out.error, qs.SpaceError)
+    assert "is it a qwen-2.5-1m Space" in str(out.error) and "model_chat" in str(out.error)
+
+
+def test_timeout_messages_say_what_each_limit_means() -> None:
+    assert "took longer than 2 s" in str(qs.SpaceTimeoutError("total", 2))
+    assert "no data from the Space for 1 s" in str(qs.SpaceTimeoutError("read", 1))
+    assert "queue after 3 s" in str(qs.SpaceTimeoutError("queue", 3))
