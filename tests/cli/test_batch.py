@@ -137,7 +137,14 @@ def test_stopped_midway_then_resumed(tmp_path: Path, how: str) -> None:
     with FakeSpace(delay=0.05) as space:  # about 0.5 s an answer
         with subprocess.Popen([*command, "--base-url", space.url], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT) as child:
-            wait_until(lambda: out.exists() and out.read_bytes().count(b"\n") >= 5, what="5 answers")
+            # Interrupt while an answer is streaming: a call whose join has not
+            # answered yet has no event id, so there would be nothing to cancel.
+            wait_until(
+                lambda: out.exists()
+                and out.read_bytes().count(b"\n") >= 5
+                and space.stats()["streams_open"] >= 1,
+                what="5 answers and one streaming",
+            )
             child.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGKILL)
             _, err = child.communicate(timeout=10)
         first = read_records(out)

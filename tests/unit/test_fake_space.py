@@ -422,9 +422,11 @@ def test_a_client_leaving_mid_stream_closes_its_connection_on_the_server() -> No
             with open_stream(http, space) as resp:
                 chunks = resp.iter_content(chunk_size=None)  # held: dropping it closes
                 next(chunks)
-                assert space.open_connections == 1
+                assert space.open_connections >= 1  # the join's, reused, or a new one
         deadline = time.monotonic() + 5
-        while space.open_connections and time.monotonic() < deadline:
+        while (space.open_connections or space.stats()["streams_open"]) and (
+            time.monotonic() < deadline
+        ):
             time.sleep(0.02)
         assert space.open_connections == 0
         assert space.stats()["streams_open"] == 0
