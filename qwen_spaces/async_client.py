@@ -26,13 +26,12 @@ from .client_core import (
     connection_error,
 )
 from .errors import (
-    ProtocolError,
     QwenSpacesError,
     SpaceConnectionError,
     SpaceTimeoutError,
 )
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
-from .gradio import check_response
+from .gradio import check_body_size, check_response
 from .payloads import Messages
 from .policy import TimeoutArg
 from .protocol import ChatCall, Request
@@ -248,9 +247,7 @@ class AsyncClient:
             raise self._connection_error(exc, call) from None
         finally:
             response.release()
-        if len(body) > limit:
-            raise ProtocolError(f"an answer of more than {limit} bytes", payload=body[:200])
-        return body
+        return check_body_size(body, limit)
 
     async def _attempt(self, call: ChatCall) -> AsyncIterator[Event]:
         while (request := call.next_request()) is not None:
@@ -303,14 +300,10 @@ class AsyncClient:
                     reply = call.reply()
                     break
                 except QwenSpacesError as error:
-                    delay = self._core.retry.delay(error, attempt)
-                    if delay is None or delay >= call.seconds_left():
+                    delay = self._core.retry_delay(call, error, attempt)
+                    if delay is None:
                         raise
                     attempt += 1
-                    log.warning(
-                        "retry %d of %d in %.1f s after: %s",
-                        attempt, self._core.retry.max_retries, delay, self._core.redact(str(error)),
-                    )
                     await asyncio.sleep(delay)
                     call.restart()
             self._core.remember(call)
@@ -471,7 +464,7 @@ class AsyncConversation(ConversationCore):
         progress: bool = False,
     ) -> Reply:
         """Add a user message and return the Space's Reply."""
-        try:
+        with self._turn():
             reply = await self._client.chat(
                 text,
                 conversation=self.state,
@@ -479,11 +472,6 @@ class AsyncConversation(ConversationCore):
                 on_status=on_status,
                 progress=progress,
             )
-        except (ValueError, TypeError):
-            raise  # bad input: nothing reached the Space
-        except BaseException:
-            self.commit(None)
-            raise
         self.commit(reply)
         return reply
 

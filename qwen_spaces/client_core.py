@@ -5,12 +5,13 @@ Keeping it here means the two clients differ only in how they move bytes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Optional, Union
 
-from .errors import SpaceConnectionError
+from .errors import QwenSpacesError, SpaceConnectionError
 from .events import ConversationState, QueueStatus, Reply
 from .payloads import Messages, new_session_hash, normalize_messages
 from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, redact
@@ -135,6 +136,21 @@ class ClientCore:
             max_event_bytes=self.max_event_bytes,
         )
 
+    def retry_delay(self, call: ChatCall, error: QwenSpacesError, attempt: int) -> Optional[float]:
+        """Seconds to wait before retrying ``call`` after ``error``, or None to give up.
+
+        The one place both clients ask; a retry that would outlast the call's
+        time limit is not worth starting.
+        """
+        delay = self.retry.delay(error, attempt)
+        if delay is None or delay >= call.seconds_left():
+            return None
+        log.warning(
+            "retry %d of %d in %.1f s after: %s",
+            attempt + 1, self.retry.max_retries, delay, self.redact(str(error)),
+        )
+        return delay
+
     def remember(self, call: ChatCall) -> None:
         if call.endpoints is not None and call.endpoints.from_config:
             self.endpoints = call.endpoints
@@ -245,6 +261,17 @@ class ConversationCore:
     @property
     def session_hash(self) -> str:
         return self.state.session_hash
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Around send(): a turn that fails after input checks leaves no trace."""
+        try:
+            yield
+        except (ValueError, TypeError):
+            raise  # bad input: nothing reached the Space
+        except BaseException:
+            self.commit(None)
+            raise
 
     def commit(self, reply: Optional[Reply]) -> None:
         """Record a finished turn; a turn that did not finish leaves no trace.

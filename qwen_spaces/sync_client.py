@@ -24,13 +24,12 @@ from .client_core import (
     connection_error,
 )
 from .errors import (
-    ProtocolError,
     QwenSpacesError,
     SpaceConnectionError,
     SpaceTimeoutError,
 )
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
-from .gradio import check_response
+from .gradio import check_body_size, check_response
 from .payloads import Messages
 from .policy import TimeoutArg
 from .protocol import ChatCall, Request
@@ -248,9 +247,7 @@ class Client:
             raise self._connection_error(exc, call) from None
         finally:
             _release(response, complete)
-        if not complete:
-            raise ProtocolError(f"an answer of more than {limit} bytes", payload=body[:200])
-        return bytes(body)
+        return check_body_size(bytes(body), limit)
 
     def _attempt(self, call: ChatCall) -> Iterator[Event]:
         while (request := call.next_request()) is not None:
@@ -300,14 +297,10 @@ class Client:
                     reply = call.reply()
                     break
                 except QwenSpacesError as error:
-                    delay = self._core.retry.delay(error, attempt)
-                    if delay is None or delay >= call.seconds_left():
+                    delay = self._core.retry_delay(call, error, attempt)
+                    if delay is None:
                         raise
                     attempt += 1
-                    log.warning(
-                        "retry %d of %d in %.1f s after: %s",
-                        attempt, self._core.retry.max_retries, delay, self._core.redact(str(error)),
-                    )
                     time.sleep(delay)
                     call.restart()
             self._core.remember(call)
@@ -463,7 +456,7 @@ class Conversation(ConversationCore):
         progress: bool = False,
     ) -> Reply:
         """Add a user message and return the Space's Reply."""
-        try:
+        with self._turn():
             reply = self._client.chat(
                 text,
                 conversation=self.state,
@@ -471,11 +464,6 @@ class Conversation(ConversationCore):
                 on_status=on_status,
                 progress=progress,
             )
-        except (ValueError, TypeError):
-            raise  # bad input: nothing reached the Space
-        except BaseException:
-            self.commit(None)
-            raise
         self.commit(reply)
         return reply
 
