@@ -54,14 +54,6 @@ class SpaceTimeoutError(QwenSpacesError):
         self.seconds = seconds
 
 
-class QueueFullError(QwenSpacesError):
-    """The Space's queue is full; retried automatically up to ``max_retries``."""
-
-    def __init__(self, message: str, *, retry_after: Optional[float] = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 class SpaceHTTPError(QwenSpacesError):
     """The Space answered with an HTTP error status.
 
@@ -85,6 +77,16 @@ class SpaceHTTPError(QwenSpacesError):
         self.body_excerpt = body_excerpt
         self.url = url
         self.retry_after = retry_after
+
+
+class QueueFullError(SpaceHTTPError):
+    """The Space's queue is full (HTTP 503); retried automatically up to ``max_retries``."""
+
+    def __init__(
+        self, message: str, *, retry_after: Optional[float] = None, url: str = ""
+    ) -> None:
+        super().__init__(503, message, url=url, retry_after=retry_after)
+        self.message = message  # what the Space said, not the HTTP framing
 
 
 class SpaceError(QwenSpacesError):

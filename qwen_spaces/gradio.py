@@ -6,15 +6,18 @@ functions say what they mean or raise the matching error.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
 from .errors import ProtocolError, QueueFullError, SpaceError, SpaceHTTPError
+from .events import QueueStatus
 
 __all__ = [
+    "Msg",
     "apply_diff",
     "apply_edit",
     "check_response",
@@ -22,6 +25,7 @@ __all__ = [
     "parse_json",
     "parse_retry_after",
     "read_config",
+    "read_message",
 ]
 
 log = logging.getLogger("qwen_spaces")
@@ -40,17 +44,16 @@ def _json_loads(text: str | bytes) -> Any:
     return value
 
 
+loads: Callable[[str | bytes], Any]
+JSON_ERRORS: tuple[type[Exception], ...]
 try:  # orjson is an optional extra ("fast"); the default install is pure Python.
     import orjson as _orjson
 
-    _loads: Any = _orjson.loads
-    _JSON_ERRORS: tuple[type[Exception], ...] = (ValueError, _orjson.JSONDecodeError)
+    loads = _orjson.loads
+    JSON_ERRORS = (ValueError, _orjson.JSONDecodeError)
 except ImportError:  # pragma: no cover - depends on the environment
-    _loads = _json_loads
-    _JSON_ERRORS = (ValueError,)
-
-loads = _loads
-JSON_ERRORS = _JSON_ERRORS
+    loads = _json_loads
+    JSON_ERRORS = (ValueError,)
 
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 EXCERPT = 300
@@ -104,7 +107,9 @@ def check_response(status: int, headers: Mapping[str, str], body: bytes, url: st
     retry_after = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
     detail = _detail(body)
     if status == 503 and detail and "queue is full" in detail.lower():
-        raise QueueFullError(f"the Space's queue is full ({detail})", retry_after=retry_after)
+        raise QueueFullError(
+            f"the Space's queue is full ({detail})", retry_after=retry_after, url=url
+        )
     raise SpaceHTTPError(
         status, detail or _excerpt(body), url=url, retry_after=retry_after
     )
@@ -144,8 +149,80 @@ def failure_message(message: Mapping[str, Any]) -> str:
     return f"the Space reported an error: {_excerpt(str(text), 1000)}"
 
 
-def raise_failure(message: Mapping[str, Any], partial_text: str) -> None:
-    raise SpaceError(failure_message(message), partial_text=partial_text)
+# --- messages of the event stream -------------------------------------------
+
+
+class Msg(enum.Enum):
+    """What one message of the event stream means to a call."""
+
+    OUTPUT = "output"  # answer data: ``value`` is the outputs (full values or diffs)
+    COMPLETED = "completed"  # the final full outputs: ``value`` is the outputs
+    STATUS = "status"  # queue position or start: ``value`` is a QueueStatus
+    FAILED = "failed"  # ``value`` is the error the call ends with
+    CLOSED = "closed"  # the Space closes the stream
+    OTHER = "other"  # heartbeats, logs, progress, another event's messages, noise
+
+
+_OTHER = (Msg.OTHER, None)
+_CLOSED = (Msg.CLOSED, None)
+
+
+def read_message(payload: str, event_id: Optional[str]) -> tuple[Msg, Any]:
+    """One SSE payload of ``/queue/data`` -> what it means for event ``event_id``.
+
+    Never raises: a line that is not a message is logged and counts as OTHER,
+    and a failure reported by the Space comes back as ``(FAILED, error)``.
+    """
+    try:
+        message = loads(payload)
+        kind = message["msg"]
+    except JSON_ERRORS:
+        log.warning("skipped a line of the stream that is not JSON: %.80r", payload)
+        return _OTHER
+    except (TypeError, KeyError, IndexError):
+        log.warning("skipped a message without 'msg': %.80r", payload)
+        return _OTHER
+    own = message.get("event_id")
+    if own is not None and own != event_id:
+        return _OTHER  # another event of this session
+    if kind == "process_generating" or kind == "process_completed":
+        output = message.get("output")
+        if not message.get("success", True) or not isinstance(output, dict) or output.get("error"):
+            return Msg.FAILED, SpaceError(failure_message(message))
+        if "data" not in output:
+            return Msg.FAILED, ProtocolError("an answer message has no data", payload=message)
+        return (Msg.OUTPUT if kind == "process_generating" else Msg.COMPLETED), output["data"]
+    if kind == "heartbeat":
+        return _OTHER
+    if kind == "estimation":
+        status = QueueStatus(
+            rank=_int(message.get("rank")),
+            queue_size=_int(message.get("queue_size")),
+            eta=_float(message.get("rank_eta")),
+        )
+        return Msg.STATUS, status
+    if kind == "process_starts":
+        return Msg.STATUS, QueueStatus(rank=0, eta=_float(message.get("eta")), started=True)
+    if kind == "close_stream":
+        return _CLOSED
+    if kind == "unexpected_error":
+        return Msg.FAILED, SpaceError(failure_message(message))
+    if kind in ("progress", "log"):
+        detail = message.get("log") or message.get("progress_data")
+        log.debug("Space %s: %.200r", kind, detail)
+    else:
+        log.debug("ignored a message of unknown kind %r", kind)
+    return _OTHER
+
+
+def _int(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: Any) -> Optional[float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 # --- streaming diffs -------------------------------------------------------

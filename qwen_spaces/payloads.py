@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from .spaces import ChatbotFormat, Endpoints
+from .endpoints import ChatbotFormat, Endpoints
 
 __all__ = [
     "Messages",

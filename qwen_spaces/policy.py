@@ -9,7 +9,6 @@ from typing import Optional, Union
 from urllib.parse import urlsplit
 
 from .errors import (
-    QueueFullError,
     QwenSpacesError,
     SpaceConnectionError,
     SpaceHTTPError,
@@ -17,7 +16,7 @@ from .errors import (
 )
 from .gradio import is_retryable_status
 
-__all__ = ["RetryPolicy", "TimeoutArg", "Timeouts", "check_base_url", "redact"]
+__all__ = ["RetryPolicy", "RetryState", "TimeoutArg", "Timeouts", "check_base_url", "redact"]
 
 
 @dataclass(frozen=True)
@@ -92,9 +91,7 @@ class RetryPolicy:
         if attempt >= self.max_retries or error.partial_text:
             return None
         retry_after: Optional[float] = None
-        if isinstance(error, QueueFullError):
-            retry_after = error.retry_after
-        elif isinstance(error, SpaceHTTPError):
+        if isinstance(error, SpaceHTTPError):  # QueueFullError included (a 503)
             if not is_retryable_status(error.status_code):
                 return None
             retry_after = error.retry_after
@@ -105,6 +102,24 @@ class RetryPolicy:
         if retry_after is not None:
             return float(min(max(retry_after, backoff), self.max_delay * 3))
         return float(backoff)
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """Where a call stands in its retries: a value, replaced at each retry.
+
+    ``increment`` answers the one question a driver has after a failure: wait
+    how long, then try again with which state; or None, give up.
+    """
+
+    policy: RetryPolicy
+    attempt: int = 0
+
+    def increment(self, error: QwenSpacesError) -> Optional[tuple[float, RetryState]]:
+        delay = self.policy.delay(error, self.attempt)
+        if delay is None:
+            return None
+        return delay, replace(self, attempt=self.attempt + 1)
 
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
