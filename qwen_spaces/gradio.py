@@ -175,7 +175,7 @@ def read_message(payload: str, event_id: Optional[str]) -> tuple[Msg, Any]:
     """
     try:
         message = loads(payload)
-        kind = message["msg"]
+        name = message["msg"]
     except JSON_ERRORS:
         log.warning("skipped a line of the stream that is not JSON: %.80r", payload)
         return _OTHER
@@ -185,33 +185,33 @@ def read_message(payload: str, event_id: Optional[str]) -> tuple[Msg, Any]:
     own = message.get("event_id")
     if own is not None and own != event_id:
         return _OTHER  # another event of this session
-    if kind == "process_generating" or kind == "process_completed":
+    if name == "process_generating" or name == "process_completed":
         output = message.get("output")
         if not message.get("success", True) or not isinstance(output, dict) or output.get("error"):
             return Msg.FAILED, SpaceError(failure_message(message))
         if "data" not in output:
             return Msg.FAILED, ProtocolError("an answer message has no data", payload=message)
-        return (Msg.OUTPUT if kind == "process_generating" else Msg.COMPLETED), output["data"]
-    if kind == "heartbeat":
+        return (Msg.OUTPUT if name == "process_generating" else Msg.COMPLETED), output["data"]
+    if name == "heartbeat":
         return _OTHER
-    if kind == "estimation":
+    if name == "estimation":
         status = QueueStatus(
             rank=_int(message.get("rank")),
             queue_size=_int(message.get("queue_size")),
             eta=_float(message.get("rank_eta")),
         )
         return Msg.STATUS, status
-    if kind == "process_starts":
+    if name == "process_starts":
         return Msg.STATUS, QueueStatus(rank=0, eta=_float(message.get("eta")), started=True)
-    if kind == "close_stream":
+    if name == "close_stream":
         return _CLOSED
-    if kind == "unexpected_error":
+    if name == "unexpected_error":
         return Msg.FAILED, SpaceError(failure_message(message))
-    if kind in ("progress", "log"):
+    if name in ("progress", "log"):
         detail = message.get("log") or message.get("progress_data")
-        log.debug("Space %s: %.200r", kind, detail)
+        log.debug("Space %s: %.200r", name, detail)
     else:
-        log.debug("ignored a message of unknown kind %r", kind)
+        log.debug("ignored a message of unknown kind %r", name)
     return _OTHER
 
 
