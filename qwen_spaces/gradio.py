@@ -222,9 +222,79 @@ def apply_edit(target: Any, path: list[Any], action: str, value: Any) -> Any:
 
 
 def read_config(data: Any) -> dict[str, Any]:
-    """Check the shape of a ``/config`` answer we rely on."""
+    """Check and sanitize a ``/config`` answer: the shape the endpoint lookup relies on.
+
+    Returns a new dict whose ``components`` are dicts with an int ``id`` and
+    whose ``dependencies`` are dicts with an int ``id`` (Gradio's fn_index;
+    the position when absent), ``inputs``/``outputs`` lists of int component
+    ids and ``targets`` lists of ``[component id or None, ...]``; ``version``
+    and ``api_prefix`` are kept only if they are plausible strings. Entries
+    that are not dicts at all are dropped (they can't be a function we call);
+    a dict whose ids have the wrong type is a ProtocolError, so the caller
+    falls back to the Space's known ids instead of trusting half a config.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("dependencies"), list):
         raise ProtocolError("/config has no list of dependencies", payload=_excerpt(str(data)))
     if not isinstance(data.get("components"), list):
         raise ProtocolError("/config has no list of components", payload=_excerpt(str(data)))
-    return data
+    out = dict(data)
+    version = data.get("version")
+    if not (isinstance(version, str) and _VERSION.fullmatch(version)):
+        out.pop("version", None)  # e.g. "²": only its use in messages and format guesses is lost
+    prefix = data.get("api_prefix")
+    if prefix is not None and not (isinstance(prefix, str) and _PREFIX.fullmatch(prefix)):
+        # It is joined to the Space's URL: anything but a plain path could send requests elsewhere.
+        raise _malformed("api_prefix", "it is not a URL path", prefix)
+    components: list[dict[str, Any]] = []
+    for i, component in enumerate(data["components"]):
+        if not isinstance(component, dict):
+            continue
+        if not _is_id(component.get("id")):
+            raise _malformed(f"components[{i}]", "its id is not an int", component)
+        components.append(component)
+    out["components"] = components
+    out["dependencies"] = [
+        _read_dependency(position, dep)
+        for position, dep in enumerate(data["dependencies"])
+        if isinstance(dep, dict)
+    ]
+    return out
+
+
+_VERSION = re.compile(r"[0-9A-Za-z.+_-]{1,40}")
+_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)*/?")
+
+
+def _is_id(value: Any) -> bool:
+    # JSON true is a Python int: not an id.
+    return type(value) is int and value >= 0
+
+
+def _malformed(where: str, why: str, value: Any) -> ProtocolError:
+    return ProtocolError(f"/config {where} is malformed: {why}", payload=_excerpt(repr(value)))
+
+
+def _read_dependency(position: int, dep: dict[str, Any]) -> dict[str, Any]:
+    where = f"dependencies[{position}]"
+    out = dict(dep)
+    dep_id = dep.get("id")
+    if dep_id is None:
+        out["id"] = position  # Gradio 3 gives none: the fn_index is the position
+    elif not _is_id(dep_id):
+        raise _malformed(where, "its id is not an int", dep_id)
+    for key in ("inputs", "outputs"):
+        ids = dep.get(key)
+        if ids is None:
+            out[key] = []
+        elif not isinstance(ids, list) or not all(_is_id(i) for i in ids):
+            raise _malformed(where, f"{key} is not a list of component ids", ids)
+    targets = dep.get("targets")
+    # [[component id or None (a ".then" chain), event name], ...]; others mean nothing to us.
+    out["targets"] = [
+        t
+        for t in (targets if isinstance(targets, list) else [])
+        if isinstance(t, list) and t and (t[0] is None or _is_id(t[0]))
+    ]
+    if "trigger_after" in dep and not _is_id(dep["trigger_after"]):
+        out["trigger_after"] = None
+    return out

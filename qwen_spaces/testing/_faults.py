@@ -25,6 +25,8 @@ FaultKind = Literal[
     "space_error",
     "dribble",
     "huge_event",
+    # on GET /config
+    "config_answer",
 ]
 
 JOIN_FAULTS: frozenset[str] = frozenset({"reset_before_join", "join_error", "redirect_join"})
@@ -214,3 +216,20 @@ class Fault:
     ) -> Fault:
         """One ``process_generating`` message carrying an append of ``size`` bytes."""
         return cls("huge_event", times=times, updates=updates, size=size)
+
+    # --- /config ----------------------------------------------------------------
+
+    @classmethod
+    def config_answer(
+        cls,
+        body: str,
+        *,
+        status: int = 200,
+        content_type: str = "application/json",
+        times: Optional[int] = None,
+    ) -> Fault:
+        """``GET /config`` answers ``status`` with this body instead of the layout's config
+        (a config of an unexpected shape, an HTML page of a sleeping Space...)."""
+        return cls(
+            "config_answer", times=times, status=status, body=body, content_type=content_type
+        )

@@ -407,6 +407,12 @@ class FakeSpace:
     ) -> web.StreamResponse:
         path, method, prefix = request.path, request.method, self.layout.prefix
         if path == "/config" and method == "GET":
+            answers = self._take(frozenset({"config_answer"}))
+            if answers:
+                fault = answers[0]
+                return web.Response(
+                    status=fault.status, body=fault.body.encode(), content_type=fault.content_type
+                )
             return _json(self.layout.config(self.url))
         if path in ("", "/") and method == "GET":
             return web.Response(

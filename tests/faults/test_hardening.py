@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from qwen_spaces.testing import FakeSpace
+from qwen_spaces.testing import FakeSpace, Fault
+from qwen_spaces.testing._layouts import make_layout
 from tests.faults.conftest import call
 
 pytestmark = pytest.mark.timeout(60)
@@ -52,3 +54,46 @@ def test_unsupported_openai_features_fail_before_anything_is_sent(
         with pytest.raises(ValueError, match="not supported"):
             call(mode, space.url, [message, {"role": "user", "content": "q"}])
         assert joins(space) == []
+
+
+# --- 1. /config of an unexpected shape -------------------------------------------
+
+
+def broken_config(layout: str, how: str) -> str:
+    config = make_layout(layout, None).config("http://127.0.0.1:1")
+    if how == "component id is a list":
+        config["components"][0]["id"] = [config["components"][0]["id"]]
+    elif how == "inputs is not a list":
+        for dep in config["dependencies"]:
+            dep["inputs"] = 3
+    elif how == "outputs hold a dict":
+        config["dependencies"][-1]["outputs"] = [{"id": 1}]
+    elif how == "api_prefix leaves the host":
+        config["api_prefix"] = "@127.0.0.2"
+    elif how == "dependencies is a dict":
+        config["dependencies"] = {"0": config["dependencies"][0]}
+    return json.dumps(config)
+
+
+@pytest.mark.parametrize("layout", ["max", "1m"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "component id is a list",
+        "inputs is not a list",
+        "outputs hold a dict",
+        "api_prefix leaves the host",
+        "dependencies is a dict",
+    ],
+)
+def test_a_malformed_config_falls_back_to_the_known_ids(
+    mode: str, layout: str, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fault = Fault.config_answer(broken_config(layout, how))
+    model = "qwen-2.5-max" if layout == "max" else "qwen-2.5-1m"
+    with FakeSpace(layout, answer=ANSWER, faults=[fault]) as space:
+        out = call(mode, space.url, "hi", model=model, max_retries=0)
+        paths = [r.path for r in space.requests]
+    assert out.error is None, out.error
+    assert out.reply is not None and out.reply.text == ANSWER
+    assert "/config" in paths and "cannot use the Space's /config" in caplog.text
