@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 from .errors import QwenSpacesError, SpaceConnectionError
 from .events import ConversationState, QueueStatus, Reply
 from .payloads import Messages, new_session_hash, normalize_messages
-from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, redact
+from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, check_token, redact
 from .protocol import ChatCall
 from .spaces import Endpoints, SpaceSpec, resolve_model
 from .sse import DEFAULT_MAX_EVENT_BYTES
@@ -71,9 +71,8 @@ class ClientCore:
         _configure_logging_from_env()
         self.spec: SpaceSpec = resolve_model(model)
         self.base_url = check_base_url(base_url if base_url is not None else self.spec.url)
-        if hf_token is not None and not isinstance(hf_token, str):
-            raise TypeError("hf_token must be a str")
-        self._token = Secret(hf_token) if hf_token else None
+        token = Secret(check_token(hf_token)) if hf_token is not None else None
+        self._token = token or None  # "" or only whitespace: no token
         if proxy is not None:
             check_base_url(proxy)  # same rule: an http(s) URL
         self.proxy = Secret(proxy) if proxy else None

@@ -17,7 +17,7 @@ from .errors import (
 )
 from .gradio import is_retryable_status
 
-__all__ = ["RetryPolicy", "TimeoutArg", "Timeouts", "check_base_url", "redact"]
+__all__ = ["RetryPolicy", "TimeoutArg", "Timeouts", "check_base_url", "check_token", "redact"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +131,34 @@ def check_base_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"base_url must be an http(s) URL such as https://x.hf.space, got {url!r}")
     return url.strip().rstrip("/")
+
+
+_TOKEN_EXPECTED = "printable ASCII without spaces, as hf_... from huggingface.co/settings/tokens"
+
+
+def check_token(value: object) -> str:
+    """A Hugging Face token fit for an ``Authorization`` header, stripped.
+
+    Surrounding whitespace goes (a token read from a file keeps its newline);
+    "" means no token. Inner whitespace, control or non-ASCII characters are
+    a ValueError, which HTTP libraries would otherwise raise with the whole
+    header in the message. The token itself is never part of a message.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"hf_token must be a str, got {type(value).__name__}")
+    token = value.strip()
+    problem = _token_problem(token)
+    if problem:
+        del value, token  # a traceback printer that shows locals must not show it either
+        raise ValueError(f"hf_token has {problem}: expected {_TOKEN_EXPECTED}")
+    return token
+
+
+def _token_problem(token: str) -> str:
+    for char in token:
+        if " " < char < "\x7f":
+            continue
+        if char.isspace():
+            return "whitespace inside it"
+        return "a non-ASCII character" if not char.isascii() else "a control character"
+    return ""

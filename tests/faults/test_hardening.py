@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
 from qwen_spaces.testing._layouts import make_layout
 from tests.faults.conftest import call
@@ -97,3 +98,29 @@ def test_a_malformed_config_falls_back_to_the_known_ids(
     assert out.error is None, out.error
     assert out.reply is not None and out.reply.text == ANSWER
     assert "/config" in paths and "cannot use the Space's /config" in caplog.text
+
+
+# --- 2. token hygiene ------------------------------------------------------------------
+
+TOKEN = "hf_HardeningTestToken0123456789"
+
+
+@pytest.mark.parametrize("raw", [f"{TOKEN}\n", f"  {TOKEN}\r\n"])
+def test_a_token_read_from_a_file_is_sent_stripped(mode: str, raw: str) -> None:
+    with FakeSpace(answer=ANSWER) as space:
+        out = call(mode, space.url, hf_token=raw)
+        sent = {r.headers.get("Authorization") for r in space.requests}
+    assert out.error is None and out.reply is not None and out.reply.text == ANSWER
+    assert sent == {f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    "raw", [f"{TOKEN[:6]} {TOKEN[6:]}", f"{TOKEN}\x00", f"{TOKEN}\u2019", f"{TOKEN[:6]}\n{TOKEN[6:]}"]
+)
+def test_a_malformed_token_is_refused_at_construction(mode: str, raw: str) -> None:
+    with pytest.raises(ValueError, match="expected printable ASCII without spaces") as info:
+        if mode == "sync":
+            qs.Client(hf_token=raw)
+        else:
+            qs.AsyncClient(hf_token=raw)  # no network, nothing to close yet
+    assert TOKEN[6:] not in str(info.value) and TOKEN[:6] not in str(info.value)
