@@ -27,6 +27,8 @@ FaultKind = Literal[
     "huge_event",
     # on GET /config
     "config_answer",
+    # at the start of GET {P}/queue/data
+    "stream_bom",
 ]
 
 JOIN_FAULTS: frozenset[str] = frozenset({"reset_before_join", "join_error", "redirect_join"})
@@ -233,3 +235,9 @@ class Fault:
         return cls(
             "config_answer", times=times, status=status, body=body, content_type=content_type
         )
+
+    @classmethod
+    def stream_bom(cls, split: bool = True, times: Optional[int] = 1) -> Fault:
+        """The session stream opens with a UTF-8 byte-order mark; ``split`` writes it in
+        two HTTP chunks (``b"\\xef"``, a pause, ``b"\\xbb\\xbf"``) so it arrives cut."""
+        return cls("stream_bom", times=times, seconds=0.05 if split else 0.0)

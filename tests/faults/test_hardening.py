@@ -124,3 +124,19 @@ def test_a_malformed_token_is_refused_at_construction(mode: str, raw: str) -> No
         else:
             qs.AsyncClient(hf_token=raw)  # no network, nothing to close yet
     assert TOKEN[6:] not in str(info.value) and TOKEN[:6] not in str(info.value)
+
+
+# --- 3. a byte-order mark opening the event stream --------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["max", "1m"])
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "split"])
+def test_a_bom_at_the_start_of_the_stream_loses_no_event(mode: str, layout: str, split: bool) -> None:
+    model = "qwen-2.5-max" if layout == "max" else "qwen-2.5-1m"
+    with FakeSpace(layout, answer=ANSWER, faults=[Fault.stream_bom(split=split)]) as space:
+        out = call(mode, space.url, "hi", model=model)
+    assert out.error is None and out.reply is not None and out.reply.text == ANSWER
+    # The first message on the stream is the queue estimation: it must not be lost.
+    queued = [e for e in out.events if isinstance(e, qs.QueueStatus) and not e.started]
+    assert queued and queued[0].rank == 0
+    assert out.text == ANSWER
