@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -140,3 +143,49 @@ def test_a_bom_at_the_start_of_the_stream_loses_no_event(mode: str, layout: str,
     queued = [e for e in out.events if isinstance(e, qs.QueueStatus) and not e.started]
     assert queued and queued[0].rank == 0
     assert out.text == ANSWER
+
+
+# --- 5. OpenAI ids -------------------------------------------------------------------------
+
+
+def test_concurrent_replies_have_distinct_ids(mode: str) -> None:
+    with FakeSpace(answer=ANSWER, delay=0.01) as space:
+        if mode == "sync":
+            with ThreadPoolExecutor(8) as pool:
+                outs = list(pool.map(lambda _: call("sync", space.url), range(8)))
+            replies = [out.reply for out in outs]
+        else:
+
+            async def run() -> list[qs.Reply]:
+                async with qs.AsyncClient(base_url=space.url) as client:
+                    return list(await asyncio.gather(*(client.chat("hi") for _ in range(8))))
+
+            replies = list(asyncio.run(run()))
+    ids = [r.to_openai()["id"] for r in replies if r is not None]
+    assert len(ids) == 8 and len(set(ids)) == 8
+    assert all(re.fullmatch(r"chatcmpl-[0-9a-f]{32}", i) for i in ids)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the lead's hooks: ChatCall.completion_id passed to Reply and to the "
+    "streams' OpenAIChunks (protocol.py, sync_client.py, async_client.py); then drop this mark",
+)
+def test_a_streams_chunks_and_its_reply_share_one_id(mode: str) -> None:
+    with FakeSpace(answer=ANSWER) as space:
+        if mode == "sync":
+            with qs.Client(base_url=space.url) as client:
+                stream = client.stream("hi")
+                chunks = list(stream.openai_chunks())
+                reply = stream.reply
+        else:
+
+            async def run() -> tuple[list[dict[str, Any]], qs.Reply]:
+                async with qs.AsyncClient(base_url=space.url) as client:
+                    stream = client.stream("hi")
+                    got = [chunk async for chunk in stream.openai_chunks()]
+                    return got, await stream.get_reply()
+
+            chunks, reply = asyncio.run(run())
+    assert len(chunks) >= 3
+    assert {c["id"] for c in chunks} == {reply.id} == {reply.to_openai()["id"]}
