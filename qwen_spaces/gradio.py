@@ -6,21 +6,32 @@ functions say what they mean or raise the matching error.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .errors import ProtocolError, QueueFullError, SpaceError, SpaceHTTPError
+from .errors import (
+    ProtocolError,
+    QueueFullError,
+    SpaceError,
+    SpaceHTTPError,
+    SpaceNotRunningError,
+)
 
 __all__ = [
     "apply_diff",
     "apply_edit",
     "check_response",
     "failure_message",
+    "not_running_state",
     "parse_json",
     "parse_retry_after",
+    "queue_message_error",
+    "raise_for_queue_message",
+    "raise_if_not_running",
     "read_config",
 ]
 
@@ -57,10 +68,15 @@ EXCERPT = 300
 
 
 def parse_json(body: bytes | str, what: str) -> Any:
-    """Decode a JSON body, or raise ProtocolError naming what it was."""
+    """Decode a JSON body, or raise ProtocolError naming what it was.
+
+    A Hugging Face status page instead (the Space is sleeping, building...)
+    is a SpaceNotRunningError: it comes with status 200 too.
+    """
     try:
         return loads(body)
     except JSON_ERRORS:
+        raise_if_not_running(body)
         raise ProtocolError(f"{what} is not JSON", payload=_excerpt(body)) from None
 
 
@@ -105,6 +121,8 @@ def check_response(status: int, headers: Mapping[str, str], body: bytes, url: st
     detail = _detail(body)
     if status == 503 and detail and "queue is full" in detail.lower():
         raise QueueFullError(f"the Space's queue is full ({detail})", retry_after=retry_after)
+    if detail is None:
+        raise_if_not_running(body, status=status, url=url, retry_after=retry_after)
     raise SpaceHTTPError(
         status, detail or _excerpt(body), url=url, retry_after=retry_after
     )
@@ -128,6 +146,114 @@ def _detail(body: bytes) -> Optional[str]:
             if value is not None and key == "detail":
                 return _excerpt(json.dumps(value))
     return None
+
+
+# --- a Space that is not running -------------------------------------------
+#
+# Hugging Face answers for a Space that is not running with an HTML page of its
+# own (status 200, 404 or 503): its embedded Space data carries the runtime
+# stage, and its text says "This Space is sleeping due to inactivity", "This
+# Space has been paused by its owner", "Runtime error" and the like. Matched on
+# text, not markup, which changes.
+
+_HTML_START = re.compile(
+    r"\s*(?:\ufeff\s*)?<(?:!doctype|html|head|body|title|div|p|h\d|center|meta)\b", re.I
+)
+_STAGE = re.compile(r'"stage"\s*:\s*"([a-z_]+)"')
+_STAGES = {
+    "sleeping": "sleeping",
+    "paused": "paused",
+    "stopped": "paused",
+    "building": "building",
+    "app_starting": "building",
+    "runtime_error": "runtime_error",
+    "build_error": "runtime_error",
+    "config_error": "runtime_error",
+    "no_app_file": "runtime_error",
+}
+# "running", "running_building"...: the app runs (a new version may build beside it).
+_RUNNING = re.compile(r"running(?:_[a-z_]+)?")
+_PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("paused", re.compile(r"\b(?:has been|is|was) paused\b|\bpaused by (?:its|the) owner")),
+    (
+        "sleeping",
+        re.compile(
+            r"\b(?:is|gone to|went to|fell) (?:currently )?(?:sleeping|asleep|sleep)\b"
+            r"|\bsleeping due to inactivity\b|\bsleeping space\b"
+        ),
+    ),
+    (
+        "runtime_error",
+        re.compile(r"\b(?:runtime|build|configuration) error\b|\bspace is in error\b"),
+    ),
+    (
+        "building",
+        re.compile(
+            r"\b(?:is|space) (?:currently )?(?:building|being built|starting up)\b"
+            r"|\b(?:building|preparing|starting) (?:the |this |your )?space\b"
+        ),
+    ),
+)
+_HEADING = re.compile(r"<(title|h1|h2)\b[^>]*>(.*?)</\1>", re.S | re.I)
+_SCAN = 256 * 1024  # status pages are small, and HF's Space data is near the top
+
+
+def not_running_state(body: bytes | str) -> Optional[str]:
+    """The state of a Space that Hugging Face's HTML status page reports, or None.
+
+    One of ``"sleeping"``, ``"building"``, ``"paused"``, ``"runtime_error"``;
+    None for any other body (JSON, an app's own page, a proxy's 502 page...).
+    """
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = text[:_SCAN]
+    if not _HTML_START.match(text):
+        return None
+    # The runtime stage in the page's embedded Space data, when it has it.
+    for stage in _STAGE.findall(html.unescape(text).lower()):
+        if stage in _STAGES:
+            return _STAGES[stage]
+        if _RUNNING.fullmatch(stage):
+            return None
+    # Else the words: the title and headings first, as they name the state best.
+    headings = " ".join(m.group(2) for m in _HEADING.finditer(text))
+    for part in (headings, text):
+        words = " ".join(html.unescape(_TAG.sub(" ", part)).lower().split())
+        for state, phrase in _PHRASES:
+            if phrase.search(words):
+                return state
+    return None
+
+
+def raise_if_not_running(
+    body: bytes | str,
+    *,
+    status: Optional[int] = None,
+    url: str = "",
+    retry_after: Optional[float] = None,
+) -> None:
+    """Raise SpaceNotRunningError if ``body`` is Hugging Face's page for a Space
+    that is not running (see :func:`not_running_state`); else return."""
+    state = not_running_state(body)
+    if state is not None:
+        raise SpaceNotRunningError(state, status_code=status, url=url, retry_after=retry_after)
+
+
+def queue_message_error(message: Any) -> Optional[QueueFullError]:
+    """The error a queue message means beyond those the stream reader knows, or None.
+
+    Gradio 3 says ``{"msg": "queue_full"}`` (as the join answer or on the
+    stream) where later versions answer 503 "Queue is full".
+    """
+    if isinstance(message, Mapping) and message.get("msg") == "queue_full":
+        return QueueFullError("the Space's queue is full (it said queue_full)")
+    return None
+
+
+def raise_for_queue_message(message: Any) -> None:
+    """Raise :func:`queue_message_error`'s error for ``message``, if it has one."""
+    error = queue_message_error(message)
+    if error is not None:
+        raise error
 
 
 def failure_message(message: Mapping[str, Any]) -> str:

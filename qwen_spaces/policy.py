@@ -13,6 +13,7 @@ from .errors import (
     QwenSpacesError,
     SpaceConnectionError,
     SpaceHTTPError,
+    SpaceNotRunningError,
     SpaceTimeoutError,
 )
 from .gradio import is_retryable_status
@@ -74,12 +75,16 @@ class RetryPolicy:
 
     Connection errors, HTTP 429/500/502/503/504 and a full queue are retried
     with jittered exponential backoff, honouring ``Retry-After``; only while no
-    answer text has arrived (a stream is never silently restarted).
+    answer text has arrived (a stream is never silently restarted). A Space
+    that is sleeping or building is retried after ``wake_delay`` seconds (or
+    its ``Retry-After``), since the first request woke it; a paused or broken
+    one is not, as only its owner can bring it back.
     """
 
     max_retries: int = 2
     base_delay: float = 0.5
     max_delay: float = 20.0
+    wake_delay: float = 15.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
@@ -94,6 +99,10 @@ class RetryPolicy:
         retry_after: Optional[float] = None
         if isinstance(error, QueueFullError):
             retry_after = error.retry_after
+        elif isinstance(error, SpaceNotRunningError):
+            if not error.starting:
+                return None
+            retry_after = error.retry_after if error.retry_after is not None else self.wake_delay
         elif isinstance(error, SpaceHTTPError):
             if not is_retryable_status(error.status_code):
                 return None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 __all__ = ["JOIN_FAULTS", "STREAM_FAULTS", "Fault", "FaultKind"]
 
@@ -28,7 +30,7 @@ FaultKind = Literal[
     # on GET /config
     "config_answer",
     # at the start of GET {P}/queue/data
-    "stream_bom",
+    "stream_prefix",
 ]
 
 JOIN_FAULTS: frozenset[str] = frozenset({"reset_before_join", "join_error", "redirect_join"})
@@ -239,5 +241,12 @@ class Fault:
     @classmethod
     def stream_bom(cls, split: bool = True, times: Optional[int] = 1) -> Fault:
         """The session stream opens with a UTF-8 byte-order mark; ``split`` writes it in
-        two HTTP chunks (``b"\\xef"``, a pause, ``b"\\xbb\\xbf"``) so it arrives cut."""
-        return cls("stream_bom", times=times, seconds=0.05 if split else 0.0)
+        two HTTP chunks (its first byte, a pause, the rest) so it arrives cut."""
+        return cls("stream_prefix", times=times, body="\ufeff", seconds=0.05 if split else 0.0)
+
+    @classmethod
+    def stream_message(cls, message: Mapping[str, Any], times: Optional[int] = 1) -> Fault:
+        """The session stream opens with this message (then goes on as usual), e.g.
+        Gradio 3's ``{"msg": "queue_full"}``."""
+        body = f"data: {json.dumps(message)}\n\n"
+        return cls("stream_prefix", times=times, body=body)

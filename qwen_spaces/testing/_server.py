@@ -517,14 +517,14 @@ class FakeSpace:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
         response.enable_chunked_encoding()
         await response.prepare(request)
-        boms = self._take(frozenset({"stream_bom"}))
-        if boms:
-            bom = "\ufeff".encode()
-            if boms[0].seconds:
-                await response.write(bom[:1])
-                await asyncio.sleep(boms[0].seconds)
-                bom = bom[1:]
-            await response.write(bom)
+        prefixes = self._take(frozenset({"stream_prefix"}))
+        if prefixes:
+            head = prefixes[0].body.encode()
+            if prefixes[0].seconds:  # in two chunks, a pause apart
+                await response.write(head[:1])
+                await asyncio.sleep(prefixes[0].seconds)
+                head = head[1:]
+            await response.write(head)
         session = self._sessions.get(request.query.get("session_hash", ""))
         if session is None or self._take(frozenset({"session_not_found"})):
             # Gradio raises inside its stream: the message, then a broken connection.
