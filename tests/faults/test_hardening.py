@@ -287,3 +287,32 @@ def test_gradio3_queue_full_stream_message_is_queue_full(mode: str) -> None:
     with FakeSpace(answer=ANSWER, faults=[fault]) as space:
         out = call(mode, space.url, max_retries=0)
     assert isinstance(out.error, qs.QueueFullError), out.error
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the lead's hook in client_core: Conversation's starting history through "
+    "payloads.normalize_history (instead of _history); then drop this mark",
+)
+def test_a_conversation_history_takes_the_openai_variants(mode: str) -> None:
+    history = [
+        {"role": "developer", "content": "Answer in French."},
+        {"role": "user", "content": "u1", "name": "alice"},
+        {"role": "assistant", "content": None},
+        {"role": "assistant", "content": "a1"},
+    ]
+    with FakeSpace(answer=ANSWER) as space:
+        if mode == "sync":
+            with qs.Client(base_url=space.url) as client:
+                conv = client.conversation(messages=history)
+                reply = conv.send("q")
+        else:
+
+            async def run() -> qs.Reply:
+                async with qs.AsyncClient(base_url=space.url) as client:
+                    return await client.conversation(messages=history).send("q")
+
+            reply = asyncio.run(run())
+        sent = joins(space)
+    assert reply.text == ANSWER
+    assert sent[0]["data"] == ["q", [["u1", "a1"]], "Answer in French."]
