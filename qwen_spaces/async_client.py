@@ -450,7 +450,7 @@ class AsyncStream:
         """The stream as OpenAI ``chat.completion.chunk`` dicts."""
         from .openai_format import OpenAIChunks  # rarely used: not loaded at import
 
-        chunks = OpenAIChunks(self._call.spec.model)
+        chunks = OpenAIChunks(self._call.spec.model, self._call.completion_id)
         async for event in self:
             for chunk in chunks.convert(event):
                 yield chunk

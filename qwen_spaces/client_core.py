@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 from .endpoints import Endpoints
 from .events import ConversationState, Reply
-from .payloads import Messages, new_session_hash, normalize_messages
-from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, redact
+from .payloads import Messages, new_session_hash, normalize_history, normalize_messages
+from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, check_token, redact
 from .protocol import ChatCall
 from .spaces import SpaceSpec, resolve_model
 from .sse import DEFAULT_MAX_EVENT_BYTES
@@ -66,9 +66,8 @@ class ClientCore:
         _configure_logging_from_env()
         self.spec: SpaceSpec = resolve_model(model)
         self.base_url = check_base_url(base_url if base_url is not None else self.spec.url)
-        if hf_token is not None and not isinstance(hf_token, str):
-            raise TypeError("hf_token must be a str")
-        self._token = Secret(hf_token) if hf_token else None
+        token = Secret(check_token(hf_token)) if hf_token is not None else None
+        self._token = token or None  # "" or only whitespace: no token
         if proxy is not None:
             check_base_url(proxy)  # same rule: an http(s) URL
         self.proxy = Secret(proxy) if proxy else None
@@ -192,7 +191,7 @@ class ConversationCore:
                 raise TypeError("system must be a str")
             initial.append({"role": "system", "content": system})
         if messages:
-            initial.extend(_history(messages))
+            initial.extend(normalize_history(messages))
         self.state = ConversationState(
             model=core.model, session_hash=session_hash or new_session_hash(), messages=initial
         )
@@ -229,17 +228,3 @@ class ConversationCore:
         self.state = ConversationState(
             model=self.state.model, session_hash=new_session_hash(), messages=system
         )
-
-
-def _history(messages: Messages) -> list[dict[str, str]]:
-    # Earlier turns may end with an assistant message: validate each one alone.
-    if isinstance(messages, str):
-        raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
-    out: list[dict[str, str]] = []
-    for message in messages:
-        role = message.get("role") if isinstance(message, Mapping) else None
-        probe: list[Any] = [{**message, "role": "user"}] if role in ("assistant", "system") else [
-            message
-        ]
-        out.append({"role": str(role), "content": normalize_messages(probe)[0]["content"]})
-    return out

@@ -46,8 +46,16 @@ from .errors import (
     SpaceError,
     SpaceTimeoutError,
 )
-from .events import ConversationState, Event, Reply
-from .gradio import Msg, check_response, parse_json, read_config, read_message
+from .events import ConversationState, Event, Reply, new_completion_id
+from .gradio import (
+    Msg,
+    check_response,
+    parse_json,
+    raise_for_queue_message,
+    raise_if_not_running,
+    read_config,
+    read_message,
+)
 from .policy import RetryPolicy, RetryState, Timeouts
 from .spaces import SpaceSpec, resolve_endpoints
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
@@ -158,7 +166,6 @@ class ChatCall:
         self._step = Step.CONFIG
         self._sent: Optional[Request] = None
         self._streaming = False
-        self._failure: Optional[QwenSpacesError] = None
         self._completed = False
         self._decoder = SSEDecoder(max_event_bytes)
         self.event_id: Optional[str] = None
@@ -167,6 +174,7 @@ class ChatCall:
         self.touched_session = False  # something was sent that may change the Space's session
         self.tracker: Optional[AnswerTracker] = None
         self.timings: dict[str, float] = {}
+        self.completion_id = new_completion_id()  # the Reply's id, known while it streams
         self._begin()
 
     @property
@@ -306,6 +314,7 @@ class ChatCall:
             self._step = Step.JOIN
         elif step is Step.JOIN:
             answer = parse_json(body, "the queue/join answer")
+            raise_for_queue_message(answer)  # Gradio 3: {"msg": "queue_full"}
             event_id = answer.get("event_id") if isinstance(answer, dict) else None
             if not isinstance(event_id, str):
                 raise ProtocolError("queue/join did not return an event_id", payload=answer)
@@ -320,6 +329,7 @@ class ChatCall:
             raise ProtocolError(f"the event stream answered HTTP {status} without a stream")
 
     def _on_config(self, status: int, body: bytes) -> None:
+        raise_if_not_running(body, status=status)  # Hugging Face's page: sleeping, paused...
         try:
             if status != 200:
                 raise ProtocolError(f"/config answered HTTP {status}")
@@ -356,7 +366,8 @@ class ChatCall:
 
         Raises SpaceTimeoutError when the queue or total limit passed before
         this chunk came (its bytes are not read), ProtocolError for an answer
-        it cannot follow. A failure the Space reports is kept for ``reply()``.
+        it cannot follow, and the failure the Space reports (SpaceError,
+        QueueFullError); the driver hands each to ``next_attempt``.
         """
         out: list[Event] = []
         if self.finished:
@@ -388,8 +399,7 @@ class ChatCall:
                 break
             elif kind is Msg.FAILED:
                 self.finished = True
-                self._failure = value
-                break
+                raise value
             else:  # Msg.CLOSED
                 self.finished = True
                 break
@@ -437,7 +447,7 @@ class ChatCall:
             self._retry.attempt, self._retry.policy.max_retries, delay, self._redact(str(failure)),
         )
         self._decoder = SSEDecoder(self.body_limit)
-        self.event_id = self.tracker = self._failure = None
+        self.event_id = self.tracker = None
         self.finished = self.started = self._completed = self._streaming = False
         self._deadline = _Deadline(self._total_at, "total", self.timeouts.total)
         self._begin()
@@ -472,11 +482,9 @@ class ChatCall:
     def reply(self) -> Reply:
         """The finished answer.
 
-        Raises the error the call ended with: the Space's failure, or a
-        ProtocolError for a stream that ended before the answer was complete.
+        Raises ProtocolError for a stream that ended before the answer was
+        complete, SpaceError for an answer without text.
         """
-        if self._failure is not None:
-            raise self._error(self._failure)
         tracker = self.tracker
         if not self._completed or tracker is None:
             raise self._error(
@@ -504,4 +512,5 @@ class ChatCall:
             reasoning=tracker.reasoning,
             conversation=state,
             timings=dict(self.timings),
+            id=self.completion_id,
         )

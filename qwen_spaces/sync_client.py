@@ -574,7 +574,7 @@ class Stream:
         """The stream as OpenAI ``chat.completion.chunk`` dicts."""
         from .openai_format import OpenAIChunks  # rarely used: not loaded at import
 
-        chunks = OpenAIChunks(self._call.spec.model)
+        chunks = OpenAIChunks(self._call.spec.model, self._call.completion_id)
         for event in self:
             yield from chunks.convert(event)
         yield chunks.finish()
