@@ -8,7 +8,8 @@ it runs the same scenarios and prints, as JSON, what came back: the text,
 the content chunks, the reasoning, the conversation gpt4free handed out and
 the answer to a follow-up that passes it back. It asserts nothing: the test
 (tests/integration/test_g4f.py) computes the expected answers and checks.
-Only stdlib, gpt4free and qwen_spaces are needed.
+Only stdlib, gpt4free and qwen_spaces are needed; ``g4f_scenarios`` (beside
+it) says what to send.
 """
 
 from __future__ import annotations
@@ -22,31 +23,20 @@ from typing import Any
 
 import g4f
 import g4f.debug
+import g4f_scenarios
 from g4f.client import AsyncClient, Client
 from g4f.errors import ModelNotFoundError
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
 from g4f.providers.response import JsonConversation, Reasoning
 from g4f.providers.retry_provider import IterListProvider
+from g4f_scenarios import FOLLOW_UP, HISTORY, NAMES, QUERY, SYSTEM
 
 from qwen_spaces import providers
 
 g4f.debug.version_check = False  # no network here: never ask PyPI for a newer g4f
 
 TIMEOUT = 30.0
-QUERY = "Laugh: ha ha — café ☕?"
-SYSTEM = "Be brief — très."
-HISTORY = [
-    ("First question ☕", "First answer"),
-    ("Second — question", "Second answer ha ha"),
-    ("Third question", "Third answer ✓"),
-]
-FOLLOW_UP = ("Start a story ☕", "And then? ha ha")
-
 PROVIDERS = {"max": providers.Qwen_Qwen_2_5_Max, "onem": providers.Qwen_Qwen_2_5M}
-NAMES = {
-    "max": ["qwen-2-5-max", "qwen-2.5-max", "qwen-qwen2-5-max"],
-    "onem": ["qwen-2.5-1m", "qwen-2.5-1m-demo"],
-}
 
 
 class Observation:
@@ -191,6 +181,7 @@ async def iterlist_async_stream(provider: Any, model: str, messages: Any, **kw: 
 
 
 Entry = Callable[..., Any]
+# The rows, in g4f_scenarios.ENTRY_POINTS' order.
 ENTRY_POINTS: dict[str, Entry] = {
     "Client.create": client_create,
     "Client.create(stream=True)": client_stream,
@@ -306,6 +297,8 @@ def edge_checks(kind: str) -> dict[str, Any]:
 
 def main() -> None:
     kind, url = sys.argv[1], sys.argv[2]
+    if list(ENTRY_POINTS) != g4f_scenarios.ENTRY_POINTS:
+        sys.exit("g4f_driver.ENTRY_POINTS and g4f_scenarios.ENTRY_POINTS differ")
     provider = PROVIDERS[kind]
     provider.url = url  # the providers read cls.url at call time
     names = NAMES[kind]
