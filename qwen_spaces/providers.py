@@ -161,6 +161,9 @@ class _StatusReasoning(_ReasoningBase, Reasoning):
     def __bool__(self) -> bool:
         return False
 
+    def __repr__(self) -> str:
+        return f"Reasoning({self.text!r})"
+
 
 Chunk = Union[str, Reasoning, JsonConversation]
 
