@@ -276,8 +276,6 @@ class _Provider(_ProviderBase, _ModelsBase):
         for key in ("timeout", "hf_token", "max_retries", "headers"):
             if kwargs.get(key) is not None:
                 options[key] = kwargs[key]
-        if "hf_token" not in options and isinstance(kwargs.get("api_key"), str):
-            options["hf_token"] = kwargs["api_key"]  # gpt4free's name for a token
         return options
 
     @classmethod
@@ -296,9 +294,10 @@ class _Provider(_ProviderBase, _ModelsBase):
         never as answer text. With ``return_conversation=True`` the last item
         is a JsonConversation to pass back as ``conversation=`` (the object or
         its dict) for a follow-up. ``media`` (files) is not supported yet: a
-        non-empty one raises ValueError. Other gpt4free arguments are ignored;
-        ``timeout``, ``max_retries``, ``headers`` and ``hf_token`` (or
-        ``api_key``) go to the client.
+        non-empty one raises ValueError. ``timeout``, ``max_retries``,
+        ``headers`` and ``hf_token`` go to the client; other gpt4free arguments
+        are ignored, ``api_key`` too (gpt4free may pass a key meant for
+        another service: it is never sent to the Space).
         """
         from .async_client import AsyncClient
 

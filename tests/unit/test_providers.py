@@ -124,7 +124,10 @@ def test_1m_conversation_continues_from_the_object_or_its_dict(
             text = "".join(c for c in chunks if isinstance(c, str))
             assert text == f"turn {turn}: q{turn}"
             history = [*follow_up, {"role": "assistant", "content": text}]
-        assert space.requests  # the calls reached the fake Space
+        # gpt4free passes api_key along; it may be meant for another service.
+        list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", "x", api_key="sk-not-for-spaces"))
+        assert space.requests
+        assert not [r for r in space.requests if "sk-not-for-spaces" in str(r.headers)]
 
 
 def test_non_stream_completion_gives_reasoning_then_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
