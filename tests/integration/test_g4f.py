@@ -32,6 +32,8 @@ from tests.replicas.launcher import Replica
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "g4f_driver.py"
 DRIVER_TIMEOUT = 300.0
+# The first test waits for the replicas and all five driver runs (~45 s on 2 cores).
+pytestmark = pytest.mark.timeout(DRIVER_TIMEOUT + 120)
 
 #: replica fixture -> (provider kind, row label)
 REPLICAS = {
