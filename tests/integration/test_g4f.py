@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -136,6 +137,7 @@ def g4f_reports(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
     return reports
 
 
