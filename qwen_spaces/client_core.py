@@ -86,6 +86,10 @@ class ClientCore:
             raise ValueError("max_event_bytes must be positive")
         self.max_event_bytes = max_event_bytes
         self.endpoints: Optional[Endpoints] = None  # from /config, once read
+        # The discovery cache is read at the first call, never here: building
+        # a client does no I/O at all.
+        self._cache_read = False
+        self._endpoints_cached = False  # self.endpoints came from the disk cache
 
     @property
     def model(self) -> str:
@@ -132,12 +136,15 @@ class ClientCore:
         else:
             full = new
             state = ConversationState(model=self.spec.model, session_hash=new_session_hash())
+        if self.endpoints is None and not self._cache_read:
+            self._read_cache()
         return ChatCall(
             self.spec,
             self.base_url,
             full,
             state,
             endpoints=self.endpoints,
+            endpoints_cached=self._endpoints_cached,
             timeouts=Timeouts.of(timeout, self.timeouts),
             retry=self.retry,
             max_event_bytes=self.max_event_bytes,
@@ -147,9 +154,22 @@ class ClientCore:
             on_upload=on_upload,
         )
 
+    def _read_cache(self) -> None:
+        from . import discovery_cache  # loaded at the first call, not at import
+
+        self._cache_read = True
+        cached = discovery_cache.load(self.base_url, self.spec.model)
+        if cached is not None:
+            log.debug("using the cached ids of %s: %s", self.spec.model, cached)
+            self.endpoints, self._endpoints_cached = cached, True
+
     def _remember(self, endpoints: Endpoints) -> None:
-        # Found in /config: later calls of this client skip that round trip.
-        self.endpoints = endpoints
+        # Found in /config: later calls of this client, and new processes
+        # (through the discovery cache), skip that round trip.
+        from . import discovery_cache
+
+        self.endpoints, self._endpoints_cached = endpoints, False
+        discovery_cache.store(self.base_url, self.spec.model, endpoints)
 
     def describe(self, cls: str) -> str:
         return f"{cls}(model={self.spec.model!r}, base_url={self.base_url!r})"

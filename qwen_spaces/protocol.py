@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,9 +42,11 @@ from .dedup import AnswerTracker
 from .endpoints import Endpoints
 from .errors import (
     ProtocolError,
+    QueueFullError,
     QwenSpacesError,
     SpaceConnectionError,
     SpaceError,
+    SpaceHTTPError,
     SpaceTimeoutError,
 )
 from .events import ConversationState, Event, Reply, new_completion_id
@@ -74,6 +77,17 @@ DRAIN_SECONDS = 1.0
 DRAIN_BYTES = 1 << 20
 # Timers may fire a hair before the instant they were set for.
 _SLACK = 0.01
+# How Gradio answers ids that are not (or no longer) the function's: a moved
+# api prefix is a 404, a body its schema rejects a 422 (400 without fn_index),
+# an unknown fn_index a bare 500 (a KeyError on 4.x and 5.x, for /queue/join
+# and /run/predict alike). A shifted trigger_id is not checked at all.
+_STALE_STATUS = frozenset({400, 404, 405, 422, 500})
+# ... and an fn_index that now names another function fails on the stream,
+# before it runs, with an error naming its inputs.
+_STALE_FAILURE = re.compile(
+    r"input values|needed: \d+, got: \d+|validation error|input should be|fn_index",
+    re.IGNORECASE,
+)
 
 
 class Step(enum.Enum):
@@ -153,6 +167,7 @@ class ChatCall:
         on_endpoints: Optional[Callable[[Endpoints], None]] = None,
         files: tuple[Upload, ...] = (),
         on_upload: Optional[Callable[[int, int], None]] = None,
+        endpoints_cached: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
@@ -165,6 +180,10 @@ class ChatCall:
         self._retry = RetryState(retry or RetryPolicy())
         self._redact = redact
         self._on_endpoints = on_endpoints
+        # Ids from the discovery cache may be stale: the first answer that
+        # says so sends the call back to /config, once.
+        self._cached_ids = endpoints is not None and endpoints_cached
+        self.config_refetched = False
         self._clock = clock
         self._started_at = clock()
         self._total_at = self._started_at + timeouts.total
@@ -481,7 +500,19 @@ class ChatCall:
         outlast the total limit. Otherwise leaves the call ready to start again
         (the queue limit restarts; the total limit keeps running; a predict
         that succeeded is not sent twice).
+
+        Ids from the discovery cache that the Space refuses (see
+        ``_STALE_STATUS``) send the call back to ``/config`` at once, one time,
+        without using a retry: 0.
         """
+        if self._stale_ids(error):
+            log.info("the Space's ids changed since they were cached: reading /config again")
+            self._cached_ids = False
+            self.config_refetched = True
+            self.endpoints = self._predicted = None
+            self._predict_done = False
+            self._reset_attempt()
+            return 0.0
         failure = self._error(error)
         retry = self._retry.increment(failure)
         if retry is None or retry[0] >= self._total_at - self._clock():
@@ -491,12 +522,36 @@ class ChatCall:
             "retry %d of %d in %.1f s after: %s",
             self._retry.attempt, self._retry.policy.max_retries, delay, self._redact(str(failure)),
         )
+        self._reset_attempt()
+        return delay
+
+    def _reset_attempt(self) -> None:
         self._decoder = SSEDecoder(self.body_limit)
         self.event_id = self.tracker = None
         self.finished = self.started = self._completed = self._streaming = False
         self._deadline = _Deadline(self._total_at, "total", self.timeouts.total)
         self._begin()
-        return delay
+
+    def _stale_ids(self, error: Union[QwenSpacesError, TransportError]) -> bool:
+        """Whether ``error`` says the cached ids are wrong, and a refetch is still safe.
+
+        Safe: nothing started (the join or predict was refused, or the
+        function failed on its inputs before any text), and only once a call.
+        """
+        if not self._cached_ids or self.partial_text or self._sent is None:
+            return False
+        step = self._sent.step
+        if step is Step.UPLOAD:  # the files' route moves with the api prefix
+            return isinstance(error, SpaceHTTPError) and error.status_code in (404, 405)
+        if step is Step.PREDICT or step is Step.JOIN:
+            return (
+                isinstance(error, SpaceHTTPError)
+                and not isinstance(error, QueueFullError)
+                and error.status_code in _STALE_STATUS
+            )
+        if step is Step.DATA and type(error) is SpaceError:
+            return _STALE_FAILURE.search(error.message) is not None
+        return False
 
     def _error(self, error: Union[QwenSpacesError, TransportError]) -> QwenSpacesError:
         """The user's error for ``error``: the one place partial text is attached."""

@@ -53,7 +53,11 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def child_env(home: Optional[Path] = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_SPACES", "XDG_"))}
+    # The test's own discovery cache stays (tests/conftest.py): never the user's.
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("QWEN_SPACES", "XDG_")) or k == "QWEN_SPACES_CACHE_DIR"
+    }
     env["PYTHONPATH"] = str(ROOT)
     if home is not None:
         env["HOME"] = str(home)

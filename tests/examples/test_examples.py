@@ -65,7 +65,10 @@ def replica() -> Iterator[Replica]:
 @pytest.fixture(scope="module")
 def env(replica: Replica) -> dict[str, str]:
     """The examples' environment: the replica's URL, and this venv's console scripts first."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_SPACES_")}
+    env = {  # the test's own discovery cache stays (tests/conftest.py)
+        k: v for k, v in os.environ.items()
+        if not k.startswith("QWEN_SPACES_") or k == "QWEN_SPACES_CACHE_DIR"
+    }
     env.update(
         QWEN_SPACES_BASE_URL=replica.url,
         QWEN_SPACES_MODEL=MODEL,

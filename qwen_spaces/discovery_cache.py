@@ -1,0 +1,168 @@
+"""The discovery cache: a Space's endpoints, as read from ``/config``, kept on disk.
+
+A new process (each ``qwen-spaces ask``) would otherwise spend one round trip,
+and on a real Space a large JSON, on ``/config`` before its first join. Only
+the :class:`Endpoints` are stored, one small JSON file per (model, base URL),
+under the user's cache directory:
+
+- ``$QWEN_SPACES_CACHE_DIR`` if set;
+- else ``$XDG_CACHE_HOME/qwen_spaces`` (``~/.cache/qwen_spaces``) on Linux and
+  other Unixes, ``~/Library/Caches/qwen_spaces`` on macOS,
+  ``%LOCALAPPDATA%\\qwen_spaces\\Cache`` on Windows.
+
+Entries live ``TTL`` seconds. ``QWEN_SPACES_CACHE=off`` turns the cache off.
+Files are replaced atomically (a temporary file, then ``os.replace``), so
+processes writing at once leave one whole file; a file that cannot be read or
+does not fit is ignored (the call reads ``/config`` and rewrites it). The file
+name is a hash of the key and the file holds no URL, header or token.
+
+This module does file I/O; the decision to trust or refetch the ids is the
+call's (``protocol.ChatCall``). Every failure here is logged and swallowed: a
+cache never breaks a call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Optional, get_args
+
+from .endpoints import ChatbotFormat, Endpoints
+
+__all__ = ["TTL", "cache_dir", "enabled", "entry_path", "load", "store"]
+
+log = logging.getLogger("qwen_spaces")
+
+#: Seconds an entry is trusted. A Space whose ids moved is caught sooner: the
+#: join fails and the call reads /config again (see protocol.ChatCall).
+TTL = 24 * 3600.0
+_VERSION = 1
+_OFF = frozenset({"off", "0", "false", "no", "disable", "disabled"})
+_FIELDS = {f.name: f for f in dataclasses.fields(Endpoints)}
+_FORMATS = frozenset(get_args(ChatbotFormat))
+
+
+def enabled() -> bool:
+    """False when ``QWEN_SPACES_CACHE`` says off (``off``, ``0``, ``false``, ``no``)."""
+    return os.environ.get("QWEN_SPACES_CACHE", "").strip().lower() not in _OFF
+
+
+def cache_dir() -> Path:
+    """Where the entries live (see the module's docstring)."""
+    explicit = os.environ.get("QWEN_SPACES_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA", "").strip()
+        root = Path(local) if local else Path.home() / "AppData" / "Local"
+        return root / "qwen_spaces" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "qwen_spaces"
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    # The XDG spec: a relative path is invalid and must be ignored.
+    root = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return root / "qwen_spaces"
+
+
+def _key(base_url: str, model: str) -> str:
+    return hashlib.sha256(f"{model}\n{base_url}".encode()).hexdigest()
+
+
+def entry_path(base_url: str, model: str) -> Path:
+    """The file of the (base URL, model) entry."""
+    return cache_dir() / f"endpoints-{_key(base_url, model)[:24]}.json"
+
+
+def load(base_url: str, model: str, *, now: Optional[float] = None) -> Optional[Endpoints]:
+    """The cached endpoints of the Space at ``base_url`` for ``model``, if fresh.
+
+    None when the cache is off, empty, expired, or its file is unreadable.
+    """
+    if not enabled():
+        return None
+    try:
+        path = entry_path(base_url, model)
+        raw = path.read_bytes()
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to expand
+        return None
+    try:
+        entry = json.loads(raw)
+        endpoints = _decode(entry, _key(base_url, model))
+    except (ValueError, TypeError, KeyError) as exc:
+        log.debug("ignoring the discovery cache file %s: %s", path, exc)
+        return None
+    saved = entry["saved"]
+    age = (time.time() if now is None else now) - saved
+    if not -60.0 <= age < TTL:  # expired, or written by a clock far ahead
+        log.debug("the discovery cache entry for %s expired", model)
+        return None
+    return endpoints
+
+
+def store(base_url: str, model: str, endpoints: Endpoints, *, now: Optional[float] = None) -> bool:
+    """Save ``endpoints`` for (``base_url``, ``model``); True if it was written.
+
+    Atomic: readers see the old file or the new one, never part of one.
+    """
+    if not enabled():
+        return False
+    entry = {
+        "version": _VERSION,
+        "key": _key(base_url, model),
+        "saved": time.time() if now is None else now,
+        "endpoints": dataclasses.asdict(endpoints),
+    }
+    try:
+        path = entry_path(base_url, model)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(entry, out)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except (OSError, RuntimeError) as exc:
+        log.debug("cannot write the discovery cache: %s", exc)
+        return False
+    return True
+
+
+def _decode(entry: Any, key: str) -> Endpoints:
+    """An entry's Endpoints; raises ValueError/TypeError/KeyError for anything off."""
+    if not isinstance(entry, dict) or entry.get("version") != _VERSION:
+        raise ValueError("not a version 1 entry")
+    if entry.get("key") != key:
+        raise ValueError("an entry for another Space")
+    saved = entry["saved"]
+    if isinstance(saved, bool) or not isinstance(saved, (int, float)):
+        raise TypeError("saved is not a time")
+    fields = entry["endpoints"]
+    if not isinstance(fields, dict) or set(fields) != set(_FIELDS):
+        raise ValueError("endpoints with other fields")
+    prefix = fields["api_prefix"]
+    if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")):
+        raise TypeError("api_prefix")
+    for name in ("fn_index", "chatbot_output"):
+        if not _is_int(fields[name]):
+            raise TypeError(name)
+    for name in ("trigger_id", "predict_fn_index", "predict_trigger_id"):
+        if fields[name] is not None and not _is_int(fields[name]):
+            raise TypeError(name)
+    if fields["chatbot_format"] not in _FORMATS:
+        raise ValueError("chatbot_format")
+    if fields["from_config"] is not True:
+        raise ValueError("only endpoints read from /config are cached")
+    return Endpoints(**fields)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
