@@ -427,7 +427,9 @@ class _Exchange:
             return
 
     def close(self) -> None:
-        if self._complete:
+        # A 5xx: the server may close the connection right after (uvicorn
+        # does after an app error), so it is not offered to the next request.
+        if self._complete and self.status < 500:
             self._response.release()
         else:
             self._response.close()

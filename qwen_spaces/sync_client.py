@@ -342,10 +342,11 @@ class RequestsTransport:
 class _Exchange:
     """One answer as the loop reads it: status and headers, then the body."""
 
-    __slots__ = ("_chunks", "_complete", "_guard", "_response", "headers", "status")
+    __slots__ = ("_chunks", "_complete", "_conn", "_guard", "_response", "headers", "status")
 
     def __init__(self, response: requests.Response, guard: _Guard) -> None:
         self._response = response
+        self._conn = getattr(response.raw, "connection", None)  # urllib3's, while it has one
         self._guard = guard
         self._complete = False  # the body was read to its end
         self._chunks: Optional[Iterator[bytes]] = None
@@ -403,6 +404,12 @@ class _Exchange:
             response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag
             response.raw.release_conn()
         response.close()
+        if self.status >= 500 and self._conn is not None:
+            # uvicorn closes the connection just after a 500 of the app; urllib3
+            # has put it back in the pool already (the body was read), and the
+            # next request (the /config refetch) would meet a reset. Closed
+            # here, the pool opens a new one.
+            self._conn.close()
 
 
 def _raw_chunks(raw: Any) -> Iterator[bytes]:
