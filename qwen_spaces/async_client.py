@@ -2,21 +2,21 @@
 
 It moves bytes and nothing else: the call (``protocol.ChatCall``) decides every
 request, limit and retry. aiohttp's exception shapes are known here only, in
-one table (``_FAILURES``). This is the only module that imports aiohttp, and
-``import qwen_spaces`` loads it only when AsyncClient is first used.
+one table (``_FAILURES``). This is the only module that imports aiohttp: at
+the first request, in a thread, never on the event loop (see ``_prepare``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import ssl
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Optional, Union
-
-import aiohttp
-import aiohttp.http_exceptions
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from .client_core import DEFAULT_MODEL, ClientCore, ConversationCore, EndHook, StreamState
 from .errors import QwenSpacesError
@@ -29,25 +29,83 @@ from .protocol import CANCEL_TIMEOUT, ChatCall, Request
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .transport import FailureKind, TransportError
 
+if TYPE_CHECKING:
+    import aiohttp
+    import aiohttp.http_exceptions
+
 __all__ = ["AsyncClient", "AsyncConversation", "AsyncStream"]
 
 log = logging.getLogger("qwen_spaces")
 
 StatusCallback = Callable[[QueueStatus], Any]
 
-# The one table: aiohttp's exceptions -> neutral kinds (first match wins).
-# A total timeout is a bare asyncio.TimeoutError; sock_connect and sock_read
-# raise aiohttp's subclasses of it.
-_FAILURES: tuple[tuple[type[BaseException], FailureKind], ...] = (
-    (aiohttp.ConnectionTimeoutError, FailureKind.CONNECT_TIMEOUT),
-    (aiohttp.ServerTimeoutError, FailureKind.READ_TIMEOUT),
-    (asyncio.TimeoutError, FailureKind.DEADLINE),
-    (aiohttp.ClientError, FailureKind.CONNECTION),
-    # Raised bare by the pure-Python parser (AIOHTTP_NO_EXTENSIONS=1).
-    (aiohttp.http_exceptions.HttpProcessingError, FailureKind.CONNECTION),
-    (OSError, FailureKind.CONNECTION),
-)
-_LIBRARY_ERRORS = tuple(error for error, _ in _FAILURES)
+# The one table: aiohttp's exceptions -> neutral kinds (first match wins),
+# filled in by _prepare. A total timeout is a bare asyncio.TimeoutError;
+# sock_connect and sock_read raise aiohttp's subclasses of it.
+_FAILURES: tuple[tuple[type[BaseException], FailureKind], ...] = ()
+_LIBRARY_ERRORS: tuple[type[BaseException], ...] = ()
+
+# Importing aiohttp takes 0.2-0.4 s (it builds its default SSL contexts then,
+# loading the system's certificates), and so does building one: blocking work
+# that would stall every task of the loop. It runs once per process, in a
+# thread, at the first request (_ready), with the SSL context this module
+# gives every connector (aiohttp versions that build theirs lazily then build
+# none at the first HTTPS connection either).
+_SSL_VERIFIED: Optional[ssl.SSLContext] = None
+_prepare_lock = threading.Lock()
+_start_lock = threading.Lock()
+_preparing: Optional[concurrent.futures.Future[None]] = None
+
+
+def _ssl_context(cafile: Optional[str] = None) -> ssl.SSLContext:
+    """A verifying context (the system's CAs, or ``cafile``): blocking file I/O."""
+    context = ssl.create_default_context(cafile=cafile)
+    context.set_alpn_protocols(("http/1.1",))  # as aiohttp's own
+    return context
+
+
+def _prepare() -> None:
+    """Import aiohttp, fill the failure table, build the SSL context. Blocking; idempotent."""
+    global aiohttp, _FAILURES, _LIBRARY_ERRORS, _SSL_VERIFIED
+    with _prepare_lock:
+        if _SSL_VERIFIED is not None:
+            return
+        import aiohttp
+        import aiohttp.http_exceptions
+
+        _FAILURES = (
+            (aiohttp.ConnectionTimeoutError, FailureKind.CONNECT_TIMEOUT),
+            (aiohttp.ServerTimeoutError, FailureKind.READ_TIMEOUT),
+            (asyncio.TimeoutError, FailureKind.DEADLINE),
+            (aiohttp.ClientError, FailureKind.CONNECTION),
+            # Raised bare by the pure-Python parser (AIOHTTP_NO_EXTENSIONS=1).
+            (aiohttp.http_exceptions.HttpProcessingError, FailureKind.CONNECTION),
+            (OSError, FailureKind.CONNECTION),
+        )
+        _LIBRARY_ERRORS = tuple(error for error, _ in _FAILURES)
+        _SSL_VERIFIED = _ssl_context()
+
+
+async def _ready() -> None:
+    """``_prepare`` in a thread, once per process (every loop awaits the same one)."""
+    global _preparing
+    if _SSL_VERIFIED is not None:
+        return
+    with _start_lock:
+        future = _preparing
+        if future is None or (future.done() and future.exception() is not None):
+            future = _preparing = concurrent.futures.Future()
+
+            def run(done: concurrent.futures.Future[None] = future) -> None:
+                try:
+                    _prepare()
+                except BaseException as exc:  # handed to every waiter
+                    done.set_exception(exc)
+                else:
+                    done.set_result(None)
+
+            threading.Thread(target=run, name="qwen_spaces-prepare", daemon=True).start()
+    await asyncio.wrap_future(future)
 
 
 def _failure(exc: BaseException) -> TransportError:
@@ -248,10 +306,22 @@ class AiohttpTransport:
         self._core = core
         self._session: Optional[aiohttp.ClientSession] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._cafile_context: Optional[ssl.SSLContext] = None  # for verify="path"
         # Cancel requests still under way; close() lets them finish, briefly.
         self._cancels: set[asyncio.Task[None]] = set()
 
+    async def _ready_http(self) -> aiohttp.ClientSession:
+        """The session, its blocking preparation done in threads (the loop never waits on it)."""
+        await _ready()
+        verify = self._core.verify
+        if isinstance(verify, str) and self._cafile_context is None:
+            loop = asyncio.get_running_loop()
+            self._cafile_context = await loop.run_in_executor(None, _ssl_context, verify)
+        return self._http()
+
     def _http(self) -> aiohttp.ClientSession:
+        if _SSL_VERIFIED is None:
+            _prepare()  # only when called before _ready_http (tests): blocking, but right
         loop = asyncio.get_running_loop()
         session = self._session
         if session is not None and self._loop is not loop:
@@ -265,14 +335,14 @@ class AiohttpTransport:
             if auth:
                 # aiohttp drops Authorization on a redirect to another origin.
                 headers["Authorization"] = auth
-            ssl: Any = True
+            context: Union[ssl.SSLContext, bool] = _SSL_VERIFIED or True
             if isinstance(core.verify, str):
-                import ssl as ssl_module
-
-                ssl = ssl_module.create_default_context(cafile=core.verify)
+                if self._cafile_context is None:
+                    self._cafile_context = _ssl_context(core.verify)
+                context = self._cafile_context
             elif core.verify is False:
-                ssl = False
-            connector = aiohttp.TCPConnector(limit=0, ssl=ssl)
+                context = False
+            connector = aiohttp.TCPConnector(limit=0, ssl=context)
             session = aiohttp.ClientSession(
                 headers=headers,
                 connector=connector,
@@ -289,6 +359,7 @@ class AiohttpTransport:
         Raises TransportError. On leaving, a body read to its end goes back to
         the pool; any other is closed.
         """
+        session = await self._ready_http()
         timeout = aiohttp.ClientTimeout(
             total=request.total, sock_connect=request.connect, sock_read=request.read
         )
@@ -301,7 +372,7 @@ class AiohttpTransport:
                     "files", reader, filename=upload.name, content_type=upload.mime_type
                 )
         try:
-            response = await self._http().request(
+            response = await session.request(
                 request.method,
                 request.url,
                 json=request.json,

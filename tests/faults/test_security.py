@@ -87,8 +87,11 @@ def test_tls_verification_is_on_by_default_and_takes_a_ca_bundle(tmp_path: Path)
 
 async def test_async_tls_verification_default_and_off() -> None:
     async with qs.AsyncClient() as client:
-        connector = client._transport._http().connector
-        assert connector is not None and getattr(connector, "_ssl", True) is True
+        connector = (await client._transport._ready_http()).connector
+        # A verifying context of the system's CAs, built off the event loop (#13).
+        context = getattr(connector, "_ssl", None)
+        assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+        assert context.check_hostname
     async with qs.AsyncClient(verify=False) as client:
         connector = client._transport._http().connector
         assert connector is not None and getattr(connector, "_ssl", None) is False
