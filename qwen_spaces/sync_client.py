@@ -12,6 +12,7 @@ import heapq
 import http.client
 import itertools
 import logging
+import os
 import socket
 import threading
 import time
@@ -264,8 +265,17 @@ class RequestsTransport:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.verify = core.verify
+            # The environment (proxy variables, CA bundle) is read once, here:
+            # requests would scan os.environ on every request, about 0.2 ms
+            # each time, on the way to the first token.
+            session.trust_env = False
             if core.proxy:
                 session.proxies = {"http": core.proxy, "https": core.proxy}
+            else:
+                session.proxies = requests.utils.get_environ_proxies(core.base_url)
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if core.verify is True and bundle:
+                session.verify = bundle
             auth = core.authorization
             if auth:
                 session.auth = _BearerAuth(auth)
