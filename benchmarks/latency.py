@@ -35,8 +35,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 DELAY = 0.025  # one way
@@ -301,10 +302,17 @@ def _cold_cli(url: str, layout: str, cache_dir: str, preexec: Any) -> float:
 
 
 def _startup(preexec: Any) -> float:
+    """``qwen-spaces --version``: from spawning it to its first byte on stdout."""
     start = time.perf_counter()
-    subprocess.run([*_cli(), "--version"], capture_output=True, check=True, timeout=60,
-                   preexec_fn=preexec)
-    return time.perf_counter() - start
+    proc = subprocess.Popen([*_cli(), "--version"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, preexec_fn=preexec)
+    assert proc.stdout is not None
+    first = os.read(proc.stdout.fileno(), 1)
+    elapsed = time.perf_counter() - start
+    proc.communicate(timeout=60)
+    if not first or proc.returncode != 0:
+        raise RuntimeError(f"qwen-spaces --version failed ({proc.returncode})")
+    return elapsed
 
 
 def _median(values: list[float]) -> Optional[float]:
@@ -324,14 +332,17 @@ def _rt(value: Optional[float]) -> str:
 
 def measure_layout(layout: str, runs: int, log: Callable[[str], None],
                    server_cls: Any, pin: Callable[[Optional[int]], Any],
-                   server_cpu: Optional[int], client_cpu: Optional[int]) -> dict[str, Any]:
+                   server_cpu: Optional[int], client_cpu: Optional[int],
+                   quick: bool = False) -> dict[str, Any]:
     """All contenders on one layout; name -> {"samples": [...]} or {"error": ...}."""
     results: dict[str, dict[str, Any]] = {c: {"samples": []} for c in LABEL}
     workers = ["floor", "qs_sync", "qs_async"]
     if layout == "max":
         workers.append("gradio_client")
     g4f_python = _g4f_python()
-    if g4f_python is not None:
+    if quick:
+        results["g4f"]["error"] = "not run with --quick (importing gpt4free takes seconds)"
+    elif g4f_python is not None:
         workers.append("g4f")
     else:
         results["g4f"]["error"] = "no gpt4free venv (.venvs/g4f or $QWEN_SPACES_G4F_PYTHON)"
@@ -448,7 +459,8 @@ def section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], list[li
     targets: list[list[Any]] = []
     for layout in ("max", "1m"):
         log(f"latency, {layout} layout, {runs} runs")
-        results = measure_layout(layout, runs, log, Server, _pin, SERVER_CPU, CLIENT_CPU)
+        results = measure_layout(layout, runs, log, Server, _pin, SERVER_CPU, CLIENT_CPU,
+                                 quick)
         lines, rows = report(layout, results, runs, table)
         body += lines
         targets += rows

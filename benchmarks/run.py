@@ -603,7 +603,15 @@ def main(argv: Optional[list[str]] = None) -> int:
              + (f" (probe failed: {imports['probe_error']})" if imports["probe_error"] else ""),
              ""]
 
-    # 7. The SSE decoders.
+    # 7. Latency to the first token behind a 50 ms round trip (benchmarks/latency.py).
+    from benchmarks import latency
+
+    lines, rows = latency.section(plan.quick, log)
+    body += lines
+    for name, measured, limit, ok in rows:
+        target(name, measured, limit, ok)
+
+    # 8. The SSE decoders.
     log("SSE decoders")
     body += ["## SSE decoders: sseclient-py vs `qwen_spaces.sse.SSEDecoder`", "",
              "`python -m benchmarks.sse_decoders`: the same recorded bytes through each.", "",
@@ -619,7 +627,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "",
         *table(["machine", ""], machine()),
         *table(["package", "version"], versions()),
-        "## Targets (issue 4)",
+        "## Targets (issues 4 and 13)",
         "",
         *table(["target", "measured", "limit", "result"], targets),
     ]

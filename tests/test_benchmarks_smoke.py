@@ -18,13 +18,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 SECTIONS = [
-    "## Targets (issue 4)",
+    "## Targets (issues 4 and 13)",
     "## Streaming, Max layout",
     "## Streaming, 1M layout",
     "## Scaling",
     "## Concurrency",
     "## Connection reuse",
     "## Import",
+    "## Latency to the first token",
+    "### Max layout (floor: 2 round trips)",
+    "### 1M layout (floor: 3 round trips)",
     "## SSE decoders",
 ]
 
@@ -41,7 +44,20 @@ TARGETS = [
     "connection reuse, async",
     "`import qwen_spaces` vs `import requests`",
     "aiohttp not imported",
+    "latency, max: Client warm vs floor",
+    "latency, max: AsyncClient warm vs floor",
+    "latency, max: cold CLI, cache filled",
+    "latency, max: cold CLI, cache empty",
+    "latency, 1m: Client warm vs floor",
+    "latency, 1m: cold CLI, cache filled",
 ]
+
+# Rows of the latency section that must hold a figure (not "n/a: why"), and
+# rows that must be there, with a figure or the reason they could not run.
+LATENCY_MEASURED = ["floor:", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`",
+                    "`qwen-spaces ask`, cold process, cache empty",
+                    "`qwen-spaces ask`, cold process, cache filled", "`qwen-spaces --version`"]
+LATENCY_PRESENT = ["gradio_client", "gpt4free"]
 
 MEASURED = ["floor sync", "floor async", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`"]
 
@@ -95,6 +111,17 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
         assert found and re.search(r"\| \d+(, \d+){4} \|", found[0]), found
     imports = section(report, "## Import")
     assert rows(imports, "`import requests`") and rows(imports, "`import qwen_spaces`")
+    latency = section(report, "## Latency to the first token")
+    for layout in ("### Max layout", "### 1M layout"):
+        start = latency.index(layout)
+        part = latency[start: latency.find("\n### ", start + 1)]
+        for label in LATENCY_MEASURED:
+            found = rows(part, label)
+            assert found, f"latency {layout}: no row for {label}"
+            cell = found[0].split("|")[2].strip()
+            assert re.match(r"[\d,]+\.\d+ \[", cell), f"latency {layout}, {label}: {cell}"
+        for label in LATENCY_PRESENT:
+            assert rows(part, label), f"latency {layout}: no row for {label}"
     sse = section(report, "## SSE decoders")
     assert len([r for r in sse.splitlines() if r.startswith("| ") and "MiB event" in r]) == 2
     assert len([r for r in sse.splitlines() if "Gradio messages" in r]) == 3
