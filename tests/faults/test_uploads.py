@@ -66,7 +66,7 @@ def test_upload_refused_with_413_is_an_http_error_and_leaves_no_turn(mode: str) 
 
 def test_upload_cut_mid_body_is_retried_then_answers(mode: str) -> None:
     with FakeSpace(layout="1m", faults=[Fault.upload_drop(after_bytes=64 * 1024)]) as space:
-        out, conv = turn(mode, space.url, [("data.bin", DATA)])
+        out, _ = turn(mode, space.url, [("data.bin", DATA)])
         stats = space.stats()
     record("upload connection cut mid-body, then OK", mode, out)
     assert out.error is None and out.reply is not None
