@@ -57,6 +57,36 @@ def fallback_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "cannot use the Space's /config" in r.getMessage()]
 
 
+def guarded_call(mode: str, url: str, guard: float = TOTAL + 8, **options: Any) -> Outcome:
+    """``call()``, but an async call still running after ``guard`` seconds is
+    stopped and reported as such (a sync one is bounded by its server closing)."""
+    if mode == "sync":
+        return call(mode, url, **options)
+    outcome = Outcome()
+    started = time.monotonic()
+
+    async def run() -> None:
+        async with qs.AsyncClient(base_url=url, **options) as client:
+            stream = client.stream("hi")
+            try:
+                async for event in stream:
+                    outcome.events.append(event)
+                outcome.reply = await stream.get_reply()
+            except qs.QwenSpacesError as error:
+                outcome.error = error
+
+    async def guarded() -> None:
+        try:
+            await asyncio.wait_for(run(), guard)
+        except asyncio.TimeoutError:
+            message = f"test guard: the call was still running after {guard:g} s"
+            outcome.error = qs.QwenSpacesError(message, partial_text=outcome.text)
+
+    asyncio.run(guarded())
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
 def check_exact(out: Outcome, expected: str) -> None:
     assert out.error is None, f"{type(out.error).__name__}: {out.error}"
     assert out.reply is not None and out.reply.text == expected
@@ -122,8 +152,10 @@ def check_total(out: Outcome, partial: str = "") -> None:
     ids=["config-head", "join-head", "stream-head", "config-body", "join-body"],
 )
 def test_t02_total_bounds_a_dripping_response(mode: str, where: str, path: str, shape: Shape) -> None:
-    with FakeSpace(answer=ANSWER) as space, ByteProxy(space.url, {path: shape}, max_seconds=15) as proxy:
-        out = call(mode, proxy.url, timeout=TOTAL_ONLY, max_retries=0)
+    # The proxy ends each connection after 6 s: a client that waits for the
+    # bytes instead of its total limit fails the elapsed check, not the timeout.
+    with FakeSpace(answer=ANSWER) as space, ByteProxy(space.url, {path: shape}, max_seconds=6) as proxy:
+        out = guarded_call(mode, proxy.url, timeout=TOTAL_ONLY, max_retries=0)
     record(f"T2. {where}, 1 byte / 0.2 s (total=2 s, read=30 s)", mode, out)
     check_total(out)
 
@@ -182,7 +214,7 @@ def raw_space(config: bytes, stream: Callable[[], Iterable[Step]]) -> RawServer:
             "GET /gradio_api/queue/data": stream,
             "POST /gradio_api/cancel": [http_response(b'{"success":true}')],
         },
-        max_seconds=12,
+        max_seconds=8,  # every connection, so a stream held open ends after 8 s
     )
 
 
@@ -201,7 +233,7 @@ def test_t02f_total_bounds_a_stream_broken_by_a_bad_chunk_size(mode: str, max_co
         yield 30.0  # held open (the server's max_seconds ends it)
 
     with raw_space(max_config, stream) as server:
-        out = call(mode, server.url, timeout=TOTAL_ONLY, max_retries=0)
+        out = guarded_call(mode, server.url, timeout=TOTAL_ONLY, max_retries=0)
     record("T2f. text, then a malformed chunk size (total=2 s)", mode, out)
     assert isinstance(out.error, qs.SpaceConnectionError), f"{type(out.error).__name__}: {out.error}"
     if isinstance(out.error, qs.SpaceTimeoutError):
@@ -226,7 +258,7 @@ def test_t02g_heartbeats_after_completion_still_return_the_reply_in_time(
             yield 0.1
 
     with raw_space(max_config, stream) as server:
-        out = call(mode, server.url, timeout=TOTAL_ONLY, max_retries=0)
+        out = guarded_call(mode, server.url, timeout=TOTAL_ONLY, max_retries=0)
     record("T2g. heartbeats forever after process_completed (total=2 s)", mode, out)
     check_exact(out, "Hello world")
     assert out.seconds <= TOTAL + SLACK, f"returned after {out.seconds:.1f} s, total={TOTAL}"
@@ -284,21 +316,30 @@ def call_without_extensions(url: str) -> Outcome:
     return out
 
 
-@pytest.mark.timeout(60)
-def test_t03_broken_chunked_stream_without_aiohttp_extensions(mode: str, max_config: bytes) -> None:
-    """A chunk announced longer than what comes before the connection closes."""
+BROKEN_CHUNKS = {
+    # a chunk-size line that is not hex, then the connection closes
+    "bad chunk size": b"zz\r\nnot a chunk\r\n",
+    # 1 KiB announced, 20 bytes sent, then the connection closes
+    "truncated chunk": b"400\r\n" + sse(ops(["append", [0, 1], "ld"]))[:20],
+}
 
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("broken", list(BROKEN_CHUNKS), ids=["bad-size", "truncated"])
+def test_t03_broken_chunked_stream_without_aiohttp_extensions(
+    mode: str, broken: str, max_config: bytes
+) -> None:
     def stream() -> Iterator[Step]:
         yield stream_head()
         yield from chunked(HELLO)
-        yield b"400\r\n" + sse(ops(["append", [0, 1], "ld"]))[:20]  # 1 KiB announced, 20 B sent
+        yield BROKEN_CHUNKS[broken]
 
     with raw_space(max_config, stream) as server:
         if mode == "sync":
             out = call(mode, server.url, max_retries=0)
         else:
             out = call_without_extensions(server.url)
-    record("T3. broken chunked stream (AIOHTTP_NO_EXTENSIONS=1)", mode, out)
+    record(f"T3. {broken} mid-answer (async: AIOHTTP_NO_EXTENSIONS=1)", mode, out)
     assert isinstance(out.error, qs.SpaceConnectionError), out.error
     assert not isinstance(out.error, qs.SpaceTimeoutError)
     assert out.error.partial_text == HELLO_TEXT == out.text
@@ -364,20 +405,22 @@ def test_t06_async_client_across_two_event_loops(caplog: pytest.LogCaptureFixtur
     failures: list[str] = []
     with FakeSpace(answer=ANSWER) as space, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        client = qs.AsyncClient(base_url=space.url, max_retries=0)
+        clients = [qs.AsyncClient(base_url=space.url, max_retries=0)]  # one client, dropped below
 
         async def once(close: bool) -> None:
-            answers.append((await client.chat("hi")).text)
+            answers.append((await clients[0].chat("hi")).text)
             if close:
-                await client.close()
+                await clients[0].close()
 
         started = time.monotonic()
         for close in (False, True):
             try:
                 asyncio.run(once(close))
-            except Exception as error:  # noqa: BLE001  # the point: which one, and that it escaped
+            except Exception as error:  # the point: which one, and that it escaped
                 failures.append(f"{type(error).__module__}.{type(error).__name__}: {error}")
-        del client
+        clients.clear()
+        logged = caplog.text
+        caplog.clear()  # the records' tracebacks hold the first loop's session
         gc.collect()
     out = Outcome(seconds=time.monotonic() - started)
     if failures:
@@ -389,7 +432,7 @@ def test_t06_async_client_across_two_event_loops(caplog: pytest.LogCaptureFixtur
     assert answers == [ANSWER, ANSWER]
     leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert not leaks, leaks
-    assert "Unclosed" not in caplog.text
+    assert "Unclosed" not in logged and "never retrieved" not in logged, logged[-1500:]
 
 
 # --- 7. no orphan turn in a 1M conversation --------------------------------------------------
@@ -421,7 +464,7 @@ def converse(mode: str, url: str, turns: list[tuple[str, Any]]) -> tuple[list[An
                 hashes.append(conv.session_hash)
                 try:
                     results.append(conv.send(text, on_status=on_status))
-                except Exception as error:  # noqa: BLE001
+                except Exception as error:
                     results.append(error)
         return results, hashes
 
@@ -432,7 +475,7 @@ def converse(mode: str, url: str, turns: list[tuple[str, Any]]) -> tuple[list[An
                 hashes.append(conv.session_hash)
                 try:
                     results.append(await conv.send(text, on_status=on_status))
-                except Exception as error:  # noqa: BLE001
+                except Exception as error:
                     results.append(error)
 
     asyncio.run(run())
@@ -516,35 +559,43 @@ def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
 
 
 def test_t08_break_off_through_the_byte_proxy_cancels(mode: str) -> None:
+    failure: Optional[qs.QwenSpacesError] = None
+    got = ""
     with FakeSpace(**SLOW) as space, ByteProxy(space.url, ONE_BYTE) as proxy:  # type: ignore[arg-type]
-        got: Optional[str] = None
         if mode == "sync":
-            with qs.Client(base_url=proxy.url) as client:
-                for event in client.stream("hi"):
-                    if isinstance(event, qs.TextDelta):
-                        got = event.text
-                        break
+            with qs.Client(base_url=proxy.url, max_retries=0) as client:
+                try:
+                    for event in client.stream("hi"):
+                        if isinstance(event, qs.TextDelta):
+                            got = event.text
+                            break
+                except qs.QwenSpacesError as error:
+                    failure = error
                 cancelled = wait_for(lambda: len(space.cancels) == 1)
         else:
 
             async def run() -> bool:
-                nonlocal got
-                async with qs.AsyncClient(base_url=proxy.url) as client:
-                    async with client.stream("hi") as stream:
-                        async for event in stream:
-                            if isinstance(event, qs.TextDelta):
-                                got = event.text
-                                break
+                nonlocal got, failure
+                async with qs.AsyncClient(base_url=proxy.url, max_retries=0) as client:
+                    try:
+                        async with client.stream("hi") as stream:
+                            async for event in stream:
+                                if isinstance(event, qs.TextDelta):
+                                    got = event.text
+                                    break
+                    except qs.QwenSpacesError as error:
+                        failure = error
                     return await asyncio.to_thread(wait_for, lambda: len(space.cancels) == 1)
 
             cancelled = asyncio.run(run())
         closed = wait_for(lambda: space.stats()["streams_open"] == 0)
-    out = Outcome(seconds=0.0)
-    if cancelled and closed:
-        out.reply = qs.Reply(text=got or "", model="qwen-2.5-max")
-    else:
+    out = Outcome(error=failure)
+    if failure is None and not (cancelled and closed):
         out.error = qs.QwenSpacesError(f"cancel sent: {cancelled}, stream closed: {closed}")
+    elif failure is None:
+        out.reply = qs.Reply(text=f"broken off after {got!r}; cancel sent", model="qwen-2.5-max")
     record("T8. break off mid-answer through the byte proxy", mode, out)
+    assert failure is None, f"{type(failure).__name__}: {failure}"
     assert got, "no text arrived through the proxy"
     assert cancelled, "the cancel never reached the Space"
     assert closed, "the stream connection stayed open"
