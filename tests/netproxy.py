@@ -64,6 +64,7 @@ class _LoopThread:
         self._thread: Optional[threading.Thread] = None
         self._server: Optional[asyncio.Server] = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()  # every socket opened, closed at stop
 
     def start(self) -> Any:
         loop = self._loop = asyncio.new_event_loop()
@@ -73,13 +74,14 @@ class _LoopThread:
             asyncio.set_event_loop(loop)
             try:
                 self._server = loop.run_until_complete(
-                    asyncio.start_server(self._accept, "127.0.0.1", 0)
+                    asyncio.start_server(self._connected, "127.0.0.1", 0)
                 )
                 port = self._server.sockets[0].getsockname()[1]
                 self.url = f"http://127.0.0.1:{port}"
                 ready.set_result(None)
                 loop.run_forever()
             finally:
+                loop.run_until_complete(self._shutdown())
                 loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
 
@@ -94,6 +96,9 @@ class _LoopThread:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in list(self._writers):  # a task cancelled before it ran closed nothing
+            writer.close()
+        self._writers.clear()
 
     def stop(self) -> None:
         loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
@@ -111,24 +116,28 @@ class _LoopThread:
     ) -> None:
         self.stop()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Synchronous, so every accepted socket is known before any task runs.
         self.connections += 1
         if len(self._tasks) >= self.max_connections:
             writer.close()
             return
+        self._writers.add(writer)
+        task = asyncio.get_running_loop().create_task(self._accept(reader, writer))
         self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             await asyncio.wait_for(self._serve(reader, writer), self.max_seconds)
         except (asyncio.TimeoutError, OSError, asyncio.IncompleteReadError, _Cut):
             pass
         except asyncio.CancelledError:
-            pass  # stopping: a cancelled accept task would be logged by asyncio
+            pass  # stopping
         finally:
-            self._tasks.discard(task)
             writer.close()
+            self._writers.discard(writer)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
@@ -189,6 +198,7 @@ class ByteProxy(_LoopThread):
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        self._writers.add(up_writer)
         current = _Response()
         pumps = [
             asyncio.create_task(self._pump(reader, up_writer, current, upward=True)),
@@ -201,6 +211,7 @@ class ByteProxy(_LoopThread):
                 pump.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
             up_writer.close()
+            self._writers.discard(up_writer)
 
     async def _pump(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, current: _Response,
