@@ -264,6 +264,25 @@ def test_t02g_heartbeats_after_completion_still_return_the_reply_in_time(
     assert out.seconds <= TOTAL + SLACK, f"returned after {out.seconds:.1f} s, total={TOTAL}"
 
 
+@pytest.mark.timeout(40)
+def test_t02h_total_bounds_a_stream_that_drips_after_text(mode: str, max_config: bytes) -> None:
+    """Text, then a heartbeat written one byte every 0.2 s: bytes keep coming
+    (the read limit never fires), the answer never does; total ends it."""
+
+    def stream() -> Iterator[Step]:
+        yield stream_head()
+        yield from chunked(HELLO)
+        for _ in range(50):  # 10 s of drip
+            for byte in chunk(sse(HEARTBEAT)):
+                yield bytes([byte])
+                yield 0.2
+
+    with raw_space(max_config, stream) as server:
+        out = guarded_call(mode, server.url, timeout=TOTAL_ONLY, max_retries=0)
+    record("T2h. text, then the stream drips 1 byte / 0.2 s (total=2 s)", mode, out)
+    check_total(out, partial=HELLO_TEXT)
+
+
 # --- 3. a broken chunked stream without aiohttp's C extensions ----------------------------
 
 _ASYNC_SCRIPT = """
@@ -559,6 +578,10 @@ def test_t07c_bad_input_keeps_the_session(mode: str) -> None:
         results, hashes = converse(mode, space.url, [("first ☕", None), ("", None), ("third ✓", None)])
         predicts = [r.json for r in space.requests if r.path.endswith("/run/predict")]
     first, bad, third = results
+    out = Outcome(reply=third if isinstance(third, qs.Reply) else None)
+    if not isinstance(third, qs.Reply) or hashes[0] != hashes[2]:
+        out.error = qs.QwenSpacesError(f"session kept: {hashes[0] == hashes[2]}; third turn: {third}")
+    record("T7c. 1M bad input (nothing sent) keeps the session", mode, out)
     assert isinstance(first, qs.Reply) and isinstance(bad, ValueError)
     assert isinstance(third, qs.Reply), third
     assert hashes[0] == hashes[2] and len(predicts) == 2
@@ -622,3 +645,31 @@ def test_t08_break_off_through_the_byte_proxy_cancels(mode: str) -> None:
     assert got, "no text arrived through the proxy"
     assert cancelled, "the cancel never reached the Space"
     assert closed, "the stream connection stayed open"
+
+
+# --- 9. the proxy's other shapes: a cut, a delayed first byte, latency ----------------------
+
+
+def test_t09_stream_cut_mid_answer_by_the_proxy(mode: str) -> None:
+    """The proxy closes the connection 2,000 bytes into the event stream (mid-answer,
+    mid-chunk): a broken connection, with the text so far."""
+    cut = {"/gradio_api/queue/data": Shape(write_size=1, pause_every=8, per_write=0.0002, cut_after=2000)}
+    with FakeSpace(answer=ANSWER) as space, ByteProxy(space.url, cut) as proxy:
+        out = guarded_call(mode, proxy.url, max_retries=0)
+        joins = space.stats()["joins"]
+    record("T9. stream cut by the proxy after 2,000 bytes", mode, out)
+    assert isinstance(out.error, qs.SpaceConnectionError), f"{type(out.error).__name__}: {out.error}"
+    assert out.error.partial_text and ANSWER.startswith(out.error.partial_text)
+    assert out.error.partial_text == out.text
+    assert joins == 1  # not restarted after text arrived
+
+
+def test_t10_latency_and_a_late_first_byte_give_the_exact_answer(mode: str) -> None:
+    """0.1 s one-way latency each direction, and every response starts 0.3 s late."""
+    late = Shape(first_byte=0.3)
+    with FakeSpace(answer=ANSWER) as space, ByteProxy(space.url, late, latency=0.1) as proxy:
+        out = guarded_call(mode, proxy.url, max_retries=0, timeout=qs.Timeouts(read=5, total=20))
+    record("T10. latency 0.1 s each way + first byte 0.3 s late", mode, out)
+    check_exact(out, ANSWER)
+    # config, join, stream: three round trips of at least 0.2 + 0.3 s each
+    assert out.seconds >= 1.5
