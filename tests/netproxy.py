@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
-__all__ = ["ByteProxy", "RawServer", "Shape", "chunk", "http_response", "sse", "stream_head"]
+__all__ = ["ByteProxy", "DelayProxy", "RawServer", "Shape", "chunk", "http_response", "sse", "stream_head"]
 
 _REQUEST_LINE = re.compile(rb"(?:^|\r\n)([A-Z]{3,7}) (\S+) HTTP/1\.[01]\r\n")
 _READ = 65536
@@ -156,9 +156,11 @@ class _Response:
     sent: int = 0
     head: bytes = b""
     head_done: bool = False
+    writes: int = 0
 
     def reset(self, method: str, target: str) -> None:
         self.method, self.target, self.sent, self.head, self.head_done = method, target, 0, b"", False
+        self.writes = 0
 
 
 class ByteProxy(_LoopThread):
@@ -166,7 +168,8 @@ class ByteProxy(_LoopThread):
 
     ``response`` shapes what goes back to the client: one Shape, a mapping from
     request-path prefix to Shape (the longest prefix wins, ``""`` is the default),
-    or ``fn(method, target) -> Shape``. ``request`` shapes what goes upstream.
+    or ``fn(method, target) -> Shape``. ``request`` shapes what goes upstream
+    (its first_byte and cut_after count per piece read, not per request).
     ``latency`` delays every piece by that many seconds each way (no throttling).
     ``writes`` counts the writes made to clients: one-byte mode makes it the byte count.
     """
@@ -239,16 +242,17 @@ class ByteProxy(_LoopThread):
                 if not data:
                     return
                 if upward:
-                    await self._write(writer, data, self.request, _Response())
+                    await self._write(writer, data, self.request, _Response(), count=False)
                 else:
                     shape = self.shape_for(current.method, current.target)
-                    await self._write(writer, data, shape, current)
+                    await self._write(writer, data, shape, current, count=True)
         finally:
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)
 
     async def _write(
-        self, writer: asyncio.StreamWriter, data: bytes, shape: Shape, state: _Response
+        self, writer: asyncio.StreamWriter, data: bytes, shape: Shape, state: _Response,
+        *, count: bool,
     ) -> None:
         if shape.skip_head and not state.head_done:
             state.head += data
@@ -272,11 +276,17 @@ class ByteProxy(_LoopThread):
             writer.write(data[i : i + step])
             await writer.drain()
             state.sent += len(data[i : i + step])
-            self.writes += 1
-            pause = shape.per_write if self.writes % shape.pause_every == 0 else 0.0
+            self.writes += count
+            state.writes += 1
+            pause = shape.per_write if state.writes % shape.pause_every == 0 else 0.0
             await asyncio.sleep(pause)
         if cut:
             raise _Cut
+
+
+def DelayProxy(upstream: str, seconds: float, **options: Any) -> ByteProxy:  # reads as a class
+    """A proxy that only adds ``seconds`` of one-way latency each direction (benchmarks)."""
+    return ByteProxy(upstream, latency=seconds, **options)
 
 
 # --- the raw server ------------------------------------------------------------------------

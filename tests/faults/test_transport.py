@@ -550,9 +550,9 @@ def test_t07_failed_turn_after_add_text_leaves_no_orphan(mode: str) -> None:
     assert not orphan_sessions & third_sessions, (
         f"the orphan user turn is still in session {hashes[2]} that the next turn used"
     )
-    assert "orphan" not in third.text and "first ☕" in json.dumps(third.conversation.messages
-                                                                 if third.conversation else [],
-                                                                 ensure_ascii=False)
+    assert third.conversation is not None
+    kept = json.dumps(third.conversation.messages, ensure_ascii=False)
+    assert "first ☕" in kept and "orphan" not in kept and "orphan" not in third.text
 
 
 def test_t07b_stream_failing_after_add_text_leaves_no_orphan(mode: str) -> None:
