@@ -1,4 +1,4 @@
-"""``qwen-spaces``: ask, chat, batch and models from the command line.
+"""``qwen-spaces``: ask, chat, batch, models and serve from the command line.
 
 Exit codes: 0 ok, 1 a Space or network error (one line on stderr; the
 traceback too with ``--debug``), 2 a usage error, 130 interrupted (Ctrl-C).
@@ -175,6 +175,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     models.add_argument("--check", action="store_true", help="check that each one answers now")
     models.set_defaults(run=_models)
+
+    from .server.command import add_parser as add_serve_parser  # no aiohttp until it runs
+
+    add_serve_parser(commands, parents=[debug])
     return parser
 
 
