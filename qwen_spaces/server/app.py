@@ -233,12 +233,15 @@ class _Server:
             429, f"the server is already answering {self.config.concurrency} requests; "
             "retry shortly", type="rate_limit_error", code="server_busy", retry_after=1,
         )
-        if self.slots.locked() and self.config.queue_wait <= 0:
+        if not self.slots.locked():
+            await self.slots.acquire()  # free: returns at once
+        elif self.config.queue_wait <= 0:
             raise busy
-        try:
-            await asyncio.wait_for(self.slots.acquire(), self.config.queue_wait)
-        except asyncio.TimeoutError:
-            raise busy from None
+        else:
+            try:
+                await asyncio.wait_for(self.slots.acquire(), self.config.queue_wait)
+            except asyncio.TimeoutError:
+                raise busy from None
         try:
             yield
         finally:

@@ -98,9 +98,8 @@ def from_sdk_error(error: QwenSpacesError) -> APIError:
     if isinstance(error, SpaceTimeoutError):
         return APIError(504, f"the Space timed out: {message}", type="api_error",
                         code="space_timeout")
-    if isinstance(error, SpaceError):
-        return APIError(502, f"the Space reported an error: {message}", type="api_error",
-                        code="space_error")
+    if isinstance(error, SpaceError):  # its message says it is the Space's
+        return APIError(502, message, type="api_error", code="space_error")
     if isinstance(error, SpaceConnectionError):
         return APIError(502, message, type="api_error", code="space_unreachable")
     if isinstance(error, SpaceHTTPError):

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,12 +50,15 @@ class Serve:
                      "--port", "0", *args]
         child = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_SPACES_")}
         child.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **(env or {}))
+        # stderr (one log line a request) goes to a file: a pipe nobody reads could fill up.
+        self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
         self.process = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child,
+            self.args, stdout=subprocess.PIPE, stderr=self._log, text=True, env=child,
             cwd=ROOT, start_new_session=True,
         )
         self.url = ""
         self.stderr = ""
+        self.returncode: Optional[int] = None
 
     def start(self, timeout: float = 30) -> Serve:
         assert self.process.stdout is not None
@@ -68,7 +72,7 @@ class Serve:
             if not line and self.process.poll() is not None:
                 break
         self.stop()
-        raise RuntimeError(f"serve did not start: {self.args}\n{self.stderr}")
+        raise RuntimeError(f"serve did not start: {self.args}\n{self.stderr[-3000:]}")
 
     @property
     def base_url(self) -> str:
@@ -76,14 +80,20 @@ class Serve:
 
     def stop(self) -> int:
         """SIGTERM, then wait; the exit code. Keeps its stderr in ``self.stderr``."""
+        if self.returncode is not None:
+            return self.returncode
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            _, self.stderr = self.process.communicate(timeout=15)
+            self.process.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
-            _, self.stderr = self.process.communicate(timeout=5)
-        return self.process.returncode
+            self.process.communicate(timeout=5)
+        self._log.seek(0)
+        self.stderr = self._log.read()
+        self._log.close()
+        self.returncode = self.process.returncode
+        return self.returncode
 
     def __enter__(self) -> Serve:
         return self.start()
