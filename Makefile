@@ -1,5 +1,6 @@
-# Every target builds what it needs from nothing: a dev venv (.venv) and one venv
-# per Gradio generation for the replica Spaces (.venvs/), each with uv for speed.
+# Every target builds what it needs from nothing: a dev venv (.venv), one venv
+# per Gradio generation for the replica Spaces (.venvs/), and one for the OpenAI
+# clients that test `qwen-spaces serve`, each with uv for speed.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,9 +8,11 @@ UV := $(BIN)/uv
 G4 := .venvs/gradio4
 G5 := .venvs/gradio5
 G6 := .venvs/gradio6
+OPENAI_VENV ?= .venvs/openai
 export QWEN_SPACES_GRADIO4_PYTHON := $(CURDIR)/$(G4)/bin/python
 export QWEN_SPACES_GRADIO5_PYTHON := $(CURDIR)/$(G5)/bin/python
 export QWEN_SPACES_GRADIO6_PYTHON := $(CURDIR)/$(G6)/bin/python
+export QWEN_SPACES_OPENAI_PYTHON := $(abspath $(OPENAI_VENV))/bin/python
 
 .PHONY: all demo test lint bench venvs clean
 
@@ -38,7 +41,14 @@ $(G6)/.done: $(BIN)/.done
 	$(UV) pip install -q -p $(G6)/bin/python 'gradio==6.31.0' uvicorn
 	touch $@
 
-venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done
+# The real clients of the OpenAI-compatible server. They speak HTTP to a
+# `qwen-spaces serve` subprocess, so the project itself is not installed here.
+$(OPENAI_VENV)/.done: $(BIN)/.done
+	$(UV) venv -q --allow-existing -p $(PY) $(OPENAI_VENV)
+	$(UV) pip install -q -p $(OPENAI_VENV)/bin/python openai langchain-openai
+	touch $@
+
+venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(OPENAI_VENV)/.done
 
 demo: $(BIN)/.done $(G5)/.done
 	$(BIN)/python examples/demo.py
