@@ -19,6 +19,7 @@ from .errors import (
     SpaceConnectionError,
     SpaceError,
     SpaceHTTPError,
+    SpaceNotRunningError,
     SpaceTimeoutError,
 )
 from .events import ConversationState, Event, QueueStatus, Reasoning, Reply, TextDelta
@@ -53,6 +54,7 @@ __all__ = [
     "SpaceConnectionError",
     "SpaceError",
     "SpaceHTTPError",
+    "SpaceNotRunningError",
     "SpaceTimeoutError",
     "Stream",
     "TextDelta",

@@ -1,47 +1,56 @@
 """AsyncClient: the asyncio driver (aiohttp) of the shared core.
 
-This module is the only one that imports aiohttp, and ``import qwen_spaces``
-loads it only when AsyncClient is first used.
+It moves bytes and nothing else: the call (``protocol.ChatCall``) decides every
+request, limit and retry. aiohttp's exception shapes are known here only, in
+one table (``_FAILURES``). This is the only module that imports aiohttp, and
+``import qwen_spaces`` loads it only when AsyncClient is first used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Optional, Union
 
 import aiohttp
+import aiohttp.http_exceptions
 
-from .client_core import (
-    CANCEL_TIMEOUT,
-    DEFAULT_MODEL,
-    DRAIN_BYTES,
-    DRAIN_SECONDS,
-    ClientCore,
-    ConversationCore,
-    QueueProgress,
-    StreamState,
-    connection_error,
-)
-from .errors import (
-    QwenSpacesError,
-    SpaceConnectionError,
-    SpaceTimeoutError,
-)
+from .client_core import DEFAULT_MODEL, ClientCore, ConversationCore, EndHook, StreamState
+from .errors import QwenSpacesError
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
-from .gradio import check_body_size, check_response
 from .payloads import Messages
 from .policy import TimeoutArg
-from .protocol import ChatCall, Request
+from .protocol import CANCEL_TIMEOUT, ChatCall, Request
 from .sse import DEFAULT_MAX_EVENT_BYTES
+from .transport import FailureKind, TransportError
 
 __all__ = ["AsyncClient", "AsyncConversation", "AsyncStream"]
 
 log = logging.getLogger("qwen_spaces")
 
 StatusCallback = Callable[[QueueStatus], Any]
+
+# The one table: aiohttp's exceptions -> neutral kinds (first match wins).
+# A total timeout is a bare asyncio.TimeoutError; sock_connect and sock_read
+# raise aiohttp's subclasses of it.
+_FAILURES: tuple[tuple[type[BaseException], FailureKind], ...] = (
+    (aiohttp.ConnectionTimeoutError, FailureKind.CONNECT_TIMEOUT),
+    (aiohttp.ServerTimeoutError, FailureKind.READ_TIMEOUT),
+    (asyncio.TimeoutError, FailureKind.DEADLINE),
+    (aiohttp.ClientError, FailureKind.CONNECTION),
+    # Raised bare by the pure-Python parser (AIOHTTP_NO_EXTENSIONS=1).
+    (aiohttp.http_exceptions.HttpProcessingError, FailureKind.CONNECTION),
+    (OSError, FailureKind.CONNECTION),
+)
+_LIBRARY_ERRORS = tuple(error for error, _ in _FAILURES)
+
+
+def _failure(exc: BaseException) -> TransportError:
+    kind = next(kind for error, kind in _FAILURES if isinstance(exc, error))
+    return TransportError(kind, exc)
 
 
 class AsyncClient:
@@ -81,9 +90,7 @@ class AsyncClient:
             verify=verify,
             max_event_bytes=max_event_bytes,
         )
-        self._session: Optional[aiohttp.ClientSession] = None
-        # Cancel requests still under way; close() lets them finish, briefly.
-        self._cancels: set[asyncio.Task[None]] = set()
+        self._transport = AiohttpTransport(self._core)
 
     @property
     def model(self) -> str:
@@ -92,6 +99,7 @@ class AsyncClient:
 
     @property
     def base_url(self) -> str:
+        """The Space's URL (``base_url=``, or the model's own Space)."""
         return self._core.base_url
 
     def __repr__(self) -> str:
@@ -113,21 +121,8 @@ class AsyncClient:
         ``on_status`` (a function or a coroutine function) gets each
         QueueStatus; ``progress=True`` shows the queue position as a tqdm bar.
         """
-        bar = QueueProgress() if progress else None
-        try:
-            async with self.stream(messages, conversation=conversation, timeout=timeout) as stream:
-                async for event in stream:
-                    if type(event) is QueueStatus:
-                        if on_status is not None:
-                            result = on_status(event)
-                            if isinstance(result, Awaitable):
-                                await result
-                        if bar is not None:
-                            bar.update(event)
-                return await stream.get_reply()
-        finally:
-            if bar is not None:
-                bar.close()
+        stream = self.stream(messages, conversation=conversation, timeout=timeout)
+        return await self._consume(stream, on_status, progress)
 
     def stream(
         self,
@@ -166,11 +161,7 @@ class AsyncClient:
         Cancel requests still under way (from streams stopped just before) get
         up to a couple of seconds to reach the Space first.
         """
-        if self._cancels:
-            await asyncio.wait(set(self._cancels), timeout=CANCEL_TIMEOUT)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._transport.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -185,8 +176,80 @@ class AsyncClient:
 
     # --- the driver ---------------------------------------------------------
 
+    @staticmethod
+    async def _consume(
+        stream: AsyncStream, on_status: Optional[StatusCallback], progress: bool
+    ) -> Reply:
+        bar = None
+        if progress:
+            from .progress import QueueProgress
+
+            bar = QueueProgress()
+        try:
+            async with stream:
+                async for event in stream:
+                    if type(event) is QueueStatus:
+                        if on_status is not None:
+                            result = on_status(event)
+                            if isinstance(result, Awaitable):
+                                await result
+                        if bar is not None:
+                            bar.update(event)
+                return await stream.get_reply()
+        finally:
+            if bar is not None:
+                bar.close()
+
+    async def _run(self, call: ChatCall, state: StreamState) -> AsyncGenerator[Event, None]:
+        transport = self._transport
+        try:
+            while (request := call.next_request()) is not None:
+                try:
+                    async with transport.open(request) as response:
+                        if call.on_headers(request, response.status):
+                            async for chunk in response.chunks():
+                                for event in call.feed(chunk):
+                                    yield event
+                                if call.finished:
+                                    await response.drain(*call.drain_budget())
+                                    break
+                            call.end_of_stream()
+                        else:
+                            body = await response.read(call.body_limit)
+                            call.on_response(request, response.status, response.headers, body)
+                except (QwenSpacesError, TransportError) as error:
+                    await asyncio.sleep(call.next_attempt(error))
+            state.reply = call.reply()
+        finally:
+            if (cancel := call.cancel_request()) is not None:
+                await transport.cancel(cancel)
+            state.ended(call)
+
+
+# --- the transport: aiohttp --------------------------------------------------------
+
+
+class AiohttpTransport:
+    """Sends a call's requests over one aiohttp session (a keep-alive pool).
+
+    The session belongs to one event loop: used from another (a second
+    ``asyncio.run``), it is dropped and a new one opened.
+    """
+
+    def __init__(self, core: ClientCore) -> None:
+        self._core = core
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        # Cancel requests still under way; close() lets them finish, briefly.
+        self._cancels: set[asyncio.Task[None]] = set()
+
     def _http(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
         session = self._session
+        if session is not None and self._loop is not loop:
+            _abandon(session)  # its loop is gone or elsewhere: it cannot be awaited here
+            session = self._session = None
+            self._cancels.clear()
         if session is None or session.closed:
             core = self._core
             headers = dict(core.headers)
@@ -208,160 +271,147 @@ class AsyncClient:
                 timeout=aiohttp.ClientTimeout(total=None),
                 proxy=core.proxy,
             )
-            self._session = session
+            self._session, self._loop = session, loop
         return session
 
-    async def _send(self, request: Request, call: ChatCall) -> aiohttp.ClientResponse:
-        timeouts = call.timeouts
-        left = call.seconds_left()
-        connect, read = min(timeouts.connect, left), min(timeouts.read, left)
-        headers = {"Accept": "text/event-stream"} if request.stream else None
+    @contextlib.asynccontextmanager
+    async def open(self, request: Request) -> AsyncIterator[_Exchange]:
+        """Send ``request``; the answer's headers are in, its body is not read yet.
+
+        Raises TransportError. On leaving, a body read to its end goes back to
+        the pool; any other is closed.
+        """
+        timeout = aiohttp.ClientTimeout(
+            total=request.total, sock_connect=request.connect, sock_read=request.read
+        )
         log.debug("%s %s", request.method, request.url)
         try:
-            return await self._http().request(
+            response = await self._http().request(
                 request.method,
                 request.url,
                 json=request.json,
                 params=request.params,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read),
+                headers=request.headers,
+                timeout=timeout,
             )
-        except aiohttp.ConnectionTimeoutError:
-            raise SpaceTimeoutError("connect", connect) from None
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
-            call.seconds_left()
-            raise SpaceTimeoutError("read", read) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise self._connection_error(exc, call) from None
-
-    def _connection_error(
-        self, exc: BaseException, call: ChatCall, streaming: bool = False
-    ) -> SpaceConnectionError:
-        return connection_error(self._core, exc, call, streaming)
-
-    async def _read_body(self, response: aiohttp.ClientResponse, call: ChatCall) -> bytes:
-        limit = call._max_event_bytes
+        except _LIBRARY_ERRORS as exc:
+            raise _failure(exc) from None
+        exchange = _Exchange(response)
         try:
-            body = await response.content.read(limit + 1)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise self._connection_error(exc, call) from None
+            yield exchange
         finally:
-            response.release()
-        return check_body_size(body, limit)
+            exchange.close()
 
-    async def _attempt(self, call: ChatCall) -> AsyncIterator[Event]:
-        while (request := call.next_request()) is not None:
-            response = await self._send(request, call)
-            if not request.stream:
-                body = await self._read_body(response, call)
-                call.on_response(request, response.status, response.headers, body)
-                continue
-            ended = False  # read to its end: the connection can be reused
-            try:
-                if response.status != 200:
-                    body = await self._read_body(response, call)
-                    check_response(response.status, response.headers, body, request.url)
-                content = response.content
-                loop_time = asyncio.get_running_loop().time
-                while True:
-                    try:
-                        chunk = await content.readany()
-                    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
-                        call.seconds_left()
-                        raise SpaceTimeoutError(
-                            "read", call.timeouts.read, partial_text=call.partial_text
-                        ) from None
-                    except (aiohttp.ClientError, OSError) as exc:
-                        raise self._connection_error(exc, call, streaming=True) from None
-                    if not chunk:
-                        ended = True
-                        break
-                    for event in call.feed(chunk):
-                        yield event
-                    if call.finished:
-                        ended = await _drain(content)
-                        break
-                    call.seconds_left(loop_time())
-            finally:
-                # A body read to its end goes back to the pool; else close it.
-                if ended:
-                    response.release()
-                else:
-                    response.close()
-            call.end_of_stream()
-
-    async def _run(self, call: ChatCall, state: StreamState) -> AsyncGenerator[Event, None]:
-        attempt = 0
-        try:
-            while True:
-                try:
-                    async for event in self._attempt(call):
-                        yield event
-                    reply = call.reply()
-                    break
-                except QwenSpacesError as error:
-                    delay = self._core.retry_delay(call, error, attempt)
-                    if delay is None:
-                        raise
-                    attempt += 1
-                    await asyncio.sleep(delay)
-                    call.restart()
-            self._core.remember(call)
-            state.done(reply)
-        finally:
-            if not call.finished:
-                await self._cancel(call)
-            state.ended()
-
-    async def _cancel(self, call: ChatCall) -> None:
-        # Best effort, briefly; shielded so a cancelled task still tells the Space.
-        request = call.cancel_request()
-        if request is None or self._session is None or self._session.closed:
-            return
-        call.finished = True
+    async def cancel(self, request: Request) -> None:
+        """Send a cancel, best effort and briefly; shielded, so a cancelled task still sends it."""
         session = self._session
+        if session is None or session.closed or self._loop is not asyncio.get_running_loop():
+            return  # a closed client sends nothing
 
         async def send() -> None:
-            timeout = aiohttp.ClientTimeout(total=CANCEL_TIMEOUT)
-            async with session.post(request.url, json=request.json, timeout=timeout) as response:
-                await response.read()
-                log.debug("cancelled event %s: HTTP %s", call.event_id, response.status)
+            async with self.open(request) as response:
+                await response.read(4096)
+                log.debug("cancel %s: HTTP %s", request.url, response.status)
 
         task = asyncio.ensure_future(send())
         self._cancels.add(task)
-        task.add_done_callback(_settle_cancel(self._cancels))
+        task.add_done_callback(self._settle_cancel)
         try:
             # Shielded: a task cancelled again meanwhile leaves the request going.
             await asyncio.shield(task)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
+        except (TransportError, asyncio.CancelledError) as exc:
             log.debug("cancel failed: %s", type(exc).__name__)
 
-
-def _settle_cancel(
-    pending: set[asyncio.Task[None]],
-) -> Callable[[asyncio.Task[None]], None]:
-    def done(task: asyncio.Task[None]) -> None:
-        pending.discard(task)
+    def _settle_cancel(self, task: asyncio.Task[None]) -> None:
+        self._cancels.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.debug("cancel failed: %s", type(task.exception()).__name__)
 
-    return done
+    async def close(self) -> None:
+        """Close the session, after cancels under way had a moment to reach the Space."""
+        if self._session is not None and self._loop is not asyncio.get_running_loop():
+            _abandon(self._session)
+            self._session = None
+            self._cancels.clear()
+        if self._cancels:
+            await asyncio.wait(set(self._cancels), timeout=CANCEL_TIMEOUT)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
-async def _drain(content: aiohttp.StreamReader) -> bool:
-    """Read the rest of a finished stream, briefly; True if it ended."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + DRAIN_SECONDS
-    total = 0
-    try:
-        while total < DRAIN_BYTES:
-            chunk = await asyncio.wait_for(content.readany(), max(0.0, until - loop.time()))
-            if not chunk:
-                return True
-            total += len(chunk)
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
-        pass
-    return False
+def _abandon(session: aiohttp.ClientSession) -> None:
+    # A session of a finished loop: close its connector without the loop (its
+    # sockets go with it), so nothing warns about an unclosed session.
+    connector = session.connector
+    if connector is not None and not connector.closed:
+        with contextlib.suppress(Exception):
+            connector.close()  # the work is done at once; the awaitable is a formality
+    session.detach()
+
+
+class _Exchange:
+    """One answer as the loop reads it: status and headers, then the body."""
+
+    __slots__ = ("_complete", "_response", "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._complete = False  # the body was read to its end
+        self.status: int = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read(self, limit: int) -> bytes:
+        """The whole body, or its first ``limit + 1`` bytes if it is longer."""
+        content = self._response.content
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while size <= limit:
+                part = await content.read(limit + 1 - size)
+                if not part:
+                    self._complete = True
+                    break
+                parts.append(part)
+                size += len(part)
+        except _LIBRARY_ERRORS as exc:
+            raise _failure(exc) from None
+        return b"".join(parts)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives."""
+        content = self._response.content
+        try:
+            while chunk := await content.readany():
+                yield chunk
+            self._complete = True
+        except _LIBRARY_ERRORS as exc:
+            raise _failure(exc) from None
+
+    async def drain(self, seconds: float, max_bytes: int) -> None:
+        """Read the rest of a finished stream, within ``seconds`` and ``max_bytes``."""
+        content = self._response.content
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        total = 0
+        try:
+            while total < max_bytes:
+                left = until - loop.time()
+                if left <= 0:
+                    return
+                chunk = await asyncio.wait_for(content.readany(), left)
+                if not chunk:
+                    self._complete = True
+                    return
+                total += len(chunk)
+        except _LIBRARY_ERRORS:
+            return
+
+    def close(self) -> None:
+        if self._complete:
+            self._response.release()
+        else:
+            self._response.close()
 
 
 class AsyncStream:
@@ -373,9 +423,11 @@ class AsyncStream:
     on the Space and releases the connection.
     """
 
-    def __init__(self, client: AsyncClient, call: ChatCall) -> None:
+    def __init__(
+        self, client: AsyncClient, call: ChatCall, on_end: Optional[EndHook] = None
+    ) -> None:
         self._call = call
-        self._state = StreamState()
+        self._state = StreamState(on_end)
         self._events: AsyncGenerator[Event, None] = client._run(call, self._state)
 
     def __aiter__(self) -> AsyncStream:
@@ -398,7 +450,7 @@ class AsyncStream:
         """The stream as OpenAI ``chat.completion.chunk`` dicts."""
         from .openai_format import OpenAIChunks  # rarely used: not loaded at import
 
-        chunks = OpenAIChunks(self._call.spec.model)
+        chunks = OpenAIChunks(self._call.spec.model, self._call.completion_id)
         async for event in self:
             for chunk in chunks.convert(event):
                 yield chunk
@@ -408,16 +460,20 @@ class AsyncStream:
     def reply(self) -> Reply:
         """The final Reply, once the stream is done (see get_reply to wait for it)."""
         if self._state.reply is None:
-            raise QwenSpacesError("the stream is not done yet: await stream.get_reply()")
+            raise ValueError("the stream is not done yet: await stream.get_reply()")
         return self._state.reply
 
     async def get_reply(self) -> Reply:
-        """The final Reply; reads whatever of the stream is left first."""
+        """The final Reply; reads whatever of the stream is left first.
+
+        Raises the call's error, or ValueError if the stream was closed before
+        the answer was complete.
+        """
         if self._state.reply is None:
             async for _ in self:
                 pass
             if self._state.reply is None:
-                raise QwenSpacesError("the stream was closed before the answer was complete")
+                raise ValueError("the stream was closed before the answer was complete")
         return self._state.reply
 
     @property
@@ -464,19 +520,9 @@ class AsyncConversation(ConversationCore):
         progress: bool = False,
     ) -> Reply:
         """Add a user message and return the Space's Reply."""
-        with self._turn():
-            reply = await self._client.chat(
-                text,
-                conversation=self.state,
-                timeout=timeout,
-                on_status=on_status,
-                progress=progress,
-            )
-        self.commit(reply)
-        return reply
+        return await self._client._consume(self.stream(text, timeout=timeout), on_status, progress)
 
     def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> AsyncStream:
         """Like send(), as an AsyncStream; the turn is recorded when it completes."""
-        stream = self._client.stream(text, conversation=self.state, timeout=timeout)
-        stream._state.on_end = self.commit
-        return stream
+        call = self._client._core.new_call(text, conversation=self.state, timeout=timeout)
+        return AsyncStream(self._client, call, on_end=self.commit)

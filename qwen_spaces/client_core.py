@@ -1,36 +1,31 @@
-"""What Client and AsyncClient share that is not I/O: options, calls, conversations.
+"""What Client and AsyncClient share above the call: options, streams' state, conversations.
 
-Keeping it here means the two clients differ only in how they move bytes.
+The call itself (``protocol.ChatCall``) makes every protocol decision; this
+module checks a client's options, builds its calls and keeps the state of its
+streams and conversations, so the two drivers add nothing but I/O.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Optional, Union
+from collections.abc import Callable, Mapping
+from typing import Optional, Union
 
-from .errors import QwenSpacesError, SpaceConnectionError
-from .events import ConversationState, QueueStatus, Reply
-from .payloads import Messages, new_session_hash, normalize_messages
-from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, redact
+from .endpoints import Endpoints
+from .events import ConversationState, Reply
+from .payloads import Messages, new_session_hash, normalize_history, normalize_messages
+from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, check_token, redact
 from .protocol import ChatCall
-from .spaces import Endpoints, SpaceSpec, resolve_model
+from .spaces import SpaceSpec, resolve_model
 from .sse import DEFAULT_MAX_EVENT_BYTES
 
-__all__ = ["ClientCore", "ConversationCore", "Secret"]
+__all__ = ["ClientCore", "ConversationCore", "Secret", "StreamState"]
 
 log = logging.getLogger("qwen_spaces")
 
 DEFAULT_MODEL = "qwen-2.5-max"
 USER_AGENT = "qwen_spaces/0.1 (+https://pypi.org/project/qwen_spaces/)"
-CANCEL_TIMEOUT = 2.0
-# After the answer, Gradio sends close_stream and ends the body; reading to that
-# end lets the connection go back to the pool. Bounded, so a Space that keeps
-# the stream open costs at most this long (then the connection is closed).
-DRAIN_SECONDS = 1.0
-DRAIN_BYTES = 1 << 20
 
 
 class Secret(str):
@@ -71,9 +66,8 @@ class ClientCore:
         _configure_logging_from_env()
         self.spec: SpaceSpec = resolve_model(model)
         self.base_url = check_base_url(base_url if base_url is not None else self.spec.url)
-        if hf_token is not None and not isinstance(hf_token, str):
-            raise TypeError("hf_token must be a str")
-        self._token = Secret(hf_token) if hf_token else None
+        token = Secret(check_token(hf_token)) if hf_token is not None else None
+        self._token = token or None  # "" or only whitespace: no token
         if proxy is not None:
             check_base_url(proxy)  # same rule: an http(s) URL
         self.proxy = Secret(proxy) if proxy else None
@@ -133,69 +127,18 @@ class ClientCore:
             state,
             endpoints=self.endpoints,
             timeouts=Timeouts.of(timeout, self.timeouts),
+            retry=self.retry,
             max_event_bytes=self.max_event_bytes,
+            redact=self.redact,
+            on_endpoints=self._remember,
         )
 
-    def retry_delay(self, call: ChatCall, error: QwenSpacesError, attempt: int) -> Optional[float]:
-        """Seconds to wait before retrying ``call`` after ``error``, or None to give up.
-
-        The one place both clients ask; a retry that would outlast the call's
-        time limit is not worth starting.
-        """
-        delay = self.retry.delay(error, attempt)
-        if delay is None or delay >= call.seconds_left():
-            return None
-        log.warning(
-            "retry %d of %d in %.1f s after: %s",
-            attempt + 1, self.retry.max_retries, delay, self.redact(str(error)),
-        )
-        return delay
-
-    def remember(self, call: ChatCall) -> None:
-        if call.endpoints is not None and call.endpoints.from_config:
-            self.endpoints = call.endpoints
+    def _remember(self, endpoints: Endpoints) -> None:
+        # Found in /config: later calls of this client skip that round trip.
+        self.endpoints = endpoints
 
     def describe(self, cls: str) -> str:
         return f"{cls}(model={self.spec.model!r}, base_url={self.base_url!r})"
-
-
-def connection_error(
-    core: ClientCore, exc: BaseException, call: ChatCall, streaming: bool
-) -> SpaceConnectionError:
-    """The error for a failed connection, without credentials in it."""
-    cause = _root_cause(exc)
-    detail = core.redact(f"{type(cause).__name__}: {_describe(cause)}")[:300]
-    where = (
-        "the connection to the Space broke while streaming"
-        if streaming
-        else f"cannot reach the Space at {core.base_url}"
-    )
-    return SpaceConnectionError(f"{where} ({detail})", partial_text=call.partial_text)
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    # requests and urllib3 wrap the OS error in two or three layers of
-    # "Max retries exceeded ..."; the innermost says what happened. Only
-    # deliberate causes are followed: __context__ would lead into a library's
-    # own parse errors (e.g. int() of an empty chunk length).
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = getattr(exc, "reason", None) or exc.__cause__
-        if inner is None and exc.args and isinstance(exc.args[0], BaseException):
-            inner = exc.args[0]
-        if not isinstance(inner, BaseException):
-            break
-        exc = inner
-    return exc
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    text = str(exc)
-    # urllib3's "<HTTPConnection object at 0x...>: Failed to ..." prefix says nothing.
-    return text.split(">: ", 1)[-1] if text.startswith("<") else text
 
 
 class StreamState:
@@ -208,19 +151,19 @@ class StreamState:
 
     __slots__ = ("on_end", "reply")
 
-    def __init__(self) -> None:
+    def __init__(self, on_end: Optional[EndHook] = None) -> None:
         self.reply: Optional[Reply] = None
-        # Called once when the call ends: with its Reply, or None if it failed
-        # or was stopped.
-        self.on_end: Optional[Callable[[Optional[Reply]], None]] = None
+        # Called once when the call ends: with its Reply (None if it failed or
+        # was stopped) and whether the Space's session may hold part of it.
+        self.on_end = on_end
 
-    def done(self, reply: Reply) -> None:
-        self.reply = reply
-
-    def ended(self) -> None:
+    def ended(self, call: ChatCall) -> None:
         if self.on_end is not None:
             on_end, self.on_end = self.on_end, None
-            on_end(self.reply)
+            on_end(self.reply, call.touched_session)
+
+
+EndHook = Callable[[Optional[Reply], bool], None]
 
 
 class ConversationCore:
@@ -248,7 +191,7 @@ class ConversationCore:
                 raise TypeError("system must be a str")
             initial.append({"role": "system", "content": system})
         if messages:
-            initial.extend(_history(messages))
+            initial.extend(normalize_history(messages))
         self.state = ConversationState(
             model=core.model, session_hash=session_hash or new_session_hash(), messages=initial
         )
@@ -262,27 +205,17 @@ class ConversationCore:
     def session_hash(self) -> str:
         return self.state.session_hash
 
-    @contextlib.contextmanager
-    def _turn(self) -> Iterator[None]:
-        """Around send(): a turn that fails after input checks leaves no trace."""
-        try:
-            yield
-        except (ValueError, TypeError):
-            raise  # bad input: nothing reached the Space
-        except BaseException:
-            self.commit(None)
-            raise
-
-    def commit(self, reply: Optional[Reply]) -> None:
+    def commit(self, reply: Optional[Reply], touched_session: bool = True) -> None:
         """Record a finished turn; a turn that did not finish leaves no trace.
 
         The Space's session may hold part of an unfinished turn (the 1M demo
-        adds the user message before answering), so the next turn starts a new
-        session and sends the whole conversation again.
+        adds the user message before answering), so when the failed call sent
+        anything, the next turn starts a new session and sends the whole
+        conversation again. A call that sent nothing keeps the session.
         """
         if reply is not None and reply.conversation is not None:
             self.state = reply.conversation
-        elif reply is None:
+        elif reply is None and touched_session:
             self.state = ConversationState(
                 model=self.state.model,
                 session_hash=new_session_hash(),
@@ -295,51 +228,3 @@ class ConversationCore:
         self.state = ConversationState(
             model=self.state.model, session_hash=new_session_hash(), messages=system
         )
-
-
-def _history(messages: Messages) -> list[dict[str, str]]:
-    # Earlier turns may end with an assistant message: validate each one alone.
-    if isinstance(messages, str):
-        raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
-    out: list[dict[str, str]] = []
-    for message in messages:
-        role = message.get("role") if isinstance(message, Mapping) else None
-        probe: list[Any] = [{**message, "role": "user"}] if role in ("assistant", "system") else [
-            message
-        ]
-        out.append({"role": str(role), "content": normalize_messages(probe)[0]["content"]})
-    return out
-
-
-class QueueProgress:
-    """A progress bar of the queue position while waiting (tqdm.auto: notebook-aware).
-
-    Shared by both clients' ``chat(progress=True)``; tqdm is imported only here.
-    """
-
-    def __init__(self) -> None:
-        import warnings
-
-        from tqdm.auto import tqdm
-
-        with warnings.catch_warnings():
-            # In a notebook without ipywidgets tqdm warns, then falls back to text.
-            warnings.simplefilter("ignore")
-            self._bar = tqdm(total=1, desc="queue", leave=False, bar_format="{desc} {bar}")
-        self._top = 0
-
-    def update(self, status: QueueStatus) -> None:
-        bar = self._bar
-        if status.started:
-            bar.set_description("generating")
-            bar.n = bar.total or 0
-        elif status.rank is not None:
-            self._top = max(self._top, status.rank + 1)
-            bar.total = self._top
-            bar.n = self._top - (status.rank + 1)
-            eta = f", eta {status.eta:.0f} s" if status.eta is not None else ""
-            bar.set_description(f"queue: {status.rank} ahead{eta}")
-        bar.refresh()
-
-    def close(self) -> None:
-        self._bar.close()

@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
+from .endpoints import ChatbotFormat
 from .errors import ProtocolError
 from .events import Event, Reasoning, TextDelta
 from .gradio import apply_diff
-from .spaces import ChatbotFormat
 
-__all__ = ["THINKING", "AnswerTracker", "clean_onem", "locate_answer"]
+__all__ = [
+    "THINKING",
+    "AnswerCleaner",
+    "AnswerTracker",
+    "FooterCleaner",
+    "clean_onem",
+    "locate_answer",
+]
 
 log = logging.getLogger("qwen_spaces")
 
@@ -129,6 +136,28 @@ def _drop_newline(text: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
+class AnswerCleaner(Protocol):
+    """What a Space wraps around its answer, and how to take it off."""
+
+    def clean(self, raw: str, final: bool) -> tuple[str, str]:
+        """The raw answer string -> (answer text, status text)."""
+
+    def plain(self, piece: str) -> bool:
+        """Whether an appended piece is answer text as it stands."""
+
+
+class FooterCleaner:
+    """The 1M demo's answer: a "thinking" status, then text, then a summary footer."""
+
+    @staticmethod
+    def clean(raw: str, final: bool) -> tuple[str, str]:
+        return clean_onem(raw, final)
+
+    @staticmethod
+    def plain(piece: str) -> bool:
+        return "<" not in piece  # a piece with "<" may open the footer
+
+
 class AnswerTracker:
     """Follows one run's chatbot output and emits answer deltas."""
 
@@ -147,15 +176,22 @@ class AnswerTracker:
         "value",
     )
 
-    def __init__(self, fmt: ChatbotFormat, output: int, first: int) -> None:
+    def __init__(
+        self,
+        fmt: ChatbotFormat,
+        output: int,
+        first: int,
+        cleaner: Optional[AnswerCleaner] = None,
+    ) -> None:
         self._fmt: ChatbotFormat = fmt
         self._output = output
         self._first = first
-        onem = fmt == "ms_legacy"
-        self._clean: Optional[Callable[[str, bool], tuple[str, str]]] = clean_onem if onem else None
-        # An appended piece is answer text as is unless it may open a footer.
+        self._clean: Optional[Callable[[str, bool], tuple[str, str]]] = (
+            cleaner.clean if cleaner is not None else None
+        )
+        # An appended piece is answer text as is unless the cleaner says otherwise.
         self._plain: Optional[Callable[[str], bool]] = (
-            (lambda piece: "<" not in piece) if onem else None
+            cleaner.plain if cleaner is not None else None
         )
         self.value: Any = None
         self._path: Optional[Path] = None

@@ -11,6 +11,7 @@ __all__ = [
     "SpaceConnectionError",
     "SpaceError",
     "SpaceHTTPError",
+    "SpaceNotRunningError",
     "SpaceTimeoutError",
 ]
 
@@ -54,14 +55,6 @@ class SpaceTimeoutError(QwenSpacesError):
         self.seconds = seconds
 
 
-class QueueFullError(QwenSpacesError):
-    """The Space's queue is full; retried automatically up to ``max_retries``."""
-
-    def __init__(self, message: str, *, retry_after: Optional[float] = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 class SpaceHTTPError(QwenSpacesError):
     """The Space answered with an HTTP error status.
 
@@ -87,6 +80,16 @@ class SpaceHTTPError(QwenSpacesError):
         self.retry_after = retry_after
 
 
+class QueueFullError(SpaceHTTPError):
+    """The Space's queue is full (HTTP 503); retried automatically up to ``max_retries``."""
+
+    def __init__(
+        self, message: str, *, retry_after: Optional[float] = None, url: str = ""
+    ) -> None:
+        super().__init__(503, message, url=url, retry_after=retry_after)
+        self.message = message  # what the Space said, not the HTTP framing
+
+
 class SpaceError(QwenSpacesError):
     """The Space reported a failure (``success: false`` or ``unexpected_error``)."""
 
@@ -97,3 +100,46 @@ class ProtocolError(QwenSpacesError):
     def __init__(self, message: str, payload: Any = None, *, partial_text: str = "") -> None:
         super().__init__(message, partial_text=partial_text)
         self.payload = payload
+
+
+class SpaceNotRunningError(QwenSpacesError):
+    """The Space is not running: Hugging Face answered with its status page, not the app.
+
+    ``state`` is ``"sleeping"`` or ``"building"`` (starting: retried within the
+    call's time limits, as a visit wakes it), ``"paused"`` (by its owner) or
+    ``"runtime_error"`` (a runtime or build error: its owner must fix it).
+    ``status_code`` is the HTTP status of that page and ``retry_after`` the
+    server's ``Retry-After`` in seconds, if it sent one.
+    """
+
+    STARTING = frozenset({"sleeping", "building"})
+    _WHAT = {
+        "sleeping": "the Space is sleeping; it wakes on a visit and may take a minute",
+        "building": "the Space is building or starting up; it may take a few minutes",
+        "paused": "the Space is paused by its owner; it will not answer until they restart it",
+        "runtime_error": (
+            "the Space has a runtime or build error; it will not answer until its owner fixes it"
+        ),
+    }
+
+    def __init__(
+        self,
+        state: str,
+        *,
+        status_code: Optional[int] = None,
+        url: str = "",
+        retry_after: Optional[float] = None,
+        partial_text: str = "",
+    ) -> None:
+        what = self._WHAT.get(state, f"the Space is not running ({state})")
+        where = f" ({url})" if url else ""
+        super().__init__(f"{what}{where}", partial_text=partial_text)
+        self.state = state
+        self.status_code = status_code
+        self.url = url
+        self.retry_after = retry_after
+
+    @property
+    def starting(self) -> bool:
+        """True while the Space is on its way up (sleeping or building)."""
+        return self.state in self.STARTING

@@ -8,10 +8,27 @@ one per token.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-__all__ = ["ConversationState", "Event", "QueueStatus", "Reasoning", "Reply", "TextDelta"]
+__all__ = [
+    "ConversationState",
+    "Event",
+    "QueueStatus",
+    "Reasoning",
+    "Reply",
+    "TextDelta",
+    "new_completion_id",
+]
+
+
+def new_completion_id() -> str:
+    """A unique OpenAI-style completion id: ``chatcmpl-`` and 32 random hex digits.
+
+    Random, not a timestamp: concurrent replies must never share an id.
+    """
+    return f"chatcmpl-{uuid.uuid4().hex}"
 
 
 @dataclass(slots=True)
@@ -117,7 +134,8 @@ class Reply:
 
     ``text`` is the answer, ``reasoning`` any status/thinking text,
     ``model`` the canonical model name, ``conversation`` the state to continue
-    from (it includes this answer).
+    from (it includes this answer). ``id`` is unique to this reply and is the
+    ``id`` of :meth:`to_openai` (and of its stream's ``openai_chunks()``).
     """
 
     text: str
@@ -126,6 +144,7 @@ class Reply:
     conversation: Optional[ConversationState] = None
     created: float = field(default_factory=time.time)
     timings: dict[str, float] = field(default_factory=dict)
+    id: str = field(default_factory=new_completion_id)
 
     def __str__(self) -> str:
         return self.text
@@ -136,7 +155,7 @@ class Reply:
     def to_openai(self) -> dict[str, Any]:
         """The reply as an OpenAI chat-completion dict."""
         return {
-            "id": f"chatcmpl-{int(self.created * 1000):x}",
+            "id": self.id,
             "object": "chat.completion",
             "created": int(self.created),
             "model": self.model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from .events import Event, Reasoning, TextDelta
+from .events import Event, Reasoning, TextDelta, new_completion_id
 
 __all__ = ["OpenAIChunks"]
 
@@ -16,12 +16,14 @@ class OpenAIChunks:
     The first chunk carries the assistant role, each TextDelta one content
     chunk, Reasoning a ``reasoning_content`` chunk, and the last chunk the
     ``finish_reason``. Queue status has no OpenAI equivalent and is skipped.
+    ``id`` should be the id the stream's Reply will carry, so that chunks and
+    reply match; by default a new unique one.
     """
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, id: Optional[str] = None) -> None:
         self.model = model
         self.created = int(time.time())
-        self.id = f"chatcmpl-{time.time_ns():x}"
+        self.id = id if id is not None else new_completion_id()
         self._started = False
 
     def _chunk(self, delta: dict[str, Any], finish: Optional[str] = None) -> dict[str, Any]:

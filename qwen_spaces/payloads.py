@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from .spaces import ChatbotFormat, Endpoints
+from .endpoints import ChatbotFormat, Endpoints
 
 __all__ = [
     "Messages",
@@ -16,13 +16,14 @@ __all__ = [
     "flatten",
     "join_body",
     "new_session_hash",
+    "normalize_history",
     "normalize_messages",
     "predict_body",
     "split_messages",
 ]
 
 Messages = Union[str, Sequence[Mapping[str, Any]]]
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant")  # the roles of normalized messages
 
 
 def new_session_hash() -> str:
@@ -36,7 +37,38 @@ def normalize_messages(messages: Messages) -> list[dict[str, str]]:
     A str is one user message. Content may be a str or a list of text parts
     (``{"type": "text", "text": ...}`` or plain str). The last message other
     than a system message must come from the user.
+
+    OpenAI variants: ``developer`` is a system message (as OpenAI treats it),
+    an assistant message without content (``None`` or missing) is skipped,
+    ``name`` is ignored. Tool and function calls and image, audio or file
+    parts are a ValueError: the Spaces take text chat only.
     """
+    out = _checked(messages)
+    turns = [m for m in out if m["role"] != "system"]
+    if not turns or turns[-1]["role"] != "user":
+        raise ValueError("the last message must be a user message (after any system messages)")
+    if not turns[-1]["content"].strip():
+        raise ValueError("the last user message is empty")
+    return out
+
+
+def normalize_history(messages: Messages) -> list[dict[str, str]]:
+    """Like :func:`normalize_messages`, for earlier turns: any message may come last.
+
+    For a conversation's starting history, which may end with an assistant
+    answer. A str is not accepted here (it would be a lone user message).
+    """
+    if isinstance(messages, str):
+        raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
+    return _checked(messages)
+
+
+_ROLE_OF = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+EXPECTED_ROLES = "'system', 'developer', 'user' or 'assistant'"
+_UNSUPPORTED_ROLES = {"tool": "tool results", "function": "function results"}
+
+
+def _checked(messages: Messages) -> list[dict[str, str]]:
     if isinstance(messages, str):
         if not messages.strip():
             raise ValueError("the prompt is empty: expected a non-empty str or list of messages")
@@ -53,15 +85,28 @@ def normalize_messages(messages: Messages) -> list[dict[str, str]]:
         if not isinstance(message, Mapping):
             raise TypeError(f"messages[{i}] must be a dict, got {type(message).__name__}")
         role = message.get("role")
-        if role not in ROLES:
-            raise ValueError(f"messages[{i}] has role {role!r}; expected one of {ROLES}")
-        out.append({"role": role, "content": _text_of(message.get("content"), i)})
-    turns = [m for m in out if m["role"] != "system"]
-    if not turns or turns[-1]["role"] != "user":
-        raise ValueError("the last message must be a user message (after any system messages)")
-    if not turns[-1]["content"].strip():
-        raise ValueError("the last user message is empty")
+        if role in _UNSUPPORTED_ROLES:
+            raise ValueError(
+                f"messages[{i}] has role {role!r}: {_UNSUPPORTED_ROLES[role]} are not supported, "
+                f"the Spaces take text chat only; expected {EXPECTED_ROLES}"
+            )
+        if not isinstance(role, str) or role not in _ROLE_OF:
+            raise ValueError(f"messages[{i}] has role {role!r:.40}; expected {EXPECTED_ROLES}")
+        for key in ("tool_calls", "function_call"):
+            if message.get(key):
+                raise ValueError(
+                    f"messages[{i}] has {key}: tool and function calls are not supported, "
+                    "the Spaces take text chat only; expected text content"
+                )
+        content = message.get("content")
+        if content is None and role == "assistant":
+            continue  # OpenAI allows it (e.g. beside a refusal); there is no text to send
+        out.append({"role": _ROLE_OF[role], "content": _text_of(content, i)})
     return out
+
+
+# Part types a Space cannot take: named so the error says "not supported", not "malformed".
+_MEDIA_PARTS = ("image_url", "image", "input_image", "input_audio", "audio", "file", "input_file")
 
 
 def _text_of(content: Any, i: int) -> str:
@@ -72,14 +117,24 @@ def _text_of(content: Any, i: int) -> str:
         for part in content:
             if isinstance(part, str):
                 parts.append(part)
-            elif isinstance(part, Mapping) and part.get("type", "text") == "text" and isinstance(
-                part.get("text"), str
-            ):
+                continue
+            part_type = part.get("type", "text") if isinstance(part, Mapping) else None
+            if part_type in _MEDIA_PARTS:
+                raise ValueError(
+                    f"messages[{i}] content has a {part_type!r} part: images, audio and files "
+                    "are not supported; expected text parts ({'type': 'text', 'text': ...})"
+                )
+            if part_type == "text" and isinstance(part, Mapping) and isinstance(part.get("text"), str):
                 parts.append(part["text"])
+            elif isinstance(part_type, str) and part_type != "text":
+                raise ValueError(
+                    f"messages[{i}] content has a part of type {part_type!r:.40}; "
+                    "expected text parts ({'type': 'text', 'text': ...})"
+                )
             else:
                 raise TypeError(
                     f"messages[{i}] content has a part that is not text ({part!r:.60}); "
-                    "only text is supported"
+                    "expected a str or {'type': 'text', 'text': str}"
                 )
         return "".join(parts)
     raise TypeError(

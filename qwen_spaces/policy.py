@@ -9,15 +9,23 @@ from typing import Optional, Union
 from urllib.parse import urlsplit
 
 from .errors import (
-    QueueFullError,
     QwenSpacesError,
     SpaceConnectionError,
     SpaceHTTPError,
+    SpaceNotRunningError,
     SpaceTimeoutError,
 )
 from .gradio import is_retryable_status
 
-__all__ = ["RetryPolicy", "TimeoutArg", "Timeouts", "check_base_url", "redact"]
+__all__ = [
+    "RetryPolicy",
+    "RetryState",
+    "TimeoutArg",
+    "Timeouts",
+    "check_base_url",
+    "check_token",
+    "redact",
+]
 
 
 @dataclass(frozen=True)
@@ -74,12 +82,16 @@ class RetryPolicy:
 
     Connection errors, HTTP 429/500/502/503/504 and a full queue are retried
     with jittered exponential backoff, honouring ``Retry-After``; only while no
-    answer text has arrived (a stream is never silently restarted).
+    answer text has arrived (a stream is never silently restarted). A Space
+    that is sleeping or building is retried after ``wake_delay`` seconds (or
+    its ``Retry-After``), since the first request woke it; a paused or broken
+    one is not, as only its owner can bring it back.
     """
 
     max_retries: int = 2
     base_delay: float = 0.5
     max_delay: float = 20.0
+    wake_delay: float = 15.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
@@ -92,9 +104,11 @@ class RetryPolicy:
         if attempt >= self.max_retries or error.partial_text:
             return None
         retry_after: Optional[float] = None
-        if isinstance(error, QueueFullError):
-            retry_after = error.retry_after
-        elif isinstance(error, SpaceHTTPError):
+        if isinstance(error, SpaceNotRunningError):
+            if not error.starting:
+                return None
+            retry_after = error.retry_after if error.retry_after is not None else self.wake_delay
+        elif isinstance(error, SpaceHTTPError):  # QueueFullError included (a 503)
             if not is_retryable_status(error.status_code):
                 return None
             retry_after = error.retry_after
@@ -105,6 +119,24 @@ class RetryPolicy:
         if retry_after is not None:
             return float(min(max(retry_after, backoff), self.max_delay * 3))
         return float(backoff)
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """Where a call stands in its retries: a value, replaced at each retry.
+
+    ``increment`` answers the one question a driver has after a failure: wait
+    how long, then try again with which state; or None, give up.
+    """
+
+    policy: RetryPolicy
+    attempt: int = 0
+
+    def increment(self, error: QwenSpacesError) -> Optional[tuple[float, RetryState]]:
+        delay = self.policy.delay(error, self.attempt)
+        if delay is None:
+            return None
+        return delay, replace(self, attempt=self.attempt + 1)
 
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
@@ -131,3 +163,34 @@ def check_base_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"base_url must be an http(s) URL such as https://x.hf.space, got {url!r}")
     return url.strip().rstrip("/")
+
+
+_TOKEN_EXPECTED = "printable ASCII without spaces, as hf_... from huggingface.co/settings/tokens"
+
+
+def check_token(value: object) -> str:
+    """A Hugging Face token fit for an ``Authorization`` header, stripped.
+
+    Surrounding whitespace goes (a token read from a file keeps its newline);
+    "" means no token. Inner whitespace, control or non-ASCII characters are
+    a ValueError, which HTTP libraries would otherwise raise with the whole
+    header in the message. The token itself is never part of a message.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"hf_token must be a str, got {type(value).__name__}")
+    token = value.strip()
+    problem = _token_problem(token)
+    if problem:
+        del value, token  # a traceback printer that shows locals must not show it either
+        raise ValueError(f"hf_token has {problem}: expected {_TOKEN_EXPECTED}")
+    return token
+
+
+def _token_problem(token: str) -> str:
+    for char in token:
+        if " " < char < "\x7f":
+            continue
+        if char.isspace():
+            return "whitespace inside it"
+        return "a non-ASCII character" if not char.isascii() else "a control character"
+    return ""

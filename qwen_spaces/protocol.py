@@ -1,60 +1,136 @@
 """One chat call as a sans-I/O state machine.
 
-A driver asks :meth:`ChatCall.next_request` what to send, sends it, and hands
-back what came: :meth:`on_response` for a plain answer, :meth:`feed` for the
-bytes of the event stream. The call decides everything else: which Space
-function, which body, how to read the stream, when it is done, what failed.
+Rule: every decision about a call lives here — what to send next and with
+which headers and time limits, what an answer means, whether the deadline has
+passed, whether a failure is retried and after what delay, how to stop. The
+pure modules help (``adapters`` per Space, ``gradio`` for the queue protocol,
+``dedup`` for the answer, ``policy`` for retries); a driver only moves bytes::
 
-    call = ChatCall(...)
     while (request := call.next_request()) is not None:
-        if request.stream:
-            for chunk in http_stream(request):
-                for event in call.feed(chunk):
-                    handle(event)
-                if call.finished:
-                    break
-            call.end_of_stream()
-        else:
-            call.on_response(request, *http(request))
+        try:
+            with transport.open(request) as response:
+                if call.on_headers(request, response.status):
+                    for chunk in response.chunks():
+                        for event in call.feed(chunk):
+                            yield event
+                        if call.finished:
+                            response.drain(*call.drain_budget())
+                            break
+                    call.end_of_stream()
+                else:
+                    body = response.read(call.body_limit)
+                    call.on_response(request, response.status, response.headers, body)
+        except (QwenSpacesError, TransportError) as error:
+            sleep(call.next_attempt(error))
     reply = call.reply()
+
+and, when the consumer stops early, sends ``call.cancel_request()``.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from . import payloads
 from .dedup import AnswerTracker
-from .errors import ProtocolError, QwenSpacesError, SpaceError, SpaceTimeoutError
-from .events import ConversationState, Event, QueueStatus, Reply
-from .gradio import JSON_ERRORS, check_response, failure_message, loads, parse_json, read_config
-from .policy import Timeouts
-from .spaces import Endpoints, SpaceSpec, resolve_endpoints
+from .endpoints import Endpoints
+from .errors import (
+    ProtocolError,
+    QwenSpacesError,
+    SpaceConnectionError,
+    SpaceError,
+    SpaceTimeoutError,
+)
+from .events import ConversationState, Event, Reply, new_completion_id
+from .gradio import (
+    Msg,
+    check_response,
+    parse_json,
+    raise_for_queue_message,
+    raise_if_not_running,
+    read_config,
+    read_message,
+)
+from .policy import RetryPolicy, RetryState, Timeouts
+from .spaces import SpaceSpec, resolve_endpoints
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
+from .transport import FailureKind, TransportError, describe_cause
 
-__all__ = ["ChatCall", "Request"]
+__all__ = ["CANCEL_TIMEOUT", "ChatCall", "Request", "Step"]
 
 log = logging.getLogger("qwen_spaces")
+
+CANCEL_TIMEOUT = 2.0
+# After the answer, Gradio sends close_stream and ends the body; reading to that
+# end lets the connection go back to the pool. Bounded, so a Space that keeps
+# the stream open costs at most this long (then the connection is closed).
+DRAIN_SECONDS = 1.0
+DRAIN_BYTES = 1 << 20
+# Timers may fire a hair before the instant they were set for.
+_SLACK = 0.01
+
+
+class Step(enum.Enum):
+    """Where a call stands: the request it sends next."""
+
+    CONFIG = "config"  # GET /config: find the functions
+    PREDICT = "predict"  # POST /run/predict: a layout's un-queued first function
+    JOIN = "join"  # POST /queue/join
+    DATA = "data"  # GET /queue/data: the event stream
+    CANCEL = "cancel"  # POST /cancel: only from cancel_request()
+    DONE = "done"
+
+
+_STREAM_HEADERS = {"Accept": "text/event-stream"}
 
 
 @dataclass(frozen=True)
 class Request:
-    """An HTTP request a driver should send. ``purpose`` names the step."""
+    """An HTTP request for a driver to send, with its time limits in seconds.
+
+    ``connect``: to open a connection; ``read``: the longest silence; ``total``:
+    the whole exchange (headers, body, stream), after which the driver stops.
+    """
 
     method: str
     url: str
-    purpose: str
+    step: Step
+    connect: float
+    read: float
+    total: float
     json: Any = None
     params: Optional[dict[str, str]] = None
-    stream: bool = False
+    headers: Optional[dict[str, str]] = None
+
+    @property
+    def stream(self) -> bool:
+        """Whether the answer is an event stream (read it as it arrives)."""
+        return self.step is Step.DATA
+
+
+class _Deadline:
+    """The limit that ends the call next: queue while waiting, else total."""
+
+    __slots__ = ("at", "limit", "seconds")
+
+    def __init__(self, at: float, limit: str, seconds: float) -> None:
+        self.at, self.limit, self.seconds = at, limit, seconds
+
+    def error(self, partial_text: str) -> SpaceTimeoutError:
+        return SpaceTimeoutError(self.limit, self.seconds, partial_text=partial_text)
 
 
 class ChatCall:
-    """The requests and the reading of one chat call (one attempt, retries restart it)."""
+    """The requests and the reading of one chat call, retries included.
+
+    Build it through a client (``ClientCore.new_call``); a driver then follows
+    the loop in this module's docstring. Nothing here does I/O or sleeps.
+    """
 
     def __init__(
         self,
@@ -65,7 +141,10 @@ class ChatCall:
         *,
         endpoints: Optional[Endpoints] = None,
         timeouts: Optional[Timeouts] = None,
+        retry: Optional[RetryPolicy] = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        redact: Callable[[str], str] = str,
+        on_endpoints: Optional[Callable[[Endpoints], None]] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
@@ -74,139 +153,191 @@ class ChatCall:
         self.state = state
         self.endpoints = endpoints
         self.timeouts = timeouts = timeouts or Timeouts()
-        self._max_event_bytes = max_event_bytes
+        self.body_limit = max_event_bytes  # the largest plain answer read whole
+        self._retry = RetryState(retry or RetryPolicy())
+        self._redact = redact
+        self._on_endpoints = on_endpoints
         self._clock = clock
         self._started_at = clock()
-        self._deadline_at = self._started_at + timeouts.total
-        self._deadline_limit = "total"
-        self._deadline_seconds = timeouts.total
-        self._chatbot: Any = None  # the 1M demo's chatbot returned by add_text
-        self._predicted = False
-        self._step = "config" if endpoints is None else self._first_step()
-        self.event_id: Optional[str] = None
-        self.finished = False
-        self.started = False
-        self._failure: Optional[QwenSpacesError] = None
+        self._total_at = self._started_at + timeouts.total
+        self._deadline = _Deadline(self._total_at, "total", timeouts.total)
+        self._predicted: Any = None  # what the layout's predict call gave the join
+        self._predict_done = False
+        self._step = Step.CONFIG
+        self._sent: Optional[Request] = None
+        self._streaming = False
         self._completed = False
         self._decoder = SSEDecoder(max_event_bytes)
+        self.event_id: Optional[str] = None
+        self.finished = False  # no more events will come: stop reading the stream
+        self.started = False  # the Space started generating
+        self.touched_session = False  # something was sent that may change the Space's session
         self.tracker: Optional[AnswerTracker] = None
         self.timings: dict[str, float] = {}
-
-    # --- what to send ----------------------------------------------------
-
-    def _first_step(self) -> str:
-        return "predict" if self.spec.kind == "1m" and not self._predicted else "join"
-
-    def _url(self, path: str) -> str:
-        assert self.endpoints is not None
-        return f"{self.base_url}{self.endpoints.api_prefix}{path}"
-
-    def next_request(self) -> Optional[Request]:
-        step = self._step
-        if step == "config":
-            # /config is always at the root, whatever the api prefix.
-            return Request("GET", f"{self.base_url}/config", "config")
-        if step == "predict":
-            assert self.endpoints is not None
-            body = payloads.predict_body(self.endpoints, self._onem_text(), self.session_hash)
-            return Request("POST", self._url("/run/predict"), "predict", json=body)
-        if step == "join":
-            return Request("POST", self._url("/queue/join"), "join", json=self._join_body())
-        if step == "data":
-            return Request(
-                "GET",
-                self._url("/queue/data"),
-                "data",
-                params={"session_hash": self.session_hash},
-                stream=True,
-            )
-        return None
+        self.completion_id = new_completion_id()  # the Reply's id, known while it streams
+        self._begin()
 
     @property
     def session_hash(self) -> str:
         return self.state.session_hash
 
-    def _onem_text(self) -> str:
-        # A session that already holds the earlier turns needs only the new one.
-        known = self.state.synced
-        if known and known == len(self.messages) - 1:
-            return self.messages[-1]["content"]
-        return payloads.flatten(self.messages)
+    @property
+    def partial_text(self) -> str:
+        """The answer text received so far."""
+        return self.tracker.text if self.tracker is not None else ""
+
+    # --- what to send ----------------------------------------------------
+
+    def _begin(self) -> None:
+        if self.endpoints is None:
+            self._step = Step.CONFIG
+        elif self.spec.adapter.predicts and not self._predict_done:
+            self._step = Step.PREDICT
+        else:
+            self._step = Step.JOIN
+
+    def next_request(self) -> Optional[Request]:
+        """The request to send now, or None when the call has nothing more to send.
+
+        Leaves the call waiting for that request's answer (``on_headers``).
+        """
+        step = self._step
+        if step is Step.DONE:
+            return None
+        if step is Step.CONFIG:
+            # /config is always at the root, whatever the api prefix.
+            request = self._request("GET", f"{self.base_url}/config", step)
+        elif step is Step.PREDICT:
+            body = self.spec.adapter.predict_body(self._ids, self.messages, self.state)
+            request = self._request("POST", self._url("/run/predict"), step, json=body)
+        elif step is Step.JOIN:
+            request = self._request("POST", self._url("/queue/join"), step, json=self._join_body())
+        else:
+            params = {"session_hash": self.session_hash}
+            request = self._request(
+                "GET", self._url("/queue/data"), step, params=params, headers=_STREAM_HEADERS
+            )
+        if step is Step.PREDICT or step is Step.JOIN:
+            self.touched_session = True
+        self._sent = request
+        return request
+
+    @property
+    def _ids(self) -> Endpoints:
+        endpoints = self.endpoints
+        assert endpoints is not None, "the endpoints are known after the CONFIG step"
+        return endpoints
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{self._ids.api_prefix}{path}"
+
+    def _request(self, method: str, url: str, step: Step, **fields: Any) -> Request:
+        left = max(self._total_at - self._clock(), 0.001)
+        timeouts = self.timeouts
+        return Request(
+            method,
+            url,
+            step,
+            connect=min(timeouts.connect, left),
+            read=min(timeouts.read, left),
+            total=left,
+            **fields,
+        )
 
     def _join_body(self) -> dict[str, Any]:
-        endpoints = self.endpoints
-        assert endpoints is not None
-        if self.spec.kind == "1m":
-            data = payloads.onem_data(self._chatbot, self._onem_text())
-            first = len(data[0]) - 1
-        else:
-            prompt = payloads.split_messages(self.messages)
-            data = payloads.max_data(prompt, endpoints, self.spec.default_system)
-            first = len(prompt.history)
-            if endpoints.chatbot_format != "tuples":
-                first *= 2  # message chatbots hold two entries a turn
-        self.tracker = AnswerTracker(endpoints.chatbot_format, endpoints.chatbot_output, first)
+        endpoints = self._ids
+        adapter = self.spec.adapter
+        data, first = adapter.join_data(
+            self.spec, endpoints, self.messages, self.state, self._predicted
+        )
+        self.tracker = AnswerTracker(
+            endpoints.chatbot_format, endpoints.chatbot_output, first, adapter.cleaner
+        )
         return payloads.join_body(endpoints, data, self.session_hash)
 
-    def restart(self) -> None:
-        """Begin again after a retryable failure that came before any text.
-
-        The total limit keeps running; a 1M ``add_text`` that succeeded is not
-        sent twice, since it appends the user turn to the Space's session.
-        """
-        self._step = "config" if self.endpoints is None else self._first_step()
-        self.event_id = None
-        self.finished = self.started = self._completed = False
-        self._failure = None
-        self._decoder = SSEDecoder(self._max_event_bytes)
-        self.tracker = None
-        self._set_deadline("total", self.timeouts.total, self._started_at)
-
     def cancel_request(self) -> Optional[Request]:
-        """The request that asks the Space to stop this call, if it is running."""
+        """The request that stops this call on the Space, once, if it is running.
+
+        None when there is nothing to stop (finished, or not yet in the queue).
+        Leaves the call finished: it asks only once.
+        """
         if self.event_id is None or self.finished or self.endpoints is None:
             return None
+        self.finished = True
         body = {
             "session_hash": self.session_hash,
             "fn_index": self.endpoints.fn_index,
             "event_id": self.event_id,
         }
-        return Request("POST", self._url("/cancel"), "cancel", json=body)
+        return Request(
+            "POST",
+            self._url("/cancel"),
+            Step.CANCEL,
+            connect=CANCEL_TIMEOUT,
+            read=CANCEL_TIMEOUT,
+            total=CANCEL_TIMEOUT,
+            json=body,
+        )
 
     # --- what came back --------------------------------------------------
+
+    def on_headers(self, request: Request, status: int) -> bool:
+        """Whether to read this answer as an event stream (``feed``).
+
+        False: read the body whole (up to ``body_limit`` bytes, one more to
+        tell) and hand it to ``on_response``.
+        """
+        self._streaming = request.step is Step.DATA and status == 200
+        return self._streaming
 
     def on_response(
         self, request: Request, status: int, headers: Mapping[str, str], body: bytes
     ) -> None:
-        step = request.purpose
-        if step == "config":
+        """A whole answer to ``request``; moves the call to its next step.
+
+        Raises the error the answer stands for (HTTP errors, unreadable JSON,
+        a Space without the model's function, a body over ``body_limit``).
+        """
+        if len(body) > self.body_limit:
+            raise ProtocolError(
+                f"an answer of more than {self.body_limit} bytes", payload=body[:200]
+            )
+        step = request.step
+        if step is Step.CONFIG:
             self._on_config(status, body)
             return
         check_response(status, headers, body, request.url)
-        if step == "predict":
+        if step is Step.PREDICT:
             answer = parse_json(body, "the add_text answer")
-            data = answer.get("data") if isinstance(answer, dict) else None
-            self._chatbot = data[1] if isinstance(data, list) and len(data) > 1 else None
-            self._predicted = True
-            self._step = "join"
-        elif step == "join":
+            self._predicted = self.spec.adapter.read_predict(answer)
+            self._predict_done = True
+            self._step = Step.JOIN
+        elif step is Step.JOIN:
             answer = parse_json(body, "the queue/join answer")
+            raise_for_queue_message(answer)  # Gradio 3: {"msg": "queue_full"}
             event_id = answer.get("event_id") if isinstance(answer, dict) else None
             if not isinstance(event_id, str):
                 raise ProtocolError("queue/join did not return an event_id", payload=answer)
             self.event_id = event_id
-            self._step = "data"
+            self._step = Step.DATA
             now = self._clock()
             self.timings["joined"] = now - self._started_at
-            self._set_deadline("queue", self.timeouts.queue, now)
+            queue_at = now + self.timeouts.queue
+            if queue_at < self._total_at:
+                self._deadline = _Deadline(queue_at, "queue", self.timeouts.queue)
+        else:
+            raise ProtocolError(f"the event stream answered HTTP {status} without a stream")
 
     def _on_config(self, status: int, body: bytes) -> None:
+        raise_if_not_running(body, status=status)  # Hugging Face's page: sleeping, paused...
         try:
             if status != 200:
                 raise ProtocolError(f"/config answered HTTP {status}")
             config = read_config(parse_json(body, "/config"))
         except ProtocolError as exc:
-            self.config_unavailable(str(exc))
+            log.warning("cannot use the Space's /config (%s); using known defaults", exc)
+            self.endpoints = self.spec.fallback
+            self._begin()
             return
         try:
             self.endpoints = resolve_endpoints(self.spec, config)
@@ -224,156 +355,151 @@ class ChatCall:
                 f"(its functions: {', '.join(names) or 'none'})"
             ) from None
         log.debug("found %s in /config: %s", self.spec.api_names[0], self.endpoints)
-        self._step = self._first_step()
-
-    def config_unavailable(self, reason: str) -> None:
-        """/config could not be read: use the Space's known layout."""
-        log.warning("cannot use the Space's /config (%s); using known defaults", reason)
-        self.endpoints = self.spec.fallback
-        self._step = self._first_step()
-
-    def _set_deadline(self, limit: str, seconds: float, now: float) -> None:
-        total_at = self._started_at + self.timeouts.total
-        at = now + seconds
-        if at < total_at:
-            self._deadline_at, self._deadline_limit, self._deadline_seconds = at, limit, seconds
-        else:
-            self._deadline_at = total_at
-            self._deadline_limit, self._deadline_seconds = "total", self.timeouts.total
-
-    def seconds_left(self, now: Optional[float] = None) -> float:
-        """Seconds before the queue or total limit; raises once it has passed."""
-        left = self._deadline_at - (self._clock() if now is None else now)
-        if left <= 0:
-            raise SpaceTimeoutError(
-                self._deadline_limit, self._deadline_seconds, partial_text=self.partial_text
-            )
-        return left
-
-    @property
-    def deadline(self) -> tuple[str, float]:
-        """The limit that ends this call next, and its value in seconds."""
-        return self._deadline_limit, self._deadline_seconds
+        if self._on_endpoints is not None:
+            self._on_endpoints(self.endpoints)
+        self._begin()
 
     # --- the event stream ------------------------------------------------
 
     def feed(self, chunk: bytes) -> list[Event]:
-        """Bytes of the event stream -> public events. Sets ``finished`` at the end."""
+        """Bytes of the event stream -> public events; sets ``finished`` at the end.
+
+        Raises SpaceTimeoutError when the queue or total limit passed before
+        this chunk came (its bytes are not read), ProtocolError for an answer
+        it cannot follow, and the failure the Space reports (SpaceError,
+        QueueFullError); the driver hands each to ``next_attempt``.
+        """
         out: list[Event] = []
         if self.finished:
             return out
+        if self._clock() >= self._deadline.at:
+            raise self._deadline.error(self.partial_text)
         tracker = self.tracker
-        assert tracker is not None
+        assert tracker is not None, "the join comes before the stream"
         own = self.event_id
         for payload in self._decoder.feed(chunk):
-            try:
-                message = loads(payload)
-                kind = message["msg"]
-            except JSON_ERRORS:
-                log.warning("skipped a line of the stream that is not JSON: %.80r", payload)
-                continue
-            except (TypeError, KeyError, IndexError):
-                log.warning("skipped a message without 'msg': %.80r", payload)
-                continue
-            event_id = message.get("event_id")
-            if event_id is not None and event_id != own:
-                continue  # another event of this session
-            if kind == "process_generating":
-                output = message.get("output")
-                if not message.get("success", True) or not isinstance(output, dict):
-                    self._fail(SpaceError(failure_message(message), partial_text=tracker.text))
-                    break
-                data = output.get("data")
+            kind, value = read_message(payload, own)
+            if kind is Msg.OUTPUT:
                 if tracker.value is None:
                     self._start()
-                    tracker.full(data, out)
+                    tracker.full(value, out)
                 else:
-                    tracker.diff(data, out)
-            elif kind == "heartbeat":
+                    tracker.diff(value, out)
+            elif kind is Msg.OTHER:
                 continue
-            elif kind == "process_completed":
-                self._on_completed(message, out)
+            elif kind is Msg.STATUS:
+                if value.started:
+                    self._start()
+                out.append(value)
+            elif kind is Msg.COMPLETED:
+                self.finished = True
+                tracker.full(value, out, final=True)
+                self._completed = True
+                self.timings["completed"] = self._clock() - self._started_at
                 break
-            elif kind == "estimation":
-                out.append(
-                    QueueStatus(
-                        rank=_int(message.get("rank")),
-                        queue_size=_int(message.get("queue_size")),
-                        eta=_float(message.get("rank_eta")),
-                    )
-                )
-            elif kind == "process_starts":
-                self._start()
-                out.append(QueueStatus(rank=0, eta=_float(message.get("eta")), started=True))
-            elif kind == "close_stream":
+            elif kind is Msg.FAILED:
+                self.finished = True
+                raise value
+            else:  # Msg.CLOSED
                 self.finished = True
                 break
-            elif kind == "unexpected_error":
-                self._fail(SpaceError(failure_message(message), partial_text=tracker.text))
-                break
-            elif kind in ("progress", "log"):
-                detail = message.get("log") or message.get("progress_data")
-                log.debug("Space %s: %.200r", kind, detail)
-            else:
-                log.debug("ignored a message of unknown kind %r", kind)
         return out
 
     def _start(self) -> None:
         if not self.started:
             self.started = True
-            now = self._clock()
-            self.timings["started"] = now - self._started_at
+            self.timings["started"] = self._clock() - self._started_at
             # Queue time is over; only the total limit remains.
-            self._set_deadline("total", self.timeouts.total, self._started_at)
-
-    def _on_completed(self, message: Mapping[str, Any], out: list[Event]) -> None:
-        tracker = self.tracker
-        assert tracker is not None
-        self.finished = True
-        output = message.get("output")
-        if not message.get("success", True) or not isinstance(output, dict):
-            self._fail(SpaceError(failure_message(message), partial_text=tracker.text))
-            return
-        if output.get("error"):
-            self._fail(SpaceError(failure_message(message), partial_text=tracker.text))
-            return
-        tracker.full(output.get("data"), out, final=True)
-        self._completed = True
-        self.timings["completed"] = self._clock() - self._started_at
-        log.debug(
-            "answer complete: %d characters; joined %.3f s, started %.3f s, done %.3f s",
-            len(tracker.text),
-            self.timings.get("joined", 0.0),
-            self.timings.get("started", 0.0),
-            self.timings["completed"],
-        )
-
-    def _fail(self, error: QwenSpacesError) -> None:
-        self.finished = True
-        self._failure = error
+            self._deadline = _Deadline(self._total_at, "total", self.timeouts.total)
 
     def end_of_stream(self) -> None:
-        """The HTTP stream ended (or the driver stopped reading after ``finished``)."""
-        self._step = "done"
+        """The event stream ended, or the driver stopped reading it after ``finished``.
+
+        Leaves the call done: ``next_request()`` returns None, ``reply()`` answers.
+        """
+        self._step = Step.DONE
         self.finished = True
 
-    @property
-    def partial_text(self) -> str:
-        return self.tracker.text if self.tracker is not None else ""
+    def drain_budget(self) -> tuple[float, int]:
+        """How long and how many bytes to read on after the answer, to reuse the connection."""
+        left = self._total_at - self._clock()
+        return max(0.0, min(DRAIN_SECONDS, left)), DRAIN_BYTES
+
+    # --- failures and the end --------------------------------------------
+
+    def next_attempt(self, error: Union[QwenSpacesError, TransportError]) -> float:
+        """After ``error`` broke a request: the seconds to wait before trying again.
+
+        Raises the error the user sees (a transport failure becomes a
+        SpaceTimeoutError or SpaceConnectionError) when it is not retried: text
+        has arrived, retries are used up, it is not retryable, or waiting would
+        outlast the total limit. Otherwise leaves the call ready to start again
+        (the queue limit restarts; the total limit keeps running; a predict
+        that succeeded is not sent twice).
+        """
+        failure = self._error(error)
+        retry = self._retry.increment(failure)
+        if retry is None or retry[0] >= self._total_at - self._clock():
+            raise failure from None
+        delay, self._retry = retry
+        log.warning(
+            "retry %d of %d in %.1f s after: %s",
+            self._retry.attempt, self._retry.policy.max_retries, delay, self._redact(str(failure)),
+        )
+        self._decoder = SSEDecoder(self.body_limit)
+        self.event_id = self.tracker = None
+        self.finished = self.started = self._completed = self._streaming = False
+        self._deadline = _Deadline(self._total_at, "total", self.timeouts.total)
+        self._begin()
+        return delay
+
+    def _error(self, error: Union[QwenSpacesError, TransportError]) -> QwenSpacesError:
+        """The user's error for ``error``: the one place partial text is attached."""
+        failure = self._transport_error(error) if isinstance(error, TransportError) else error
+        if not failure.partial_text:
+            failure.partial_text = self.partial_text
+        return failure
+
+    def _transport_error(self, error: TransportError) -> QwenSpacesError:
+        kind, now = error.kind, self._clock()
+        if kind is not FailureKind.CONNECTION and now + _SLACK >= self._deadline.at:
+            return self._deadline.error(self.partial_text)
+        sent = self._sent
+        if kind is FailureKind.DEADLINE:
+            return SpaceTimeoutError("total", self.timeouts.total)
+        if kind is FailureKind.READ_TIMEOUT:
+            return SpaceTimeoutError("read", sent.read if sent else self.timeouts.read)
+        if kind is FailureKind.CONNECT_TIMEOUT:
+            return SpaceTimeoutError("connect", sent.connect if sent else self.timeouts.connect)
+        detail = self._redact(describe_cause(error.cause))[:300]
+        where = (
+            "the connection to the Space broke while streaming"
+            if self._streaming
+            else f"cannot reach the Space at {self.base_url}"
+        )
+        return SpaceConnectionError(f"{where} ({detail})")
 
     def reply(self) -> Reply:
-        """The finished answer; raises the error the call ended with."""
-        if self._failure is not None:
-            raise self._failure
+        """The finished answer.
+
+        Raises ProtocolError for a stream that ended before the answer was
+        complete, SpaceError for an answer without text.
+        """
         tracker = self.tracker
         if not self._completed or tracker is None:
-            raise ProtocolError(
-                "the stream ended before the Space said the answer was complete",
-                partial_text=self.partial_text,
+            raise self._error(
+                ProtocolError("the stream ended before the Space said the answer was complete")
             )
         text = tracker.text
         if not tracker.located or not text:
             raise SpaceError("the Space finished without an answer", partial_text=text)
+        log.debug(
+            "answer complete: %d characters; joined %.3f s, started %.3f s, done %.3f s",
+            len(text),
+            self.timings.get("joined", 0.0),
+            self.timings.get("started", 0.0),
+            self.timings.get("completed", 0.0),
+        )
         state = ConversationState(
             model=self.spec.model,
             session_hash=self.session_hash,
@@ -386,14 +512,5 @@ class ChatCall:
             reasoning=tracker.reasoning,
             conversation=state,
             timings=dict(self.timings),
+            id=self.completion_id,
         )
-
-
-def _int(value: Any) -> Optional[int]:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: Any) -> Optional[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None

@@ -1,46 +1,45 @@
-"""The registry: each known Space as data, and how to find its functions in ``/config``."""
+"""The registry: each known Space as data, and how to find its functions in ``/config``.
+
+A Space is its names, its URL, the api names of its functions, its known ids
+(used when ``/config`` cannot be read) and the adapter of its layout
+(``adapters.py``), which knows everything else about it.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
-__all__ = ["MODELS", "SPACES", "Endpoints", "SpaceSpec", "resolve_endpoints", "resolve_model"]
+from .adapters import AgentChatAdapter, MaxChatAdapter, SpaceAdapter
+from .endpoints import ChatbotFormat, Endpoints
+
+__all__ = [
+    "MODELS",
+    "QWEN_1M",
+    "QWEN_MAX",
+    "SPACES",
+    "ChatbotFormat",
+    "Endpoints",
+    "SpaceSpec",
+    "resolve_endpoints",
+    "resolve_model",
+]
 
 log = logging.getLogger("qwen_spaces")
 
-ChatbotFormat = Literal["tuples", "messages", "messages_str", "ms_legacy"]
-Kind = Literal["max", "1m"]
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where a Space's chat function is and what shape it takes.
-
-    Read from ``/config`` when it can be; otherwise the Space's known defaults.
-    """
-
-    api_prefix: str
-    fn_index: int
-    trigger_id: Optional[int]
-    n_inputs: int
-    chatbot_output: int
-    chatbot_format: ChatbotFormat
-    predict_fn_index: Optional[int] = None
-    predict_trigger_id: Optional[int] = None
-    gradio_version: Optional[str] = None
-    from_config: bool = False
 
 
 @dataclass(frozen=True)
 class SpaceSpec:
+    """One known Space. ``label`` is its human name (the providers' ``label``)."""
+
     model: str
     aliases: tuple[str, ...]
     url: str
     label: str
-    kind: Kind
+    adapter: SpaceAdapter
     api_names: tuple[str, ...]
     fallback: Endpoints
     predict_api_names: tuple[str, ...] = ()
@@ -56,13 +55,12 @@ QWEN_MAX = SpaceSpec(
     aliases=("qwen-2-5-max", "qwen-qwen2-5-max"),
     url="https://qwen-qwen2-5-max-demo.hf.space",
     label="Qwen Qwen-2.5-Max",
-    kind="max",
+    adapter=MaxChatAdapter(),
     api_names=("model_chat",),
     fallback=Endpoints(
         api_prefix="/gradio_api",
         fn_index=0,
         trigger_id=11,
-        n_inputs=3,
         chatbot_output=1,
         chatbot_format="tuples",
     ),
@@ -73,14 +71,13 @@ QWEN_1M = SpaceSpec(
     aliases=("qwen-2.5-1m-demo",),
     url="https://qwen-qwen2-5-1m-demo.hf.space",
     label="Qwen Qwen-2.5M",
-    kind="1m",
+    adapter=AgentChatAdapter(),
     api_names=("agent_run",),
     predict_api_names=("add_text",),
     fallback=Endpoints(
         api_prefix="",
         fn_index=2,
         trigger_id=5,
-        n_inputs=3,
         chatbot_output=0,
         chatbot_format="ms_legacy",
         predict_fn_index=1,
@@ -150,9 +147,7 @@ def resolve_endpoints(spec: SpaceSpec, config: Mapping[str, Any]) -> Endpoints:
                 continue
             if not any(is_chatbot(o) for o in outputs):
                 continue
-            if spec.kind == "max" and not (len(inputs) == 3 and is_chatbot(inputs[1])):
-                continue
-            if spec.kind == "1m" and not is_chatbot(inputs[0]):
+            if not spec.adapter.accepts(inputs, is_chatbot):
                 continue
             return position, dep
         return None
@@ -170,13 +165,11 @@ def resolve_endpoints(spec: SpaceSpec, config: Mapping[str, Any]) -> Endpoints:
         api_prefix=prefix,
         fn_index=fn_index(position, dep),
         trigger_id=_trigger(dep),
-        n_inputs=len(dep.get("inputs") or []),
         chatbot_output=outputs.index(chatbot_id),
         chatbot_format=_chatbot_format(spec, components.get(chatbot_id) or {}, version),
-        gradio_version=version,
         from_config=True,
     )
-    if spec.kind == "1m":
+    if spec.adapter.predicts:
         predict = named(spec.predict_api_names) or _predecessor(deps, dep)
         if predict is None:
             raise LookupError(f"no function like {spec.predict_api_names[0]!r} in /config")
@@ -216,15 +209,11 @@ def _predecessor(
 def _chatbot_format(
     spec: SpaceSpec, component: Mapping[str, Any], version: Optional[str]
 ) -> ChatbotFormat:
-    if spec.kind == "1m":
-        return "ms_legacy"
     props = component.get("props") or {}
-    kind = props.get("type") if isinstance(props, Mapping) else None
-    major = _major(version)
-    if kind == "tuples" or (kind is None and major is not None and major < 6):
-        return "tuples"
-    # Gradio 6 messages carry content as a list of parts; Gradio 5's as a str.
-    return "messages" if major is None or major >= 6 else "messages_str"
+    declared = props.get("type") if isinstance(props, Mapping) else None
+    return spec.adapter.chatbot_format(
+        declared if isinstance(declared, str) else None, _major(version)
+    )
 
 
 def _major(version: Optional[str]) -> Optional[int]:

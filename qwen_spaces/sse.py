@@ -18,6 +18,7 @@ from .errors import ProtocolError
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder"]
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
 
 
 class SSEDecoder:
@@ -30,11 +31,12 @@ class SSEDecoder:
     ['{"b": 2}']
 
     Only ``data`` fields matter to Gradio; comments, ``event``, ``id`` and
-    ``retry`` fields are skipped. An event larger than ``max_event_bytes``
-    raises :class:`ProtocolError` rather than exhausting memory.
+    ``retry`` fields are skipped, and so is a UTF-8 byte-order mark that opens
+    the stream. An event larger than ``max_event_bytes`` raises
+    :class:`ProtocolError` rather than exhausting memory.
     """
 
-    __slots__ = ("_cr", "_max", "_pending", "_pending_len")
+    __slots__ = ("_at_start", "_cr", "_head", "_max", "_pending", "_pending_len")
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         if max_event_bytes <= 0:
@@ -45,10 +47,16 @@ class SSEDecoder:
         self._pending: list[bytes] = []
         self._pending_len = 0
         self._cr = False  # the last chunk ended with CR: drop an LF that follows
+        self._at_start = True  # a byte-order mark may still open the stream
+        self._head = b""  # the stream's first bytes while they could be a split BOM
 
     def feed(self, chunk: bytes) -> list[str]:
         if not chunk:
             return []
+        if self._at_start:
+            chunk = self._skip_bom(chunk)
+            if not chunk:
+                return []
         # Gradio's usual case, one whole one-line event per chunk: C-level checks only.
         if (
             chunk[:6] == b"data: "
@@ -95,6 +103,17 @@ class SSEDecoder:
                     out.append(data.decode("utf-8", "replace"))
         return out
 
+    def _skip_bom(self, chunk: bytes) -> bytes:
+        # The SSE spec ignores one UTF-8 BOM at the very start of the stream;
+        # unskipped, it glues onto "data" and the first event is lost.
+        head = self._head + chunk
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._head = head  # perhaps a BOM cut across chunks: wait for more
+            return b""
+        self._at_start = False
+        self._head = b""
+        return head[len(_BOM) :] if head.startswith(_BOM) else head
+
     def _hold(self, piece: bytes) -> list[str]:
         self._pending.append(piece)
         self._pending_len += len(piece)
@@ -121,7 +140,7 @@ class SSEDecoder:
     @property
     def buffered(self) -> int:
         """Bytes received that do not yet form a complete event."""
-        return self._pending_len
+        return self._pending_len + len(self._head)
 
 
 def _parse_block(block: bytes) -> bytes | None:

@@ -1,39 +1,37 @@
-"""Client: the blocking driver (requests) of the shared core."""
+"""Client: the blocking driver (requests) of the shared core.
+
+It moves bytes and nothing else: the call (``protocol.ChatCall``) decides every
+request, limit and retry. requests' and urllib3's exception shapes are known
+here only, in one table (``_FAILURES``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import http.client
+import itertools
 import logging
+import socket
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Optional, Union
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 
-from .client_core import (
-    CANCEL_TIMEOUT,
-    DEFAULT_MODEL,
-    DRAIN_BYTES,
-    DRAIN_SECONDS,
-    ClientCore,
-    ConversationCore,
-    QueueProgress,
-    Secret,
-    StreamState,
-    connection_error,
-)
-from .errors import (
-    QwenSpacesError,
-    SpaceConnectionError,
-    SpaceTimeoutError,
-)
+from .client_core import DEFAULT_MODEL, ClientCore, ConversationCore, EndHook, Secret, StreamState
+from .errors import QwenSpacesError
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
-from .gradio import check_body_size, check_response
 from .payloads import Messages
 from .policy import TimeoutArg
 from .protocol import ChatCall, Request
 from .sse import DEFAULT_MAX_EVENT_BYTES
+from .transport import FailureKind, TransportError
 
 __all__ = ["Client", "Conversation", "Stream"]
 
@@ -42,19 +40,26 @@ log = logging.getLogger("qwen_spaces")
 READ_SIZE = 65536
 StatusCallback = Callable[[QueueStatus], Any]
 
+# The one table: requests'/urllib3's exceptions -> neutral kinds (first match wins).
+_FAILURES: tuple[tuple[type[BaseException], FailureKind], ...] = (
+    (requests.exceptions.ConnectTimeout, FailureKind.CONNECT_TIMEOUT),
+    (urllib3.exceptions.ConnectTimeoutError, FailureKind.CONNECT_TIMEOUT),
+    (requests.exceptions.ReadTimeout, FailureKind.READ_TIMEOUT),
+    (urllib3.exceptions.ReadTimeoutError, FailureKind.READ_TIMEOUT),
+    (TimeoutError, FailureKind.READ_TIMEOUT),
+    (requests.exceptions.RequestException, FailureKind.CONNECTION),
+    (urllib3.exceptions.HTTPError, FailureKind.CONNECTION),
+    (http.client.HTTPException, FailureKind.CONNECTION),
+    (OSError, FailureKind.CONNECTION),
+)
+_LIBRARY_ERRORS = tuple(error for error, _ in _FAILURES)
 
-class _BearerAuth(requests.auth.AuthBase):
-    # requests drops an auth's header on a redirect to another host and does not
-    # add it again, so the token only reaches the Space's own host.
-    def __init__(self, value: Secret) -> None:
-        self._value = value
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = self._value
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(***)"
+def _failure(exc: BaseException, guard: _Guard) -> TransportError:
+    if guard.fired:  # the watchdog cut the connection: the budget ran out
+        return TransportError(FailureKind.DEADLINE, exc)
+    kind = next(kind for error, kind in _FAILURES if isinstance(exc, error))
+    return TransportError(kind, exc)
 
 
 class Client:
@@ -93,7 +98,7 @@ class Client:
             verify=verify,
             max_event_bytes=max_event_bytes,
         )
-        self._session: Optional[requests.Session] = None
+        self._transport = RequestsTransport(self._core)
 
     @property
     def model(self) -> str:
@@ -102,6 +107,7 @@ class Client:
 
     @property
     def base_url(self) -> str:
+        """The Space's URL (``base_url=``, or the model's own Space)."""
         return self._core.base_url
 
     def __repr__(self) -> str:
@@ -126,19 +132,8 @@ class Client:
         >>> Client().chat("What is 2+2?").text   # doctest: +SKIP
         '2 + 2 = 4.'
         """
-        bar = QueueProgress() if progress else None
-        try:
-            with self.stream(messages, conversation=conversation, timeout=timeout) as stream:
-                for event in stream:
-                    if type(event) is QueueStatus:
-                        if on_status is not None:
-                            on_status(event)
-                        if bar is not None:
-                            bar.update(event)
-                return stream.reply
-        finally:
-            if bar is not None:
-                bar.close()
+        stream = self.stream(messages, conversation=conversation, timeout=timeout)
+        return self._consume(stream, on_status, progress)
 
     def stream(
         self,
@@ -173,9 +168,7 @@ class Client:
 
     def close(self) -> None:
         """Close the connection pool. The client can still be used: it reopens."""
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        self._transport.close()
 
     def __enter__(self) -> Client:
         return self
@@ -190,13 +183,74 @@ class Client:
 
     # --- the driver ---------------------------------------------------------
 
+    @staticmethod
+    def _consume(stream: Stream, on_status: Optional[StatusCallback], progress: bool) -> Reply:
+        bar = None
+        if progress:
+            from .progress import QueueProgress
+
+            bar = QueueProgress()
+        try:
+            with stream:
+                for event in stream:
+                    if type(event) is QueueStatus:
+                        if on_status is not None:
+                            on_status(event)
+                        if bar is not None:
+                            bar.update(event)
+                return stream.get_reply()
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _run(self, call: ChatCall, state: StreamState) -> Generator[Event, None, None]:
+        transport = self._transport
+        try:
+            while (request := call.next_request()) is not None:
+                try:
+                    with transport.open(request) as response:
+                        if call.on_headers(request, response.status):
+                            for chunk in response.chunks():
+                                for event in call.feed(chunk):  # noqa: UP028 (the async twin's shape)
+                                    yield event
+                                if call.finished:
+                                    response.drain(*call.drain_budget())
+                                    break
+                            call.end_of_stream()
+                        else:
+                            body = response.read(call.body_limit)
+                            call.on_response(request, response.status, response.headers, body)
+                except (QwenSpacesError, TransportError) as error:
+                    time.sleep(call.next_attempt(error))
+            state.reply = call.reply()
+        finally:
+            if (cancel := call.cancel_request()) is not None:
+                transport.cancel(cancel)
+            state.ended(call)
+
+
+# --- the transport: requests, with a watchdog for the total budget ------------------
+
+
+class RequestsTransport:
+    """Sends a call's requests over one keep-alive requests Session.
+
+    requests' timeouts bound each read, not the whole; a watchdog thread shuts
+    a request's connection when its total budget runs out, so a Space that
+    drips its headers or body still ends on time.
+    """
+
+    def __init__(self, core: ClientCore) -> None:
+        self._core = core
+        self._session: Optional[requests.Session] = None
+
     def _http(self) -> requests.Session:
         session = self._session
         if session is None:
             core = self._core
             session = requests.Session()
             session.headers.update(core.headers)
-            adapter = requests.adapters.HTTPAdapter(pool_maxsize=32, max_retries=0)
+            adapter = _WatchedAdapter(pool_maxsize=32, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.verify = core.verify
@@ -208,126 +262,124 @@ class Client:
             self._session = session
         return session
 
-    def _send(self, request: Request, call: ChatCall, stream: bool = False) -> requests.Response:
-        timeouts = call.timeouts
-        left = call.seconds_left()
-        connect, read = min(timeouts.connect, left), min(timeouts.read, left)
-        headers = {"Accept": "text/event-stream"} if request.stream else None
+    @contextlib.contextmanager
+    def open(self, request: Request) -> Iterator[_Exchange]:
+        """Send ``request``; the answer's headers are in, its body is not read yet.
+
+        Raises TransportError. On leaving, a body read to its end goes back to
+        the pool; any other is closed.
+        """
+        guard = _Guard(time.monotonic() + request.total)
+        _WATCHDOG.add(guard)
         log.debug("%s %s", request.method, request.url)
         try:
-            return self._http().request(
-                request.method,
-                request.url,
-                json=request.json,
-                params=request.params,
-                headers=headers,
-                timeout=(connect, read),
-                stream=True,
-            )
-        except requests.exceptions.ConnectTimeout:
-            raise SpaceTimeoutError("connect", connect) from None
-        except requests.exceptions.ReadTimeout:
-            call.seconds_left()
-            raise SpaceTimeoutError("read", read) from None
-        except requests.exceptions.RequestException as exc:
-            raise self._connection_error(exc, call) from None
-
-    def _connection_error(
-        self, exc: BaseException, call: ChatCall, streaming: bool = False
-    ) -> SpaceConnectionError:
-        return connection_error(self._core, exc, call, streaming)
-
-    def _read_body(self, response: requests.Response, call: ChatCall) -> bytes:
-        limit = call._max_event_bytes
-        complete = False
-        try:
-            body = response.raw.read(limit + 1, decode_content=True)
-            complete = len(body) <= limit
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._connection_error(exc, call) from None
-        finally:
-            _release(response, complete)
-        return check_body_size(bytes(body), limit)
-
-    def _attempt(self, call: ChatCall) -> Iterator[Event]:
-        while (request := call.next_request()) is not None:
-            response = self._send(request, call)
-            if not request.stream:
-                body = self._read_body(response, call)
-                call.on_response(request, response.status_code, response.headers, body)
-                continue
-            ended = False  # read to its end: the connection can be reused
+            _current.guard = guard
             try:
-                if response.status_code != 200:
-                    body = self._read_body(response, call)
-                    check_response(response.status_code, response.headers, body, request.url)
-                raw = response.raw
-                chunks = _chunks(raw)
-                clock = time.monotonic
-                while True:
-                    try:
-                        chunk = next(chunks, b"")
-                    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-                        call.seconds_left()  # the queue or total limit, if that is what passed
-                        raise SpaceTimeoutError(
-                            "read", call.timeouts.read, partial_text=call.partial_text
-                        ) from None
-                    except (urllib3.exceptions.HTTPError, OSError) as exc:
-                        raise self._connection_error(exc, call, streaming=True) from None
-                    if not chunk:
-                        ended = True
-                        break
-                    events = call.feed(chunk)
-                    if events:
-                        yield from events
-                    if call.finished:
-                        ended = _drain(raw, chunks)
-                        break
-                    call.seconds_left(clock())
+                response = self._http().request(
+                    request.method,
+                    request.url,
+                    json=request.json,
+                    params=request.params,
+                    headers=request.headers,
+                    timeout=(request.connect, request.read),
+                    stream=True,
+                )
             finally:
-                _release(response, ended)
-            call.end_of_stream()
-
-    def _run(self, call: ChatCall, state: StreamState) -> Generator[Event, None, None]:
-        attempt = 0
+                _current.guard = None
+        except _LIBRARY_ERRORS as exc:
+            guard.finish()
+            raise _failure(exc, guard) from None
+        exchange = _Exchange(response, guard)
         try:
-            while True:
-                try:
-                    yield from self._attempt(call)
-                    reply = call.reply()
-                    break
-                except QwenSpacesError as error:
-                    delay = self._core.retry_delay(call, error, attempt)
-                    if delay is None:
-                        raise
-                    attempt += 1
-                    time.sleep(delay)
-                    call.restart()
-            self._core.remember(call)
-            state.done(reply)
+            yield exchange
         finally:
-            if not call.finished:
-                self._cancel(call)
-            state.ended()
+            exchange.close()
 
-    def _cancel(self, call: ChatCall) -> None:
-        # Best effort, briefly: the user has stopped listening, tell the Space.
-        request = call.cancel_request()
-        if request is None or self._session is None:  # a closed client sends nothing
+    def cancel(self, request: Request) -> None:
+        """Send a cancel, best effort and briefly; a closed client sends nothing."""
+        if self._session is None:
             return
-        call.finished = True
         try:
-            response = self._session.post(
-                request.url, json=request.json, timeout=(CANCEL_TIMEOUT, CANCEL_TIMEOUT)
-            )
-            response.close()
-            log.debug("cancelled event %s: HTTP %s", call.event_id, response.status_code)
-        except requests.exceptions.RequestException as exc:
-            log.debug("cancel failed: %s", type(exc).__name__)
+            with self.open(request) as response:
+                response.read(4096)
+                log.debug("cancel %s: HTTP %s", request.url, response.status)
+        except TransportError as exc:
+            log.debug("cancel failed: %s", exc.kind.value)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
 
-def _chunks(raw: Any) -> Iterator[bytes]:
-    """The body as it arrives.
+class _Exchange:
+    """One answer as the loop reads it: status and headers, then the body."""
+
+    __slots__ = ("_chunks", "_complete", "_guard", "_response", "headers", "status")
+
+    def __init__(self, response: requests.Response, guard: _Guard) -> None:
+        self._response = response
+        self._guard = guard
+        self._complete = False  # the body was read to its end
+        self._chunks: Optional[Iterator[bytes]] = None
+        self.status: int = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+
+    def read(self, limit: int) -> bytes:
+        """The whole body, or its first ``limit + 1`` bytes if it is longer."""
+        try:
+            body = self._response.raw.read(limit + 1, decode_content=True)
+        except _LIBRARY_ERRORS as exc:
+            raise _failure(exc, self._guard) from None
+        self._complete = len(body) <= limit
+        return bytes(body)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as it arrives."""
+        chunks = self._chunks = _raw_chunks(self._response.raw)
+        try:
+            yield from chunks
+            self._complete = True
+        except _LIBRARY_ERRORS as exc:
+            raise _failure(exc, self._guard) from None
+
+    def drain(self, seconds: float, max_bytes: int) -> None:
+        """Read the rest of a finished stream, within ``seconds`` and ``max_bytes``."""
+        chunks = self._chunks
+        if chunks is None:
+            return
+        raw = self._response.raw
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        until = time.monotonic() + seconds
+        total = 0
+        try:
+            while total < max_bytes and seconds > 0:
+                left = until - time.monotonic()
+                if left <= 0:
+                    return
+                if sock is not None:
+                    sock.settimeout(left)
+                chunk = next(chunks, b"")
+                if not chunk:
+                    self._complete = True
+                    return
+                total += len(chunk)
+        except _LIBRARY_ERRORS:
+            return
+
+    def close(self) -> None:
+        # requests closes the socket of a streamed response it did not read
+        # itself; a body read to its end can go back to the pool instead,
+        # unless the watchdog has cut its connection.
+        response = self._response
+        if self._guard.finish() and self._complete:
+            response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag
+            response.raw.release_conn()
+        response.close()
+
+
+def _raw_chunks(raw: Any) -> Iterator[bytes]:
+    """The body as it arrives, decoded (gzip included).
 
     A chunked body (what Gradio sends) goes through urllib3's own chunk
     reader, the fastest path; any other through read1, which returns whatever
@@ -336,48 +388,173 @@ def _chunks(raw: Any) -> Iterator[bytes]:
     if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
         chunks: Iterator[bytes] = raw.read_chunked(READ_SIZE, decode_content=True)
         return chunks
-    read = raw.read1 if hasattr(raw, "read1") else raw.read
-    return iter(lambda: read(READ_SIZE), b"")
+    if hasattr(raw, "read1"):
+        return iter(lambda: raw.read1(READ_SIZE, decode_content=True), b"")
+    return iter(lambda: raw.read(READ_SIZE, decode_content=True), b"")
 
 
-def _drain(raw: Any, chunks: Iterator[bytes]) -> bool:
-    """Read the rest of a finished stream, briefly; True if it ended."""
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    try:
-        if sock is not None:
-            sock.settimeout(DRAIN_SECONDS)
-        total = 0
-        while total < DRAIN_BYTES:
-            chunk = next(chunks, b"")
-            if not chunk:
-                return True
-            total += len(chunk)
-    except (urllib3.exceptions.HTTPError, OSError):
-        pass
-    return False
+class _BearerAuth(requests.auth.AuthBase):
+    # requests drops an auth's header on a redirect to another host and does not
+    # add it again, so the token only reaches the Space's own host.
+    def __init__(self, value: Secret) -> None:
+        self._value = value
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(***)"
 
 
-def _release(response: requests.Response, complete: bool) -> None:
-    # requests closes the socket of a streamed response it did not read itself;
-    # a body read to its end can go back to the pool instead.
-    if complete:
-        response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag
-        response.raw.release_conn()
-    response.close()
+# --- the watchdog ----------------------------------------------------------------
+
+
+class _Guard:
+    """One request's total budget: when it runs out, its connections are shut.
+
+    A shut socket makes a blocked read return at once, and the read's error
+    is then reported as DEADLINE.
+    """
+
+    __slots__ = ("at", "conns", "done", "fired", "lock")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.conns: list[Any] = []
+        self.fired = False
+        self.done = False
+        self.lock = threading.Lock()
+
+    def watch(self, conn: Any) -> None:
+        with self.lock:
+            if conn not in self.conns:
+                self.conns.append(conn)
+
+    def fire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.fired = True
+            for conn in self.conns:
+                sock = getattr(conn, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> bool:
+        """Stop watching; True if the budget was kept (the connection is intact)."""
+        with self.lock:
+            self.done = True
+            return not self.fired
+
+
+class _Watchdog:
+    """One daemon thread for the process that fires guards when their time comes."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Guard]] = []
+        self._cond = threading.Condition()
+        self._ids = itertools.count()
+        self._thread: Optional[threading.Thread] = None
+
+    def add(self, guard: _Guard) -> None:
+        with self._cond:
+            heap = self._heap
+            if len(heap) > 256 and len(heap) > 4 * sum(not g.done for _, _, g in heap):
+                heap[:] = [item for item in heap if not item[2].done]  # drop finished guards
+                heapq.heapify(heap)
+            first = not heap or guard.at < heap[0][0]
+            heapq.heappush(heap, (guard.at, next(self._ids), guard))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="qwen_spaces-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif first:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        heap = self._heap
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while heap and (heap[0][2].done or heap[0][0] <= now):
+                    guard = heapq.heappop(heap)[2]
+                    if not guard.done:
+                        guard.fire()
+                self._cond.wait(heap[0][0] - now if heap else None)
+
+
+_WATCHDOG = _Watchdog()
+_current = threading.local()  # the guard of the request this thread is sending
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        _watch(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        _watch(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self)
+        super().request(*args, **kwargs)
+
+
+def _watch(conn: Any) -> None:
+    guard: Optional[_Guard] = getattr(_current, "guard", None)
+    if guard is not None:
+        guard.watch(conn)
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with connections the watchdog can find."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+# --- streams and conversations -------------------------------------------------
 
 
 class Stream:
     """The events of one call, as they arrive.
 
-    Iterate it for events; ``text_stream`` for str deltas only; ``reply`` for
-    the final Reply (it reads the rest of the stream if needed). Breaking
-    off, ``close()``, leaving its ``with`` block or dropping it stops the
-    call on the Space and releases the connection.
+    Iterate it for events; ``text_stream`` for str deltas only; ``get_reply()``
+    (or ``reply``) for the final Reply, reading the rest of the stream first.
+    Breaking off, ``close()``, leaving its ``with`` block or dropping it stops
+    the call on the Space and releases the connection.
     """
 
-    def __init__(self, client: Client, call: ChatCall) -> None:
+    def __init__(self, client: Client, call: ChatCall, on_end: Optional[EndHook] = None) -> None:
         self._call = call
-        self._state = StreamState()
+        self._state = StreamState(on_end)
         self._events = client._run(call, self._state)
 
     def __iter__(self) -> Stream:
@@ -397,20 +574,28 @@ class Stream:
         """The stream as OpenAI ``chat.completion.chunk`` dicts."""
         from .openai_format import OpenAIChunks  # rarely used: not loaded at import
 
-        chunks = OpenAIChunks(self._call.spec.model)
+        chunks = OpenAIChunks(self._call.spec.model, self._call.completion_id)
         for event in self:
             yield from chunks.convert(event)
         yield chunks.finish()
 
-    @property
-    def reply(self) -> Reply:
-        """The final Reply; reads whatever of the stream is left first."""
+    def get_reply(self) -> Reply:
+        """The final Reply; reads whatever of the stream is left first.
+
+        Raises the call's error, or ValueError if the stream was closed before
+        the answer was complete.
+        """
         if self._state.reply is None:
             for _ in self:
                 pass
             if self._state.reply is None:
-                raise QwenSpacesError("the stream was closed before the answer was complete")
+                raise ValueError("the stream was closed before the answer was complete")
         return self._state.reply
+
+    @property
+    def reply(self) -> Reply:
+        """The final Reply (the same as ``get_reply()``)."""
+        return self.get_reply()
 
     @property
     def partial_text(self) -> str:
@@ -456,19 +641,9 @@ class Conversation(ConversationCore):
         progress: bool = False,
     ) -> Reply:
         """Add a user message and return the Space's Reply."""
-        with self._turn():
-            reply = self._client.chat(
-                text,
-                conversation=self.state,
-                timeout=timeout,
-                on_status=on_status,
-                progress=progress,
-            )
-        self.commit(reply)
-        return reply
+        return self._client._consume(self.stream(text, timeout=timeout), on_status, progress)
 
     def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> Stream:
         """Like send(), as a Stream; the turn is recorded when the stream completes."""
-        stream = self._client.stream(text, conversation=self.state, timeout=timeout)
-        stream._state.on_end = self.commit
-        return stream
+        call = self._client._core.new_call(text, conversation=self.state, timeout=timeout)
+        return Stream(self._client, call, on_end=self.commit)

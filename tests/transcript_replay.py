@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from qwen_spaces.events import Event, TextDelta
-from qwen_spaces.protocol import ChatCall
+from qwen_spaces.protocol import ChatCall, Request
 
 DIR = Path(__file__).parent / "transcripts"
 BASE = "http://space.test"
@@ -63,14 +63,24 @@ def chunks(data: bytes, size: int | None) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-def replay_call(call: ChatCall, turn: dict[str, Any], chunk_size: int | None = None) -> list[Event]:
-    """Drive a ChatCall through a recorded turn, as a driver would, with no I/O."""
+def replay_call(
+    call: ChatCall,
+    turn: dict[str, Any],
+    chunk_size: int | None = None,
+    sent: list[Request] | None = None,
+) -> list[Event]:
+    """Drive a ChatCall through a recorded turn, as a driver would, with no I/O.
+
+    The requests the call made are appended to ``sent`` if given.
+    """
     events: list[Event] = []
     while (request := call.next_request()) is not None:
+        if sent is not None:
+            sent.append(request)
         exchange = exchange_for(turn, request.method, request.url)
         body = exchange["body"].encode("utf-8")
         headers = {"Content-Type": exchange.get("content_type") or "application/json"}
-        if request.stream:
+        if call.on_headers(request, exchange["status"]):
             for chunk in chunks(body, chunk_size):
                 events += call.feed(chunk)
                 if call.finished:

@@ -166,8 +166,7 @@ class _Server:
             "owned_by": OWNER,
             # Extra fields: OpenAI clients keep them and ignore them.
             "aliases": list(spec.aliases),
-            "history": "server-side Space session (a follow-up sends only the new message)"
-            if spec.kind == "1m" else "the whole conversation each call, as chatbot turns",
+            "label": spec.label,
             "ignored_parameters": list(IGNORED_PARAMETERS),
             "unsupported": list(UNSUPPORTED),
         }
@@ -193,11 +192,13 @@ class _Server:
         request["qs_model"], request["qs_stream"] = chat.model, chat.stream
         async with self._slot():
             client = self.clients[chat.model]
-            messages, conversation = chat.messages, None
-            if resolve_model(chat.model).kind == "1m":
-                conversation = self.sessions.take(chat.model, chat.messages)
-                if conversation is not None:
-                    messages = chat.messages[-1:]  # the session holds the rest
+            # A history this server answered continues in its Space session: a
+            # Space that keeps history there (the 1M demo) then gets the new
+            # message alone; one that takes the whole history (Max) gets it all.
+            messages = chat.messages
+            conversation = self.sessions.take(chat.model, chat.messages)
+            if conversation is not None:
+                messages = chat.messages[-1:]
             stream = client.stream(messages, conversation=conversation)
             try:
                 if chat.stream:
@@ -250,7 +251,7 @@ class _Server:
 
     def _remember(self, reply: Reply) -> None:
         state: Optional[ConversationState] = reply.conversation
-        if state is not None and resolve_model(state.model).kind == "1m":
+        if state is not None:
             self.sessions.put(state)
 
     async def _stream(

@@ -11,6 +11,7 @@ import signal
 import sys
 from typing import Any, Optional
 
+from ..client_core import DEFAULT_MODEL
 from ..policy import check_base_url, redact
 from ..spaces import SPACES, resolve_model
 
@@ -33,7 +34,11 @@ with Retry-After. Without an API key the server binds only loopback addresses
 
 
 def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]] = None) -> None:
-    """Register ``serve`` on the CLI's subparsers; ``run`` is set as its action."""
+    """Register ``serve`` on the CLI's subparsers; ``run`` is set as its action.
+
+    ``parents`` are the CLI's shared options: ``--debug``, and ``--model``,
+    ``--base-url``, ``--timeout`` (a cap on every time limit of a call).
+    """
     serve = subparsers.add_parser(
         "serve", parents=parents or [], help="an OpenAI-compatible server in front of the Spaces",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -53,8 +58,8 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     serve.add_argument(
         "--space", action="append", default=[], metavar="MODEL=URL", type=_space,
         help="serve MODEL from the Space at URL (a duplicate or a local server); repeatable. "
-        "Default: every model at its public Space, or $QWEN_SPACES_MODEL at "
-        "$QWEN_SPACES_BASE_URL when that is set",
+        "Without it: --model at --base-url, else every model (or --model alone) at its "
+        "public Space",
     )
     serve.add_argument(
         "--concurrency", type=_positive_int, default=32, metavar="N",
@@ -72,10 +77,6 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     serve.add_argument(
         "--sessions", type=_positive_int, default=4096, metavar="N",
         help="1M conversations remembered to continue their Space session (default 4096)",
-    )
-    serve.add_argument(
-        "--timeout", type=_positive_float, default=None, metavar="S",
-        help="cap every time limit of a call to the Space at S seconds",
     )
     serve.add_argument(
         "--max-retries", type=_count, default=2, metavar="N",
@@ -112,13 +113,6 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-def _positive_float(value: str) -> float:
-    seconds = _seconds(value)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
-    return seconds
-
-
 def _space(value: str) -> tuple[str, str]:
     model, sep, url = value.partition("=")
     if not sep:
@@ -130,13 +124,20 @@ def _space(value: str) -> tuple[str, str]:
 
 
 def spaces_of(args: argparse.Namespace) -> dict[str, Optional[str]]:
-    """model -> Space URL (None: the public Space), from --space or the environment."""
+    """model -> Space URL (None: the public Space).
+
+    ``--space`` pairs if any; else ``--model`` at ``--base-url`` (their defaults,
+    ``$QWEN_SPACES_MODEL`` and ``$QWEN_SPACES_BASE_URL``, keep their meaning for
+    one model); else ``--model`` alone, or every model, at the public Spaces.
+    """
     if args.space:
         return dict(args.space)
-    base_url = os.environ.get("QWEN_SPACES_BASE_URL") or None
+    model: Optional[str] = getattr(args, "model", None)
+    base_url: Optional[str] = getattr(args, "base_url", None)
     if base_url:
-        model = os.environ.get("QWEN_SPACES_MODEL") or "qwen-2.5-max"
-        return {resolve_model(model).model: check_base_url(base_url)}
+        return {resolve_model(model or DEFAULT_MODEL).model: check_base_url(base_url)}
+    if model:
+        return {resolve_model(model).model: None}
     return {spec.model: None for spec in SPACES}
 
 
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         config = ServerConfig(
             spaces=spaces_of(args), api_key=api_key, concurrency=args.concurrency,
             queue_wait=args.queue_wait, max_body=args.max_body, sessions=args.sessions,
-            timeout=args.timeout, max_retries=args.max_retries,
+            timeout=getattr(args, "timeout", None), max_retries=args.max_retries,
         )
     except (ValueError, TypeError) as error:
         sys.stderr.write(f"qwen-spaces serve: {error}\n")

@@ -1,11 +1,12 @@
-"""The 1M Space's sessions, found again from the history a stateless client resends.
+"""Space sessions, found again from the history a stateless client resends.
 
 The 1M Space keeps each conversation's history in its own session. An OpenAI
 client resends the whole history on every call, so the server remembers, for
 each answer it gave, which Space session holds that history: keyed on a hash
 of the model and the normalized messages up to and including the answer. A
 request whose messages before its last one hash to a known key continues that
-session with the new message alone.
+session with the new message alone. (Max takes the whole history every call;
+continuing its session changes nothing it is sent.)
 
 A session serves one request at a time: :meth:`SessionCache.take` removes the
 entry, so a second request extending the same history (a fork, or a retry of

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 __all__ = ["JOIN_FAULTS", "STREAM_FAULTS", "Fault", "FaultKind"]
 
@@ -25,6 +27,10 @@ FaultKind = Literal[
     "space_error",
     "dribble",
     "huge_event",
+    # on GET /config
+    "config_answer",
+    # at the start of GET {P}/queue/data
+    "stream_prefix",
 ]
 
 JOIN_FAULTS: frozenset[str] = frozenset({"reset_before_join", "join_error", "redirect_join"})
@@ -214,3 +220,33 @@ class Fault:
     ) -> Fault:
         """One ``process_generating`` message carrying an append of ``size`` bytes."""
         return cls("huge_event", times=times, updates=updates, size=size)
+
+    # --- /config ----------------------------------------------------------------
+
+    @classmethod
+    def config_answer(
+        cls,
+        body: str,
+        *,
+        status: int = 200,
+        content_type: str = "application/json",
+        times: Optional[int] = None,
+    ) -> Fault:
+        """``GET /config`` answers ``status`` with this body instead of the layout's config
+        (a config of an unexpected shape, an HTML page of a sleeping Space...)."""
+        return cls(
+            "config_answer", times=times, status=status, body=body, content_type=content_type
+        )
+
+    @classmethod
+    def stream_bom(cls, split: bool = True, times: Optional[int] = 1) -> Fault:
+        """The session stream opens with a UTF-8 byte-order mark; ``split`` writes it in
+        two HTTP chunks (its first byte, a pause, the rest) so it arrives cut."""
+        return cls("stream_prefix", times=times, body="\ufeff", seconds=0.05 if split else 0.0)
+
+    @classmethod
+    def stream_message(cls, message: Mapping[str, Any], times: Optional[int] = 1) -> Fault:
+        """The session stream opens with this message (then goes on as usual), e.g.
+        Gradio 3's ``{"msg": "queue_full"}``."""
+        body = f"data: {json.dumps(message)}\n\n"
+        return cls("stream_prefix", times=times, body=body)

@@ -407,6 +407,12 @@ class FakeSpace:
     ) -> web.StreamResponse:
         path, method, prefix = request.path, request.method, self.layout.prefix
         if path == "/config" and method == "GET":
+            answers = self._take(frozenset({"config_answer"}))
+            if answers:
+                fault = answers[0]
+                return web.Response(
+                    status=fault.status, body=fault.body.encode(), content_type=fault.content_type
+                )
             return _json(self.layout.config(self.url))
         if path in ("", "/") and method == "GET":
             return web.Response(
@@ -511,6 +517,14 @@ class FakeSpace:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
         response.enable_chunked_encoding()
         await response.prepare(request)
+        prefixes = self._take(frozenset({"stream_prefix"}))
+        if prefixes:
+            head = prefixes[0].body.encode()
+            if prefixes[0].seconds:  # in two chunks, a pause apart
+                await response.write(head[:1])
+                await asyncio.sleep(prefixes[0].seconds)
+                head = head[1:]
+            await response.write(head)
         session = self._sessions.get(request.query.get("session_hash", ""))
         if session is None or self._take(frozenset({"session_not_found"})):
             # Gradio raises inside its stream: the message, then a broken connection.

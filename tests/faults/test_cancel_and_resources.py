@@ -62,7 +62,7 @@ def test_sync_close_cancels(slow_space: FakeSpace) -> None:
         first_text(stream)
         stream.close()
         cancelled_and_closed(slow_space)
-        with pytest.raises(qs.QwenSpacesError, match="closed before"):
+        with pytest.raises(ValueError, match="closed before"):
             stream.reply  # noqa: B018
 
 

@@ -72,25 +72,25 @@ def test_reprs_hide_secrets() -> None:
     sync_client = qs.Client(hf_token=TOKEN, proxy=proxy)
     async_client = qs.AsyncClient(hf_token=TOKEN, proxy=proxy)
     assert_no_secret(repr(sync_client), repr(async_client), repr(vars(sync_client)))
-    assert_no_secret(repr(vars(sync_client._core)), repr(sync_client._http().auth))
+    assert_no_secret(repr(vars(sync_client._core)), repr(sync_client._transport._http().auth))
     sync_client.close()
 
 
 def test_tls_verification_is_on_by_default_and_takes_a_ca_bundle(tmp_path: Path) -> None:
     with qs.Client() as client:
-        assert client._http().verify is True
+        assert client._transport._http().verify is True
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
     with qs.Client(verify=str(bundle)) as client:
-        assert client._http().verify == str(bundle)
+        assert client._transport._http().verify == str(bundle)
 
 
 async def test_async_tls_verification_default_and_off() -> None:
     async with qs.AsyncClient() as client:
-        connector = client._http().connector
+        connector = client._transport._http().connector
         assert connector is not None and getattr(connector, "_ssl", True) is True
     async with qs.AsyncClient(verify=False) as client:
-        connector = client._http().connector
+        connector = client._transport._http().connector
         assert connector is not None and getattr(connector, "_ssl", None) is False
 
 
@@ -98,5 +98,5 @@ async def test_async_ca_bundle_makes_a_verifying_context(tmp_path: Path) -> None
     # A real CA bundle: the system's, so the context loads.
     bundle = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     async with qs.AsyncClient(verify=bundle) as client:
-        context = getattr(client._http().connector, "_ssl", None)
+        context = getattr(client._transport._http().connector, "_ssl", None)
         assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.dedup import THINKING, AnswerTracker, clean_onem, locate_answer
+from qwen_spaces.dedup import THINKING, AnswerTracker, FooterCleaner, clean_onem, locate_answer
 from qwen_spaces.errors import ProtocolError
 from qwen_spaces.events import Event, Reasoning, TextDelta
 
@@ -104,7 +104,7 @@ def onem(text: str) -> list[Any]:
 
 
 def test_onem_thinking_placeholder_is_reasoning_not_text() -> None:
-    t, out = AnswerTracker("ms_legacy", 0, 0), []
+    t, out = AnswerTracker("ms_legacy", 0, 0, FooterCleaner()), []
     t.full(onem(THINKING), out)
     t.diff([[["replace", [0, 1, 0, "text"], "Hello"]], []], out)
     assert out == [Reasoning(THINKING), TextDelta("Hello")]
@@ -112,7 +112,7 @@ def test_onem_thinking_placeholder_is_reasoning_not_text() -> None:
 
 
 def test_onem_changing_summary_footer_is_stripped() -> None:
-    t, out = AnswerTracker("ms_legacy", 0, 0), []
+    t, out = AnswerTracker("ms_legacy", 0, 0, FooterCleaner()), []
     t.full(onem("Hel\n<summary>1 token</summary>"), out)
     t.diff([[["replace", [0, 1, 0, "text"], "Hello\n<summary>2 tokens</summary>"]], []], out)
     t.diff([[["replace", [0, 1, 0, "text"], "Hello ha ha\n<summary>5 tokens</summary>"]], []], out)
@@ -122,7 +122,7 @@ def test_onem_changing_summary_footer_is_stripped() -> None:
 
 
 def test_onem_appends_without_footer_take_the_fast_path() -> None:
-    t, out = AnswerTracker("ms_legacy", 0, 0), []
+    t, out = AnswerTracker("ms_legacy", 0, 0, FooterCleaner()), []
     t.full(onem("a"), out)
     t.diff([[["append", [0, 1, 0, "text"], "b"]], []], out)
     t.diff([[["append", [0, 1, 0, "text"], "c"]], []], out)
@@ -130,7 +130,7 @@ def test_onem_appends_without_footer_take_the_fast_path() -> None:
 
 
 def test_onem_append_that_opens_a_footer_is_held_back() -> None:
-    t, out = AnswerTracker("ms_legacy", 0, 0), []
+    t, out = AnswerTracker("ms_legacy", 0, 0, FooterCleaner()), []
     t.full(onem("answer"), out)
     t.diff([[["append", [0, 1, 0, "text"], "\n<sum"]], []], out)
     assert texts(out) == "answer"
@@ -165,7 +165,7 @@ def test_per_message_work_does_not_grow_with_the_text() -> None:
 
 def test_first_message_with_root_replace_ops_is_applied_not_taken_as_a_value() -> None:
     # Gradio 4 reuses a stale diff state when a new iterator gets a freed id().
-    t, out = AnswerTracker("ms_legacy", 0, 0), []
+    t, out = AnswerTracker("ms_legacy", 0, 0, FooterCleaner()), []
     t.full([[["replace", [], onem("Hello")[0]]], []], out)
     t.diff([[["append", [0, 1, 0, "text"], " there"]], []], out)
     assert t.text == "Hello there" and texts(out) == "Hello there"

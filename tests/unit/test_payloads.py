@@ -12,6 +12,7 @@ from qwen_spaces.payloads import (
     join_body,
     max_data,
     new_session_hash,
+    normalize_history,
     normalize_messages,
     onem_data,
     predict_body,
@@ -40,7 +41,8 @@ def test_text_parts_are_joined() -> None:
         (["hi"], TypeError, r"messages\[0\] must be a dict"),
         ([{"role": "tool", "content": "x"}], ValueError, "role 'tool'"),
         ([{"role": "user", "content": 5}], TypeError, "content must be a str"),
-        ([{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}], TypeError, "not text"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}], ValueError, "not supported"),
+        ([{"role": "user", "content": [{"text": 5}]}], TypeError, "not text"),
         ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], ValueError, "last message"),
         ([{"role": "system", "content": "s"}], ValueError, "last message"),
         ([{"role": "user", "content": " "}], ValueError, "empty"),
@@ -49,6 +51,73 @@ def test_text_parts_are_joined() -> None:
 def test_bad_input_gets_a_clear_error(messages: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         normalize_messages(messages)
+
+
+def test_developer_is_a_system_message_and_name_is_ignored() -> None:
+    msgs = [
+        {"role": "developer", "content": "Be brief.", "name": "ops"},
+        {"role": "user", "content": "hi", "name": "alice"},
+    ]
+    assert normalize_messages(msgs) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+    ]
+    assert split_messages(normalize_messages(msgs)).system == "Be brief."
+
+
+@pytest.mark.parametrize("assistant", [{"role": "assistant", "content": None}, {"role": "assistant"}])
+def test_an_assistant_message_without_content_is_skipped(assistant: dict[str, Any]) -> None:
+    msgs = [{"role": "user", "content": "a"}, assistant, {"role": "user", "content": "b"}]
+    assert normalize_messages(msgs) == [
+        {"role": "user", "content": "a"},
+        {"role": "user", "content": "b"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "match"),
+    [
+        ({"role": "tool", "content": "42", "tool_call_id": "c1"}, r"role 'tool': tool results are not supported"),
+        ({"role": "function", "name": "f", "content": "42"}, r"role 'function': function results"),
+        (
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function"}]},
+            r"tool_calls: tool and function calls are not supported",
+        ),
+        ({"role": "assistant", "content": "", "function_call": {"name": "f"}}, r"function_call: .*not supported"),
+        (
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "..."}}]},
+            r"'input_audio' part: images, audio and files are not supported; expected text parts",
+        ),
+        ({"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}, r"'file' part"),
+        ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}, r"'image_url' part"),
+        ({"role": "user", "content": [{"type": "video", "video": "x"}]}, r"type 'video'; expected text parts"),
+        ({"role": "critic", "content": "x"}, r"role 'critic'; expected 'system', 'developer', 'user' or 'assistant'"),
+    ],
+)
+def test_unsupported_openai_features_say_so(message: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        normalize_messages([message, {"role": "user", "content": "q"}])
+
+
+def test_a_user_message_with_none_content_is_still_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"messages\[0\] content must be a str"):
+        normalize_messages([{"role": "user", "content": None}])
+
+
+def test_history_may_end_with_an_answer_and_maps_developer() -> None:
+    msgs = [
+        {"role": "developer", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "content": None},
+        {"role": "assistant", "content": "a"},
+    ]
+    assert normalize_history(msgs) == [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "content": "a"},
+    ]
+    with pytest.raises(TypeError):
+        normalize_history("hi")
 
 
 def test_split_gives_system_pairs_and_query() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from qwen_spaces.client_core import ClientCore
 from qwen_spaces.events import ConversationState, Reasoning, TextDelta
+from qwen_spaces.protocol import Request, Step
 from tests.transcript_replay import (
     BASE,
     exchange_for,
@@ -79,17 +80,18 @@ def test_join_body_matches_what_was_recorded(name: str) -> None:
         call = core.new_call(messages, conversation=state)
         recorded_join = next(e for e in turn["exchanges"] if e["path"].endswith("/queue/join"))
         call.state.session_hash = recorded_join["request_json"]["session_hash"]
-        replay_call(call, turn)
+        requests: list[Request] = []
+        replay_call(call, turn, sent=requests)
         state = call.reply().conversation
         sent = dict(recorded_join["request_json"])
-        ours = call._join_body()
+        ours = next(r.json for r in requests if r.step is Step.JOIN)
         for key in ("fn_index", "trigger_id", "session_hash"):
             assert ours[key] == sent[key], key
         if not name.startswith("onem"):
             assert ours["data"] == sent["data"]
         predict = [e for e in turn["exchanges"] if e["path"].endswith("/run/predict")]
         if predict:
-            req = call.next_request()
-            assert req is None  # finished
-            assert predict[0]["request_json"]["data"][0]["text"] == call._onem_text()
+            assert call.next_request() is None  # finished
+            ours_predict = next(r.json for r in requests if r.step is Step.PREDICT)
+            assert predict[0]["request_json"]["data"][0]["text"] == ours_predict["data"][0]["text"]
         assert exchange_for(turn, "GET", BASE + recorded_join["path"].replace("join", "data"))

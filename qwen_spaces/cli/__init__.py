@@ -1,0 +1,109 @@
+"""``qwen-spaces``: ask, chat, batch, models and serve from the command line.
+
+Exit codes: 0 ok, 1 a Space or network error (one line on stderr; the
+traceback too with ``--debug``), 2 a usage error, 130 interrupted (Ctrl-C).
+
+aiohttp and tqdm are imported only by ``batch``, so the other commands start
+as fast as ``import qwen_spaces`` does. Each command is a module of this
+package with its ``run(args)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Optional
+
+from .. import __version__
+from ..client_core import DEFAULT_MODEL
+from ..errors import QwenSpacesError
+from ..server import command as serve
+from . import ask, batch, chat, models
+from .common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    flush_or_silence_stdout,
+    model_arg,
+    one_line,
+    seconds_arg,
+    url_arg,
+)
+
+__all__ = ["main"]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    debug: bool = args.debug
+    if debug:
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr,
+            format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        )
+    try:
+        code: int = args.run(args)
+        return code
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # the reader of stdout left: nothing to say, nobody to say it to
+        return EXIT_ERROR
+    except (QwenSpacesError, OSError) as error:
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: {one_line(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        flush_or_silence_stdout()
+
+
+def _parser() -> argparse.ArgumentParser:
+    # --debug is accepted before or after the command; SUPPRESS keeps the
+    # subcommand's default from overwriting a --debug given before it.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS,
+        help="log at DEBUG level and show tracebacks",
+    )
+    space = argparse.ArgumentParser(add_help=False)
+    space.add_argument(
+        # argparse runs a str default through `type`, so the environment's
+        # values are checked like the flags' (the examples use these variables).
+        "-m", "--model", type=model_arg, default=os.environ.get("QWEN_SPACES_MODEL") or None,
+        help=f"a model name or alias (default $QWEN_SPACES_MODEL, else {DEFAULT_MODEL}; "
+        f"see `{PROG} models`)",
+    )
+    space.add_argument(
+        "--base-url", type=url_arg, default=os.environ.get("QWEN_SPACES_BASE_URL") or None,
+        help="another Space: a duplicate or a local server (default $QWEN_SPACES_BASE_URL)",
+    )
+    space.add_argument(
+        "--timeout", type=seconds_arg, default=None, metavar="S",
+        help="cap every time limit of a call at S seconds",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Qwen's chat models on Hugging Face Spaces, from the shell."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", default=False, help="log at DEBUG level and show tracebacks"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in (ask, chat, batch, models):
+        command.add_parser(commands, [debug, space])
+    serve.add_parser(commands, [debug, space])  # its module imports no aiohttp until it runs
+
+    return parser

@@ -1,0 +1,68 @@
+"""``qwen-spaces ask``: one question, streamed to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Optional
+
+from ..payloads import Messages
+from .common import (
+    EXIT_OK,
+    PROG,
+    StatusLine,
+    TextPrinter,
+    UsageError,
+    make_client,
+    reply_json,
+    show_stream,
+    wants_status,
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    prompt = _read_prompt(args.prompt)
+    messages: Messages = prompt
+    if args.system is not None:
+        messages = [{"role": "system", "content": args.system}, {"role": "user", "content": prompt}]
+    status = StatusLine(sys.stderr) if wants_status(args) else None
+    printer = None if args.json else TextPrinter(sys.stdout)
+    with make_client(args) as client, client.stream(messages) as stream:
+        # Leaving the with blocks (Ctrl-C included) cancels an unfinished answer.
+        show_stream(stream, printer, status)
+        reply = stream.reply
+    if args.json:
+        print(json.dumps(reply_json(reply), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _read_prompt(arg: Optional[str]) -> str:
+    if arg is None or arg == "-":
+        if arg is None and sys.stdin.isatty():
+            raise UsageError(f"no prompt: {PROG} ask \"PROMPT\", or pipe it on stdin")
+        text = sys.stdin.read().rstrip()
+    else:
+        text = arg
+    if not text.strip():
+        raise UsageError("the prompt is empty")
+    return text
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``ask`` command to the subparsers ``commands``."""
+    command = commands.add_parser(
+        "ask", parents=parents, help="one question, streamed to stdout",
+        description="Stream one answer to stdout. Queue position and ETA go to stderr when it "
+        "is a terminal (or with --progress).",
+    )
+    command.add_argument(
+        "prompt", nargs="?", default=None, help="the prompt; '-' or none reads it from stdin"
+    )
+    command.add_argument("-s", "--system", default=None, help="a system prompt")
+    command.add_argument(
+        "--json", action="store_true",
+        help="print one JSON object (text, reasoning, model, timings) instead of the stream",
+    )
+    command.add_argument("--progress", action="store_true", help="queue status on stderr, always")
+    command.set_defaults(run=run)

@@ -1,0 +1,230 @@
+"""``qwen-spaces batch``: a JSONL file of prompts, answered resumably."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..client_core import DEFAULT_MODEL
+from ..errors import QwenSpacesError
+from ..payloads import Messages
+from .common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    positive_int_arg,
+    rounded_timings,
+    wants_status,
+    write_atomically,
+)
+
+if TYPE_CHECKING:
+    from ..async_client import AsyncClient
+
+
+@dataclass
+class Job:
+    """One input line: what to ask, or why it cannot be asked."""
+
+    id: Any
+    messages: Optional[Messages]
+    error: Optional[str] = None
+
+    @property
+    def key(self) -> str:
+        return _id_key(self.id)
+
+
+def _id_key(value: Any) -> str:
+    # JSON text as the key: 1 and "1" stay distinct ids, as in the files.
+    return json.dumps(value, sort_keys=True)
+
+
+def _read_jobs(path: Path) -> list[Job]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from None
+    jobs: list[Job] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        job = _parse_job(line, number)
+        if job.key in seen:
+            raise UsageError(
+                f"{path}:{number}: id {job.id!r} is also on line {seen[job.key]}; "
+                "ids must be unique to resume"
+            )
+        seen[job.key] = number
+        jobs.append(job)
+    return jobs
+
+
+def _parse_job(line: str, number: int) -> Job:
+    try:
+        item = json.loads(line)
+    except ValueError as error:
+        return Job(number, None, f"line {number} is not JSON: {error}")
+    if not isinstance(item, dict):
+        return Job(number, None, f"line {number} is not a JSON object")
+    job_id = item.get("id", number)
+    if not isinstance(job_id, (str, int, float)) or isinstance(job_id, bool):
+        return Job(number, None, f"line {number}: id must be a string or a number")
+    if isinstance(item.get("prompt"), str):
+        return Job(job_id, item["prompt"])
+    if isinstance(item.get("messages"), list):
+        return Job(job_id, item["messages"])
+    return Job(job_id, None, 'expected "prompt" (a string) or "messages" (a list)')
+
+
+def _answered(path: Path, compact: bool = True) -> set[str]:
+    """The ids answered in OUT; with ``compact``, OUT is rewritten without the rest.
+
+    Failed lines are retried, so dropping them keeps one line per id; so is a
+    torn last line (power lost mid-write). The rewrite is atomic: a crash
+    leaves the old file whole.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return set()
+    done: set[str] = set()
+    kept: list[str] = []
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and "id" in item and isinstance(item.get("text"), str):
+            key = _id_key(item["id"])
+            if key not in done:
+                done.add(key)
+                kept.append(line)
+    text = "".join(line + "\n" for line in kept)
+    if compact and text.encode() != raw:
+        write_atomically(path, text)
+    return done
+
+
+def _append(fd: int, record: dict[str, Any]) -> None:
+    # One write(2) of the whole line on an O_APPEND descriptor: no buffer to
+    # lose on a crash, and never part of a line in the file.
+    data = memoryview((json.dumps(record, ensure_ascii=False) + "\n").encode())
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+async def _answer(client: AsyncClient, job: Job) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": job.id}
+    if job.messages is None:
+        record.update(error=job.error, error_type="InputError", model=client.model)
+        return record
+    try:
+        reply = await client.chat(job.messages)
+    except (QwenSpacesError, TypeError, ValueError) as error:
+        record.update(error=" ".join(str(error).split()), error_type=type(error).__name__)
+        record["model"] = client.model
+        partial = getattr(error, "partial_text", "")
+        if partial:
+            record["partial_text"] = partial
+        return record
+    record.update(text=reply.text, model=reply.model, timings=rounded_timings(reply))
+    return record
+
+
+async def _run_batch(
+    args: argparse.Namespace, jobs: list[Job], total: int, fd: int
+) -> tuple[int, int]:
+    import asyncio
+
+    from tqdm import tqdm
+
+    from ..async_client import AsyncClient
+
+    semaphore = asyncio.Semaphore(args.concurrency)
+    counts = {"ok": 0, "failed": 0}
+    bar = tqdm(
+        total=total, initial=total - len(jobs), unit="line", file=sys.stderr,
+        disable=not wants_status(args), dynamic_ncols=True,
+    )
+    try:
+        async with AsyncClient(
+            args.model or DEFAULT_MODEL, base_url=args.base_url, timeout=args.timeout
+        ) as client:
+
+            async def answer(job: Job) -> None:
+                async with semaphore:
+                    record = await _answer(client, job)
+                # No await from here on: a cancel cannot come between the answer
+                # and its line, so a finished answer is always written.
+                _append(fd, record)
+                counts["failed" if "error" in record else "ok"] += 1
+                bar.set_postfix(failed=counts["failed"], refresh=False)
+                bar.update(1)
+
+            # return_exceptions: on Ctrl-C gather then waits for every task to
+            # finish cancelling (each tells the Space to stop its answer, which
+            # needs the client still open) instead of returning at the first.
+            results = await asyncio.gather(*(answer(job) for job in jobs), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result  # a bug: every expected failure is a line in OUT
+    finally:
+        bar.close()
+    return counts["ok"], counts["failed"]
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    jobs = _read_jobs(args.input)
+    try:
+        done = _answered(args.output)
+        fd = os.open(args.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise UsageError(f"cannot write {args.output}: {error}") from None
+    todo = [job for job in jobs if job.key not in done]
+    skipped = len(jobs) - len(todo)
+    try:
+        ok, failed = asyncio.run(_run_batch(args, todo, len(jobs), fd))
+    except KeyboardInterrupt:
+        answered = len({job.key for job in jobs} & _answered(args.output, compact=False))
+        print(
+            f"interrupted: {answered} of {len(jobs)} answered in {args.output}; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        os.close(fd)
+    already = f", {skipped} already answered" if skipped else ""
+    retry = " (run again to retry them)" if failed else ""
+    print(f"{ok} answered, {failed} failed{retry}{already} -> {args.output}", file=sys.stderr)
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``batch`` command to the subparsers ``commands``."""
+    command = commands.add_parser(
+        "batch", parents=parents, help="answer a JSONL file of prompts, resumably",
+        description='Each input line is {"id": ..., "prompt": "..."} or {"id": ..., '
+        '"messages": [...]} (the id defaults to the line number). Answers are appended to OUT '
+        "as they finish, one JSON line each (id, text or error, model, timings). Rerunning "
+        "skips the ids already answered in OUT and retries the failed ones. Exits 1 if a "
+        "line failed.",
+    )
+    command.add_argument("input", type=Path, metavar="IN.jsonl")
+    command.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.jsonl")
+    command.add_argument(
+        "-c", "--concurrency", type=positive_int_arg, default=4, metavar="N",
+        help="answers in flight at once (default 4)",
+    )
+    command.add_argument("--progress", action="store_true", help="the progress bar, always")
+    command.set_defaults(run=run)

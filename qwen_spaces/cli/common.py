@@ -1,0 +1,205 @@
+"""What the commands share: exit codes, argument types, the client, showing a stream."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Optional, TextIO
+
+from ..client_core import DEFAULT_MODEL
+from ..events import Event, QueueStatus, Reasoning, Reply, TextDelta
+from ..spaces import resolve_model
+from ..sync_client import Client
+
+PROG = "qwen-spaces"
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """The command line or its input is wrong: exit 2."""
+
+
+def model_arg(value: str) -> str:
+    try:
+        return resolve_model(value).model
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def url_arg(value: str) -> str:
+    from ..policy import check_base_url
+
+    try:
+        return check_base_url(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def seconds_arg(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def positive_int_arg(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def make_client(args: argparse.Namespace, model: Optional[str] = None) -> Client:
+    return Client(
+        model or args.model or DEFAULT_MODEL, base_url=args.base_url, timeout=args.timeout
+    )
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or "(no message)"
+    return f"{type(error).__name__}: {text}"
+
+
+def flush_or_silence_stdout() -> None:
+    # `qwen-spaces ask ... | head -1`: the reader left. Point stdout at
+    # /dev/null so the interpreter's own final flush stays quiet too.
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+
+
+class TextPrinter:
+    """Writes answer text as it arrives, flushing each piece."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._tty = out.isatty()
+        self.text = ""
+
+    def write(self, delta: TextDelta) -> None:
+        out = self._out
+        if delta.backtrack:
+            # The Space rewrote text already shown (rare). A terminal can take
+            # back the end of its current line; anything else can't be unprinted,
+            # so the rewrite goes on a new line.
+            cut = len(self.text) - delta.backtrack
+            dropped, self.text = self.text[cut:], self.text[:cut]
+            if self._tty and dropped.isascii() and dropped.isprintable():
+                n = len(dropped)
+                out.write("\b" * n + " " * n + "\b" * n)
+            else:
+                out.write("\n")
+        self.text += delta.text
+        out.write(delta.text)
+        out.flush()
+
+    def end(self) -> None:
+        if self.text and not self.text.endswith("\n"):
+            self._out.write("\n")
+        self._out.flush()
+
+
+class StatusLine:
+    """Queue position and status text on stderr, until the answer starts.
+
+    On a terminal it is one line rewritten in place and erased before the
+    answer; elsewhere (``--progress`` into a log) one line per change.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._live = out.isatty()
+        self._last = ""
+        self._shown = False
+        self.done = False
+
+    def show(self, event: Event) -> None:
+        text = describe(event)
+        if self.done or not text or text == self._last:
+            return
+        self._last = text
+        if self._live:
+            self._out.write(f"\r\x1b[K{text}")
+            self._shown = True
+        else:
+            self._out.write(text + "\n")
+        self._out.flush()
+
+    def clear(self) -> None:
+        self.done = True
+        if self._shown:
+            self._out.write("\r\x1b[K")
+            self._out.flush()
+            self._shown = False
+
+
+def describe(event: Event) -> str:
+    if type(event) is QueueStatus:
+        if event.started:
+            return "generating..."
+        if event.rank is None:
+            return "queued"
+        size = f" (queue of {event.queue_size})" if event.queue_size else ""
+        eta = "" if event.eta is None else f", about {event.eta:.{1 if event.eta < 10 else 0}f} s"
+        return f"queue: {event.rank} ahead{size}{eta}"
+    if type(event) is Reasoning:
+        return event.text.strip().splitlines()[0][:100] if event.text.strip() else ""
+    return ""
+
+
+def show_stream(
+    events: Iterable[Event], printer: Optional[TextPrinter], status: Optional[StatusLine]
+) -> None:
+    """Print a stream's text (unless printer is None) and its status until the answer."""
+    try:
+        for event in events:
+            if type(event) is TextDelta:
+                if status is not None:
+                    status.clear()
+                if printer is not None:
+                    printer.write(event)
+            elif status is not None:
+                status.show(event)
+    finally:
+        if status is not None:
+            status.clear()
+        if printer is not None:
+            printer.end()
+
+
+def wants_status(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "reasoning": reply.reasoning,
+        "model": reply.model,
+        "timings": rounded_timings(reply),
+    }
+
+
+def rounded_timings(reply: Reply) -> dict[str, float]:
+    return {name: round(seconds, 3) for name, seconds in reply.timings.items()}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    # A crash mid-write leaves the old file, never half of the new one.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
