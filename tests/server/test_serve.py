@@ -323,7 +323,8 @@ def test_a_failure_before_the_answer_is_an_http_status_openai_python_raises(faul
                                    Fault.drop_after(updates=3, times=None)],
                          ids=["space error", "dropped"])
 def test_a_failure_mid_stream_ends_it_with_an_error_openai_python_raises(fault: Fault) -> None:
-    with FakeSpace(answer=LONG, faults=[fault]) as fake, Serve(
+    # Paced, so that the failure comes in a later read than the first text.
+    with FakeSpace(answer=LONG, delay=0.01, faults=[fault]) as fake, Serve(
         "--api-key", KEY, *space_args([(MAX, fake.url)])
     ) as serve:
         sync, = run_client(
