@@ -199,7 +199,10 @@ class _Server:
             conversation = self.sessions.take(chat.model, chat.messages)
             if conversation is not None:
                 messages = chat.messages[-1:]
-            stream = client.stream(messages, conversation=conversation)
+            try:
+                stream = client.stream(messages, conversation=conversation)
+            except (ValueError, TypeError) as exc:  # the SDK's own input checks
+                raise APIError(400, f"invalid request: {exc}", param="messages") from None
             try:
                 if chat.stream:
                     return await self._stream(request, chat, stream)

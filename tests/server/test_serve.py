@@ -442,3 +442,18 @@ def test_fifty_concurrent_streams_all_exact() -> None:
     assert load["results"] == [echo(f"load {i} ☕") for i in range(50)]
     assert load["wall_s"] < 60
     assert fake.stats()["joins"] == 50
+
+
+def test_base_url_and_model_from_the_environment_serve_one_model() -> None:
+    with FakeSpace(layout="1m") as fake, Serve(
+        "--api-key", KEY,
+        env={"QWEN_SPACES_BASE_URL": fake.url, "QWEN_SPACES_MODEL": "qwen-2.5-1m-demo"},
+    ) as serve:
+        assert request_json(serve, "GET", "/health") == (
+            200, {"status": "ok", "models": [ONEM]}
+        )
+        status, body = request_json(serve, "POST", "/v1/chat/completions",
+                                    {"model": ONEM, "messages": [user("env")]})
+        assert status == 200 and body["choices"][0]["message"]["content"] == echo("env")
+        assert request_json(serve, "POST", "/v1/chat/completions",
+                            {"model": MAX, "messages": [user("env")]})[0] == 404
