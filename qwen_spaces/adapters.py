@@ -28,10 +28,12 @@ class SpaceAdapter:
     """The layout of one kind of chat Space.
 
     ``predicts``: the layout needs an un-queued ``/run/predict`` call before it
-    joins the queue. ``cleaner``: what the Space wraps around its answer.
+    joins the queue. ``takes_files``: it reads documents (``files=``), sent in
+    that predict call. ``cleaner``: what the Space wraps around its answer.
     """
 
     predicts = False
+    takes_files = False
     cleaner: Optional[AnswerCleaner] = None
 
     def accepts(self, inputs: Sequence[Any], is_chatbot: IsChatbot) -> bool:
@@ -43,9 +45,16 @@ class SpaceAdapter:
         raise NotImplementedError
 
     def predict_body(
-        self, endpoints: Endpoints, messages: list[dict[str, str]], state: ConversationState
+        self,
+        endpoints: Endpoints,
+        messages: list[dict[str, str]],
+        state: ConversationState,
+        files: list[dict[str, Any]],
     ) -> dict[str, Any]:
-        """The body of the ``/run/predict`` call (only when ``predicts``)."""
+        """The body of the ``/run/predict`` call (only when ``predicts``).
+
+        ``files`` are the uploaded files' Gradio FileData.
+        """
         raise NotImplementedError(f"{type(self).__name__} sends no predict call")
 
     def read_predict(self, answer: Any) -> Any:
@@ -104,6 +113,7 @@ class AgentChatAdapter(SpaceAdapter):
     """
 
     predicts = True
+    takes_files = True
     cleaner = FooterCleaner()
 
     def accepts(self, inputs: Sequence[Any], is_chatbot: IsChatbot) -> bool:
@@ -121,9 +131,16 @@ class AgentChatAdapter(SpaceAdapter):
         return payloads.flatten(messages)
 
     def predict_body(
-        self, endpoints: Endpoints, messages: list[dict[str, str]], state: ConversationState
+        self,
+        endpoints: Endpoints,
+        messages: list[dict[str, str]],
+        state: ConversationState,
+        files: list[dict[str, Any]],
     ) -> dict[str, Any]:
-        return payloads.predict_body(endpoints, self._text(messages, state), state.session_hash)
+        # The multimodal input carries the files; Qwen-Agent's add_text puts
+        # each into the user turn for the agent to read.
+        text = self._text(messages, state)
+        return payloads.predict_body(endpoints, text, state.session_hash, files)
 
     def read_predict(self, answer: Any) -> Any:
         data = answer.get("data") if isinstance(answer, dict) else None

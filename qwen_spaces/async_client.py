@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Optional, Union
 
@@ -21,8 +21,10 @@ import aiohttp.http_exceptions
 from .client_core import DEFAULT_MODEL, ClientCore, ConversationCore, EndHook, StreamState
 from .errors import QwenSpacesError
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
+from .files import FileArg
 from .payloads import Messages
 from .policy import TimeoutArg
+from .progress import ChatProgress
 from .protocol import CANCEL_TIMEOUT, ChatCall, Request
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .transport import FailureKind, TransportError
@@ -111,6 +113,7 @@ class AsyncClient:
         self,
         messages: Messages,
         *,
+        files: Optional[Sequence[FileArg]] = None,
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
@@ -121,13 +124,21 @@ class AsyncClient:
         ``on_status`` (a function or a coroutine function) gets each
         QueueStatus; ``progress=True`` shows the queue position as a tqdm bar.
         """
-        stream = self.stream(messages, conversation=conversation, timeout=timeout)
-        return await self._consume(stream, on_status, progress)
+        bars = ChatProgress() if progress else None
+        call = self._core.new_call(
+            messages,
+            conversation=conversation,
+            timeout=timeout,
+            files=files,
+            on_upload=bars.upload if bars is not None else None,
+        )
+        return await self._consume(AsyncStream(self, call), on_status, bars)
 
     def stream(
         self,
         messages: Messages,
         *,
+        files: Optional[Sequence[FileArg]] = None,
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
     ) -> AsyncStream:
@@ -135,7 +146,9 @@ class AsyncClient:
 
         Input is checked here, before any network.
         """
-        call = self._core.new_call(messages, conversation=conversation, timeout=timeout)
+        call = self._core.new_call(
+            messages, conversation=conversation, timeout=timeout, files=files
+        )
         return AsyncStream(self, call)
 
     def conversation(
@@ -178,13 +191,8 @@ class AsyncClient:
 
     @staticmethod
     async def _consume(
-        stream: AsyncStream, on_status: Optional[StatusCallback], progress: bool
+        stream: AsyncStream, on_status: Optional[StatusCallback], bars: Optional[ChatProgress]
     ) -> Reply:
-        bar = None
-        if progress:
-            from .progress import QueueProgress
-
-            bar = QueueProgress()
         try:
             async with stream:
                 async for event in stream:
@@ -193,12 +201,12 @@ class AsyncClient:
                             result = on_status(event)
                             if isinstance(result, Awaitable):
                                 await result
-                        if bar is not None:
-                            bar.update(event)
+                        if bars is not None:
+                            bars.update(event)
                 return await stream.get_reply()
         finally:
-            if bar is not None:
-                bar.close()
+            if bars is not None:
+                bars.close()
 
     async def _run(self, call: ChatCall, state: StreamState) -> AsyncGenerator[Event, None]:
         transport = self._transport
@@ -285,17 +293,28 @@ class AiohttpTransport:
             total=request.total, sock_connect=request.connect, sock_read=request.read
         )
         log.debug("%s %s", request.method, request.url)
+        form, readers = None, [upload.open(request.progress) for upload in request.files]
+        if readers:
+            form = aiohttp.FormData()  # streamed from the files as it is sent
+            for upload, reader in zip(request.files, readers, strict=True):
+                form.add_field(
+                    "files", reader, filename=upload.name, content_type=upload.mime_type
+                )
         try:
             response = await self._http().request(
                 request.method,
                 request.url,
                 json=request.json,
+                data=form,
                 params=request.params,
                 headers=request.headers,
                 timeout=timeout,
             )
         except _LIBRARY_ERRORS as exc:
             raise _failure(exc) from None
+        finally:
+            for reader in readers:  # aiohttp closes them once sent; not if it failed first
+                reader.close()
         exchange = _Exchange(response)
         try:
             yield exchange
@@ -515,14 +534,24 @@ class AsyncConversation(ConversationCore):
         self,
         text: Messages,
         *,
+        files: Optional[Sequence[FileArg]] = None,
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
         progress: bool = False,
     ) -> Reply:
-        """Add a user message and return the Space's Reply."""
-        return await self._client._consume(self.stream(text, timeout=timeout), on_status, progress)
+        """Add a user message (and ``files``, for a model that reads them); return the Reply."""
+        bars = ChatProgress() if progress else None
+        on_upload = bars.upload if bars is not None else None
+        call = self._new_call(text, timeout, files, on_upload)
+        stream = AsyncStream(self._client, call, self.commit)
+        return await self._client._consume(stream, on_status, bars)
 
-    def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> AsyncStream:
+    def stream(
+        self,
+        text: Messages,
+        *,
+        files: Optional[Sequence[FileArg]] = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncStream:
         """Like send(), as an AsyncStream; the turn is recorded when it completes."""
-        call = self._client._core.new_call(text, conversation=self.state, timeout=timeout)
-        return AsyncStream(self._client, call, on_end=self.commit)
+        return AsyncStream(self._client, self._new_call(text, timeout, files), on_end=self.commit)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Optional, Union
 
 from .endpoints import Endpoints
 from .events import ConversationState, Reply
+from .files import FileArg, check_files
 from .payloads import Messages, new_session_hash, normalize_history, normalize_messages
 from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, check_token, redact
 from .protocol import ChatCall
-from .spaces import SpaceSpec, resolve_model
+from .spaces import SPACES, SpaceSpec, resolve_model
 from .sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["ClientCore", "ConversationCore", "Secret", "StreamState"]
@@ -106,12 +107,23 @@ class ClientCore:
         *,
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
+        files: Optional[Sequence[FileArg]] = None,
+        on_upload: Optional[Callable[[int, int], None]] = None,
     ) -> ChatCall:
         """A call for ``messages``, continuing ``conversation`` if given.
 
         With a conversation, ``messages`` are the new ones, added after its own.
+        ``files`` go with the new message (a model whose Space reads documents
+        only); ``on_upload(sent, total)`` follows their upload. Raises
+        ValueError or TypeError for bad input, before anything is sent.
         """
         new = normalize_messages(messages)
+        uploads = check_files(files)
+        if uploads and not self.spec.adapter.takes_files:
+            readers = ", ".join(s.model for s in SPACES if s.adapter.takes_files)
+            raise ValueError(
+                f"model {self.spec.model} takes no files; files= works with {readers}"
+            )
         if conversation is not None:
             if not isinstance(conversation, ConversationState):
                 raise TypeError("conversation must be a ConversationState (see Reply.conversation)")
@@ -131,6 +143,8 @@ class ClientCore:
             max_event_bytes=self.max_event_bytes,
             redact=self.redact,
             on_endpoints=self._remember,
+            files=uploads,
+            on_upload=on_upload,
         )
 
     def _remember(self, endpoints: Endpoints) -> None:
@@ -177,6 +191,7 @@ class ConversationCore:
         session_hash: Optional[str] = None,
         state: Optional[ConversationState] = None,
     ) -> None:
+        self._core = core
         if state is not None:
             # A saved conversation (e.g. Reply.conversation), Space session and all.
             if not isinstance(state, ConversationState):
@@ -204,6 +219,18 @@ class ConversationCore:
     @property
     def session_hash(self) -> str:
         return self.state.session_hash
+
+    def _new_call(
+        self,
+        text: Messages,
+        timeout: TimeoutArg,
+        files: Optional[Sequence[FileArg]],
+        on_upload: Optional[Callable[[int, int], None]] = None,
+    ) -> ChatCall:
+        """The call of the next turn: ``text`` after the conversation so far."""
+        return self._core.new_call(
+            text, conversation=self.state, timeout=timeout, files=files, on_upload=on_upload
+        )
 
     def commit(self, reply: Optional[Reply], touched_session: bool = True) -> None:
         """Record a finished turn; a turn that did not finish leaves no trace.

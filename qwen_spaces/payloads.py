@@ -124,8 +124,9 @@ def _text_of(content: Any, i: int) -> str:
                     f"messages[{i}] content has a {part_type!r} part: images, audio and files "
                     "are not supported; expected text parts ({'type': 'text', 'text': ...})"
                 )
-            if part_type == "text" and isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                parts.append(part["text"])
+            text = part.get("text") if isinstance(part, Mapping) else None
+            if part_type == "text" and isinstance(text, str):
+                parts.append(text)
             elif isinstance(part_type, str) and part_type != "text":
                 raise ValueError(
                     f"messages[{i}] content has a part of type {part_type!r:.40}; "
@@ -234,10 +235,18 @@ def max_data(prompt: Prompt, endpoints: Endpoints, default_system: str) -> list[
     return [prompt.query, chatbot_value(prompt.history, endpoints.chatbot_format), system]
 
 
-def predict_body(endpoints: Endpoints, text: str, session_hash: str) -> dict[str, Any]:
-    """The 1M demo's ``add_text(input, chatbot, history)``: appends the user turn."""
+def predict_body(
+    endpoints: Endpoints,
+    text: str,
+    session_hash: str,
+    files: Optional[list[dict[str, Any]]] = None,
+) -> dict[str, Any]:
+    """The 1M demo's ``add_text(input, chatbot, history)``: appends the user turn.
+
+    ``files`` are Gradio FileData dicts of files already uploaded.
+    """
     return {
-        "data": [{"files": [], "text": text}, [], []],
+        "data": [{"files": files or [], "text": text}, [], []],
         "event_data": None,
         "fn_index": endpoints.predict_fn_index,
         "trigger_id": endpoints.predict_trigger_id,

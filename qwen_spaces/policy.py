@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 
+# The slowest upload rate the derived upload limit allows for (bytes a second).
+_UPLOAD_FLOOR_RATE = 512 * 1024
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """Time limits in seconds; every one is finite so no call hangs forever.
@@ -35,21 +39,33 @@ class Timeouts:
     ``connect``: opening a connection. ``read``: the longest silence between
     bytes (Gradio sends a heartbeat every 15 s while idle). ``queue``: the
     longest wait in the Space's queue before generation starts. ``total``: the
-    whole call, retries included.
+    whole call, retries included. ``upload``: sending the files of a call and
+    waiting for the Space to take them; None derives it from their size (at
+    least ``read``, plus a second for each 512 KiB), and it does not count
+    against ``read``.
     """
 
     connect: float = 10.0
     read: float = 60.0
     queue: float = 600.0
     total: float = 900.0
+    upload: Optional[float] = None
 
     def __post_init__(self) -> None:
-        for name in ("connect", "read", "queue", "total"):
+        for name in ("connect", "read", "queue", "total", "upload"):
             value = getattr(self, name)
+            if value is None and name == "upload":
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"timeout {name} must be a number of seconds, got {value!r}")
             if not value > 0 or value == float("inf"):
                 raise ValueError(f"timeout {name} must be a positive, finite number, got {value!r}")
+
+    def upload_seconds(self, size: int) -> float:
+        """The time limit of an upload of ``size`` bytes."""
+        if self.upload is not None:
+            return self.upload
+        return self.read + size / _UPLOAD_FLOOR_RATE
 
     @classmethod
     def of(cls, value: TimeoutArg, base: Optional[Timeouts] = None) -> Timeouts:

@@ -1,33 +1,60 @@
-"""The queue-position bar of ``chat(progress=True)``: tqdm.auto, so notebooks get a widget.
+"""The bars of ``chat(progress=True)``: the upload of large files, then the queue position.
 
-tqdm is imported only when a bar is made.
+tqdm.auto, so notebooks get a widget; tqdm is imported only when a bar is made.
 """
 
 from __future__ import annotations
 
+import threading
+import warnings
+from typing import Any, Optional
+
 from .events import QueueStatus
 
-__all__ = ["QueueProgress"]
+__all__ = ["ChatProgress"]
+
+# Smaller uploads are over before a bar would say anything.
+UPLOAD_BAR_BYTES = 4 << 20
 
 
-class QueueProgress:
-    """A progress bar of the queue position while waiting (tqdm.auto: notebook-aware).
+def _tqdm(**options: Any) -> Any:
+    from tqdm.auto import tqdm
 
-    Shared by both clients' ``chat(progress=True)``.
+    with warnings.catch_warnings():
+        # In a notebook without ipywidgets tqdm warns, then falls back to text.
+        warnings.simplefilter("ignore")
+        return tqdm(leave=False, **options)
+
+
+class ChatProgress:
+    """Progress of one call, shared by both clients' ``chat(progress=True)``.
+
+    ``upload(sent, total)`` may be called from another thread (aiohttp reads
+    files in an executor), so the upload bar is guarded by a lock.
     """
 
     def __init__(self) -> None:
-        import warnings
-
-        from tqdm.auto import tqdm
-
-        with warnings.catch_warnings():
-            # In a notebook without ipywidgets tqdm warns, then falls back to text.
-            warnings.simplefilter("ignore")
-            self._bar = tqdm(total=1, desc="queue", leave=False, bar_format="{desc} {bar}")
+        self._bar = _tqdm(total=1, desc="queue", bar_format="{desc} {bar}")
         self._top = 0
+        self._upload: Optional[Any] = None
+        self._lock = threading.Lock()
+
+    def upload(self, sent: int, total: int) -> None:
+        """Bytes of the files sent so far, of ``total``."""
+        if total < UPLOAD_BAR_BYTES:
+            return
+        with self._lock:
+            bar = self._upload
+            if bar is None:
+                bar = self._upload = _tqdm(
+                    total=total, desc="upload", unit="B", unit_scale=True, unit_divisor=1024
+                )
+            if sent < bar.n:  # a retried upload starts over
+                bar.reset(total=total)
+            bar.update(sent - bar.n)
 
     def update(self, status: QueueStatus) -> None:
+        """A queue status: the position while waiting, then "generating"."""
         bar = self._bar
         if status.started:
             bar.set_description("generating")
@@ -41,4 +68,7 @@ class QueueProgress:
         bar.refresh()
 
     def close(self) -> None:
+        with self._lock:
+            if self._upload is not None:
+                self._upload.close()
         self._bar.close()

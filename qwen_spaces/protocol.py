@@ -47,6 +47,7 @@ from .errors import (
     SpaceTimeoutError,
 )
 from .events import ConversationState, Event, Reply, new_completion_id
+from .files import Upload, file_data
 from .gradio import (
     Msg,
     check_response,
@@ -79,6 +80,7 @@ class Step(enum.Enum):
     """Where a call stands: the request it sends next."""
 
     CONFIG = "config"  # GET /config: find the functions
+    UPLOAD = "upload"  # POST /upload: the call's files, multipart
     PREDICT = "predict"  # POST /run/predict: a layout's un-queued first function
     JOIN = "join"  # POST /queue/join
     DATA = "data"  # GET /queue/data: the event stream
@@ -106,6 +108,10 @@ class Request:
     json: Any = None
     params: Optional[dict[str, str]] = None
     headers: Optional[dict[str, str]] = None
+    #: A multipart body of these files, in the field ``files`` (UPLOAD only).
+    files: tuple[Upload, ...] = ()
+    #: Told the byte count of each read of the files, as they are sent.
+    progress: Optional[Callable[[int], None]] = None
 
     @property
     def stream(self) -> bool:
@@ -145,6 +151,8 @@ class ChatCall:
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         redact: Callable[[str], str] = str,
         on_endpoints: Optional[Callable[[Endpoints], None]] = None,
+        files: tuple[Upload, ...] = (),
+        on_upload: Optional[Callable[[int, int], None]] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
@@ -161,6 +169,10 @@ class ChatCall:
         self._started_at = clock()
         self._total_at = self._started_at + timeouts.total
         self._deadline = _Deadline(self._total_at, "total", timeouts.total)
+        self.files = files
+        self._file_data: Optional[list[dict[str, Any]]] = None  # once uploaded
+        self._on_upload = on_upload
+        self._uploaded = 0  # bytes of the files read for sending, this attempt
         self._predicted: Any = None  # what the layout's predict call gave the join
         self._predict_done = False
         self._step = Step.CONFIG
@@ -191,6 +203,8 @@ class ChatCall:
     def _begin(self) -> None:
         if self.endpoints is None:
             self._step = Step.CONFIG
+        elif self.files and self._file_data is None:
+            self._step = Step.UPLOAD
         elif self.spec.adapter.predicts and not self._predict_done:
             self._step = Step.PREDICT
         else:
@@ -207,8 +221,22 @@ class ChatCall:
         if step is Step.CONFIG:
             # /config is always at the root, whatever the api prefix.
             request = self._request("GET", f"{self.base_url}/config", step)
+        elif step is Step.UPLOAD:
+            self._uploaded = 0
+            size = sum(upload.size for upload in self.files)
+            request = self._request(
+                "POST",
+                self._url("/upload"),
+                step,
+                read=self.timeouts.upload_seconds(size),
+                params={"upload_id": new_completion_id()[-12:]},
+                files=self.files,
+                progress=self._upload_progress,
+            )
         elif step is Step.PREDICT:
-            body = self.spec.adapter.predict_body(self._ids, self.messages, self.state)
+            body = self.spec.adapter.predict_body(
+                self._ids, self.messages, self.state, self._file_data or []
+            )
             request = self._request("POST", self._url("/run/predict"), step, json=body)
         elif step is Step.JOIN:
             request = self._request("POST", self._url("/queue/join"), step, json=self._join_body())
@@ -231,7 +259,9 @@ class ChatCall:
     def _url(self, path: str) -> str:
         return f"{self.base_url}{self._ids.api_prefix}{path}"
 
-    def _request(self, method: str, url: str, step: Step, **fields: Any) -> Request:
+    def _request(
+        self, method: str, url: str, step: Step, read: Optional[float] = None, **fields: Any
+    ) -> Request:
         left = max(self._total_at - self._clock(), 0.001)
         timeouts = self.timeouts
         return Request(
@@ -239,10 +269,15 @@ class ChatCall:
             url,
             step,
             connect=min(timeouts.connect, left),
-            read=min(timeouts.read, left),
+            read=min(timeouts.read if read is None else read, left),
             total=left,
             **fields,
         )
+
+    def _upload_progress(self, count: int) -> None:
+        self._uploaded += count
+        if self._on_upload is not None:
+            self._on_upload(self._uploaded, sum(upload.size for upload in self.files))
 
     def _join_body(self) -> dict[str, Any]:
         endpoints = self._ids
@@ -307,7 +342,17 @@ class ChatCall:
             self._on_config(status, body)
             return
         check_response(status, headers, body, request.url)
-        if step is Step.PREDICT:
+        if step is Step.UPLOAD:
+            paths = parse_json(body, "the upload answer")
+            if not (
+                isinstance(paths, list)
+                and len(paths) == len(self.files)
+                and all(isinstance(path, str) for path in paths)
+            ):
+                raise ProtocolError("the upload answer is not a list of paths", payload=paths)
+            self._file_data = [file_data(u, p) for u, p in zip(self.files, paths, strict=True)]
+            self._begin()
+        elif step is Step.PREDICT:
             answer = parse_json(body, "the add_text answer")
             self._predicted = self.spec.adapter.read_predict(answer)
             self._predict_done = True

@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Optional, Union
 
@@ -27,8 +27,10 @@ import urllib3.exceptions
 from .client_core import DEFAULT_MODEL, ClientCore, ConversationCore, EndHook, Secret, StreamState
 from .errors import QwenSpacesError
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
+from .files import FileArg
 from .payloads import Messages
 from .policy import TimeoutArg
+from .progress import ChatProgress
 from .protocol import ChatCall, Request
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .transport import FailureKind, TransportError
@@ -119,6 +121,7 @@ class Client:
         self,
         messages: Messages,
         *,
+        files: Optional[Sequence[FileArg]] = None,
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
@@ -132,13 +135,21 @@ class Client:
         >>> Client().chat("What is 2+2?").text   # doctest: +SKIP
         '2 + 2 = 4.'
         """
-        stream = self.stream(messages, conversation=conversation, timeout=timeout)
-        return self._consume(stream, on_status, progress)
+        bars = ChatProgress() if progress else None
+        call = self._core.new_call(
+            messages,
+            conversation=conversation,
+            timeout=timeout,
+            files=files,
+            on_upload=bars.upload if bars is not None else None,
+        )
+        return self._consume(Stream(self, call), on_status, bars)
 
     def stream(
         self,
         messages: Messages,
         *,
+        files: Optional[Sequence[FileArg]] = None,
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
     ) -> Stream:
@@ -146,7 +157,9 @@ class Client:
 
         Input is checked here, before any network.
         """
-        call = self._core.new_call(messages, conversation=conversation, timeout=timeout)
+        call = self._core.new_call(
+            messages, conversation=conversation, timeout=timeout, files=files
+        )
         return Stream(self, call)
 
     def conversation(
@@ -184,24 +197,21 @@ class Client:
     # --- the driver ---------------------------------------------------------
 
     @staticmethod
-    def _consume(stream: Stream, on_status: Optional[StatusCallback], progress: bool) -> Reply:
-        bar = None
-        if progress:
-            from .progress import QueueProgress
-
-            bar = QueueProgress()
+    def _consume(
+        stream: Stream, on_status: Optional[StatusCallback], bars: Optional[ChatProgress]
+    ) -> Reply:
         try:
             with stream:
                 for event in stream:
                     if type(event) is QueueStatus:
                         if on_status is not None:
                             on_status(event)
-                        if bar is not None:
-                            bar.update(event)
+                        if bars is not None:
+                            bars.update(event)
                 return stream.get_reply()
         finally:
-            if bar is not None:
-                bar.close()
+            if bars is not None:
+                bars.close()
 
     def _run(self, call: ChatCall, state: StreamState) -> Generator[Event, None, None]:
         transport = self._transport
@@ -272,6 +282,20 @@ class RequestsTransport:
         guard = _Guard(time.monotonic() + request.total)
         _WATCHDOG.add(guard)
         log.debug("%s %s", request.method, request.url)
+        readers = [upload.open(request.progress) for upload in request.files]
+        headers, data = request.headers, None
+        if readers:
+            # Streamed from the files as it is sent: requests alone would build
+            # the whole multipart body in memory. Imported here: rarely needed.
+            from requests_toolbelt import MultipartEncoder  # type: ignore[import-untyped]
+
+            data = MultipartEncoder(
+                fields=[
+                    ("files", (upload.name, reader, upload.mime_type))
+                    for upload, reader in zip(request.files, readers, strict=True)
+                ]
+            )
+            headers = {**(headers or {}), "Content-Type": data.content_type}
         try:
             _current.guard = guard
             try:
@@ -279,13 +303,16 @@ class RequestsTransport:
                     request.method,
                     request.url,
                     json=request.json,
+                    data=data,
                     params=request.params,
-                    headers=request.headers,
+                    headers=headers,
                     timeout=(request.connect, request.read),
                     stream=True,
                 )
             finally:
                 _current.guard = None
+                for reader in readers:
+                    reader.close()
         except _LIBRARY_ERRORS as exc:
             guard.finish()
             raise _failure(exc, guard) from None
@@ -636,14 +663,24 @@ class Conversation(ConversationCore):
         self,
         text: Messages,
         *,
+        files: Optional[Sequence[FileArg]] = None,
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
         progress: bool = False,
     ) -> Reply:
-        """Add a user message and return the Space's Reply."""
-        return self._client._consume(self.stream(text, timeout=timeout), on_status, progress)
+        """Add a user message (and ``files``, for a model that reads them); return the Reply."""
+        bars = ChatProgress() if progress else None
+        on_upload = bars.upload if bars is not None else None
+        call = self._new_call(text, timeout, files, on_upload)
+        stream = Stream(self._client, call, self.commit)
+        return self._client._consume(stream, on_status, bars)
 
-    def stream(self, text: Messages, *, timeout: TimeoutArg = None) -> Stream:
+    def stream(
+        self,
+        text: Messages,
+        *,
+        files: Optional[Sequence[FileArg]] = None,
+        timeout: TimeoutArg = None,
+    ) -> Stream:
         """Like send(), as a Stream; the turn is recorded when the stream completes."""
-        call = self._client._core.new_call(text, conversation=self.state, timeout=timeout)
-        return Stream(self._client, call, on_end=self.commit)
+        return Stream(self._client, self._new_call(text, timeout, files), on_end=self.commit)

@@ -29,6 +29,9 @@ FaultKind = Literal[
     "huge_event",
     # on GET /config
     "config_answer",
+    # on POST {P}/upload
+    "upload_error",
+    "upload_drop",
     # at the start of GET {P}/queue/data
     "stream_prefix",
 ]
@@ -220,6 +223,21 @@ class Fault:
     ) -> Fault:
         """One ``process_generating`` message carrying an append of ``size`` bytes."""
         return cls("huge_event", times=times, updates=updates, size=size)
+
+    # --- /upload ----------------------------------------------------------------
+
+    @classmethod
+    def upload_error(
+        cls, status: int = 413, body: str = '{"detail":"Request Entity Too Large"}',
+        times: Optional[int] = 1,
+    ) -> Fault:
+        """``POST {P}/upload`` answers ``status`` (413 too large, 5xx...) without storing."""
+        return cls("upload_error", times=times, status=status, body=body)
+
+    @classmethod
+    def upload_drop(cls, after_bytes: int = 65536, times: Optional[int] = 1) -> Fault:
+        """The upload's connection is cut after ``after_bytes`` of its body have arrived."""
+        return cls("upload_drop", times=times, size=after_bytes)
 
     # --- /config ----------------------------------------------------------------
 

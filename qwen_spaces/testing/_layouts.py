@@ -7,7 +7,9 @@ encoding of queue messages, checked against real Gradio 4.44.1, 5.12.0 and
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
@@ -45,6 +47,17 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 def default_answer(query: str, turns: int, system: str) -> str:
     """The fake's answer when none is scripted: says what it received."""
     return f"You said: {query} (turn {turns + 1})"
+
+
+def file_fact(path: str) -> str:
+    """What the fake agent says of an uploaded file: its name, size and sha256."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return f"{os.path.basename(path)} ({size} bytes, sha256 {digest.hexdigest()})"
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
@@ -122,6 +135,8 @@ class History:
 
     pairs: list[tuple[str, str]] = field(default_factory=list)
     pending: Optional[str] = None
+    # Paths of the files that came with the pending message (Qwen-Agent's {"file": path}).
+    pending_files: list[str] = field(default_factory=list)
 
 
 class Layout:
@@ -439,9 +454,13 @@ class OneMLayout(Layout):
         text = user.get("text") if isinstance(user, Mapping) else user
         if not isinstance(text, str):
             raise InputError("1 validation error for MultimodalInputData\ntext\n  Field required")
+        given = user.get("files") if isinstance(user, Mapping) else None
+        files = [f for f in given or [] if isinstance(f, Mapping) and isinstance(f.get("path"), str)]
         history.pending = text
+        history.pending_files = [str(f["path"]) for f in files]
         chatbot = _ms_chatbot(data[1])
-        chatbot.append([_ms_message(text, files=[]), None])
+        cells = [{"file": dict(f), "alt_text": None} for f in files]
+        chatbot.append([_ms_message(text, files=cells), None])
         clear_input = {
             "interactive": False,
             "value": {"files": [], "text": ""},
@@ -459,7 +478,12 @@ class OneMLayout(Layout):
             query = str(chatbot[-1][0].get("text") or "")
         else:
             query = ""
+        if history.pending_files:
+            # As Qwen-Agent's agent reads the files it is given: here, what
+            # proves the bytes arrived intact.
+            query = f"{query} [files: {'; '.join(map(file_fact, history.pending_files))}]"
         history.pending = None
+        history.pending_files = []
         turns = len(history.pairs)
         if not chatbot:
             chatbot = [[_ms_message(query, files=[]), None]]

@@ -11,8 +11,11 @@ import concurrent.futures
 import itertools
 import json
 import logging
+import os
+import shutil
 import socket
 import struct
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, NamedTuple, Optional, Union, overload
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from aiohttp.web_protocol import RequestHandler
 
 from ._faults import JOIN_FAULTS, STREAM_FAULTS, Fault
@@ -180,7 +183,11 @@ class FakeSpace:
         self._cancels: list[str] = []
         self._live: set[RequestHandler] = set()  # open connections that carried a Space request
         self._connections_opened = 0
-        self._counts = {"joins": 0, "predicts": 0, "streams_opened": 0, "streams_open": 0}
+        self._counts = {
+            "joins": 0, "predicts": 0, "uploads": 0, "streams_opened": 0, "streams_open": 0
+        }
+        self._files_dir: Optional[str] = None  # where uploads go, made on the first
+        self._uploaded: list[str] = []
         self._sessions: dict[str, _Session] = {}
         self._stream_tasks: set[asyncio.Task[Any]] = set()
 
@@ -227,6 +234,9 @@ class FakeSpace:
             thread.join(timeout=15)
         self._thread = None
         self._loop = None
+        if self._files_dir is not None:
+            shutil.rmtree(self._files_dir, ignore_errors=True)
+            self._files_dir = None
 
     def __enter__(self) -> FakeSpace:
         return self.start()
@@ -392,6 +402,10 @@ class FakeSpace:
         return await self._route(request, record, other_host=False)
 
     async def _record(self, request: web.BaseRequest) -> RecordedRequest:
+        if request.content_type.startswith("multipart/"):
+            # An upload streams to disk in _upload; it is not held here.
+            headers = {_title(k): v for k, v in request.headers.items()}
+            return RecordedRequest(request.method, request.path_qs, headers, None)
         body = await request.read()
         parsed: Any = None
         if body:
@@ -428,6 +442,8 @@ class FakeSpace:
                 return self._predict(record.json)
             if route == "/cancel" and method == "POST":
                 return self._cancel(record.json)
+            if route == "/upload" and method == "POST":
+                return await self._upload(request)
         return _json({"detail": "Not Found"}, status=404)
 
     async def _join(
@@ -463,6 +479,40 @@ class FakeSpace:
         session.pending[event_id] = task
         task.add_done_callback(lambda t: _log_crash(t, event_id))
         return _json({"event_id": event_id})
+
+    async def _upload(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Gradio's upload: each part of field ``files`` to a file of its own; their paths."""
+        self._counts["uploads"] += 1
+        faults = self._take(frozenset({"upload_error", "upload_drop"}))
+        fault = faults[0] if faults else None
+        if fault is not None and fault.kind == "upload_error":
+            await request.release()  # read and drop the body, as a proxy's limit does
+            return web.Response(status=fault.status, body=fault.body.encode(),
+                                content_type="application/json")
+        drop_at = fault.size if fault is not None else None
+        reader = await request.multipart()
+        paths: list[str] = []
+        received = 0
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name != "files":
+                continue
+            directory = tempfile.mkdtemp(dir=self._upload_dir())
+            path = os.path.join(directory, os.path.basename(part.filename or "file"))
+            with open(path, "wb") as out:
+                while chunk := await part.read_chunk(1 << 16):
+                    received += len(chunk)
+                    if drop_at is not None and received >= drop_at:
+                        _abort(request)
+                        return web.Response(status=500)
+                    out.write(chunk)
+            paths.append(path)
+            self._uploaded.append(path)
+        return _json(paths)
+
+    def _upload_dir(self) -> str:
+        if self._files_dir is None:
+            self._files_dir = tempfile.mkdtemp(prefix="fake-space-files-")
+        return self._files_dir
 
     def _predict(self, body: Any) -> web.StreamResponse:
         self._counts["predicts"] += 1

@@ -12,6 +12,7 @@ from qwen_spaces.providers import (
     Qwen_Qwen_2_5M,
     generate_session_hash,
 )
+from qwen_spaces.testing import FakeSpace
 
 
 def test_max_attributes_as_in_the_seed() -> None:
@@ -68,3 +69,79 @@ def test_session_hash_and_conversation() -> None:
 def test_gpt4free_spellings_of_the_model_are_accepted() -> None:
     assert Qwen_Qwen_2_5_Max.get_model("qwen-2.5-max") == "qwen-qwen2-5-max"
     assert Qwen_Qwen_2_5M.get_model("qwen-2.5-1m") == "qwen-2.5-1m-demo"
+
+
+# --- the same classes without gpt4free (this venv has no g4f) ------------------------------
+
+
+def _gpt4free_installed() -> bool:
+    try:
+        import g4f  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def answer(query: str, turns: int, system: str) -> str:
+    return f"turn {turns}: {query}"
+
+
+@pytest.mark.skipif(_gpt4free_installed(), reason="gpt4free is installed here")
+def test_without_gpt4free_the_providers_stand_alone() -> None:
+    import sys
+
+    from qwen_spaces import providers
+
+    assert providers.GPT4FREE is False
+    assert "g4f" not in sys.modules
+    bases = {cls.__module__ for cls in Qwen_Qwen_2_5_Max.__mro__}
+    assert bases == {"qwen_spaces.providers", "builtins"}
+    with pytest.raises(ValueError, match="does not serve"):
+        Qwen_Qwen_2_5M.get_model("gpt-4")
+    assert issubclass(providers.ModelNotFoundError, ValueError)
+
+
+def test_1m_conversation_continues_from_the_object_or_its_dict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import qwen_spaces as qs
+
+    with FakeSpace(layout="1m", answer=answer) as space:
+        monkeypatch.setattr(Qwen_Qwen_2_5M, "url", space.url)
+        first = [{"role": "user", "content": "a"}]
+        chunks = list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", first, return_conversation=True))
+        conversation = chunks[-1]
+        assert isinstance(conversation, JsonConversation) and str(conversation) == ""
+        assert "".join(c for c in chunks if isinstance(c, str)) == "turn 0: a"
+        # The status is reasoning, never text.
+        assert [c.text for c in chunks if isinstance(c, qs.Reasoning)] == ["Qwen is thinking..."]
+        # The Space's session holds the earlier turns: only the new message is
+        # sent, and the Space answers it as the next turn.
+        history = [*first, {"role": "assistant", "content": "turn 0: a"}]
+        for turn, given in enumerate((conversation, conversation.get_dict()), start=1):
+            follow_up = [*history, {"role": "user", "content": f"q{turn}"}]
+            chunks = list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", follow_up, conversation=given))
+            text = "".join(c for c in chunks if isinstance(c, str))
+            assert text == f"turn {turn}: q{turn}"
+            history = [*follow_up, {"role": "assistant", "content": text}]
+        # gpt4free passes api_key along; it may be meant for another service.
+        list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", "x", api_key="sk-not-for-spaces"))
+        assert space.requests
+        assert not [r for r in space.requests if "sk-not-for-spaces" in str(r.headers)]
+
+
+def test_non_stream_completion_gives_reasoning_then_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import qwen_spaces as qs
+
+    with FakeSpace(layout="1m", answer=answer) as space:
+        monkeypatch.setattr(Qwen_Qwen_2_5M, "url", space.url)
+        chunks = list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", "hi", stream=False))
+    assert isinstance(chunks[0], qs.Reasoning) and chunks[0].text == "Qwen is thinking..."
+    assert chunks[1:] == ["turn 0: hi"]
+
+
+def test_media_is_refused_before_any_network_unless_empty() -> None:
+    with pytest.raises(ValueError, match="files"):
+        list(Qwen_Qwen_2_5_Max.create_completion("qwen-2.5-max", "hi", media=[("data:,x", "x.txt")]))
+    with pytest.raises(TypeError, match="session_hash"):
+        list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", "hi", conversation={"id": 1}))

@@ -1,0 +1,193 @@
+"""Pure: documents a user hands to a call (``files=``), checked before anything is sent.
+
+Each item is a path (``str`` or ``os.PathLike``), a ``(filename, bytes)`` pair
+or a ``(filename, binary file object)`` pair. Nothing is read here: a path is
+opened when the upload streams it, so a 200 MB file never sits in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Optional, Union
+
+__all__ = ["FileArg", "Upload", "UploadReader", "check_files", "file_data"]
+
+FileArg = Union[str, "os.PathLike[str]", tuple[str, bytes], tuple[str, IO[bytes]]]
+
+_SPOOL_IN_MEMORY = 1 << 20  # a non-seekable stream is copied to disk past 1 MiB
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file of an upload: its name, type and size, and where to read it from."""
+
+    name: str
+    mime_type: str
+    size: int
+    _path: Optional[str] = None
+    _stream: Optional[IO[bytes]] = None
+
+    def open(self, progress: Optional[Callable[[int], None]] = None) -> UploadReader:
+        """A reader from the start of the file; ``progress`` gets each read's byte count.
+
+        The reader closes a file it opened itself, never the caller's own object.
+        """
+        if self._path is not None:
+            raw: IO[bytes] = open(self._path, "rb")  # noqa: SIM115 (the reader owns it)
+            return UploadReader(raw, self.size, progress, owned=True)
+        assert self._stream is not None
+        self._stream.seek(0)
+        return UploadReader(self._stream, self.size, progress, owned=False)
+
+
+class UploadReader(io.RawIOBase):
+    """A binary reader over one file that reports the bytes it reads."""
+
+    def __init__(
+        self,
+        raw: IO[bytes],
+        size: int,
+        progress: Optional[Callable[[int], None]],
+        *,
+        owned: bool,
+    ) -> None:
+        super().__init__()
+        self._raw = raw
+        self._size = size
+        self._progress = progress
+        self._owned = owned
+
+    def __len__(self) -> int:
+        # The whole file's size: multipart encoders size their parts with it.
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def fileno(self) -> int:
+        # A real file's descriptor lets HTTP libraries size the body (fstat).
+        return self._raw.fileno()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
+        if data and self._progress is not None:
+            self._progress(len(data))
+        return data
+
+    def close(self) -> None:
+        if self._owned and not self.closed:
+            self._raw.close()
+        super().close()
+
+
+def check_files(files: Optional[Sequence[FileArg]]) -> tuple[Upload, ...]:
+    """Check ``files=`` and describe each file; raises ValueError or TypeError.
+
+    A missing or unreadable path, an empty name or a value of the wrong type
+    is an error here, before anything is sent.
+    """
+    if files is None:
+        return ()
+    if isinstance(files, (str, bytes, os.PathLike)) or not isinstance(files, Sequence):
+        raise TypeError(
+            "files must be a list of paths or (filename, bytes) / (filename, file) pairs, "
+            f"got {type(files).__name__}"
+        )
+    return tuple(_upload(item, i) for i, item in enumerate(files))
+
+
+def _upload(item: Any, i: int) -> Upload:
+    if isinstance(item, (str, os.PathLike)):
+        path = os.fspath(item)
+        if not isinstance(path, str):
+            raise TypeError(f"files[{i}] must be a str path, got bytes")
+        try:
+            with open(path, "rb"):
+                size = os.stat(path).st_size
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise ValueError(f"files[{i}]: cannot read {path!r}: {reason}") from None
+        if os.path.isdir(path):
+            raise ValueError(f"files[{i}]: {path!r} is a directory; expected a file")
+        return Upload(_name(os.path.basename(path), i), _mime(path), size, _path=path)
+    if not (isinstance(item, tuple) and len(item) == 2):
+        raise TypeError(
+            f"files[{i}] must be a path or a (filename, bytes) / (filename, file) pair, "
+            f"got {type(item).__name__}"
+        )
+    name, content = item
+    if not isinstance(name, str):
+        raise TypeError(f"files[{i}]: the filename must be a str, got {type(name).__name__}")
+    name = _name(name, i)
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        data = bytes(content)
+        return Upload(name, _mime(name), len(data), _stream=io.BytesIO(data))
+    if not callable(getattr(content, "read", None)):
+        raise TypeError(
+            f"files[{i}]: expected bytes or a binary file object, got {type(content).__name__}"
+        )
+    stream, size = _rewindable(content, i)
+    return Upload(name, _mime(name), size, _stream=stream)
+
+
+def _rewindable(stream: Any, i: int) -> tuple[IO[bytes], int]:
+    # An upload may be retried, so it must be readable from the start again:
+    # a seekable stream is rewound; any other is copied once (to disk past 1 MiB).
+    try:
+        start = stream.tell()
+        size = stream.seek(0, os.SEEK_END) - start
+        stream.seek(start)
+        if start == 0:
+            return stream, size
+    except (AttributeError, OSError, ValueError):
+        pass
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+    size = 0
+    while chunk := stream.read(1 << 16):
+        if not isinstance(chunk, bytes):
+            raise TypeError(f"files[{i}]: the file object must be opened in binary mode ('rb')")
+        spool.write(chunk)
+        size += len(chunk)
+    spool.seek(0)
+    return spool, size
+
+
+def _name(name: str, i: int) -> str:
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name:
+        raise ValueError(f"files[{i}]: the filename is empty")
+    return name
+
+
+def _mime(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def file_data(upload: Upload, path: str) -> dict[str, Any]:
+    """Gradio's FileData for ``upload`` stored at ``path`` on the Space."""
+    return {
+        "path": path,
+        "orig_name": upload.name,
+        "size": upload.size,
+        "mime_type": upload.mime_type,
+        "meta": {"_type": "gradio.FileData"},
+    }
