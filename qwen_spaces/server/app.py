@@ -55,8 +55,9 @@ class ServerConfig:
     ``Authorization: Bearer KEY`` on every route but ``/health``.
     ``concurrency`` answers run at once; a request beyond that waits up to
     ``queue_wait`` seconds for a slot, then gets a 429 with ``Retry-After``.
-    A body over ``max_body`` bytes gets a 413. ``sessions`` bounds the 1M
-    conversations remembered (see :mod:`qwen_spaces.server.sessions`).
+    A body over ``max_body`` bytes gets a 413. ``sessions`` bounds the
+    conversations remembered to continue their Space session (see
+    :mod:`qwen_spaces.server.sessions`).
     ``timeout`` and ``max_retries`` go to each AsyncClient.
     """
 
