@@ -135,7 +135,8 @@ def test_models_health_and_a_chat_through_openai_python(served: Serve) -> None:
         200, {"status": "ok", "models": [MAX]}
     )
     assert served.stop() == 0
-    assert "Traceback" not in served.stderr
+    # Shut down cleanly: every client session closed, nothing left behind.
+    assert "Traceback" not in served.stderr and "Unclosed" not in served.stderr
     # One log line per request, and never the key.
     assert "POST /v1/chat/completions 200" in served.stderr
     assert KEY not in served.stderr
@@ -393,6 +394,24 @@ def test_beyond_the_concurrency_limit_a_request_gets_429() -> None:
         assert payload["error"]["code"] == "server_busy"
         first.close()
         second.close()
+
+
+def test_beyond_the_concurrency_limit_a_request_waits_for_a_slot() -> None:
+    with FakeSpace(delay=0.05) as fake, Serve(
+        "--api-key", KEY, "--concurrency", "1", "--queue-wait", "20",
+        *space_args([(MAX, fake.url)]),
+    ) as serve:
+
+        def ask(text: str) -> tuple[int, Any]:
+            return request_json(serve, "POST", "/v1/chat/completions",
+                                {"model": MAX, "messages": [user(text)]})
+
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(ask, ["w1", "w2", "w3"]))
+    assert [r[0] for r in results] == [200, 200, 200]
+    assert [r[1]["choices"][0]["message"]["content"] for r in results] == [
+        echo("w1"), echo("w2"), echo("w3")
+    ]
 
 
 def test_two_requests_forking_one_1m_conversation_get_a_session_each() -> None:
