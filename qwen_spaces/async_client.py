@@ -295,7 +295,9 @@ class AiohttpTransport:
         log.debug("%s %s", request.method, request.url)
         form, readers = None, [upload.open(request.progress) for upload in request.files]
         if readers:
-            form = aiohttp.FormData()  # streamed from the files as it is sent
+            # Streamed from the files as it is sent; file names as UTF-8, as
+            # browsers send them (Gradio does not decode RFC 5987 names).
+            form = aiohttp.FormData(quote_fields=False)
             for upload, reader in zip(request.files, readers, strict=True):
                 form.add_field(
                     "files", reader, filename=upload.name, content_type=upload.mime_type

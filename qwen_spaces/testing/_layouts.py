@@ -455,7 +455,9 @@ class OneMLayout(Layout):
         if not isinstance(text, str):
             raise InputError("1 validation error for MultimodalInputData\ntext\n  Field required")
         given = user.get("files") if isinstance(user, Mapping) else None
-        files = [f for f in given or [] if isinstance(f, Mapping) and isinstance(f.get("path"), str)]
+        files = [
+            f for f in given or [] if isinstance(f, Mapping) and isinstance(f.get("path"), str)
+        ]
         history.pending = text
         history.pending_files = [str(f["path"]) for f in files]
         chatbot = _ms_chatbot(data[1])
