@@ -5,7 +5,7 @@ own process, so its CPU is never counted, and runs every contender in a fresh
 interpreter (``benchmarks/worker.py``), alternating the contenders round by
 round. Writes one Markdown report: the machine, the versions, every figure as
 a median of several runs with its min and max and its ratio to the floor, and
-each target of issue 4 with PASS or FAIL. See ``benchmarks/README.md``.
+each target of issues 4 and 12 with PASS or FAIL. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -609,6 +609,13 @@ def main(argv: Optional[list[str]] = None) -> int:
              "`python -m benchmarks.sse_decoders`: the same recorded bytes through each.", "",
              *run_sse(plan)]
 
+    # 8. The OpenAI-compatible server.
+    from benchmarks.serve import run_section as serve_section  # it imports this module
+
+    serve_lines, serve_targets = serve_section(plan)
+    body += serve_lines
+    targets += serve_targets
+
     elapsed = time.monotonic() - started
     head = [
         "# qwen_spaces benchmarks",
@@ -619,7 +626,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "",
         *table(["machine", ""], machine()),
         *table(["package", "version"], versions()),
-        "## Targets (issue 4)",
+        "## Targets (issues 4 and 12)",
         "",
         *table(["target", "measured", "limit", "result"], targets),
     ]

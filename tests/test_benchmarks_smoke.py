@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 SECTIONS = [
-    "## Targets (issue 4)",
+    "## Targets (issues 4 and 12)",
     "## Streaming, Max layout",
     "## Streaming, 1M layout",
     "## Scaling",
@@ -26,6 +26,7 @@ SECTIONS = [
     "## Connection reuse",
     "## Import",
     "## SSE decoders",
+    "## OpenAI-compatible server",
 ]
 
 TARGETS = [
@@ -41,6 +42,8 @@ TARGETS = [
     "connection reuse, async",
     "`import qwen_spaces` vs `import requests`",
     "aiohttp not imported",
+    "`qwen-spaces serve`: added latency to the first token",
+    "`qwen-spaces serve`: CPU per streamed chunk",
 ]
 
 MEASURED = ["floor sync", "floor async", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`"]
@@ -98,3 +101,7 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     sse = section(report, "## SSE decoders")
     assert len([r for r in sse.splitlines() if r.startswith("| ") and "MiB event" in r]) == 2
     assert len([r for r in sse.splitlines() if "Gradio messages" in r]) == 3
+    served = section(report, "## OpenAI-compatible server")
+    for label in ("`AsyncClient` direct", "through `qwen-spaces serve`"):
+        found = rows(served, label)
+        assert found and re.match(r"[\d,]+\.\d+", found[0].split("|")[2].strip()), found
