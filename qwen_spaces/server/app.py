@@ -201,7 +201,8 @@ class _Server:
             if conversation is not None:
                 messages = chat.messages[-1:]
             try:
-                stream = client.stream(messages, conversation=conversation)
+                files = list(chat.files) or None
+                stream = client.stream(messages, conversation=conversation, files=files)
             except (ValueError, TypeError) as exc:  # the SDK's own input checks
                 raise APIError(400, f"invalid request: {exc}", param="messages") from None
             try:

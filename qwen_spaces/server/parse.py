@@ -2,11 +2,13 @@
 
 Message validation is the SDK's own (``payloads.normalize_messages``); only
 what is specific to OpenAI's API is checked here: tools and tool calls,
-``n``, streaming options.
+``n``, streaming options, and ``file`` content parts, which become uploads.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +31,8 @@ IGNORED_PARAMETERS = (
 
 #: What gets a 400 because the Spaces cannot carry it.
 UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call", "n > 1",
-               "tool and function messages", "assistant tool_calls", "image, audio and file parts")
+               "tool and function messages", "assistant tool_calls", "image and audio parts",
+               "file parts by file_id")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class ChatRequest:
     messages: list[dict[str, str]]
     stream: bool = False
     include_usage: bool = False
+    #: The documents of the last user message (``file`` parts): (filename, bytes).
+    files: tuple[tuple[str, bytes], ...] = ()
 
 
 def parse_json(body: bytes) -> Any:
@@ -107,8 +112,59 @@ def parse_chat_request(data: Any, served: Mapping[str, Any]) -> ChatRequest:
             _absent(message.get("tool_calls")) and _absent(message.get("function_call"))
         ):
             raise unsupported(f"messages[{i}]: assistant tool calls", f"messages[{i}]")
+    messages, files = _take_files(messages)
     try:
         normalized = normalize_messages(messages)
     except (ValueError, TypeError) as exc:
         raise bad_request(f"invalid 'messages': {exc}", param="messages") from None
-    return ChatRequest(canonical, normalized, stream=bool(stream), include_usage=include_usage)
+    return ChatRequest(
+        canonical, normalized, stream=bool(stream), include_usage=include_usage, files=files
+    )
+
+
+def _take_files(messages: list[Any]) -> tuple[list[Any], tuple[tuple[str, bytes], ...]]:
+    """The messages without their ``file`` parts, and the last user message's files.
+
+    A client resends the whole history each time: the files of earlier
+    messages went with their own turn, so only the new message's are uploaded.
+    """
+    last_user = max(
+        (i for i, m in enumerate(messages) if isinstance(m, Mapping) and m.get("role") == "user"),
+        default=-1,
+    )
+    out: list[Any] = []
+    files: list[tuple[str, bytes]] = []
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(content, list) or not any(_is_file(p) for p in content):
+            out.append(message)
+            continue
+        kept = [part for part in content if not _is_file(part)]
+        if i == last_user:
+            files += [_file(part, f"messages[{i}]") for part in content if _is_file(part)]
+        out.append({**message, "content": kept or ""})
+    return out, tuple(files)
+
+
+def _is_file(part: Any) -> bool:
+    return isinstance(part, Mapping) and part.get("type") == "file"
+
+
+def _file(part: Mapping[str, Any], where: str) -> tuple[str, bytes]:
+    file = part.get("file")
+    if not isinstance(file, Mapping):
+        raise bad_request(f"{where}: a file part needs a 'file' object", param=where)
+    if file.get("file_id") is not None and file.get("file_data") is None:
+        raise unsupported(f"{where}: a file by 'file_id' (send it as 'file_data')", where)
+    data, name = file.get("file_data"), file.get("filename")
+    if not isinstance(data, str) or not isinstance(name, str) or not name:
+        raise bad_request(
+            f"{where}: a file part needs 'filename' and 'file_data' "
+            "(a data: URI or plain base64)", param=where,
+        )
+    encoded = data.partition(",")[2] if data.startswith("data:") else data
+    try:
+        return name, base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_request(f"{where}: 'file_data' of {name!r} is not base64", param=where) \
+            from None

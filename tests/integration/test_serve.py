@@ -9,6 +9,7 @@ prompt), so an exact answer proves what reached the Space.
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 from collections.abc import Iterator
@@ -161,3 +162,37 @@ def test_readme_snippets_run_against_the_server(max_g5: Replica, onem_g4: Replic
             assert done.returncode == 0, (name, done.stderr[-2000:])
             # Every snippet asks "What is 2+2?" twice (whole, then streamed) and prints both.
             assert done.stdout.count(max_answer("What is 2+2?")) == 2, (name, done.stdout)
+
+
+def file_part(name: str, data: bytes, mime: str = "text/plain") -> dict[str, Any]:
+    encoded = base64.b64encode(data).decode()
+    return {"type": "file", "file": {"filename": name, "file_data": f"data:{mime};base64,{encoded}"}}
+
+
+def test_file_parts_become_uploads_the_1m_space_reads(served: Serve) -> None:
+    notes, pdf = "Notes — café ☕\n".encode(), b"%PDF-1.4\n%%EOF\n"
+    message = {"role": "user", "content": [
+        {"type": "text", "text": "Compare these"},
+        file_part("notes.txt", notes),
+        file_part("tiny.pdf", pdf, "application/pdf"),
+    ]}
+    facts = [fake_model.file_fact("notes.txt", notes), fake_model.file_fact("tiny.pdf", pdf)]
+    expected = onem_answer(fake_model.with_files("Compare these", facts))
+    streamed, created = calls(
+        served, ONEM, {"kind": "sync_stream", "messages": [message]},
+        {"kind": "async_create", "messages": [message]},
+    )
+    assert streamed.get("text") == expected, streamed
+    assert created.get("text") == expected, created
+    # The next turn resends the history with the file part: only the new message is sent.
+    follow = [message, {"role": "assistant", "content": expected}, user("And now?")]
+    (second,) = calls(served, ONEM, {"kind": "sync_create", "messages": follow})
+    assert second.get("text") == onem_answer("And now?", 1), second
+
+
+def test_a_file_part_for_the_max_model_is_a_400(served: Serve) -> None:
+    message = {"role": "user", "content": [{"type": "text", "text": "hi"},
+                                            file_part("a.txt", b"a")]}
+    (result,) = calls(served, MAX, {"kind": "sync_create", "messages": [message]})
+    assert result["error"]["class"] == "BadRequestError"
+    assert "takes no files" in result["error"]["message"]

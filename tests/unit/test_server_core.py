@@ -129,3 +129,32 @@ def test_sdk_errors_map_to_statuses() -> None:
     # The partial answer stays out of the message.
     late = from_sdk_error(qs.SpaceError("boom", partial_text="secret answer"))
     assert "characters" not in late.message and late.message == "boom"
+
+
+def test_file_parts_of_the_last_user_message_become_files_and_leave_the_text() -> None:
+    part = {"type": "file", "file": {"filename": "a.txt", "file_data": "data:text/plain;base64,aGk="}}
+    old = {"type": "file", "file": {"filename": "old.txt", "file_data": "b2xk"}}
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "first"}, old]},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [{"type": "text", "text": "read"}, part]},
+    ]
+    chat = parse_chat_request({"model": "qwen-2.5-1m", "messages": messages}, SERVED)
+    assert chat.files == (("a.txt", b"hi"),)  # the earlier file went with its own turn
+    assert [m["content"] for m in chat.messages] == ["first", "ok", "read"]
+
+
+@pytest.mark.parametrize(
+    ("file", "says"),
+    [
+        ({"filename": "a.txt", "file_data": "not base64!"}, "not base64"),
+        ({"file_data": "aGk="}, "filename"),
+        ({"file_id": "file-123"}, "file_id"),
+    ],
+)
+def test_a_bad_file_part_is_a_400_naming_the_message(file: dict[str, Any], says: str) -> None:
+    messages = [{"role": "user", "content": [{"type": "file", "file": file}]}]
+    with pytest.raises(APIError) as info:
+        parse_chat_request({"model": "qwen-2.5-1m", "messages": messages}, SERVED)
+    assert info.value.status == 400 and says in info.value.message
+    assert info.value.param == "messages[0]"
