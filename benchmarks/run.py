@@ -616,6 +616,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     body += serve_lines
     targets += serve_targets
 
+    # 9. Uploading a large file (issue 11).
+    from benchmarks.uploads import section as upload_section  # it imports this module
+
+    log("uploads")
+    upload_lines, upload_targets = upload_section(plan.quick)
+    body += upload_lines
+    targets += upload_targets
+
     elapsed = time.monotonic() - started
     head = [
         "# qwen_spaces benchmarks",
@@ -626,7 +634,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "",
         *table(["machine", ""], machine()),
         *table(["package", "version"], versions()),
-        "## Targets (issues 4 and 12)",
+        "## Targets (issues 4, 11 and 12)",
         "",
         *table(["target", "measured", "limit", "result"], targets),
     ]

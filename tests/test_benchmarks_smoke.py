@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 SECTIONS = [
-    "## Targets (issues 4 and 12)",
+    "## Targets (issues 4, 11 and 12)",
     "## Streaming, Max layout",
     "## Streaming, 1M layout",
     "## Scaling",
@@ -27,6 +27,7 @@ SECTIONS = [
     "## Import",
     "## SSE decoders",
     "## OpenAI-compatible server",
+    "## Uploading a",
 ]
 
 TARGETS = [
@@ -44,6 +45,10 @@ TARGETS = [
     "aiohttp not imported",
     "`qwen-spaces serve`: added latency to the first token",
     "`qwen-spaces serve`: CPU per streamed chunk",
+    "MB upload, sync: throughput",
+    "MB upload, sync: peak RSS growth",
+    "MB upload, async: throughput",
+    "MB upload, async: peak RSS growth",
 ]
 
 MEASURED = ["floor sync", "floor async", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`"]
@@ -101,6 +106,10 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     sse = section(report, "## SSE decoders")
     assert len([r for r in sse.splitlines() if r.startswith("| ") and "MiB event" in r]) == 2
     assert len([r for r in sse.splitlines() if "Gradio messages" in r]) == 3
+    uploads = section(report, "## Uploading a")
+    for label in ("bare requests", "bare aiohttp", "qwen_spaces `Client.chat", "qwen_spaces `AsyncClient.chat"):
+        found = rows(uploads, label)
+        assert found and re.match(r"\d+ \[", found[0].split("|")[2].strip()), found
     served = section(report, "## OpenAI-compatible server")
     for label in ("`AsyncClient` direct", "through `qwen-spaces serve`"):
         found = rows(served, label)

@@ -8,6 +8,7 @@ counters; ``MessageScript`` (``_script``) builds what it sends; FakeSpace
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.web_protocol import RequestHandler
 
 from ._faults import JOIN_FAULTS, STREAM_FAULTS, Fault
-from ._layouts import Chat, History, InputError, Layout, diff, encode
+from ._layouts import Chat, History, InputError, Layout, diff, encode, file_fact
 from ._script import DURATION, MessageScript
 
 __all__ = ["RecordedRequest", "SpaceApp"]
@@ -316,6 +317,7 @@ class SpaceApp:
                 continue
             directory = tempfile.mkdtemp(dir=self._upload_dir())
             path = os.path.join(directory, os.path.basename(part.filename or "file"))
+            digest, size = hashlib.sha256(), 0
             with open(path, "wb") as out:
                 while chunk := await part.read_chunk(1 << 16):
                     received += len(chunk)
@@ -323,6 +325,10 @@ class SpaceApp:
                         _abort(request)
                         return web.Response(status=500)
                     out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+            # Hashed as it arrives, so the answer costs no second read of the file.
+            self.layout.file_facts[path] = file_fact(path, size, digest.hexdigest())
             paths.append(path)
             self._uploaded.append(path)
         return _json(paths)
