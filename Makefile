@@ -1,6 +1,6 @@
-# Every target builds what it needs from nothing: a dev venv (.venv) and one venv
+# Every target builds what it needs from nothing: a dev venv (.venv), one venv
 # per Gradio generation for the replica Spaces (.venvs/), one with gpt4free (.venvs/g4f),
-# each with uv for speed.
+# and one for the OpenAI clients that test `qwen-spaces serve`, each with uv for speed.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,10 +9,12 @@ G4 := .venvs/gradio4
 G5 := .venvs/gradio5
 G6 := .venvs/gradio6
 G4F := .venvs/g4f
+OPENAI_VENV ?= .venvs/openai
 export QWEN_SPACES_GRADIO4_PYTHON := $(CURDIR)/$(G4)/bin/python
 export QWEN_SPACES_GRADIO5_PYTHON := $(CURDIR)/$(G5)/bin/python
 export QWEN_SPACES_GRADIO6_PYTHON := $(CURDIR)/$(G6)/bin/python
 export QWEN_SPACES_G4F_PYTHON := $(CURDIR)/$(G4F)/bin/python
+export QWEN_SPACES_OPENAI_PYTHON := $(abspath $(OPENAI_VENV))/bin/python
 
 .PHONY: all demo test lint bench venvs clean
 
@@ -49,7 +51,14 @@ $(G4F)/.done: $(BIN)/.done setup.cfg setup.py
 	$(UV) pip install -q -p $(G4F)/bin/python 'g4f==0.5.5.0' 'nodriver==0.47.0' -e .
 	touch $@
 
-venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G4F)/.done
+# The real clients of the OpenAI-compatible server. They speak HTTP to a
+# `qwen-spaces serve` subprocess, so the project itself is not installed here.
+$(OPENAI_VENV)/.done: $(BIN)/.done
+	$(UV) venv -q --allow-existing -p $(PY) $(OPENAI_VENV)
+	$(UV) pip install -q -p $(OPENAI_VENV)/bin/python openai langchain-openai
+	touch $@
+
+venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G4F)/.done $(OPENAI_VENV)/.done
 
 demo: $(BIN)/.done $(G5)/.done
 	$(BIN)/python examples/demo.py

@@ -5,7 +5,7 @@ own process, so its CPU is never counted, and runs every contender in a fresh
 interpreter (``benchmarks/worker.py``), alternating the contenders round by
 round. Writes one Markdown report: the machine, the versions, every figure as
 a median of several runs with its min and max and its ratio to the floor, and
-each target of issue 4 with PASS or FAIL. See ``benchmarks/README.md``.
+each target of issues 4 and 12 with PASS or FAIL. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -425,6 +425,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="where to write the Markdown report (default: benchmarks/RESULTS.md; "
                              "a temporary file with --quick)")
     args = parser.parse_args(argv)
+    # Every contender starts from /config, as the figures say, and the user's
+    # discovery cache is left alone (the latency section gives its cold
+    # processes caches of their own).
+    os.environ["QWEN_SPACES_CACHE"] = "off"
     plan = Plan.of(args.quick)
     out: Path = args.out or (
         Path(tempfile.mkstemp(prefix="qs-bench-", suffix=".md")[1]) if args.quick
@@ -617,6 +621,21 @@ def main(argv: Optional[list[str]] = None) -> int:
              "`python -m benchmarks.sse_decoders`: the same recorded bytes through each.", "",
              *run_sse(plan)]
 
+    # 9. The OpenAI-compatible server.
+    from benchmarks.serve import run_section as serve_section  # it imports this module
+
+    serve_lines, serve_targets = serve_section(plan)
+    body += serve_lines
+    targets += serve_targets
+
+    # 10. Uploading a large file (issue 11).
+    from benchmarks.uploads import section as upload_section  # it imports this module
+
+    log("uploads")
+    upload_lines, upload_targets = upload_section(plan.quick)
+    body += upload_lines
+    targets += upload_targets
+
     elapsed = time.monotonic() - started
     head = [
         "# qwen_spaces benchmarks",
@@ -627,7 +646,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "",
         *table(["machine", ""], machine()),
         *table(["package", "version"], versions()),
-        "## Targets (issues 4 and 13)",
+        "## Targets (issues 4, 11, 12 and 13)",
         "",
         *table(["target", "measured", "limit", "result"], targets),
     ]

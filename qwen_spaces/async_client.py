@@ -325,7 +325,7 @@ class AiohttpTransport:
         loop = asyncio.get_running_loop()
         session = self._session
         if session is not None and self._loop is not loop:
-            _abandon(session)  # its loop is gone or elsewhere: it cannot be awaited here
+            _abandon(session, self._loop)  # its loop is gone or elsewhere: not awaitable here
             session = self._session = None
             self._cancels.clear()
         if session is None or session.closed:
@@ -366,7 +366,9 @@ class AiohttpTransport:
         log.debug("%s %s", request.method, request.url)
         form, readers = None, [upload.open(request.progress) for upload in request.files]
         if readers:
-            form = aiohttp.FormData()  # streamed from the files as it is sent
+            # Streamed from the files as it is sent; file names as UTF-8, as
+            # browsers send them (Gradio does not decode RFC 5987 names).
+            form = aiohttp.FormData(quote_fields=False)
             for upload, reader in zip(request.files, readers, strict=True):
                 form.add_field(
                     "files", reader, filename=upload.name, content_type=upload.mime_type
@@ -420,7 +422,7 @@ class AiohttpTransport:
     async def close(self) -> None:
         """Close the session, after cancels under way had a moment to reach the Space."""
         if self._session is not None and self._loop is not asyncio.get_running_loop():
-            _abandon(self._session)
+            _abandon(self._session, self._loop)
             self._session = None
             self._cancels.clear()
         if self._cancels:
@@ -430,13 +432,30 @@ class AiohttpTransport:
             self._session = None
 
 
-def _abandon(session: aiohttp.ClientSession) -> None:
-    # A session of a finished loop: close its connector without the loop (its
-    # sockets go with it), so nothing warns about an unclosed session.
+def _abandon(session: aiohttp.ClientSession, loop: Optional[asyncio.AbstractEventLoop]) -> None:
+    """Let go of a session that belongs to another event loop, leaking nothing.
+
+    A loop still running (in another thread) closes it itself. A closed loop
+    (the end of an ``asyncio.run``) can run nothing more, so aiohttp cannot close
+    its pooled connections: their sockets are closed here, outside asyncio,
+    which is safe only because that loop is gone for good.
+    """
     connector = session.connector
-    if connector is not None and not connector.closed:
+    if loop is not None and loop.is_running() and not loop.is_closed():
+        asyncio.run_coroutine_threadsafe(session.close(), loop)
+        return
+    if connector is not None:
+        stranded = [proto for conns in connector._conns.values() for proto, _ in conns]
+        stranded += list(connector._acquired)
+        for proto in stranded:
+            transport = proto.transport
+            sock = getattr(transport, "_sock", None)  # asyncio's selector transports
+            if transport is not None and sock is not None and loop is not None and loop.is_closed():
+                sock.close()
+                transport._sock = None  # type: ignore[attr-defined]  # closed above
         with contextlib.suppress(Exception):
-            connector.close()  # the work is done at once; the awaitable is a formality
+            # Marks it closed (its close() is a coroutine, which no loop will run).
+            connector._close()
     session.detach()
 
 

@@ -38,7 +38,7 @@ class Upload:
         The reader closes a file it opened itself, never the caller's own object.
         """
         if self._path is not None:
-            raw: IO[bytes] = open(self._path, "rb")  # noqa: SIM115 (the reader owns it)
+            raw: IO[bytes] = open(self._path, "rb")
             return UploadReader(raw, self.size, progress, owned=True)
         assert self._stream is not None
         self._stream.seek(0)

@@ -7,7 +7,6 @@ functions say what they mean or raise the matching error.
 from __future__ import annotations
 
 import enum
-import html
 import json
 import logging
 import re
@@ -68,6 +67,12 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 EXCERPT = 300
+
+
+def _unescape(text: str) -> str:
+    import html  # only for Hugging Face's status pages: kept off the import path
+
+    return html.unescape(text)
 
 
 def parse_json(body: bytes | str, what: str) -> Any:
@@ -214,7 +219,7 @@ def not_running_state(body: bytes | str) -> Optional[str]:
     if not _HTML_START.match(text):
         return None
     # The runtime stage in the page's embedded Space data, when it has it.
-    for stage in _STAGE.findall(html.unescape(text).lower()):
+    for stage in _STAGE.findall(_unescape(text).lower()):
         if stage in _STAGES:
             return _STAGES[stage]
         if _RUNNING.fullmatch(stage):
@@ -222,7 +227,7 @@ def not_running_state(body: bytes | str) -> Optional[str]:
     # Else the words: the title and headings first, as they name the state best.
     headings = " ".join(m.group(2) for m in _HEADING.finditer(text))
     for part in (headings, text):
-        words = " ".join(html.unescape(_TAG.sub(" ", part)).lower().split())
+        words = " ".join(_unescape(_TAG.sub(" ", part)).lower().split())
         for state, phrase in _PHRASES:
             if phrase.search(words):
                 return state

@@ -198,6 +198,7 @@ class ChatCall:
         self._sent: Optional[Request] = None
         self._streaming = False
         self._completed = False
+        self._failure: Optional[QwenSpacesError] = None  # from the stream, for end_of_stream
         self._decoder = SSEDecoder(max_event_bytes)
         self.event_id: Optional[str] = None
         self.finished = False  # no more events will come: stop reading the stream
@@ -429,15 +430,24 @@ class ChatCall:
         """Bytes of the event stream -> public events; sets ``finished`` at the end.
 
         Raises SpaceTimeoutError when the queue or total limit passed before
-        this chunk came (its bytes are not read), ProtocolError for an answer
-        it cannot follow, and the failure the Space reports (SpaceError,
-        QueueFullError); the driver hands each to ``next_attempt``.
+        this chunk came (its bytes are not read). A failure in the stream (the
+        Space's SpaceError or QueueFullError, a ProtocolError for an answer it
+        cannot follow) finishes the call after the events before it, which are
+        returned; ``end_of_stream`` raises it.
         """
         out: list[Event] = []
         if self.finished:
             return out
         if self._clock() >= self._deadline.at:
             raise self._deadline.error(self.partial_text)
+        try:
+            self._read(chunk, out)
+        except QwenSpacesError as failure:
+            self.finished = True
+            self._failure = failure
+        return out
+
+    def _read(self, chunk: bytes, out: list[Event]) -> None:
         tracker = self.tracker
         assert tracker is not None, "the join comes before the stream"
         own = self.event_id
@@ -462,12 +472,10 @@ class ChatCall:
                 self.timings["completed"] = self._clock() - self._started_at
                 break
             elif kind is Msg.FAILED:
-                self.finished = True
                 raise value
             else:  # Msg.CLOSED
                 self.finished = True
                 break
-        return out
 
     def _start(self) -> None:
         if not self.started:
@@ -479,13 +487,20 @@ class ChatCall:
     def end_of_stream(self) -> None:
         """The event stream ended, or the driver stopped reading it after ``finished``.
 
-        Leaves the call done: ``next_request()`` returns None, ``reply()`` answers.
+        Raises the failure the stream brought, if any (the driver hands it to
+        ``next_attempt``). Leaves the call done: ``next_request()`` returns
+        None, ``reply()`` answers.
         """
         self._step = Step.DONE
         self.finished = True
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
 
     def drain_budget(self) -> tuple[float, int]:
         """How long and how many bytes to read on after the answer, to reuse the connection."""
+        if self._failure is not None:
+            return 0.0, 0  # a failed stream is not worth keeping the connection for
         left = self._total_at - self._clock()
         return max(0.0, min(DRAIN_SECONDS, left)), DRAIN_BYTES
 
@@ -527,7 +542,7 @@ class ChatCall:
 
     def _reset_attempt(self) -> None:
         self._decoder = SSEDecoder(self.body_limit)
-        self.event_id = self.tracker = None
+        self.event_id = self.tracker = self._failure = None
         self.finished = self.started = self._completed = self._streaming = False
         self._deadline = _Deadline(self._total_at, "total", self.timeouts.total)
         self._begin()

@@ -23,13 +23,17 @@ gpt4free is imported by this module only, never by ``import qwen_spaces``.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import logging
+import os
+import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from .events import ConversationState, Event, Reasoning, TextDelta
+from .files import FileArg
 from .payloads import Messages, new_session_hash, normalize_messages
 from .spaces import QWEN_1M, QWEN_MAX, SpaceSpec
 from .sync_client import Client
@@ -248,13 +252,9 @@ class _Provider(_ProviderBase, _ModelsBase):
 
     @classmethod
     def _prepare(
-        cls, model: str, messages: Messages, conversation: Optional[Any], media: Any
+        cls, model: str, messages: Messages, conversation: Optional[Any]
     ) -> tuple[Messages, Optional[ConversationState]]:
         cls.get_model(model)
-        if media:
-            raise ValueError(
-                f"{cls.__name__} does not support files yet (media=...): send text only"
-            )
         if conversation is None:
             return messages, None
         session_hash = _session_hash(conversation, cls.__name__)
@@ -293,18 +293,21 @@ class _Provider(_ProviderBase, _ModelsBase):
         Status text such as "Qwen is thinking..." comes as a Reasoning object,
         never as answer text. With ``return_conversation=True`` the last item
         is a JsonConversation to pass back as ``conversation=`` (the object or
-        its dict) for a follow-up. ``media`` (files) is not supported yet: a
-        non-empty one raises ValueError. ``timeout``, ``max_retries``,
+        its dict) for a follow-up. ``media`` (gpt4free's list of ``(data,
+        filename)``: bytes, a binary file, a local path or a ``data:`` URI)
+        goes to the Space as documents (``files=``; the 1M model reads them,
+        the Max model raises ValueError). ``timeout``, ``max_retries``,
         ``headers`` and ``hf_token`` go to the client; other gpt4free arguments
         are ignored, ``api_key`` too (gpt4free may pass a key meant for
         another service: it is never sent to the Space).
         """
         from .async_client import AsyncClient
 
-        sent, state = cls._prepare(model, messages, conversation, kwargs.get("media"))
+        sent, state = cls._prepare(model, messages, conversation)
+        files = _media_files(kwargs.get("media"))
         options = cls._client_options(proxy, kwargs)
         async with AsyncClient(model=cls._spec.model, **options) as client:
-            stream = client.stream(sent, conversation=state)
+            stream = client.stream(sent, conversation=state, files=files)
             async with stream:
                 async for event in stream:
                     chunk = _chunk(event)
@@ -330,17 +333,18 @@ class _Provider(_ProviderBase, _ModelsBase):
         With ``stream=False`` the answer comes as one chunk (after the
         reasoning, if the Space sent any).
         """
-        sent, state = cls._prepare(model, messages, conversation, kwargs.get("media"))
+        sent, state = cls._prepare(model, messages, conversation)
+        files = _media_files(kwargs.get("media"))
         with Client(model=cls._spec.model, **cls._client_options(proxy, kwargs)) as client:
             if stream:
-                with client.stream(sent, conversation=state) as events:
+                with client.stream(sent, conversation=state, files=files) as events:
                     for event in events:
                         chunk = _chunk(event)
                         if chunk is not None:
                             yield chunk
                     reply = events.reply
             else:
-                reply = client.chat(sent, conversation=state)
+                reply = client.chat(sent, conversation=state, files=files)
                 reasoning = _chunk(Reasoning(reply.reasoning)) if reply.reasoning else None
                 if reasoning is not None:
                     yield reasoning
@@ -352,7 +356,7 @@ class _Provider(_ProviderBase, _ModelsBase):
 class Qwen_Qwen_2_5_Max(_Provider):
     """Qwen2.5-Max through its Hugging Face Space, gpt4free-compatible."""
 
-    label = "Qwen Qwen-2.5-Max"
+    label = QWEN_MAX.label
     url = QWEN_MAX.url
     api_endpoint = _Endpoint("/gradio_api/queue/join?")
     default_model = "qwen-qwen2-5-max"
@@ -364,7 +368,7 @@ class Qwen_Qwen_2_5_Max(_Provider):
 class Qwen_Qwen_2_5M(_Provider):
     """Qwen2.5-1M through its Hugging Face Space, gpt4free-compatible."""
 
-    label = "Qwen Qwen-2.5M"
+    label = QWEN_1M.label
     url = QWEN_1M.url
     api_endpoint = _Endpoint("/run/predict?__theme=light&")
     # As the seed documents it: history reaches this Space flattened into one
@@ -374,3 +378,40 @@ class Qwen_Qwen_2_5M(_Provider):
     model_aliases = {"qwen-2.5-1m": default_model}
     models = list(model_aliases.keys())
     _spec = QWEN_1M
+
+
+def _media_files(media: Any) -> Optional[list[FileArg]]:
+    """gpt4free's ``media`` ([(data, filename), ...]) as ``files=`` items.
+
+    Raises ValueError for what cannot be read here (a URL, an image object).
+    """
+    if not media:
+        return None
+    if not isinstance(media, (list, tuple)):
+        raise TypeError("media must be a list of (data, filename) pairs")
+    files: list[FileArg] = []
+    for i, item in enumerate(media):
+        data, name = item if isinstance(item, (list, tuple)) and len(item) == 2 else (item, None)
+        if isinstance(data, (bytes, bytearray)):
+            files.append((name or f"file{i + 1}", bytes(data)))
+        elif isinstance(data, str) and data.startswith("data:"):
+            header, _, encoded = data.partition(",")
+            content = (
+                base64.b64decode(encoded)
+                if header.endswith(";base64")
+                else urllib.parse.unquote_to_bytes(encoded)
+            )
+            files.append((name or f"file{i + 1}", content))
+        elif isinstance(data, (str, os.PathLike)):
+            if str(data).startswith(("http://", "https://")):
+                raise ValueError(f"media[{i}]: a URL is not supported; pass the file's bytes")
+            files.append(os.fspath(data))  # the file keeps its own name
+        elif callable(getattr(data, "read", None)):
+            files.append((name or os.path.basename(str(getattr(data, "name", ""))) or
+                          f"file{i + 1}", data))
+        else:
+            raise ValueError(
+                f"media[{i}] is a {type(data).__name__}: expected bytes, a binary file, "
+                "a local path or a data: URI"
+            )
+    return files

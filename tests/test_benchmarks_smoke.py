@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 SECTIONS = [
-    "## Targets (issues 4 and 13)",
+    "## Targets (issues 4, 11, 12 and 13)",
     "## Streaming, Max layout",
     "## Streaming, 1M layout",
     "## Scaling",
@@ -29,6 +29,8 @@ SECTIONS = [
     "### Max layout (floor: 2 round trips)",
     "### 1M layout (floor: 3 round trips)",
     "## SSE decoders",
+    "## OpenAI-compatible server",
+    "## Uploading a",
 ]
 
 TARGETS = [
@@ -50,6 +52,12 @@ TARGETS = [
     "latency, max: cold CLI, cache empty",
     "latency, 1m: Client warm vs floor",
     "latency, 1m: cold CLI, cache filled",
+    "`qwen-spaces serve`: added latency to the first token",
+    "`qwen-spaces serve`: CPU per streamed chunk",
+    "MB upload, sync: throughput",
+    "MB upload, sync: peak RSS growth",
+    "MB upload, async: throughput",
+    "MB upload, async: peak RSS growth",
 ]
 
 # Rows of the latency section that must hold a figure (not "n/a: why"), and
@@ -125,3 +133,11 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     sse = section(report, "## SSE decoders")
     assert len([r for r in sse.splitlines() if r.startswith("| ") and "MiB event" in r]) == 2
     assert len([r for r in sse.splitlines() if "Gradio messages" in r]) == 3
+    uploads = section(report, "## Uploading a")
+    for label in ("bare requests", "bare aiohttp", "qwen_spaces `Client.chat", "qwen_spaces `AsyncClient.chat"):
+        found = rows(uploads, label)
+        assert found and re.match(r"\d+ \[", found[0].split("|")[2].strip()), found
+    served = section(report, "## OpenAI-compatible server")
+    for label in ("`AsyncClient` direct", "through `qwen-spaces serve`"):
+        found = rows(served, label)
+        assert found and re.match(r"[\d,]+\.\d+", found[0].split("|")[2].strip()), found

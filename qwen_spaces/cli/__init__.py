@@ -1,4 +1,4 @@
-"""``qwen-spaces``: ask, chat, batch and models from the command line.
+"""``qwen-spaces``: ask, chat, batch, models and serve from the command line.
 
 Exit codes: 0 ok, 1 a Space or network error (one line on stderr; the
 traceback too with ``--debug``), 2 a usage error, 130 interrupted (Ctrl-C).
@@ -21,6 +21,7 @@ from typing import Optional
 from .. import __version__
 from ..client_core import DEFAULT_MODEL
 from ..errors import QwenSpacesError
+from ..server import command as serve
 from . import ask, batch, chat, models
 from .common import (
     EXIT_ERROR,
@@ -103,5 +104,6 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in (ask, chat, batch, models):
         command.add_parser(commands, [debug, space])
+    serve.add_parser(commands, [debug, space])  # its module imports no aiohttp until it runs
 
     return parser

@@ -17,6 +17,7 @@ from .common import (
     make_client,
     reply_json,
     show_stream,
+    start,
     wants_status,
 )
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         messages = [{"role": "system", "content": args.system}, {"role": "user", "content": prompt}]
     status = StatusLine(sys.stderr) if wants_status(args) else None
     printer = None if args.json else TextPrinter(sys.stdout)
-    with make_client(args) as client, client.stream(messages) as stream:
+    with make_client(args) as client, start(client, messages, args.file) as stream:
         # Leaving the with blocks (Ctrl-C included) cancels an unfinished answer.
         show_stream(stream, printer, status)
         reply = stream.reply
@@ -60,6 +61,10 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "prompt", nargs="?", default=None, help="the prompt; '-' or none reads it from stdin"
     )
     command.add_argument("-s", "--system", default=None, help="a system prompt")
+    command.add_argument(
+        "-f", "--file", action="append", default=[], metavar="PATH",
+        help="a document for the model to read (repeatable; qwen-2.5-1m only)",
+    )
     command.add_argument(
         "--json", action="store_true",
         help="print one JSON object (text, reasoning, model, timings) instead of the stream",

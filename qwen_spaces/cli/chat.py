@@ -13,15 +13,18 @@ from typing import Any
 
 from ..errors import QwenSpacesError
 from ..events import ConversationState
+from ..files import check_files
 from ..spaces import resolve_model
 from ..sync_client import Conversation
 from .common import (
     EXIT_OK,
     StatusLine,
     TextPrinter,
+    UsageError,
     make_client,
     one_line,
     show_stream,
+    start,
     write_atomically,
 )
 
@@ -32,6 +35,7 @@ commands:
   /system TEXT    start over with TEXT as the system prompt (/system alone shows it)
   /save FILE      save the conversation as JSON (model, session_hash, messages)
   /load FILE      continue a saved conversation
+  /file PATH      attach a document to the next message (qwen-2.5-1m; /file alone lists them)
   /help           this help
   /exit           leave (or Ctrl-D)
 Ctrl-C stops an answer and cancels it on the Space. Start a message with // to send a literal /."""
@@ -73,6 +77,7 @@ class ChatSession:
         self._args = args
         self.client = make_client(args)
         self.conversation: Conversation = self.client.conversation(system=args.system)
+        self.files: list[str] = []  # attached to the next message
 
     def run(self) -> int:
         save_history = _setup_readline()
@@ -107,8 +112,11 @@ class ChatSession:
         status = StatusLine(sys.stderr) if sys.stderr.isatty() else None
         try:
             # The turn joins the conversation only if the answer completes.
-            with self.conversation.stream(text) as stream:
+            with start(self.client, text, self.files, self.conversation) as stream:
                 show_stream(stream, printer, status)
+            self.files = []  # sent with that message
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
         except KeyboardInterrupt:
             # Leaving the with block closed the stream: the Space was told to stop.
             print("[stopped; this turn is not kept]", file=sys.stderr)
@@ -134,6 +142,8 @@ class ChatSession:
                 print(self.conversation.state.system or "(no system prompt)")
         elif name in ("/save", "/load") and not rest:
             print(f"usage: {name} FILE", file=sys.stderr)
+        elif name == "/file":
+            self._attach(rest)
         elif name == "/save":
             self._save(Path(rest).expanduser())
         elif name == "/load":
@@ -141,6 +151,19 @@ class ChatSession:
         else:
             print(f"unknown command {name}: /help lists them", file=sys.stderr)
         return True
+
+    def _attach(self, path: str) -> None:
+        if not path:
+            print("(attached: " + (", ".join(self.files) or "nothing") + ")")
+            return
+        path = os.path.expanduser(path)
+        try:
+            check_files([path])
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return
+        self.files.append(path)
+        print(f"(attached {path} to the next message)")
 
     def _save(self, path: Path) -> None:
         state = self.conversation.state

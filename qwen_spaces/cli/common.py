@@ -6,14 +6,15 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from ..client_core import DEFAULT_MODEL
 from ..events import Event, QueueStatus, Reasoning, Reply, TextDelta
+from ..payloads import Messages
 from ..spaces import resolve_model
-from ..sync_client import Client
+from ..sync_client import Client, Conversation, Stream
 
 PROG = "qwen-spaces"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -59,6 +60,17 @@ def make_client(args: argparse.Namespace, model: Optional[str] = None) -> Client
     return Client(
         model or args.model or DEFAULT_MODEL, base_url=args.base_url, timeout=args.timeout
     )
+
+
+def start(client: Client, messages: Messages, files: Sequence[str] = (),
+          conversation: Optional[Conversation] = None) -> Stream:
+    """A call's stream, with what is wrong with its input said as a usage error."""
+    try:
+        if conversation is not None:
+            return conversation.stream(messages, files=files or None)
+        return client.stream(messages, files=files or None)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
 
 
 def one_line(error: BaseException) -> str:

@@ -49,15 +49,20 @@ def default_answer(query: str, turns: int, system: str) -> str:
     return f"You said: {query} (turn {turns + 1})"
 
 
-def file_fact(path: str) -> str:
-    """What the fake agent says of an uploaded file: its name, size and sha256."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return f"{os.path.basename(path)} ({size} bytes, sha256 {digest.hexdigest()})"
+def file_fact(path: str, size: Optional[int] = None, sha256: Optional[str] = None) -> str:
+    """What the fake agent says of an uploaded file: its name, size and sha256.
+
+    Without ``size`` and ``sha256`` the file is read to find them.
+    """
+    if size is None or sha256 is None:
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        sha256 = digest.hexdigest()
+    return f"{os.path.basename(path)} ({size} bytes, sha256 {sha256})"
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
@@ -155,6 +160,8 @@ class Layout:
         self.version = VERSIONS[gradio]
         # Gradio 5 moved every route but /config under /gradio_api.
         self.prefix = "" if gradio == 4 else "/gradio_api"
+        # What the agent says of each uploaded file, worked out as it arrived.
+        self.file_facts: dict[str, str] = {}
 
     # --- /config ---------------------------------------------------------------
 
@@ -455,7 +462,9 @@ class OneMLayout(Layout):
         if not isinstance(text, str):
             raise InputError("1 validation error for MultimodalInputData\ntext\n  Field required")
         given = user.get("files") if isinstance(user, Mapping) else None
-        files = [f for f in given or [] if isinstance(f, Mapping) and isinstance(f.get("path"), str)]
+        files = [
+            f for f in given or [] if isinstance(f, Mapping) and isinstance(f.get("path"), str)
+        ]
         history.pending = text
         history.pending_files = [str(f["path"]) for f in files]
         chatbot = _ms_chatbot(data[1])
@@ -481,7 +490,8 @@ class OneMLayout(Layout):
         if history.pending_files:
             # As Qwen-Agent's agent reads the files it is given: here, what
             # proves the bytes arrived intact.
-            query = f"{query} [files: {'; '.join(map(file_fact, history.pending_files))}]"
+            facts = [self.file_facts.get(p) or file_fact(p) for p in history.pending_files]
+            query = f"{query} [files: {'; '.join(facts)}]"
         history.pending = None
         history.pending_files = []
         turns = len(history.pairs)

@@ -195,3 +195,33 @@ def test_a_closed_stdout_is_quiet_and_cancels() -> None:
         assert child.wait(timeout=10) == 1
         assert child.stderr.read() == b""
         wait_until(lambda: space.cancels, what="the cancel on the Space")
+
+
+def test_files_go_to_the_1m_model(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "report.txt").write_bytes(b"revenue up\n")
+    (tmp_path / "notes.md").write_bytes(b"# notes\n")
+    with FakeSpace(layout="1m") as space:
+        result = cli(
+            "ask", "-m", "qwen-2.5-1m", "--base-url", space.url,
+            "-f", str(tmp_path / "report.txt"), "-f", str(tmp_path / "notes.md"), "Compare these",
+        )
+        uploads = space.stats()["uploads"]
+    assert result.code == 0, result.err
+    assert result.out.startswith("You said: Compare these [files: report.txt (11 bytes, sha256 ")
+    assert "; notes.md (8 bytes, sha256 " in result.out
+    assert uploads == 1
+
+
+def test_a_file_for_the_max_model_or_a_missing_file_is_a_usage_error(
+    cli: Cli, tmp_path: Path
+) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    with FakeSpace() as space:
+        max_result = cli("ask", "--base-url", space.url, "-f", str(tmp_path / "a.txt"), "hi")
+        missing = cli(
+            "ask", "-m", "qwen-2.5-1m", "--base-url", space.url, "-f", str(tmp_path / "no"), "hi"
+        )
+        requests = len(space.requests)
+    assert max_result.code == 2 and "takes no files" in max_result.err
+    assert missing.code == 2 and "cannot read" in missing.err and "No such file" in missing.err
+    assert requests == 0  # refused before anything was sent

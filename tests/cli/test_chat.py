@@ -122,3 +122,18 @@ def test_history_file_under_xdg_state_home(space: FakeSpace, home: Path, tmp_pat
     say(child, "remember me", "remember me (turn 1)")
     assert leave(child) == 0
     assert "remember me" in (env_home / "qwen_spaces" / "history").read_text()
+
+
+def test_file_attaches_a_document_to_the_next_message(home: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "notes.txt"
+    doc.write_bytes(b"twelve bytes")
+    with FakeSpace(layout="1m", answer=answer, delay=0.01) as space:
+        child = spawn(space, home, "--model", "qwen-2.5-1m")
+        say(child, f"/file {tmp_path / 'missing.txt'}", "cannot read")
+        say(child, f"/file {doc}", "(attached")
+        say(child, "/file", f"(attached: {doc})")
+        say(child, "Read it", "Read it [files: notes.txt (12 bytes, sha256 ", "(turn 1)")
+        say(child, "And now?", "And now? (turn 2)")  # the file went with one message only
+        assert leave(child) == 0
+        uploads = space.stats()["uploads"]
+    assert uploads == 1

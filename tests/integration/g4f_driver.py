@@ -285,10 +285,13 @@ def edge_checks(kind: str) -> dict[str, Any]:
             "is_value_error": isinstance(exc, ValueError),
             "message": str(exc),
         }
-    media = [("data:image/png;base64,iVBORw0KGgo=", "pixel.png")]
+    # gpt4free's media: (data, filename) pairs; the 1M Space reads them as documents.
+    media = [("data:image/png;base64,iVBORw0KGgo=", "pixel.png"), (b"notes\n", "notes.txt")]
     try:
-        Client(provider=provider).chat.completions.create(messages, NAMES[kind][0], media=media)
-        out["media"] = {"raised": None}
+        response = Client(provider=provider).chat.completions.create(
+            messages, NAMES[kind][0], media=media
+        )
+        out["media"] = {"raised": None, "text": response.choices[0].message.content}
     except Exception as exc:
         out["media"] = {"raised": type(exc).__name__, "message": str(exc)}
     out["empty_media"], _ = call(client_create, provider, NAMES[kind][0], messages, media=[])

@@ -13,6 +13,7 @@ Without the g4f venv the tests skip, or fail with ``CI=true``.
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import json
 import os
@@ -310,7 +311,15 @@ def test_names_unknown_model_and_media(replica: str, g4f_reports: dict[str, dict
     assert unknown["raised"] == "ModelNotFoundError"
     assert unknown["is_gpt4free_error"] and unknown["is_value_error"]
     assert "gpt-4o-unknown" in unknown["message"]
-    assert edge["media"]["raised"] == "ValueError" and "files" in edge["media"]["message"]
+    if kind == "max":  # the Max Space reads no documents: refused before any request
+        assert edge["media"]["raised"] == "ValueError" and "files" in edge["media"]["message"]
+    else:  # uploaded; the replica's agent read each file from the path it was given
+        facts = [
+            fake_model.file_fact("pixel.png", base64.b64decode("iVBORw0KGgo=")),
+            fake_model.file_fact("notes.txt", b"notes\n"),
+        ]
+        assert edge["media"]["raised"] is None, edge["media"]
+        assert edge["media"]["text"] == expected(kind, fake_model.with_files(spec.QUERY, facts), 0)
     assert _ok(edge["empty_media"], "media=[]")["text"] == expected(kind, spec.QUERY, 0)
 
 

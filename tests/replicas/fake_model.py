@@ -6,6 +6,8 @@ tests (in the dev venv) compute the very same text.
 
 from __future__ import annotations
 
+import hashlib
+
 #: The Max Space's default system prompt (also the SDK's default).
 DEFAULT_SYSTEM = "You are a helpful assistant."
 
@@ -27,6 +29,16 @@ def expected_answer(query: str, turns: int, system: str) -> str:
     non-ASCII text catches byte-level chunking bugs.
     """
     return f"[{system}] turn {turns}: you said «{query}». ha ha ha — naïve café ☕ 你好 ✓ ha ha ha"
+
+
+def file_fact(name: str, data: bytes) -> str:
+    """What the 1M replica's agent says of a file it read: name, size and sha256."""
+    return f"{name} ({len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()})"
+
+
+def with_files(query: str, facts: list[str]) -> str:
+    """The query as the agent answers it when files came with it."""
+    return f"{query} [files: {'; '.join(facts)}]" if facts else query
 
 
 def tokens(text: str) -> list[str]:

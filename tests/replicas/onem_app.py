@@ -54,6 +54,9 @@ def add_text(_input: Any, _chatbot: list[Any], _history: list[dict[str, Any]]) -
     """As Qwen-Agent's web UI: the user turn goes into the server-side history."""
     text = _text_of(_input)
     _history.append({"role": "user", "content": [{"text": text}], "name": "user"})
+    # As Qwen-Agent's add_text: each file goes into the user turn for the agent.
+    for file in getattr(_input, "files", None) or []:
+        _history[-1]["content"].append({"file": file.path})
     _chatbot.append([_input, None])
     yield gr.update(interactive=False, value=None), _chatbot, _history
 
@@ -67,7 +70,15 @@ def build(footer: bool = False) -> gr.Blocks:
         turns = sum(1 for m in _history if m.get("role") == "assistant")
         users = [m for m in _history if m.get("role") == "user"]
         if users:
-            query = "".join(part.get("text", "") for part in users[-1]["content"])
+            parts = users[-1]["content"]
+            query = "".join(part.get("text", "") for part in parts)
+            # The agent reads each file from the path it was given.
+            facts = []
+            for part in parts:
+                if "file" in part:
+                    with open(part["file"], "rb") as f:
+                        facts.append(fake_model.file_fact(os.path.basename(part["file"]), f.read()))
+            query = fake_model.with_files(query, facts)
         else:  # no add_text in this session: read the chatbot the client sent
             query = _text_of(_chatbot[-1][0]) if _chatbot else ""
         _chatbot[-1][1] = [None for _ in AGENTS]

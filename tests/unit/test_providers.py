@@ -140,7 +140,7 @@ def test_non_stream_completion_gives_reasoning_then_the_answer(monkeypatch: pyte
     assert chunks[1:] == ["turn 0: hi"]
 
 
-def test_media_is_refused_before_any_network_unless_empty() -> None:
+def test_media_is_refused_by_the_max_model_before_any_network() -> None:
     with pytest.raises(ValueError, match="files"):
         list(Qwen_Qwen_2_5_Max.create_completion("qwen-2.5-max", "hi", media=[("data:,x", "x.txt")]))
     with pytest.raises(TypeError, match="session_hash"):

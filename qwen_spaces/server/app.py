@@ -1,0 +1,478 @@
+"""The aiohttp.web application: OpenAI's chat-completions API in front of the Qwen Spaces.
+
+Routes: ``GET /health``, ``GET /v1/models``, ``GET /v1/models/{model}``,
+``POST /v1/chat/completions`` (``stream`` true or false). Each model is served
+through one shared :class:`~qwen_spaces.AsyncClient`, closed when the app is
+cleaned up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _quote  # json's own escape, no ASCII escapes
+from typing import Any, Optional
+
+from aiohttp import web
+
+from ..async_client import AsyncClient, AsyncStream
+from ..errors import QwenSpacesError
+from ..events import ConversationState, Reply
+from ..policy import redact
+from ..spaces import resolve_model
+from .errors import APIError, from_sdk_error
+from .parse import IGNORED_PARAMETERS, UNSUPPORTED, ChatRequest, parse_chat_request, parse_json
+from .sessions import SessionCache
+
+__all__ = ["DEFAULT_MAX_BODY", "ServerConfig", "create_app"]
+
+log = logging.getLogger("qwen_spaces.server")
+
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+OWNER = "qwen (Hugging Face Space)"
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # a reverse proxy must not hold the stream back
+}
+DONE = b"data: [DONE]\n\n"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class ServerConfig:
+    """What ``qwen-spaces serve`` serves, and its limits.
+
+    ``spaces`` maps each model to serve (a name or alias) to its Space's URL,
+    or None for the public Space. ``api_key``, when set, is required as
+    ``Authorization: Bearer KEY`` on every route but ``/health``.
+    ``concurrency`` answers run at once; a request beyond that waits up to
+    ``queue_wait`` seconds for a slot, then gets a 429 with ``Retry-After``.
+    A body over ``max_body`` bytes gets a 413. ``sessions`` bounds the
+    conversations remembered to continue their Space session (see
+    :mod:`qwen_spaces.server.sessions`).
+    ``timeout`` and ``max_retries`` go to each AsyncClient.
+    """
+
+    spaces: Mapping[str, Optional[str]] = field(
+        default_factory=lambda: {"qwen-2.5-max": None, "qwen-2.5-1m": None}
+    )
+    api_key: Optional[str] = None
+    concurrency: int = 32
+    queue_wait: float = 10.0
+    max_body: int = DEFAULT_MAX_BODY
+    sessions: int = 4096
+    session_max_age: float = 3600.0
+    timeout: Optional[float] = None
+    max_retries: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.spaces:
+            raise ValueError("serve at least one model")
+        if self.concurrency < 1 or self.queue_wait < 0 or self.max_body < 1:
+            raise ValueError("concurrency and max_body must be positive, queue_wait >= 0")
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("the API key is empty")
+
+    def __repr__(self) -> str:  # never the key
+        key = "'***'" if self.api_key else "None"
+        return f"ServerConfig(spaces={dict(self.spaces)!r}, api_key={key}, ...)"
+
+
+class _Server:
+    """The app's state: one client per model, the answer slots, the 1M sessions."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.clients: dict[str, AsyncClient] = {}
+        for model, url in config.spaces.items():
+            client = AsyncClient(
+                model, base_url=url, timeout=config.timeout, max_retries=config.max_retries
+            )
+            self.clients[client.model] = client
+        self.slots = asyncio.Semaphore(config.concurrency)
+        self.sessions = SessionCache(config.sessions, config.session_max_age)
+        self._key = config.api_key.encode("utf-8") if config.api_key else None
+        self.started = int(time.time())
+
+    # --- middleware --------------------------------------------------------------
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Authentication, errors in OpenAI's shape, and one log line per request."""
+        started = time.monotonic()
+        status = 500
+        try:
+            if self._key is not None and request.path != "/health":
+                self._authenticate(request)
+            response = await handler(request)
+            status = response.status
+            return response
+        except APIError as error:
+            status = error.status
+            return _error_response(error)
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.status < 400:
+                raise
+            return _error_response(_http_error(exc, request))
+        except asyncio.CancelledError:
+            status = 499  # the client went away (nginx's code for it)
+            raise
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            return _error_response(
+                APIError(500, "internal server error", type="server_error", code="internal_error")
+            )
+        finally:
+            if request.get("qs_gone"):
+                status = 499
+            extra = ""
+            if "qs_model" in request:
+                extra = f" model={request['qs_model']} stream={str(request['qs_stream']).lower()}"
+            log.info(
+                "%s %s %d %.3fs%s", request.method, request.path, status,
+                time.monotonic() - started, extra,
+            )
+
+    def _authenticate(self, request: web.Request) -> None:
+        assert self._key is not None
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        # compare_digest: the time taken says nothing about the key.
+        given = token.strip().encode("utf-8", "surrogateescape")
+        if not (scheme.lower() == "bearer" and hmac.compare_digest(given, self._key)):
+            raise APIError(
+                401, "missing or incorrect API key: send 'Authorization: Bearer <key>' with the "
+                "key the server was started with", code="invalid_api_key",
+            )
+
+    # --- routes ------------------------------------------------------------------
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "models": list(self.clients)})
+
+    def _model_info(self, model: str) -> dict[str, Any]:
+        spec = resolve_model(model)
+        return {
+            "id": model,
+            "object": "model",
+            "created": self.started,
+            "owned_by": OWNER,
+            # Extra fields: OpenAI clients keep them and ignore them.
+            "aliases": list(spec.aliases),
+            "label": spec.label,
+            "ignored_parameters": list(IGNORED_PARAMETERS),
+            "unsupported": list(UNSUPPORTED),
+        }
+
+    async def models(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"object": "list", "data": [self._model_info(m) for m in self.clients]}
+        )
+
+    async def model(self, request: web.Request) -> web.Response:
+        name = request.match_info["model"]
+        try:
+            model = resolve_model(name).model
+        except ValueError:
+            model = ""
+        if model not in self.clients:
+            raise APIError(404, f"the model {name!r} is not served here", param="model",
+                           code="model_not_found")
+        return web.json_response(self._model_info(model))
+
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        chat = parse_chat_request(parse_json(await self._read_body(request)), self.clients)
+        request["qs_model"], request["qs_stream"] = chat.model, chat.stream
+        async with self._slot():
+            client = self.clients[chat.model]
+            # A history this server answered continues in its Space session: a
+            # Space that keeps history there (the 1M demo) then gets the new
+            # message alone; one that takes the whole history (Max) gets it all.
+            messages = chat.messages
+            conversation = self.sessions.take(chat.model, chat.messages)
+            if conversation is not None:
+                messages = chat.messages[-1:]
+            try:
+                files = list(chat.files) or None
+                stream = client.stream(messages, conversation=conversation, files=files)
+            except (ValueError, TypeError) as exc:  # the SDK's own input checks
+                raise APIError(400, f"invalid request: {exc}", param="messages") from None
+            try:
+                if chat.stream:
+                    return await self._stream(request, chat, stream)
+                try:
+                    reply = await stream.get_reply()
+                except QwenSpacesError as error:
+                    raise from_sdk_error(error) from None
+                self._remember(reply)
+                body = reply.to_openai()
+                body["usage"] = _usage(chat, reply.text)
+                return web.json_response(body, dumps=_dumps)
+            finally:
+                await stream.close()  # a call still running is cancelled on the Space
+
+    # --- helpers -----------------------------------------------------------------
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        limit = self.config.max_body
+        too_large = APIError(
+            413, f"the request body is larger than this server's limit of {limit} bytes",
+            code="request_too_large",
+        )
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise too_large from None
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        busy = APIError(
+            429, f"the server is already answering {self.config.concurrency} requests; "
+            "retry shortly", type="rate_limit_error", code="server_busy", retry_after=1,
+        )
+        if not self.slots.locked():
+            await self.slots.acquire()  # free: returns at once
+        elif self.config.queue_wait <= 0:
+            raise busy
+        else:
+            try:
+                await asyncio.wait_for(self.slots.acquire(), self.config.queue_wait)
+            except asyncio.TimeoutError:
+                raise busy from None
+        try:
+            yield
+        finally:
+            self.slots.release()
+
+    def _remember(self, reply: Reply) -> None:
+        state: Optional[ConversationState] = reply.conversation
+        if state is not None:
+            self.sessions.put(state)
+
+    async def _stream(
+        self, request: web.Request, chat: ChatRequest, stream: AsyncStream
+    ) -> web.StreamResponse:
+        chunks = stream.openai_chunks()
+        writer: Optional[_SSEWriter] = None
+        try:
+            # Headers wait for the first chunk (the answer has begun), so that a
+            # failure before it, such as a full queue, gets its own HTTP status.
+            try:
+                first = await chunks.__anext__()
+            except QwenSpacesError as error:
+                raise from_sdk_error(error) from None
+            except StopAsyncIteration:  # pragma: no cover - openai_chunks always finishes
+                raise APIError(502, "the Space sent no answer", type="api_error") from None
+            response = web.StreamResponse(headers=SSE_HEADERS)
+            await response.prepare(request)
+            writer = _SSEWriter(response)
+            encode = _ChunkEncoder().encode
+            try:
+                await writer.send(encode(first))
+                try:
+                    async for chunk in chunks:
+                        await writer.send(encode(chunk))
+                except QwenSpacesError as error:
+                    # Too late for a status: an error event, which openai-python
+                    # raises as APIError.
+                    await writer.send(_event(from_sdk_error(error).body()))
+                else:
+                    self._remember(stream.reply)
+                    if chat.include_usage:
+                        await writer.send(_event(_usage_chunk(first, chat, stream.reply.text)))
+                    await writer.send(DONE)
+                await writer.close()
+                await response.write_eof()
+            except ConnectionError:
+                # The client went away: the finally blocks cancel the answer.
+                request["qs_gone"] = True
+                log.debug("client disconnected during the stream")
+            return response
+        finally:
+            if writer is not None:
+                writer.abort()
+            aclose = getattr(chunks, "aclose", None)  # an async generator today
+            if aclose is not None:
+                await aclose()
+
+
+class _SSEWriter:
+    """Writes a stream's events, those produced together in one write.
+
+    A batch of events decoded from one read of the Space's stream arrives
+    without the handler yielding to the event loop; this writer's task runs
+    when it does, and sends them all at once: one syscall, not one an event.
+    The first event still goes out as soon as it is made. ``send`` waits
+    when more than HIGH_WATER bytes are pending (a slow client).
+    """
+
+    HIGH_WATER = 256 * 1024
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        self._response = response
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._closed = False
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._error: Optional[BaseException] = None
+        self._task = asyncio.ensure_future(self._run())
+
+    async def send(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pending.append(data)
+        self._size += len(data)
+        self._wake.set()
+        if self._size > self.HIGH_WATER:
+            self._room.clear()
+            await self._room.wait()
+            if self._error is not None:
+                raise self._error
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                if not self._pending:
+                    if self._closed:
+                        return
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                data = b"".join(self._pending)
+                self._pending.clear()
+                self._size = 0
+                self._room.set()
+                await self._response.write(data)
+        except Exception as exc:  # a write failed: the client went away
+            self._error = exc
+            self._room.set()
+
+    async def close(self) -> None:
+        """Send what is pending and stop; raises the error a write met."""
+        self._closed = True
+        self._wake.set()
+        await asyncio.shield(self._task)
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        self._task.cancel()
+
+
+class _ChunkEncoder:
+    """SSE bytes of a stream's chunks.
+
+    Content chunks, all but a few of a stream, differ only in their text
+    (``OpenAIChunks`` gives every chunk of a stream the same id, created and
+    model): the first one's JSON, cut around its text, is the template of the
+    rest, so each costs one string escape instead of a whole ``json.dumps``.
+    """
+
+    _MARK = "qwen-spaces-content-mark"
+
+    def __init__(self) -> None:
+        self._around: Optional[tuple[bytes, bytes]] = None
+
+    def encode(self, chunk: Mapping[str, Any]) -> bytes:
+        choices = chunk["choices"]
+        if len(choices) == 1:
+            choice = choices[0]
+            delta = choice["delta"]
+            if len(delta) == 1 and choice["finish_reason"] is None and "content" in delta:
+                around = self._around
+                if around is None:
+                    marked = {**chunk, "choices": [{**choice, "delta": {"content": self._MARK}}]}
+                    head, tail = _event(marked).split(b'"' + self._MARK.encode() + b'"')
+                    around = self._around = (head, tail)
+                return around[0] + _quote(delta["content"]).encode("utf-8") + around[1]
+        return _event(chunk)
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _event(value: Mapping[str, Any]) -> bytes:
+    return b"data: " + _dumps(value).encode("utf-8") + b"\n\n"
+
+
+def _tokens(text: str) -> int:
+    # No tokenizer here: about 4 characters a token, as OpenAI's own rule of thumb.
+    return (len(text) + 3) // 4
+
+
+def _usage(chat: ChatRequest, answer: str) -> dict[str, int]:
+    """An estimate (about 4 characters a token): the Spaces report no token counts."""
+    prompt = sum(_tokens(m["content"]) for m in chat.messages)
+    completion = _tokens(answer)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _usage_chunk(first: Mapping[str, Any], chat: ChatRequest, answer: str) -> dict[str, Any]:
+    """The last chunk of a stream with ``include_usage``: no choices, the usage."""
+    return {
+        "id": first["id"],
+        "object": "chat.completion.chunk",
+        "created": first["created"],
+        "model": first["model"],
+        "choices": [],
+        "usage": _usage(chat, answer),
+    }
+
+
+def _error_response(error: APIError) -> web.Response:
+    return web.Response(
+        status=error.status, text=error.json(), content_type="application/json",
+        headers=error.headers(),
+    )
+
+
+def _http_error(exc: web.HTTPException, request: web.Request) -> APIError:
+    if exc.status == 404:
+        return APIError(404, f"no route {request.method} {redact(request.path)}",
+                        code="not_found")
+    if exc.status == 405:
+        return APIError(405, f"{request.method} is not allowed on {redact(request.path)}",
+                        code="method_not_allowed")
+    if exc.status == 413:
+        return APIError(413, "the request body is too large", code="request_too_large")
+    return APIError(exc.status, exc.reason or "HTTP error")
+
+
+SERVER = web.AppKey("qwen_spaces_server", _Server)
+
+
+def create_app(config: ServerConfig) -> web.Application:
+    """The aiohttp application for ``config``; its clients close on the app's cleanup.
+
+    Serve it with ``web.AppRunner(app, handler_cancellation=True)`` so that a
+    client that disconnects cancels its answer on the Space at once.
+    """
+    server = _Server(config)
+    app = web.Application(middlewares=[server.middleware], client_max_size=config.max_body)
+    app.router.add_get("/health", server.health)
+    app.router.add_get("/v1/models", server.models)
+    app.router.add_get("/v1/models/{model}", server.model)
+    app.router.add_post("/v1/chat/completions", server.chat_completions)
+
+    async def close_clients(app: web.Application) -> None:
+        await asyncio.gather(*(client.close() for client in server.clients.values()))
+
+    app.on_cleanup.append(close_clients)
+    app[SERVER] = server
+    return app

@@ -1,0 +1,223 @@
+"""``qwen-spaces serve``: the command line of the OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import sys
+from typing import Any, Optional
+
+from ..client_core import DEFAULT_MODEL
+from ..policy import check_base_url, redact
+from ..spaces import SPACES, resolve_model
+
+__all__ = ["add_parser", "run"]
+
+log = logging.getLogger("qwen_spaces.server")
+
+EXIT_OK, EXIT_USAGE = 0, 2
+SHUTDOWN_SECONDS = 3.0
+
+DESCRIPTION = """\
+Serve the Qwen Spaces over OpenAI's chat-completions API, for any OpenAI client:
+GET /v1/models, POST /v1/chat/completions (stream true or false), GET /health.
+
+Request fields the Spaces have no knob for (temperature, max_tokens, top_p, stop,
+seed, ...) are accepted and ignored; tools, images and n > 1 get a 400. A request
+beyond --concurrency waits up to --queue-wait seconds for a slot, then gets 429
+with Retry-After. Without an API key the server binds only loopback addresses
+(unless --insecure-no-auth)."""
+
+
+def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]] = None) -> None:
+    """Register ``serve`` on the CLI's subparsers; ``run`` is set as its action.
+
+    ``parents`` are the CLI's shared options: ``--debug``, and ``--model``,
+    ``--base-url``, ``--timeout`` (a cap on every time limit of a call).
+    """
+    serve = subparsers.add_parser(
+        "serve", parents=parents or [], help="an OpenAI-compatible server in front of the Spaces",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--api-key", default=None, metavar="KEY",
+        help="require 'Authorization: Bearer KEY' (default $QWEN_SPACES_API_KEY)",
+    )
+    serve.add_argument(
+        "--insecure-no-auth", action="store_true",
+        help="allow binding a non-loopback address without an API key",
+    )
+    serve.add_argument(
+        "--space", action="append", default=[], metavar="MODEL=URL", type=_space,
+        help="serve MODEL from the Space at URL (a duplicate or a local server); repeatable. "
+        "Without it: --model at --base-url, else every model (or --model alone) at its "
+        "public Space",
+    )
+    serve.add_argument(
+        "--concurrency", type=_positive_int, default=32, metavar="N",
+        help="answers in flight at once (default 32)",
+    )
+    serve.add_argument(
+        "--queue-wait", type=_seconds, default=10.0, metavar="S",
+        help="how long a request beyond --concurrency waits for a slot before its 429 "
+        "(default 10; 0 answers 429 at once)",
+    )
+    serve.add_argument(
+        "--max-body", type=_positive_int, default=8 * 1024 * 1024, metavar="BYTES",
+        help="largest request body (default 8 MiB); larger ones get a 413",
+    )
+    serve.add_argument(
+        "--sessions", type=_positive_int, default=4096, metavar="N",
+        help="1M conversations remembered to continue their Space session (default 4096)",
+    )
+    serve.add_argument(
+        "--max-retries", type=_count, default=2, metavar="N",
+        help="retries of a call the Space refused before any answer (default 2)",
+    )
+    serve.set_defaults(run=run)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number (0-65535), got {value!r}")
+    return int(value)
+
+
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}")
+    return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    return seconds
+
+
+def _space(value: str) -> tuple[str, str]:
+    model, sep, url = value.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected MODEL=URL, got {value!r}")
+    try:
+        return resolve_model(model).model, check_base_url(url)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def spaces_of(args: argparse.Namespace) -> dict[str, Optional[str]]:
+    """model -> Space URL (None: the public Space).
+
+    ``--space`` pairs if any; else ``--model`` at ``--base-url`` (their defaults,
+    ``$QWEN_SPACES_MODEL`` and ``$QWEN_SPACES_BASE_URL``, keep their meaning for
+    one model); else ``--model`` alone, or every model, at the public Spaces.
+    """
+    if args.space:
+        return dict(args.space)
+    model: Optional[str] = getattr(args, "model", None)
+    base_url: Optional[str] = getattr(args, "base_url", None)
+    if base_url:
+        return {resolve_model(model or DEFAULT_MODEL).model: check_base_url(base_url)}
+    if model:
+        return {resolve_model(model).model: None}
+    return {spec.model: None for spec in SPACES}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; the exit code."""
+    from .app import ServerConfig  # imports aiohttp: only for this command
+
+    api_key: Optional[str] = args.api_key or os.environ.get("QWEN_SPACES_API_KEY") or None
+    if api_key is None and not args.insecure_no_auth and not _is_loopback(args.host):
+        sys.stderr.write(
+            f"qwen-spaces serve: refusing to bind {args.host} without an API key: pass "
+            "--api-key (or set QWEN_SPACES_API_KEY), or --insecure-no-auth\n"
+        )
+        return EXIT_USAGE
+    try:
+        config = ServerConfig(
+            spaces=spaces_of(args), api_key=api_key, concurrency=args.concurrency,
+            queue_wait=args.queue_wait, max_body=args.max_body, sessions=args.sessions,
+            timeout=getattr(args, "timeout", None), max_retries=args.max_retries,
+        )
+    except (ValueError, TypeError) as error:
+        sys.stderr.write(f"qwen-spaces serve: {error}\n")
+        return EXIT_USAGE
+    if not logging.getLogger().handlers and not any(
+        not isinstance(h, logging.NullHandler) for h in log.handlers
+    ):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    if log.level == logging.NOTSET or log.level > logging.INFO:
+        log.setLevel(logging.INFO)
+    asyncio.run(serve(config, args.host, args.port))
+    return EXIT_OK
+
+
+async def serve(config: Any, host: str, port: int) -> None:
+    """Run the app on host:port until SIGINT/SIGTERM, then close it cleanly."""
+    from aiohttp import web
+
+    from .app import create_app
+
+    app = create_app(config)
+    # handler_cancellation: a client that disconnects cancels its handler at
+    # once, even while the answer waits in the Space's queue.
+    runner = web.AppRunner(
+        app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0]
+        shown = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
+        lines = [
+            f"qwen-spaces serve: http://{shown}:{bound[1]}/v1 "
+            f"({'API key required' if config.api_key else 'no API key'})"
+        ]
+        width = max(len(m) for m in config.spaces)
+        for model, url in config.spaces.items():
+            where = redact(url) if url else f"{resolve_model(model).url} (public Space)"
+            lines.append(f"  {model.ljust(width)}  {where}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
