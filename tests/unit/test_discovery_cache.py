@@ -166,10 +166,10 @@ def test_two_processes_writing_at_once_leave_a_valid_file() -> None:
         seen = set()
         deadline = time.monotonic() + 60
         while any(w.poll() is None for w in writers) and time.monotonic() < deadline:
+            existed = discovery_cache.entry_path(URL, QWEN_MAX.model).exists()
             found = discovery_cache.load(URL, QWEN_MAX.model)
-            path = discovery_cache.entry_path(URL, QWEN_MAX.model)
-            # A reader never sees half a file: no entry yet, or a whole one.
-            assert found is not None or not path.exists()
+            # A reader never sees half a file: once there, it is always whole.
+            assert found is not None or not existed
             if found is not None:
                 seen.add(found.fn_index)
         for writer in writers:
