@@ -265,8 +265,10 @@ def test_a_failure_naming_the_inputs_on_the_stream_refetches_before_any_text() -
     failed = {"msg": "process_completed", "event_id": "e1", "success": False, "output": {
         "error": "An event handler (model_chat) didn't receive enough input values "
                  "(needed: 4, got: 3)."}}
+    assert call.feed(f"data: {json.dumps(failed)}\n\n".encode()) == []
+    assert call.finished
     with pytest.raises(SpaceError) as caught:
-        call.feed(f"data: {json.dumps(failed)}\n\n".encode())
+        call.end_of_stream()
     assert call.next_attempt(caught.value) == 0.0
     assert next_step(call) is Step.CONFIG
 
@@ -284,8 +286,9 @@ def test_the_refetch_is_skipped_once_text_arrived() -> None:
         "error": "1 validation error: input should be a valid list"}}
     events = call.feed(f"data: {json.dumps(generating)}\n\n".encode())
     assert [getattr(e, "text", None) for e in events if isinstance(e, qs.TextDelta)] == ["Hel"]
+    call.feed(f"data: {json.dumps(failed)}\n\n".encode())
     with pytest.raises(SpaceError) as caught:
-        call.feed(f"data: {json.dumps(failed)}\n\n".encode())
+        call.end_of_stream()
     with pytest.raises(SpaceError):
         call.next_attempt(caught.value)
     assert not call.config_refetched
