@@ -8,13 +8,9 @@ here only, in one table (``_FAILURES``).
 from __future__ import annotations
 
 import contextlib
-import heapq
 import http.client
-import itertools
 import logging
 import os
-import socket
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -35,6 +31,7 @@ from .progress import ChatProgress
 from .protocol import ChatCall, Request
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .transport import FailureKind, TransportError
+from .watchdog import WATCHDOG, Guard, current
 
 __all__ = ["Client", "Conversation", "Stream"]
 
@@ -58,7 +55,7 @@ _FAILURES: tuple[tuple[type[BaseException], FailureKind], ...] = (
 _LIBRARY_ERRORS = tuple(error for error, _ in _FAILURES)
 
 
-def _failure(exc: BaseException, guard: _Guard) -> TransportError:
+def _failure(exc: BaseException, guard: Guard) -> TransportError:
     if guard.fired:  # the watchdog cut the connection: the budget ran out
         return TransportError(FailureKind.DEADLINE, exc)
     kind = next(kind for error, kind in _FAILURES if isinstance(exc, error))
@@ -289,8 +286,8 @@ class RequestsTransport:
         Raises TransportError. On leaving, a body read to its end goes back to
         the pool; any other is closed.
         """
-        guard = _Guard(time.monotonic() + request.total)
-        _WATCHDOG.add(guard)
+        guard = Guard(time.monotonic() + request.total)
+        WATCHDOG.add(guard)
         log.debug("%s %s", request.method, request.url)
         readers = [upload.open(request.progress) for upload in request.files]
         headers, data = request.headers, None
@@ -307,11 +304,11 @@ class RequestsTransport:
             )
             headers = {**(headers or {}), "Content-Type": data.content_type}
         try:
-            _current.guard = guard
+            current.guard = guard
             try:
                 response = self._send(request, headers, data)
             finally:
-                _current.guard = None
+                current.guard = None
                 for reader in readers:
                     reader.close()
         except _LIBRARY_ERRORS as exc:
@@ -371,7 +368,7 @@ class _Exchange:
 
     __slots__ = ("_chunks", "_complete", "_conn", "_guard", "_response", "headers", "status")
 
-    def __init__(self, response: requests.Response, guard: _Guard) -> None:
+    def __init__(self, response: requests.Response, guard: Guard) -> None:
         self._response = response
         self._conn = getattr(response.raw, "connection", None)  # urllib3's, while it has one
         self._guard = guard
@@ -468,113 +465,29 @@ class _BearerAuth(requests.auth.AuthBase):
         return "_BearerAuth(***)"
 
 
-# --- the watchdog ----------------------------------------------------------------
+class _Watched:
+    """A urllib3 connection that shows itself to the guard of the request it sends."""
 
+    def _qs_watch(self) -> None:
+        guard: Optional[Guard] = getattr(current, "guard", None)
+        if guard is not None:
+            guard.watch(self)
 
-class _Guard:
-    """One request's total budget: when it runs out, its connections are shut.
-
-    A shut socket makes a blocked read return at once, and the read's error
-    is then reported as DEADLINE.
-    """
-
-    __slots__ = ("at", "conns", "done", "fired", "lock")
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-        self.conns: list[Any] = []
-        self.fired = False
-        self.done = False
-        self.lock = threading.Lock()
-
-    def watch(self, conn: Any) -> None:
-        with self.lock:
-            if conn not in self.conns:
-                self.conns.append(conn)
-
-    def fire(self) -> None:
-        with self.lock:
-            if self.done:
-                return
-            self.fired = True
-            for conn in self.conns:
-                sock = getattr(conn, "sock", None)
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-
-    def finish(self) -> bool:
-        """Stop watching; True if the budget was kept (the connection is intact)."""
-        with self.lock:
-            self.done = True
-            return not self.fired
-
-
-class _Watchdog:
-    """One daemon thread for the process that fires guards when their time comes."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, _Guard]] = []
-        self._cond = threading.Condition()
-        self._ids = itertools.count()
-        self._thread: Optional[threading.Thread] = None
-
-    def add(self, guard: _Guard) -> None:
-        with self._cond:
-            heap = self._heap
-            if len(heap) > 256 and len(heap) > 4 * sum(not g.done for _, _, g in heap):
-                heap[:] = [item for item in heap if not item[2].done]  # drop finished guards
-                heapq.heapify(heap)
-            first = not heap or guard.at < heap[0][0]
-            heapq.heappush(heap, (guard.at, next(self._ids), guard))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="qwen_spaces-watchdog", daemon=True
-                )
-                self._thread.start()
-            elif first:
-                self._cond.notify()
-
-    def _run(self) -> None:
-        heap = self._heap
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                while heap and (heap[0][2].done or heap[0][0] <= now):
-                    guard = heapq.heappop(heap)[2]
-                    if not guard.done:
-                        guard.fire()
-                self._cond.wait(heap[0][0] - now if heap else None)
-
-
-_WATCHDOG = _Watchdog()
-_current = threading.local()  # the guard of the request this thread is sending
-
-
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
     def connect(self) -> None:
-        _watch(self)
-        super().connect()
+        self._qs_watch()
+        super().connect()  # type: ignore[misc]  # a mixin of urllib3's connections
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch(self)
-        super().request(*args, **kwargs)
+        self._qs_watch()
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        _watch(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
 
 
-def _watch(conn: Any) -> None:
-    guard: Optional[_Guard] = getattr(_current, "guard", None)
-    if guard is not None:
-        guard.watch(conn)
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):

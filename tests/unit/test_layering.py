@@ -22,6 +22,7 @@ PURE = [
     "spaces",
     "sse",
     "transport",
+    "watchdog",
 ]
 
 
