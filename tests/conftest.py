@@ -1,16 +1,35 @@
-"""Every test runs with its own empty discovery cache, never the user's.
+"""No test reads or writes the user's discovery cache.
 
-The cache lives under ``$QWEN_SPACES_CACHE_DIR``: a fresh directory per test,
-so no test writes to the real user cache, and a client built by one test never
-starts from ids another test left behind. Children started by the tests keep
-the variable (see ``tests/cli/conftest.py``'s ``child_env``).
+The cache lives under ``$QWEN_SPACES_CACHE_DIR``. For the whole session it
+points at a temporary directory (set when pytest starts, so that session-wide
+fixtures and the processes they start inherit it too), and every test gets a
+fresh empty one of its own: a client built by one test never starts from ids
+another test left behind. Children started by the tests keep the variable
+(see ``tests/cli/conftest.py``'s ``child_env``).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+_SESSION_DIR: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not _SESSION_DIR:
+        _SESSION_DIR.append(tempfile.mkdtemp(prefix="qs-cache-session-"))
+        os.environ["QWEN_SPACES_CACHE_DIR"] = _SESSION_DIR[0]
+        os.environ.pop("QWEN_SPACES_CACHE", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _SESSION_DIR:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
