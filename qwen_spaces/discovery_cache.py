@@ -10,7 +10,8 @@ under the user's cache directory:
   other Unixes, ``~/Library/Caches/qwen_spaces`` on macOS,
   ``%LOCALAPPDATA%\\qwen_spaces\\Cache`` on Windows.
 
-Entries live ``TTL`` seconds. ``QWEN_SPACES_CACHE=off`` turns the cache off.
+Entries live ``TTL`` seconds (expired files are removed once there are many).
+``QWEN_SPACES_CACHE=off`` turns the cache off.
 Files are replaced atomically (a temporary file, then ``os.replace``), so
 processes writing at once leave one whole file; a file that cannot be read or
 does not fit is ignored (the call reads ``/config`` and rewrites it). The file
@@ -23,6 +24,7 @@ cache never breaks a call.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -44,6 +46,9 @@ log = logging.getLogger("qwen_spaces")
 #: join fails and the call reads /config again (see protocol.ChatCall).
 TTL = 24 * 3600.0
 _VERSION = 1
+# Local servers on random ports (tests, replicas) each leave an entry: past
+# this many files, a write also removes the expired ones.
+_PRUNE_ABOVE = 64
 _OFF = frozenset({"off", "0", "false", "no", "disable", "disabled"})
 _FIELDS = {f.name: f for f in dataclasses.fields(Endpoints)}
 _FORMATS = frozenset(get_args(ChatbotFormat))
@@ -113,10 +118,11 @@ def store(base_url: str, model: str, endpoints: Endpoints, *, now: Optional[floa
     """
     if not enabled():
         return False
+    saved = time.time() if now is None else now
     entry = {
         "version": _VERSION,
         "key": _key(base_url, model),
-        "saved": time.time() if now is None else now,
+        "saved": saved,
         "endpoints": dataclasses.asdict(endpoints),
     }
     try:
@@ -133,7 +139,25 @@ def store(base_url: str, model: str, endpoints: Endpoints, *, now: Optional[floa
     except (OSError, RuntimeError) as exc:
         log.debug("cannot write the discovery cache: %s", exc)
         return False
+    _prune(path.parent, saved)
     return True
+
+
+def _prune(directory: Path, now: float) -> None:
+    """Remove expired entries (and temporary files left by a crash) once there are many."""
+    try:
+        names = os.listdir(directory)
+        if len(names) <= _PRUNE_ABOVE:
+            return
+        for name in names:
+            if not (name.startswith("endpoints-") or name.startswith(".endpoints-")):
+                continue
+            target = directory / name
+            with contextlib.suppress(OSError):
+                if now - target.stat().st_mtime > TTL:
+                    target.unlink()
+    except OSError:
+        return
 
 
 def _decode(entry: Any, key: str) -> Endpoints:

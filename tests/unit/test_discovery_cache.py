@@ -80,6 +80,25 @@ def test_an_entry_expires_after_the_ttl() -> None:
     assert discovery_cache.load(URL, QWEN_MAX.model, now=saved - 3600) is None
 
 
+def test_many_expired_entries_are_removed_by_a_write() -> None:
+    directory = discovery_cache.cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    old = time.time() - discovery_cache.TTL - 60
+    for n in range(80):  # local servers on random ports, long ago
+        stale = directory / f"endpoints-{n:024d}.json"
+        stale.write_text("{}")
+        os.utime(stale, (old, old))
+    leftover = directory / ".endpoints-x.json.abc.tmp"  # a writer that crashed
+    leftover.write_text("{")
+    os.utime(leftover, (old, old))
+    (directory / "unrelated.txt").write_text("kept")
+    discovery_cache.store(URL, QWEN_MAX.model, MAX_IDS)
+    assert sorted(p.name for p in directory.iterdir()) == sorted(
+        [discovery_cache.entry_path(URL, QWEN_MAX.model).name, "unrelated.txt"]
+    )
+    assert discovery_cache.load(URL, QWEN_MAX.model) == MAX_IDS
+
+
 @pytest.mark.parametrize("value", ["off", "OFF", "0", "false", "no"])
 def test_qwen_spaces_cache_off_disables_it(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     discovery_cache.store(URL, QWEN_MAX.model, MAX_IDS)
