@@ -48,7 +48,10 @@ class Serve:
     def __init__(self, *args: str, env: Optional[dict[str, str]] = None) -> None:
         self.args = [sys.executable, "-m", "qwen_spaces", "serve", "--host", "127.0.0.1",
                      "--port", "0", *args]
-        child = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_SPACES_")}
+        child = {  # the test's own discovery cache stays (tests/conftest.py)
+            k: v for k, v in os.environ.items()
+            if not k.startswith("QWEN_SPACES_") or k == "QWEN_SPACES_CACHE_DIR"
+        }
         child.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **(env or {}))
         # stderr (one log line a request) goes to a file: a pipe nobody reads could fill up.
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
