@@ -16,7 +16,15 @@ from .endpoints import Endpoints
 from .events import ConversationState, Reply
 from .files import FileArg, check_files
 from .payloads import Messages, new_session_hash, normalize_history, normalize_messages
-from .policy import RetryPolicy, TimeoutArg, Timeouts, check_base_url, check_token, redact
+from .policy import (
+    RetryPolicy,
+    TimeoutArg,
+    Timeouts,
+    check_base_url,
+    check_proxy_url,
+    check_token,
+    redact,
+)
 from .protocol import ChatCall
 from .spaces import SPACES, SpaceSpec, resolve_model
 from .sse import DEFAULT_MAX_EVENT_BYTES
@@ -70,7 +78,7 @@ class ClientCore:
         token = Secret(check_token(hf_token)) if hf_token is not None else None
         self._token = token or None  # "" or only whitespace: no token
         if proxy is not None:
-            check_base_url(proxy)  # same rule: an http(s) URL
+            check_proxy_url(proxy)
         self.proxy = Secret(proxy) if proxy else None
         self.timeouts = Timeouts.of(timeout)
         self.retry = RetryPolicy(max_retries=max_retries)

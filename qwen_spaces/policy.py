@@ -23,6 +23,7 @@ __all__ = [
     "TimeoutArg",
     "Timeouts",
     "check_base_url",
+    "check_proxy_url",
     "check_token",
     "redact",
 ]
@@ -171,14 +172,41 @@ def redact(text: str, *secrets: Optional[str]) -> str:
     return text
 
 
-def check_base_url(url: str) -> str:
-    """A Space URL: http(s), with a host, without a trailing slash."""
+def check_base_url(url: str, what: str = "base_url") -> str:
+    """A Space's root URL: http(s), with a host, no credentials, query or fragment.
+
+    Returned without a trailing slash. A URL with credentials in it is refused
+    without echoing them: they would end up in logs and error messages.
+    """
     if not isinstance(url, str):
-        raise TypeError(f"base_url must be a str, got {type(url).__name__}")
+        raise TypeError(f"{what} must be a str, got {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"{what} must not carry credentials (user:password@): pass a token as hf_token="
+        )
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{what} must be an http(s) URL such as https://x.hf.space, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} must be the Space's root URL, without ?query or #fragment")
+    if parts.netloc.lower() in ("huggingface.co", "www.huggingface.co"):
+        raise ValueError(
+            f"{what} is a Space's page, not the Space: use https://OWNER-NAME.hf.space "
+            "(the 'Embed this Space' link on the page)"
+        )
+    return url.strip().rstrip("/")
+
+
+def check_proxy_url(url: str) -> str:
+    """A proxy URL: http(s) with a host; credentials are allowed (and kept out of logs)."""
+    if not isinstance(url, str):
+        raise TypeError(f"proxy must be a str, got {type(url).__name__}")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"base_url must be an http(s) URL such as https://x.hf.space, got {url!r}")
-    return url.strip().rstrip("/")
+        raise ValueError(
+            f"proxy must be an http(s) URL such as http://proxy:3128, got {redact(url)!r}"
+        )
+    return url.strip()
 
 
 _TOKEN_EXPECTED = "printable ASCII without spaces, as hf_... from huggingface.co/settings/tokens"

@@ -35,7 +35,8 @@ commands:
   /system TEXT    start over with TEXT as the system prompt (/system alone shows it)
   /save FILE      save the conversation as JSON (model, session_hash, messages)
   /load FILE      continue a saved conversation
-  /file PATH      attach a document to the next message (qwen-2.5-1m; /file alone lists them)
+  /file PATH      attach a document to the next message (qwen-2.5-1m; /file alone lists
+                  them, /file clear drops them)
   /help           this help
   /exit           leave (or Ctrl-D)
 Ctrl-C stops an answer and cancels it on the Space. Start a message with // to send a literal /."""
@@ -156,6 +157,14 @@ class ChatSession:
         if not path:
             print("(attached: " + (", ".join(self.files) or "nothing") + ")")
             return
+        if path == "clear":
+            self.files = []
+            print("(attachments cleared)")
+            return
+        if not resolve_model(self.client.model).adapter.takes_files:
+            print(f"error: {self.client.model} reads no files; /file needs -m qwen-2.5-1m",
+                  file=sys.stderr)
+            return
         path = os.path.expanduser(path)
         try:
             check_files([path])
@@ -180,8 +189,14 @@ class ChatSession:
             state = ConversationState.from_dict(json.loads(path.read_text(encoding="utf-8")))
             model = resolve_model(state.model).model
             if model != self.client.model:
+                if self._args.base_url:  # that URL serves this session's model only
+                    raise ValueError(
+                        f"it is a {model} conversation, and {self._args.base_url} serves "
+                        f"{self.client.model}"
+                    )
                 self.client.close()
                 self.client = make_client(self._args, model)
+                self.files = []
             # The same Space session: the 1M Space keeps the history there.
             conversation = self.client.conversation(state=state)
         except (OSError, ValueError, TypeError) as error:

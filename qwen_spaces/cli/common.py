@@ -56,9 +56,17 @@ def positive_int_arg(value: str) -> int:
     return int(value)
 
 
+def hf_token() -> Optional[str]:
+    """The token for a private Space, from ``$HF_TOKEN`` (as huggingface_hub reads it)."""
+    return os.environ.get("HF_TOKEN") or None
+
+
 def make_client(args: argparse.Namespace, model: Optional[str] = None) -> Client:
     return Client(
-        model or args.model or DEFAULT_MODEL, base_url=args.base_url, timeout=args.timeout
+        model or args.model or DEFAULT_MODEL,
+        base_url=args.base_url,
+        timeout=args.timeout,
+        hf_token=hf_token(),
     )
 
 

@@ -6,15 +6,21 @@ import argparse
 import time
 from typing import Any
 
+from ..client_core import DEFAULT_MODEL
 from ..errors import QwenSpacesError
 from ..spaces import SPACES, resolve_model
 from ..sync_client import Client
-from .common import EXIT_ERROR, EXIT_OK, one_line
+from .common import EXIT_ERROR, EXIT_OK, hf_token, one_line
 
 CHECK_TIMEOUT = 20.0
 
+
 def run(args: argparse.Namespace) -> int:
-    specs = [resolve_model(args.model)] if args.model else list(SPACES)
+    if args.model or args.base_url:
+        # One base URL is one Space: it serves one model (--model, or the default).
+        specs = [resolve_model(args.model or DEFAULT_MODEL)]
+    else:
+        specs = list(SPACES)
     rows = [("MODEL", "SPACE", "ALIASES")]
     rows += [(s.model, args.base_url or s.url, ", ".join(s.aliases)) for s in specs]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
@@ -35,7 +41,11 @@ def _check(model: str, args: argparse.Namespace) -> str:
     started = time.monotonic()
     try:
         with Client(
-            model, base_url=args.base_url, timeout=args.timeout or CHECK_TIMEOUT, max_retries=0
+            model,
+            base_url=args.base_url,
+            timeout=args.timeout or CHECK_TIMEOUT,
+            max_retries=0,
+            hf_token=hf_token(),
         ) as client:
             client.chat("Reply with the single word OK.")
     except QwenSpacesError as error:
@@ -47,8 +57,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``models`` command to the subparsers ``commands``."""
     command = commands.add_parser(
         "models", parents=parents, help="the known models and their Spaces",
-        description="List the known models, their Spaces and aliases; --check asks each a "
-        f"tiny question (timeout {CHECK_TIMEOUT:g} s unless --timeout) and exits 1 if one fails.",
+        description="List the known models, their Spaces and aliases (with --base-url, the one "
+        "model served there: --model, or the default); --check asks each a tiny question "
+        f"(timeout {CHECK_TIMEOUT:g} s unless --timeout) and exits 1 if one fails.",
     )
     command.add_argument("--check", action="store_true", help="check that each one answers now")
     command.set_defaults(run=run)

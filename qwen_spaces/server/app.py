@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,7 +95,11 @@ class _Server:
         self.clients: dict[str, AsyncClient] = {}
         for model, url in config.spaces.items():
             client = AsyncClient(
-                model, base_url=url, timeout=config.timeout, max_retries=config.max_retries
+                model,
+                base_url=url,
+                timeout=config.timeout,
+                max_retries=config.max_retries,
+                hf_token=os.environ.get("HF_TOKEN") or None,  # for private Spaces
             )
             self.clients[client.model] = client
         self.slots = asyncio.Semaphore(config.concurrency)

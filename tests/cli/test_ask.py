@@ -225,3 +225,20 @@ def test_a_file_for_the_max_model_or_a_missing_file_is_a_usage_error(
     assert max_result.code == 2 and "takes no files" in max_result.err
     assert missing.code == 2 and "cannot read" in missing.err and "No such file" in missing.err
     assert requests == 0  # refused before anything was sent
+
+
+def test_hf_token_from_the_environment_reaches_the_space(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_FromTheEnvironment123")
+    with FakeSpace() as space:
+        result = cli("ask", "hello", "--base-url", space.url)
+        auth = {r.headers.get("Authorization") for r in space.requests}
+    assert result.code == 0, result.err
+    assert auth == {"Bearer hf_FromTheEnvironment123"}
+
+
+def test_credentials_in_the_base_url_are_refused_without_showing_them(cli: Cli) -> None:
+    result = cli("ask", "hi", "--base-url", "http://user:hf_SECRETabcdef123@127.0.0.1:9")
+    assert result.code == 2
+    assert "credentials" in result.err and "SECRET" not in result.err

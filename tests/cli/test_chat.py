@@ -137,3 +137,16 @@ def test_file_attaches_a_document_to_the_next_message(home: Path, tmp_path: Path
         assert leave(child) == 0
         uploads = space.stats()["uploads"]
     assert uploads == 1
+
+
+def test_file_on_a_model_without_files_is_refused_and_clear_drops_attachments(
+    space: FakeSpace, home: Path, tmp_path: Path
+) -> None:
+    doc = tmp_path / "notes.txt"
+    doc.write_text("x")
+    child = spawn(space, home)  # qwen-2.5-max
+    say(child, f"/file {doc}", "reads no files; /file needs -m qwen-2.5-1m")
+    say(child, "/file", "(attached: nothing)")
+    say(child, "Hello", "Hello (turn 1)")  # nothing stuck
+    say(child, "/file clear", "(attachments cleared)")
+    assert leave(child) == 0

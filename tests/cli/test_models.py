@@ -64,3 +64,10 @@ def test_base_url_and_model_come_from_the_environment(monkeypatch: pytest.Monkey
     assert args.base_url == "http://127.0.0.1:9" and args.model == "qwen-2.5-max"
     args = _parser().parse_args(["ask", "--base-url", "http://127.0.0.1:8", "hi"])
     assert args.base_url == "http://127.0.0.1:8"
+
+
+def test_check_with_a_base_url_alone_checks_the_one_model_served_there(cli: Cli) -> None:
+    with FakeSpace() as space:
+        result = cli("models", "--check", "--base-url", space.url)
+    assert result.code == 0, result.out
+    assert [line.split()[0] for line in result.out.splitlines()] == ["MODEL", "qwen-2.5-max"]

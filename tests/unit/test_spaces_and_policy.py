@@ -154,3 +154,22 @@ def test_import_does_not_load_aiohttp() -> None:
     code = "import sys, qwen_spaces as q; q.Client(); print('aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://user:hf_SECRETabcdef123@127.0.0.1:9", "credentials"),
+        ("https://x.hf.space/?theme=dark", r"without \?query"),
+        ("https://huggingface.co/spaces/Qwen/Qwen2.5-Max-Demo", "OWNER-NAME.hf.space"),
+    ],
+)
+def test_a_base_url_that_is_not_a_spaces_root_is_refused_clearly(url: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says) as info:
+        qs.Client(base_url=url)
+    assert "SECRET" not in str(info.value)
+
+
+def test_a_proxy_may_carry_credentials() -> None:
+    client = qs.Client(proxy="http://user:pw@127.0.0.1:3128")
+    assert "pw" not in repr(client)
