@@ -179,8 +179,10 @@ class AsyncClient:
     ) -> Reply:
         """Send ``messages`` (a str or OpenAI-style messages) and return the Reply.
 
+        ``files``, ``conversation`` and ``timeout`` as on ``Client.chat``.
         ``on_status`` (a function or a coroutine function) gets each
-        QueueStatus; ``progress=True`` shows the queue position as a tqdm bar.
+        QueueStatus; ``progress=True`` shows the upload and the queue position
+        as tqdm bars.
         """
         bars = ChatProgress() if progress else None
         call = self._core.new_call(
@@ -228,6 +230,9 @@ class AsyncClient:
 
     async def close(self) -> None:
         """Close the connection pool. The client can still be used: it reopens.
+
+        A stream kept open in a variable is not stopped: ``await`` its
+        ``close()`` (or use it in an ``async with`` block).
 
         Cancel requests still under way (from streams stopped just before) get
         up to a couple of seconds to reach the Space first.

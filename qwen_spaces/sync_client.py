@@ -127,8 +127,14 @@ class Client:
     ) -> Reply:
         """Send ``messages`` (a str or OpenAI-style messages) and return the Reply.
 
-        ``on_status`` is called with each QueueStatus; ``progress=True`` shows
-        the queue position as a tqdm bar (in a notebook too) while waiting.
+        ``files``: documents for a model that reads them (qwen-2.5-1m): paths,
+        ``(name, bytes)`` or ``(name, binary file)``. ``conversation``: a
+        ``Reply.conversation`` to continue (``messages`` are then the new ones).
+        ``timeout``: seconds or a Timeouts, for this call. ``on_status`` is
+        called with each QueueStatus; ``progress=True`` shows the upload and
+        the queue position as tqdm bars (in a notebook too). Raises a
+        QwenSpacesError, or ValueError/TypeError for bad input before anything
+        is sent.
 
         >>> Client().chat("What is 2+2?").text   # doctest: +SKIP
         '2 + 2 = 4.'
@@ -178,7 +184,11 @@ class Client:
         )
 
     def close(self) -> None:
-        """Close the connection pool. The client can still be used: it reopens."""
+        """Close the connection pool. The client can still be used: it reopens.
+
+        A stream kept open in a variable is not stopped: close it (or use it
+        in a ``with`` block).
+        """
         self._transport.close()
 
     def __enter__(self) -> Client:

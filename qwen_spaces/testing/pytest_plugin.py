@@ -28,8 +28,13 @@ FakeSpaceFactory = Callable[..., FakeSpace]
 
 
 @pytest.fixture
-def fake_space() -> Iterator[FakeSpaceFactory]:
-    """Start FakeSpaces on demand: ``fake_space(layout="1m", answer=...)``."""
+def fake_space(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSpaceFactory]:
+    """Start FakeSpaces on demand: ``fake_space(layout="1m", answer=...)``.
+
+    The discovery cache is off while it runs: a fake Space on a random port
+    would leave an entry per test in the user's cache directory.
+    """
+    monkeypatch.setenv("QWEN_SPACES_CACHE", "off")
     started: list[FakeSpace] = []
 
     def start(*args: Any, **kwargs: Any) -> FakeSpace:
