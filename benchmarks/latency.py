@@ -270,18 +270,10 @@ def _run_worker(python: str, spec: dict[str, Any], preexec: Any, timeout: float)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1",
                GRADIO_ANALYTICS_ENABLED="False", QWEN_SPACES_CACHE="off",
                PYTHONPATH=str(ROOT))
-    try:
-        done = subprocess.run([python, "-m", "benchmarks.latency", "worker", json.dumps(spec)],
-                              cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=timeout, preexec_fn=preexec)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"ok": False, "error": f"worker exited {done.returncode}: {tail[0][:300]}"}
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    from benchmarks.run import run_json_worker  # benchmarks.run imports this module
+
+    cmd = [python, "-m", "benchmarks.latency", "worker", json.dumps(spec)]
+    return run_json_worker(cmd, timeout, env, preexec)
 
 
 def _cold_cli(url: str, layout: str, cache_dir: str, preexec: Any) -> float:

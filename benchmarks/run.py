@@ -156,15 +156,17 @@ class Server:
             proc.stdout.close()
 
 
-def worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run one contender in a fresh interpreter; its JSON answer (ok False on failure)."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False")
+def run_json_worker(
+    cmd: list[str], timeout: float, env: Optional[dict[str, str]] = None, preexec: Any = None
+) -> dict[str, Any]:
+    """Run a worker process that prints its answer as a JSON line; that answer.
+
+    A worker that fails, prints no JSON or outlives ``timeout`` answers
+    ``{"ok": False, "error": ...}``. Shared by every benchmark's workers.
+    """
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=timeout, preexec_fn=_pin(CLIENT_CPU),
-        )
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=timeout, preexec_fn=preexec, check=False)
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -173,6 +175,14 @@ def worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
         return {"ok": False, "error": f"worker exited {done.returncode}: {tail[0][:300]}"}
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+def worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one contender in a fresh interpreter; its JSON answer (ok False on failure)."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1",
+               GRADIO_ANALYTICS_ENABLED="False")
+    cmd = [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)]
+    return run_json_worker(cmd, timeout, env, _pin(CLIENT_CPU))
 
 
 # --- statistics and formatting ------------------------------------------------------------

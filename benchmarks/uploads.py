@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from benchmarks.run import CLIENT_CPU, ROOT, Server, _pin, table, verdict
+from benchmarks.run import CLIENT_CPU, Server, _pin, run_json_worker, table, verdict
 
 CONTENDERS = ("bare_requests", "qs_sync", "bare_aiohttp", "qs_async")
 LABEL = {
@@ -146,14 +145,7 @@ def run_one(contender: str, url: str, path: str, sha: str) -> dict[str, Any]:
 
 def worker(contender: str, url: str, path: str, sha: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.uploads", "--worker", contender, url, path, sha]
-    try:
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                              preexec_fn=_pin(CLIENT_CPU), check=False)
-        if done.returncode != 0:
-            return {"ok": False, "error": done.stderr.strip().splitlines()[-1][:300]}
-        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-    except (subprocess.TimeoutExpired, ValueError, IndexError) as exc:
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return run_json_worker(cmd, 900, preexec=_pin(CLIENT_CPU))
 
 
 def section(quick: bool) -> tuple[list[str], list[list[str]]]:

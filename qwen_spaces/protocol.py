@@ -53,6 +53,7 @@ from .events import ConversationState, Event, Reply, new_completion_id
 from .files import Upload, file_data
 from .gradio import (
     Msg,
+    check_body_size,
     check_response,
     parse_json,
     raise_for_queue_message,
@@ -189,6 +190,7 @@ class ChatCall:
         self._total_at = self._started_at + timeouts.total
         self._deadline = _Deadline(self._total_at, "total", timeouts.total)
         self.files = files
+        self._upload_size = sum(upload.size for upload in files)
         self._file_data: Optional[list[dict[str, Any]]] = None  # once uploaded
         self._on_upload = on_upload
         self._uploaded = 0  # bytes of the files read for sending, this attempt
@@ -243,12 +245,11 @@ class ChatCall:
             request = self._request("GET", f"{self.base_url}/config", step)
         elif step is Step.UPLOAD:
             self._uploaded = 0
-            size = sum(upload.size for upload in self.files)
             request = self._request(
                 "POST",
                 self._url("/upload"),
                 step,
-                read=self.timeouts.upload_seconds(size),
+                read=self.timeouts.upload_seconds(self._upload_size),
                 params={"upload_id": new_completion_id()[-12:]},
                 files=self.files,
                 progress=self._upload_progress,
@@ -297,7 +298,7 @@ class ChatCall:
     def _upload_progress(self, count: int) -> None:
         self._uploaded += count
         if self._on_upload is not None:
-            self._on_upload(self._uploaded, sum(upload.size for upload in self.files))
+            self._on_upload(self._uploaded, self._upload_size)
 
     def _join_body(self) -> dict[str, Any]:
         endpoints = self._ids
@@ -353,10 +354,7 @@ class ChatCall:
         Raises the error the answer stands for (HTTP errors, unreadable JSON,
         a Space without the model's function, a body over ``body_limit``).
         """
-        if len(body) > self.body_limit:
-            raise ProtocolError(
-                f"an answer of more than {self.body_limit} bytes", payload=body[:200]
-            )
+        check_body_size(body, self.body_limit)
         step = request.step
         if step is Step.CONFIG:
             self._on_config(status, body)
