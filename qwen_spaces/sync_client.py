@@ -1,65 +1,35 @@
-"""Client: the blocking driver (requests) of the shared core.
+"""Client: the blocking driver (urllib3) of the shared core.
 
 It moves bytes and nothing else: the call (``protocol.ChatCall``) decides every
-request, limit and retry. requests' and urllib3's exception shapes are known
-here only, in one table (``_FAILURES``).
+request, limit and retry; the transport (``sync_transport.py``) sends them and
+is the one place that knows urllib3's exceptions.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import logging
-import os
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Optional, Union
 
-import requests
-import urllib3.connection
-import urllib3.connectionpool
-import urllib3.exceptions
-
-from .client_core import DEFAULT_MODEL, ClientCore, ConversationCore, EndHook, Secret, StreamState
+from .client_core import DEFAULT_MODEL, ClientCore, ConversationCore, EndHook, StreamState
 from .errors import QwenSpacesError
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
 from .files import FileArg
 from .payloads import Messages
 from .policy import TimeoutArg
 from .progress import ChatProgress
-from .protocol import ChatCall, Request
+from .protocol import ChatCall
 from .sse import DEFAULT_MAX_EVENT_BYTES
-from .transport import FailureKind, TransportError
-from .watchdog import WATCHDOG, Guard, current
+from .sync_transport import Urllib3Transport
+from .transport import TransportError
 
 __all__ = ["Client", "Conversation", "Stream"]
 
 log = logging.getLogger("qwen_spaces")
 
-READ_SIZE = 65536
 StatusCallback = Callable[[QueueStatus], Any]
-
-# The one table: requests'/urllib3's exceptions -> neutral kinds (first match wins).
-_FAILURES: tuple[tuple[type[BaseException], FailureKind], ...] = (
-    (requests.exceptions.ConnectTimeout, FailureKind.CONNECT_TIMEOUT),
-    (urllib3.exceptions.ConnectTimeoutError, FailureKind.CONNECT_TIMEOUT),
-    (requests.exceptions.ReadTimeout, FailureKind.READ_TIMEOUT),
-    (urllib3.exceptions.ReadTimeoutError, FailureKind.READ_TIMEOUT),
-    (TimeoutError, FailureKind.READ_TIMEOUT),
-    (requests.exceptions.RequestException, FailureKind.CONNECTION),
-    (urllib3.exceptions.HTTPError, FailureKind.CONNECTION),
-    (http.client.HTTPException, FailureKind.CONNECTION),
-    (OSError, FailureKind.CONNECTION),
-)
-_LIBRARY_ERRORS = tuple(error for error, _ in _FAILURES)
-
-
-def _failure(exc: BaseException, guard: Guard) -> TransportError:
-    if guard.fired:  # the watchdog cut the connection: the budget ran out
-        return TransportError(FailureKind.DEADLINE, exc)
-    kind = next(kind for error, kind in _FAILURES if isinstance(exc, error))
-    return TransportError(kind, exc)
 
 
 class Client:
@@ -98,7 +68,7 @@ class Client:
             verify=verify,
             max_event_bytes=max_event_bytes,
         )
-        self._transport = RequestsTransport(self._core)
+        self._transport = Urllib3Transport(self._core)
 
     @property
     def model(self) -> str:
@@ -245,283 +215,6 @@ class Client:
             if (cancel := call.cancel_request()) is not None:
                 transport.cancel(cancel)
             state.ended(call)
-
-
-# --- the transport: requests, with a watchdog for the total budget ------------------
-
-
-class RequestsTransport:
-    """Sends a call's requests over one keep-alive requests Session.
-
-    requests' timeouts bound each read, not the whole; a watchdog thread shuts
-    a request's connection when its total budget runs out, so a Space that
-    drips its headers or body still ends on time.
-    """
-
-    def __init__(self, core: ClientCore) -> None:
-        self._core = core
-        self._session: Optional[requests.Session] = None
-        self._verify: Union[bool, str] = core.verify  # with $REQUESTS_CA_BUNDLE, once read
-
-    def _http(self) -> requests.Session:
-        session = self._session
-        if session is None:
-            core = self._core
-            session = requests.Session()
-            session.headers.update(core.headers)
-            adapter = _WatchedAdapter(pool_maxsize=32, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.verify = core.verify
-            # The environment (proxy variables, CA bundle) is read once, here:
-            # requests would scan os.environ on every request, about 0.2 ms
-            # each time, on the way to the first token.
-            session.trust_env = False
-            if core.proxy:
-                session.proxies = {"http": core.proxy, "https": core.proxy}
-            else:
-                session.proxies = requests.utils.get_environ_proxies(core.base_url)
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            self._verify = bundle if core.verify is True and bundle else core.verify
-            auth = core.authorization
-            if auth:
-                session.auth = _BearerAuth(auth)
-            self._session = session
-        return session
-
-    @contextlib.contextmanager
-    def open(self, request: Request) -> Iterator[_Exchange]:
-        """Send ``request``; the answer's headers are in, its body is not read yet.
-
-        Raises TransportError. On leaving, a body read to its end goes back to
-        the pool; any other is closed.
-        """
-        guard = Guard(time.monotonic() + request.total)
-        WATCHDOG.add(guard)
-        log.debug("%s %s", request.method, request.url)
-        readers = [upload.open(request.progress) for upload in request.files]
-        headers, data = request.headers, None
-        if readers:
-            # Streamed from the files as it is sent: requests alone would build
-            # the whole multipart body in memory. Imported here: rarely needed.
-            from requests_toolbelt import MultipartEncoder  # type: ignore[import-untyped]
-
-            data = MultipartEncoder(
-                fields=[
-                    ("files", (upload.name, reader, upload.mime_type))
-                    for upload, reader in zip(request.files, readers, strict=True)
-                ]
-            )
-            headers = {**(headers or {}), "Content-Type": data.content_type}
-        try:
-            current.guard = guard
-            try:
-                response = self._send(request, headers, data)
-            finally:
-                current.guard = None
-                for reader in readers:
-                    reader.close()
-        except _LIBRARY_ERRORS as exc:
-            guard.finish()
-            raise _failure(exc, guard) from None
-        exchange = _Exchange(response, guard)
-        try:
-            yield exchange
-        finally:
-            exchange.close()
-
-    def _send(
-        self, request: Request, headers: Optional[Mapping[str, str]], data: Any
-    ) -> requests.Response:
-        # Session.request, less its per-request merging of the session's
-        # settings (Mapping checks on every key, ~60 µs a request on the way to
-        # the first token): the same merge, done directly. Redirects, hooks
-        # and cookies are still Session.send's.
-        session = self._http()
-        merged = requests.structures.CaseInsensitiveDict(session.headers)
-        if headers:
-            merged.update(headers)
-        prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=request.method,
-            url=request.url,
-            headers=merged,
-            data=data or {},
-            json=request.json,
-            params=request.params or {},
-            auth=session.auth,
-            cookies=session.cookies,
-        )
-        return session.send(
-            prepared, stream=True, timeout=(request.connect, request.read), verify=self._verify
-        )
-
-    def cancel(self, request: Request) -> None:
-        """Send a cancel, best effort and briefly; a closed client sends nothing."""
-        if self._session is None:
-            return
-        try:
-            with self.open(request) as response:
-                response.read(4096)
-                log.debug("cancel %s: HTTP %s", request.url, response.status)
-        except TransportError as exc:
-            log.debug("cancel failed: %s", exc.kind.value)
-
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-
-
-class _Exchange:
-    """One answer as the loop reads it: status and headers, then the body."""
-
-    __slots__ = ("_chunks", "_complete", "_conn", "_guard", "_response", "headers", "status")
-
-    def __init__(self, response: requests.Response, guard: Guard) -> None:
-        self._response = response
-        self._conn = getattr(response.raw, "connection", None)  # urllib3's, while it has one
-        self._guard = guard
-        self._complete = False  # the body was read to its end
-        self._chunks: Optional[Iterator[bytes]] = None
-        self.status: int = response.status_code
-        self.headers: Mapping[str, str] = response.headers
-
-    def read(self, limit: int) -> bytes:
-        """The whole body, or its first ``limit + 1`` bytes if it is longer."""
-        try:
-            body = self._response.raw.read(limit + 1, decode_content=True)
-        except _LIBRARY_ERRORS as exc:
-            raise _failure(exc, self._guard) from None
-        self._complete = len(body) <= limit
-        return bytes(body)
-
-    def chunks(self) -> Iterator[bytes]:
-        """The body as it arrives."""
-        chunks = self._chunks = _raw_chunks(self._response.raw)
-        try:
-            yield from chunks
-            self._complete = True
-        except _LIBRARY_ERRORS as exc:
-            raise _failure(exc, self._guard) from None
-
-    def drain(self, seconds: float, max_bytes: int) -> None:
-        """Read the rest of a finished stream, within ``seconds`` and ``max_bytes``."""
-        chunks = self._chunks
-        if chunks is None:
-            return
-        raw = self._response.raw
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        until = time.monotonic() + seconds
-        total = 0
-        try:
-            while total < max_bytes and seconds > 0:
-                left = until - time.monotonic()
-                if left <= 0:
-                    return
-                if sock is not None:
-                    sock.settimeout(left)
-                chunk = next(chunks, b"")
-                if not chunk:
-                    self._complete = True
-                    return
-                total += len(chunk)
-        except _LIBRARY_ERRORS:
-            return
-
-    def close(self) -> None:
-        # requests closes the socket of a streamed response it did not read
-        # itself; a body read to its end can go back to the pool instead,
-        # unless the watchdog has cut its connection.
-        response = self._response
-        if self._guard.finish() and self._complete:
-            response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag
-            response.raw.release_conn()
-        response.close()
-        if self.status >= 500 and self._conn is not None:
-            # uvicorn closes the connection just after a 500 of the app; urllib3
-            # has put it back in the pool already (the body was read), and the
-            # next request (the /config refetch) would meet a reset. Closed
-            # here, the pool opens a new one.
-            self._conn.close()
-
-
-def _raw_chunks(raw: Any) -> Iterator[bytes]:
-    """The body as it arrives, decoded (gzip included).
-
-    A chunked body (what Gradio sends) goes through urllib3's own chunk
-    reader, the fastest path; any other through read1, which returns whatever
-    has arrived rather than waiting for a full buffer.
-    """
-    if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
-        chunks: Iterator[bytes] = raw.read_chunked(READ_SIZE, decode_content=True)
-        return chunks
-    if hasattr(raw, "read1"):
-        return iter(lambda: raw.read1(READ_SIZE, decode_content=True), b"")
-    return iter(lambda: raw.read(READ_SIZE, decode_content=True), b"")
-
-
-class _BearerAuth(requests.auth.AuthBase):
-    # requests drops an auth's header on a redirect to another host and does not
-    # add it again, so the token only reaches the Space's own host.
-    def __init__(self, value: Secret) -> None:
-        self._value = value
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = self._value
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(***)"
-
-
-class _Watched:
-    """A urllib3 connection that shows itself to the guard of the request it sends."""
-
-    def _qs_watch(self) -> None:
-        guard: Optional[Guard] = getattr(current, "guard", None)
-        if guard is not None:
-            guard.watch(self)
-
-    def connect(self) -> None:
-        self._qs_watch()
-        super().connect()  # type: ignore[misc]  # a mixin of urllib3's connections
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        self._qs_watch()
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _WatchedHTTPConnection(_Watched, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class _WatchedAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter with connections the watchdog can find."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _POOLS
-        return manager
 
 
 # --- streams and conversations -------------------------------------------------

@@ -2,13 +2,15 @@
 
 A transcript (tests/transcripts/*.json, made by tests/replicas/record.py from
 real replicas) lists the HTTP exchanges of one call in order. One set drives
-the pure layer (ChatCall fed directly), the sync client under `responses` and
-the async client under `aioresponses`.
+the pure layer (ChatCall fed directly), the sync client against a local
+:class:`ReplayServer` and the async client under `aioresponses`.
 """
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from qwen_spaces.protocol import ChatCall, Request
 
 DIR = Path(__file__).parent / "transcripts"
 BASE = "http://space.test"
+NOT_FOUND = b'{"detail":"Not Found"}'
 
 
 def names() -> list[str]:
@@ -97,3 +100,86 @@ def joined(events: list[Event]) -> str:
         if isinstance(event, TextDelta):
             text = text[: len(text) - event.backtrack] + event.text
     return text
+
+
+class ReplayServer:
+    """Recorded exchanges served over real HTTP on 127.0.0.1, in the order registered.
+
+    What ``responses`` did for the sync client when it ran on requests: each
+    ``add(method, path, ...)`` answers one request to that path (query
+    ignored); ``requests`` lists the (method, path) sent; ``unanswered`` the
+    answers no request took. A request nothing was registered for gets 404.
+    """
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[str, str], list[tuple[int, str, bytes, dict[str, str]]]] = {}
+        self.requests: list[tuple[str, str]] = []
+        #: Each request's target as sent (absolute through a proxy) and its headers
+        #: (names in lower case).
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                path = urlsplit(self.path).path
+                with server._lock:
+                    server.requests.append((self.command, path))
+                    server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                    queue = server._answers.get((self.command, path))
+                    status, content_type, body, headers = (
+                        queue.pop(0) if queue else (404, "application/json", NOT_FOUND, {})
+                    )
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def add(self, method: str, path: str, body: bytes, status: int = 200,
+            content_type: str = "application/json",
+            headers: dict[str, str] | None = None) -> None:
+        with self._lock:
+            answer = (status, content_type, body, headers or {})
+            self._answers.setdefault((method, path), []).append(answer)
+
+    def add_turn(self, turn: dict[str, Any], with_config: bool,
+                 config_headers: dict[str, str] | None = None) -> None:
+        """Every exchange of a recorded turn (its /config only if ``with_config``)."""
+        for ex in turn["exchanges"]:
+            if ex["path"] == "/config" and not with_config:
+                continue
+            self.add(ex["method"], ex["path"], ex["body"].encode("utf-8"), ex["status"],
+                     ex.get("content_type") or "application/json",
+                     config_headers if ex["path"] == "/config" else None)
+
+    @property
+    def unanswered(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [key for key, queue in self._answers.items() for _ in queue]
+
+    def __enter__(self) -> ReplayServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(10)

@@ -72,17 +72,34 @@ def test_reprs_hide_secrets() -> None:
     sync_client = qs.Client(hf_token=TOKEN, proxy=proxy)
     async_client = qs.AsyncClient(hf_token=TOKEN, proxy=proxy)
     assert_no_secret(repr(sync_client), repr(async_client), repr(vars(sync_client)))
-    assert_no_secret(repr(vars(sync_client._core)), repr(sync_client._transport._http().auth))
+    pools = sync_client._transport._pools()
+    assert_no_secret(repr(vars(sync_client._core)), repr(vars(sync_client._transport)))
+    assert_no_secret(repr(vars(pools)), repr(pools.proxy_headers))
     sync_client.close()
 
 
-def test_tls_verification_is_on_by_default_and_takes_a_ca_bundle(tmp_path: Path) -> None:
-    with qs.Client() as client:
-        assert client._transport._http().verify is True
+def test_tls_verification_is_on_by_default_and_takes_a_ca_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import certifi
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with qs.Client() as client:  # as requests: certifi's bundle
+        tls = client._transport._pools().connection_pool_kw
+        assert tls["cert_reqs"] == "CERT_REQUIRED" and tls["ca_certs"] == certifi.where()
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
     with qs.Client(verify=str(bundle)) as client:
-        assert client._transport._http().verify == str(bundle)
+        tls = client._transport._pools().connection_pool_kw
+        assert tls["cert_reqs"] == "CERT_REQUIRED" and tls["ca_certs"] == str(bundle)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    with qs.Client() as client:
+        assert client._transport._pools().connection_pool_kw["ca_certs"] == str(bundle)
+    with qs.Client(verify=str(tmp_path)) as client:  # a directory of CAs
+        assert client._transport._pools().connection_pool_kw["ca_cert_dir"] == str(tmp_path)
+    with qs.Client(verify=False) as client:
+        assert client._transport._pools().connection_pool_kw["cert_reqs"] == "CERT_NONE"
 
 
 async def test_async_tls_verification_default_and_off() -> None:

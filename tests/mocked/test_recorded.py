@@ -1,4 +1,8 @@
-"""Recorded real-Gradio transcripts replayed through both clients (responses / aioresponses)."""
+"""Recorded real-Gradio transcripts replayed through both clients.
+
+The sync client meets them over real HTTP (a local ReplayServer), the async
+client under aioresponses.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,20 @@ import re
 from typing import Any
 
 import pytest
-import responses
 from aioresponses import aioresponses
 
 import qwen_spaces as qs
 from tests.mocked.aiohttp_compat import CompatResponse
-from tests.transcript_replay import BASE, joined, load, messages_of, model_of, names, turns
+from tests.transcript_replay import (
+    BASE,
+    ReplayServer,
+    joined,
+    load,
+    messages_of,
+    model_of,
+    names,
+    turns,
+)
 
 NAMES = names()
 pytestmark = pytest.mark.skipif(not NAMES, reason="no transcripts recorded yet")
@@ -19,19 +31,6 @@ pytestmark = pytest.mark.skipif(not NAMES, reason="no transcripts recorded yet")
 
 def _exchanges(turn: dict[str, Any]) -> list[dict[str, Any]]:
     return list(turn["exchanges"])
-
-
-def register_sync(mock: responses.RequestsMock, turn: dict[str, Any], with_config: bool) -> None:
-    for ex in _exchanges(turn):
-        if ex["path"] == "/config" and not with_config:
-            continue
-        mock.add(
-            ex["method"],
-            BASE + ex["path"],
-            body=ex["body"].encode("utf-8"),
-            status=ex["status"],
-            content_type=ex.get("content_type") or "application/json",
-        )
 
 
 def register_async(mock: aioresponses, turn: dict[str, Any], with_config: bool) -> None:
@@ -52,24 +51,25 @@ def register_async(mock: aioresponses, turn: dict[str, Any], with_config: bool) 
 @pytest.mark.parametrize("name", NAMES)
 def test_sync_client_replays_transcript(name: str) -> None:
     transcript = load(name)
-    with qs.Client(model=model_of(transcript), base_url=BASE, max_retries=0) as client:
+    with ReplayServer() as server, qs.Client(
+        model=model_of(transcript), base_url=server.url, max_retries=0
+    ) as client:
         conversation = client.conversation()
         for i, turn in enumerate(turns(transcript)):
-            with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-                register_sync(mock, turn, with_config=i == 0)
-                if i == 0:
-                    stream = client.stream(messages_of(turn))
-                    events = list(stream)
-                    reply = stream.reply
-                    conversation.commit(reply)
-                else:
-                    stream = conversation.stream(turn["request"]["query"])
-                    events = list(stream)
-                    reply = stream.reply
-                sent = [c.request.url for c in mock.calls]
+            server.add_turn(turn, with_config=i == 0)
+            if i == 0:
+                stream = client.stream(messages_of(turn))
+                events = list(stream)
+                reply = stream.reply
+                conversation.commit(reply)
+            else:
+                stream = conversation.stream(turn["request"]["query"])
+                events = list(stream)
+                reply = stream.reply
+            assert server.unanswered == []  # every recorded exchange was asked for
             assert reply.text == turn["expected_answer"]
             assert joined(events) == reply.text
-            assert any("/queue/join" in url for url in sent)
+            assert any(path.endswith("/queue/join") for _, path in server.requests)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -96,13 +96,13 @@ async def test_async_client_replays_transcript(name: str) -> None:
 def test_sync_data_stream_http_error_is_a_space_http_error(status: int) -> None:
     transcript = load("max-g5")
     turn = turns(transcript)[0]
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with ReplayServer() as server:
         for ex in _exchanges(turn):
             if ex["path"].endswith("/queue/data"):
-                mock.add("GET", BASE + ex["path"], body="<html>upstream down</html>", status=status)
+                server.add("GET", ex["path"], b"<html>upstream down</html>", status, "text/html")
             else:
-                register_sync(mock, {"exchanges": [ex]}, with_config=True)
-        with qs.Client(base_url=BASE, max_retries=0) as client:
+                server.add_turn({"exchanges": [ex]}, with_config=True)
+        with qs.Client(base_url=server.url, max_retries=0) as client:
             with pytest.raises(qs.SpaceHTTPError) as info:
                 client.chat("hi")
     assert info.value.status_code == status and "upstream down" in str(info.value)
