@@ -434,7 +434,7 @@ def section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], list[li
     """The whole latency section (both layouts) and its target rows, for benchmarks.run."""
     from benchmarks.run import CLIENT_CPU, SERVER_CPU, Server, _pin, table
 
-    runs = 2 if quick else 11
+    runs = 2 if quick else 15
     body = [
         "## Latency to the first token (issue #13)", "",
         f"`python -m benchmarks.latency{' --quick' if quick else ''}`: the replay server "

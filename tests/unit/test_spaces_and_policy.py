@@ -147,13 +147,18 @@ def test_construction_touches_no_network_and_hides_the_token() -> None:
     assert client._transport._manager is None
 
 
-def test_import_does_not_load_aiohttp() -> None:
+def test_import_does_not_load_aiohttp_or_requests() -> None:
+    # aiohttp loads with the first AsyncClient request; requests only with an
+    # upload (requests-toolbelt's encoder): the Client itself runs on urllib3.
     import subprocess
     import sys
 
-    code = "import sys, qwen_spaces as q; q.Client(); print('aiohttp' in sys.modules)"
+    code = (
+        "import sys, qwen_spaces as q; q.Client()\n"
+        "print(sorted(m for m in ('aiohttp', 'requests') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
