@@ -20,6 +20,7 @@ import http.client
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -93,17 +94,22 @@ class Urllib3Transport:
         self._manager: Optional[urllib3.PoolManager] = None
         self._headers: dict[str, str] = {}
         self._cookies: Optional[http.cookiejar.CookieJar] = None  # made at the first Set-Cookie
+        self._lock = threading.Lock()  # a client may be shared by threads
 
     def _pools(self) -> urllib3.PoolManager:
+        """The pool manager, made at the first request (raises urllib3's errors for a bad proxy)."""
         manager = self._manager
         if manager is None:
-            core = self._core
-            headers = {**_BASE_HEADERS, **core.headers}
-            auth = core.authorization
-            if auth:
-                headers["Authorization"] = auth
-            self._headers = headers
-            manager = self._manager = _pool_manager(core)
+            with self._lock:
+                manager = self._manager
+                if manager is None:
+                    core = self._core
+                    headers = {**_BASE_HEADERS, **core.headers}
+                    auth = core.authorization
+                    if auth:
+                        headers["Authorization"] = auth
+                    self._headers = headers
+                    manager = self._manager = _pool_manager(core)
         return manager
 
     @property
@@ -121,7 +127,11 @@ class Urllib3Transport:
         guard = Guard(time.monotonic() + request.total)
         WATCHDOG.add(guard)
         log.debug("%s %s", request.method, request.url)
-        manager = self._pools()
+        try:
+            manager = self._pools()
+        except _LIBRARY_ERRORS as exc:  # e.g. a socks:// proxy from the environment
+            guard.finish()
+            raise _failure(exc, guard) from None
         url = request.url
         if request.params:
             url = f"{url}?{urlencode(request.params)}"
@@ -172,7 +182,8 @@ class Urllib3Transport:
             guard.finish()
             raise _failure(exc, guard) from None
         if "set-cookie" in response.headers:
-            self._cookies = _keep_cookies(self._cookies, url, response)
+            with self._lock:
+                self._cookies = _keep_cookies(self._cookies, url, response)
         exchange = _Exchange(response, guard)
         try:
             yield exchange

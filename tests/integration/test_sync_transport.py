@@ -102,3 +102,13 @@ def test_a_dead_proxy_is_a_connection_error_without_its_credentials() -> None:
         with pytest.raises(qs.SpaceConnectionError) as info:
             client.chat("hi")
     assert "hunter2secret" not in str(info.value) and "hunter2secret" not in repr(info.value)
+
+
+def test_a_socks_proxy_in_the_environment_is_a_clear_connection_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("all_proxy", "socks5://user:hunter2secret@127.0.0.1:1080")
+    with qs.Client(base_url="http://space.test", max_retries=0) as client:
+        with pytest.raises(qs.SpaceConnectionError, match="socks5") as info:
+            client.chat("hi")
+    assert "hunter2secret" not in str(info.value)
