@@ -254,6 +254,11 @@ class SpaceApp:
                 return await self._data(request)
             if route in ("/run/predict", "/api/predict") and method == "POST":
                 return self._predict(record.json)
+            if route in ("/info", "/info/") and method == "GET":
+                # The replicas answer 500 here on 4.44 and 5.12 (their schema reader
+                # trips on pydantic 2.14's "additionalProperties": true), 200 on 6.31;
+                # the fake answers 200 on all, so gradio_client can connect.
+                return _json(self.layout.api_info())
             if route == "/cancel" and method == "POST":
                 return self._cancel(record.json)
             if route == "/upload" and method == "POST":

@@ -211,6 +211,73 @@ class Layout:
         )
         return out
 
+    # --- /info ---------------------------------------------------------------
+
+    def parameter_names(self, fn: int) -> Sequence[str]:
+        """Function ``fn``'s Python parameters: Gradio reads them off its signature."""
+        return ()
+
+    def api_info(self) -> dict[str, Any]:
+        """``GET {prefix}/info``: each named function's parameters and returns, as Gradio
+        builds them from ``/config`` and the functions' signatures (gradio_client's
+        ``Client`` reads it before its first call; compared with Gradio 5.12's
+        ``Blocks.get_api_info`` for the Max replica)."""
+        components = {c["id"]: c for c in self.components()}
+        visibility = {"api_visibility": "public"} if self.gradio == 6 else {"show_api": True}
+        named: dict[str, Any] = {}
+        for dep in self.dependencies():
+            names = self.parameter_names(dep["id"])
+            parameters = []
+            for i, cid in enumerate(dep["inputs"]):
+                props = components[cid]["props"]
+                schema, python_type, example = self._api_type(props["name"])
+                # Gradio: a component's initial value is the parameter's default.
+                value = props.get("value")
+                parameters.append(
+                    {
+                        "label": props.get("label", f"parameter_{cid}"),
+                        "parameter_name": names[i] if i < len(names) else f"param_{i}",
+                        "parameter_has_default": value is not None,
+                        "parameter_default": value,
+                        "type": schema,
+                        "python_type": {"type": python_type, "description": ""},
+                        "component": props["name"].capitalize(),
+                        "example_input": example,
+                    }
+                )
+            returns = []
+            for cid in dep["outputs"]:
+                props = components[cid]["props"]
+                schema, python_type, _ = self._api_type(props["name"])
+                returns.append(
+                    {
+                        "label": props.get("label", f"value_{cid}"),
+                        "type": schema,
+                        "python_type": {"type": python_type, "description": ""},
+                        "component": props["name"].capitalize(),
+                    }
+                )
+            info = {"parameters": parameters, "returns": returns, **visibility}
+            named["/" + str(dep["api_name"])] = info
+        return {"named_endpoints": named, "unnamed_endpoints": {}}
+
+    def _api_type(self, kind: str) -> tuple[dict[str, Any], str, Any]:
+        """A component's JSON schema, Python type and example input, as ``/info``
+        shows them; the chatbot's file and component messages are left out."""
+        if kind == "textbox":
+            return {"type": "string"}, "str", "Hello!!"
+        if kind == "chatbot" and self.gradio >= 6:
+            message = {"type": "object", "properties": {"role": {"type": "string"},
+                                                        "content": {"type": "array"}}}
+            schema = {"title": "ChatbotDataMessages", "type": "array", "items": message}
+            return schema, "list[dict(role: str, content: list[Any])]", []
+        if kind == "chatbot":
+            cell = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+            pair = {"type": "array", "prefixItems": [cell, cell], "minItems": 2, "maxItems": 2}
+            schema = {"title": "ChatbotDataTuples", "type": "array", "items": pair}
+            return schema, "list[tuple[str | None, str | None]]", [["Hello!", None]]
+        return {}, "Any", None
+
     def component(self, cid: int, kind: str, **props: Any) -> dict[str, Any]:
         props.setdefault("visible", True)
         props.setdefault("elem_classes", [])
@@ -358,6 +425,11 @@ class MaxLayout(Layout):
                 {"id": 12, "children": [{"id": 13}, {"id": 14}]},
             ],
         }
+
+    def parameter_names(self, fn: int) -> Sequence[str]:
+        # model_chat(query, history, system), modify_system_session(system)
+        return {0: ("query", "history", "system"), 1: ("query", "history", "system"),
+                3: ("system",)}.get(fn, ())
 
     def dependencies(self) -> list[dict[str, Any]]:
         d = self.dependency

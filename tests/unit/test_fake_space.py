@@ -196,6 +196,23 @@ def test_the_sdk_finds_its_functions_in_the_fakes_config() -> None:
             assert found.predict_fn_index == 1
 
 
+@pytest.mark.parametrize("gradio", [4, 5, 6])
+def test_gradio_client_reads_the_max_api_info_and_chats(gradio: int) -> None:
+    import gradio_client
+    with FakeSpace("max", gradio=gradio, answer="Hello from the fake") as space:
+        prefix = "" if gradio == 4 else P5
+        info = requests.get(space.url + prefix + "/info?serialize=False", timeout=10).json()
+        params = info["named_endpoints"]["/model_chat"]["parameters"]
+        assert [p["parameter_name"] for p in params] == ["query", "history", "system"]
+        client = gradio_client.Client(space.url, verbose=False, analytics_enabled=False)
+        try:
+            _, chatbot, system = client.predict("hi", [], "sys", api_name="/model_chat")
+        finally:
+            client.close()
+    assert system == "sys"
+    assert "Hello from the fake" in json.dumps(chatbot)
+
+
 # --- streams ---------------------------------------------------------------------------------
 
 
