@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.tls import certificate, https_space  # noqa: F401 (fixtures for every test)
+
 _SESSION_DIR: list[str] = []
 
 

@@ -4,14 +4,17 @@ requests gave the Client a proxy from the environment, proxy credentials, a
 cookie jar, a CA bundle and redirects that drop the token on the way to
 another host; the transport now does each itself. Each is checked here over
 real HTTP on 127.0.0.1 (a recorded Gradio 5 call, served by ReplayServer),
-the redirect in tests/faults/test_faults.py (test_15) and the CA bundle in
-tests/faults/test_security.py.
+TLS against a loopback certificate (a FakeSpace behind tests/tls.py's TLS
+front), the redirect in tests/faults/test_faults.py
+(test_15).
 """
 
 from __future__ import annotations
 
 import base64
 import socket
+import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,3 +115,36 @@ def test_a_socks_proxy_in_the_environment_is_a_clear_connection_error(
         with pytest.raises(qs.SpaceConnectionError, match="socks5") as info:
             client.chat("hi")
     assert "hunter2secret" not in str(info.value)
+
+
+# --- TLS: what the Client verifies against ---------------------------------------------------
+
+
+def test_https_with_the_space_s_ca_bundle(https_space: str, certificate: tuple[Path, Path]) -> None:
+    with qs.Client(base_url=https_space, verify=str(certificate[0]), max_retries=0) as client:
+        assert client.chat("hi").text == "Paris."
+
+
+def test_https_reads_the_ca_bundle_from_the_environment(
+    https_space: str, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    with qs.Client(base_url=https_space, max_retries=0) as client:
+        assert client.chat("hi").text == "Paris."
+
+
+def test_https_refuses_a_certificate_it_cannot_verify(
+    https_space: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with qs.Client(base_url=https_space, max_retries=0) as client:  # certifi's CAs
+        with pytest.raises(qs.SpaceConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.chat("hi")
+
+
+def test_https_without_verification_when_asked(https_space: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning, as with requests
+        with qs.Client(base_url=https_space, verify=False, max_retries=0) as client:
+            assert client.chat("hi").text == "Paris."
