@@ -112,11 +112,6 @@ class Urllib3Transport:
                     manager = self._manager = _pool_manager(core)
         return manager
 
-    @property
-    def verify(self) -> Union[bool, str]:
-        """What certificates are checked against: False, or a CA bundle file or directory."""
-        return _ca_source(self._core.verify) or False
-
     @contextlib.contextmanager
     def open(self, request: Request) -> Iterator[_Exchange]:
         """Send ``request``; the answer's headers are in, its body is not read yet.
@@ -138,49 +133,29 @@ class Urllib3Transport:
         headers = self._headers
         if request.headers:
             headers = {**headers, **request.headers}
-        body: Any = None
         readers = [upload.open(request.progress) for upload in request.files]
-        if readers:
-            # Streamed from the files as it is sent, never whole in memory.
-            # Imported here: rarely needed, and it imports requests.
-            from requests_toolbelt import MultipartEncoder  # type: ignore[import-untyped]
-
-            body = MultipartEncoder(
-                fields=[
-                    ("files", (upload.name, reader, upload.mime_type))
-                    for upload, reader in zip(request.files, readers, strict=True)
-                ]
-            )
-            headers = {
-                **headers,
-                "Content-Type": body.content_type,
-                "Content-Length": str(body.len),
-            }
-        elif request.json is not None:
-            body = json.dumps(request.json, ensure_ascii=False).encode()
-            headers = {**headers, "Content-Type": "application/json"}
-        if self._cookies:
-            headers = _with_cookies(self._cookies, url, headers)
         try:
+            body, headers = _body(request, readers, headers)
+            if self._cookies:
+                headers = _with_cookies(self._cookies, url, headers)
             current.guard = guard
-            try:
-                response = manager.urlopen(
-                    request.method,
-                    url,
-                    body=body,
-                    headers=headers,
-                    retries=_RETRIES,
-                    timeout=urllib3.Timeout(connect=request.connect, read=request.read),
-                    preload_content=False,
-                    decode_content=True,
-                )
-            finally:
-                current.guard = None
-                for reader in readers:
-                    reader.close()
+            response = manager.urlopen(
+                request.method,
+                url,
+                body=body,
+                headers=headers,
+                retries=_RETRIES,
+                timeout=urllib3.Timeout(connect=request.connect, read=request.read),
+                preload_content=False,
+                decode_content=True,
+            )
         except _LIBRARY_ERRORS as exc:
             guard.finish()
             raise _failure(exc, guard) from None
+        finally:
+            current.guard = None
+            for reader in readers:
+                reader.close()
         if "set-cookie" in response.headers:
             with self._lock:
                 self._cookies = _keep_cookies(self._cookies, url, response)
@@ -206,6 +181,29 @@ class Urllib3Transport:
         if self._manager is not None:
             self._manager.clear()
             self._manager = None
+
+
+def _body(
+    request: Request, readers: list[Any], headers: dict[str, str]
+) -> tuple[Any, dict[str, str]]:
+    """The request's body (JSON, or the files as multipart) and the headers that say what it is."""
+    if readers:
+        # Streamed from the files as it is sent, never whole in memory.
+        # Imported here: rarely needed, and it imports requests.
+        from requests_toolbelt import MultipartEncoder  # type: ignore[import-untyped]
+
+        body = MultipartEncoder(
+            fields=[
+                ("files", (upload.name, reader, upload.mime_type))
+                for upload, reader in zip(request.files, readers, strict=True)
+            ]
+        )
+        length = str(body.len)
+        return body, {**headers, "Content-Type": body.content_type, "Content-Length": length}
+    if request.json is not None:
+        data = json.dumps(request.json, ensure_ascii=False).encode()
+        return data, {**headers, "Content-Type": "application/json"}
+    return None, headers
 
 
 class _Exchange:

@@ -261,17 +261,17 @@ class Layout:
             named["/" + str(dep["api_name"])] = info
         return {"named_endpoints": named, "unnamed_endpoints": {}}
 
-    def _api_type(self, kind: str) -> tuple[dict[str, Any], str, Any]:
+    def _api_type(self, component: str) -> tuple[dict[str, Any], str, Any]:
         """A component's JSON schema, Python type and example input, as ``/info``
         shows them; the chatbot's file and component messages are left out."""
-        if kind == "textbox":
+        if component == "textbox":
             return {"type": "string"}, "str", "Hello!!"
-        if kind == "chatbot" and self.gradio >= 6:
+        if component == "chatbot" and self.gradio >= 6:
             message = {"type": "object", "properties": {"role": {"type": "string"},
                                                         "content": {"type": "array"}}}
             schema = {"title": "ChatbotDataMessages", "type": "array", "items": message}
             return schema, "list[dict(role: str, content: list[Any])]", []
-        if kind == "chatbot":
+        if component == "chatbot":
             cell = {"anyOf": [{"type": "string"}, {"type": "null"}]}
             pair = {"type": "array", "prefixItems": [cell, cell], "minItems": 2, "maxItems": 2}
             schema = {"title": "ChatbotDataTuples", "type": "array", "items": pair}
