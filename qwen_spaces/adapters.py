@@ -15,6 +15,7 @@ from . import payloads
 from .dedup import AnswerCleaner, FooterCleaner
 from .endpoints import ChatbotFormat, Endpoints
 from .events import ConversationState
+from .gradio import is_diff
 
 if TYPE_CHECKING:
     from .spaces import SpaceSpec
@@ -144,7 +145,14 @@ class AgentChatAdapter(SpaceAdapter):
 
     def read_predict(self, answer: Any) -> Any:
         data = answer.get("data") if isinstance(answer, dict) else None
-        return data[1] if isinstance(data, list) and len(data) > 1 else None
+        chatbot = data[1] if isinstance(data, list) and len(data) > 1 else None
+        if is_diff(chatbot):
+            # Gradio 4's id() mix-up (see gradio.is_diff): the add_text answer
+            # is a diff against an earlier call. Its full value is known: the
+            # predict sends an empty chatbot, and add_text appends the user
+            # turn, which join_data builds itself when it has no chatbot.
+            return None
+        return chatbot
 
     def join_data(
         self,

@@ -360,6 +360,30 @@ def _float(value: Any) -> Optional[float]:
 
 # --- streaming diffs -------------------------------------------------------
 
+_DIFF_ACTIONS = frozenset({"replace", "append", "add", "delete"})
+
+
+def is_diff(value: Any) -> bool:
+    """Whether ``value`` is a non-empty list of diff ops ``[action, path, value]``.
+
+    Gradio 4 can answer a generator's ``/run/predict`` with a diff where the
+    full value was due: it keys a session's streams by ``id()`` of the
+    generator, and CPython reuses the address of one freed by an earlier call
+    of the same session, which then counts as the earlier run going on.
+    """
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(op, list)
+            and len(op) == 3
+            and op[0] in _DIFF_ACTIONS
+            and isinstance(op[1], list)
+            for op in value
+        )
+    )
+
+
 
 def apply_diff(value: Any, diff: list[Any]) -> Any:
     """Apply a list of Gradio diff ops ``[action, path, value]`` to ``value``.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from qwen_spaces.client_core import ClientCore
 from qwen_spaces.events import ConversationState, Reasoning, TextDelta
+from qwen_spaces.gradio import is_diff
 from qwen_spaces.protocol import Request, Step
 from tests.transcript_replay import (
     BASE,
@@ -95,3 +97,38 @@ def test_join_body_matches_what_was_recorded(name: str) -> None:
             ours_predict = next(r.json for r in requests if r.step is Step.PREDICT)
             assert predict[0]["request_json"]["data"][0]["text"] == ours_predict["data"][0]["text"]
         assert exchange_for(turn, "GET", BASE + recorded_join["path"].replace("join", "data"))
+
+
+def test_an_add_text_answer_that_is_a_diff_still_joins_with_the_user_turn() -> None:
+    # Seen on a real Gradio 4 replica (CI): a follow-up's add_text answered with
+    # a diff against the session's earlier add_text (Gradio keys its streams by
+    # id() of the generator, and CPython reused the freed one's address). Sent
+    # on as the chatbot, the Space failed: "Tuple should have at most 2 items".
+    transcript = load("onem-g4-followup")
+    first, second = turns(transcript)[:2]
+    core = ClientCore(model_of(transcript), base_url=BASE)
+    call = core.new_call(messages_of(first))
+    replay_call(call, first)
+    state = call.reply().conversation
+    query = messages_of(second)[-1]["content"]
+    predict = next(e for e in second["exchanges"] if e["path"].endswith("/run/predict"))
+    answer = json.loads(predict["body"])
+    answer["data"][1] = [["replace", [0, 0, "text"], query]]
+    diffed = {**second, "exchanges": [
+        {**e, "body": json.dumps(answer)} if e is predict else e for e in second["exchanges"]
+    ]}
+    call = core.new_call([{"role": "user", "content": query}], conversation=state)
+    sent: list[Request] = []
+    events = replay_call(call, diffed, sent=sent)
+    join = next(r.json for r in sent if r.step is Step.JOIN)
+    chatbot = join["data"][0]
+    assert len(chatbot) == 1 and chatbot[0][1] is None  # add_text's own answer: the user turn
+    assert chatbot[0][0]["text"] == query and chatbot[0][0]["files"] == []
+    assert call.reply().text == second["expected_answer"] == joined(events)
+
+
+def test_is_diff_tells_a_diff_from_a_chatbot() -> None:
+    assert is_diff([["replace", [0, 0, "text"], "x"], ["append", [0, 1], "y"]])
+    assert not is_diff([[{"text": "hi", "files": []}, None]])  # a chatbot of one pair
+    assert not is_diff([["hi", "hello"]]) and not is_diff([]) and not is_diff(None)
+    assert not is_diff([["replace", "not a path", "x"]])
