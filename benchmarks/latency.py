@@ -253,17 +253,9 @@ class Proxy:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        proc = self.proc
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        from benchmarks.run import stop_process  # benchmarks.run imports this module
+
+        stop_process(self.proc)
 
 
 def _run_worker(python: str, spec: dict[str, Any], preexec: Any, timeout: float) -> dict[str, Any]:

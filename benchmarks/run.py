@@ -144,16 +144,22 @@ class Server:
         raise RuntimeError(f"the fake server did not start: {' '.join(self.args)!r} {line!r}")
 
     def __exit__(self, *exc: Any) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
+        stop_process(self.proc)
+
+
+def stop_process(proc: Optional[subprocess.Popen[str]]) -> None:
+    """Terminate a helper process (kill it if it lingers) and close its stdout."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def run_json_worker(

@@ -36,6 +36,7 @@ from benchmarks.run import (
     fmt_ratio,
     log,
     ratio,
+    stop_process,
     table,
     verdict,
     worker,
@@ -69,15 +70,7 @@ class Served:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
+        stop_process(self.proc)
 
     def cpu_ns(self) -> int:
         """CPU time of every thread of the server so far, in ns."""

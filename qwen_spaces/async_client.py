@@ -27,7 +27,7 @@ from .policy import TimeoutArg
 from .progress import ChatProgress
 from .protocol import CANCEL_TIMEOUT, ChatCall, Request
 from .sse import DEFAULT_MAX_EVENT_BYTES
-from .transport import FailureKind, TransportError
+from .transport import FailureKind, TransportError, keeps_connection
 
 if TYPE_CHECKING:
     import aiohttp
@@ -382,9 +382,7 @@ class AiohttpTransport:
             response = await session.request(
                 request.method,
                 request.url,
-                json=request.json,
-                data=form,
-                params=request.params,
+                data=form if form is not None else request.body,
                 headers=request.headers,
                 timeout=timeout,
             )
@@ -522,9 +520,7 @@ class _Exchange:
             return
 
     def close(self) -> None:
-        # A 5xx: the server may close the connection right after (uvicorn
-        # does after an app error), so it is not offered to the next request.
-        if self._complete and self.status < 500:
+        if self._complete and keeps_connection(self.status):
             self._response.release()
         else:
             self._response.close()

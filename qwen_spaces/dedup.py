@@ -17,7 +17,7 @@ from typing import Any, Optional, Protocol
 from .endpoints import ChatbotFormat
 from .errors import ProtocolError
 from .events import Event, Reasoning, TextDelta
-from .gradio import apply_diff
+from .gradio import apply_diff, is_diff
 
 __all__ = [
     "THINKING",
@@ -81,20 +81,6 @@ def locate_answer(value: Any, fmt: ChatbotFormat, first: int) -> Optional[Path]:
                 if isinstance(part, str):
                     return [i, "content", k]
     return None
-
-
-_ACTIONS = frozenset({"replace", "append", "add", "delete"})
-
-
-def is_diff(value: Any) -> bool:
-    """Whether a value is a list of Gradio diff ops rather than a component value.
-
-    No chatbot value has this shape: its items are 2-item pairs or dicts.
-    """
-    return isinstance(value, list) and all(
-        isinstance(op, list) and len(op) == 3 and op[0] in _ACTIONS and isinstance(op[1], list)
-        for op in value
-    )
 
 
 def _get(value: Any, path: Path) -> Any:
@@ -222,7 +208,7 @@ class AnswerTracker:
             value = data[self._output]
         except (TypeError, IndexError, KeyError):
             raise ProtocolError("a message has no chatbot output", payload=data) from None
-        if value and is_diff(value):
+        if is_diff(value):
             if self._stale and self._path is not None:
                 _set(self.value, self._path, self.text)
             value = apply_diff(self.value, value)

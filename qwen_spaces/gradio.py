@@ -366,10 +366,12 @@ _DIFF_ACTIONS = frozenset({"replace", "append", "add", "delete"})
 def is_diff(value: Any) -> bool:
     """Whether ``value`` is a non-empty list of diff ops ``[action, path, value]``.
 
-    Gradio 4 can answer a generator's ``/run/predict`` with a diff where the
-    full value was due: it keys a session's streams by ``id()`` of the
-    generator, and CPython reuses the address of one freed by an earlier call
-    of the same session, which then counts as the earlier run going on.
+    No chatbot value has this shape (its items are 2-item pairs or dicts), so
+    it tells a diff from the full value Gradio sometimes sends it in place of:
+    Gradio 4 keys a session's streams by ``id()`` of the generator, and CPython
+    reuses the address of one that an earlier run freed. A new run then starts
+    with a diff (``[["replace", [], value]]`` on a stream), and a generator's
+    ``/run/predict`` can answer with a diff against an earlier call.
     """
     return (
         isinstance(value, list)

@@ -30,12 +30,14 @@ and, when the consumer stops early, sends ``call.cancel_request()``.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Union
+from urllib.parse import urlencode
 
 from . import payloads
 from .dedup import AnswerTracker
@@ -104,6 +106,7 @@ class Step(enum.Enum):
 
 
 _STREAM_HEADERS = {"Accept": "text/event-stream"}
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,6 @@ class Request:
     read: float
     total: float
     json: Any = None
-    params: Optional[dict[str, str]] = None
     headers: Optional[dict[str, str]] = None
     #: A multipart body of these files, in the field ``files`` (UPLOAD only).
     files: tuple[Upload, ...] = ()
@@ -132,6 +134,17 @@ class Request:
     def stream(self) -> bool:
         """Whether the answer is an event stream (read it as it arrives)."""
         return self.step is Step.DATA
+
+    @property
+    def body(self) -> Optional[bytes]:
+        """``json`` as sent (its Content-Type is in ``headers``), or None.
+
+        UTF-8 with non-ASCII text as is: a prompt in Cyrillic or Chinese takes
+        a third of the bytes its ``\\u`` escapes would.
+        """
+        if self.json is None:
+            return None
+        return json.dumps(self.json, ensure_ascii=False).encode()
 
 
 class _Deadline:
@@ -247,10 +260,9 @@ class ChatCall:
             self._uploaded = 0
             request = self._request(
                 "POST",
-                self._url("/upload"),
+                self._url("/upload", upload_id=new_completion_id()[-12:]),
                 step,
                 read=self.timeouts.upload_seconds(self._upload_size),
-                params={"upload_id": new_completion_id()[-12:]},
                 files=self.files,
                 progress=self._upload_progress,
             )
@@ -262,10 +274,8 @@ class ChatCall:
         elif step is Step.JOIN:
             request = self._request("POST", self._url("/queue/join"), step, json=self._join_body())
         else:
-            params = {"session_hash": self.session_hash}
-            request = self._request(
-                "GET", self._url("/queue/data"), step, params=params, headers=_STREAM_HEADERS
-            )
+            url = self._url("/queue/data", session_hash=self.session_hash)
+            request = self._request("GET", url, step, headers=_STREAM_HEADERS)
         if step is Step.PREDICT or step is Step.JOIN:
             self.touched_session = True
         self._sent = request
@@ -277,14 +287,17 @@ class ChatCall:
         assert endpoints is not None, "the endpoints are known after the CONFIG step"
         return endpoints
 
-    def _url(self, path: str) -> str:
-        return f"{self.base_url}{self._ids.api_prefix}{path}"
+    def _url(self, path: str, **query: str) -> str:
+        url = f"{self.base_url}{self._ids.api_prefix}{path}"
+        return f"{url}?{urlencode(query)}" if query else url
 
     def _request(
         self, method: str, url: str, step: Step, read: Optional[float] = None, **fields: Any
     ) -> Request:
         left = max(self._total_at - self._clock(), 0.001)
         timeouts = self.timeouts
+        if fields.get("json") is not None:
+            fields["headers"] = _JSON_HEADERS
         return Request(
             method,
             url,
@@ -333,6 +346,7 @@ class ChatCall:
             read=CANCEL_TIMEOUT,
             total=CANCEL_TIMEOUT,
             json=body,
+            headers=_JSON_HEADERS,
         )
 
     # --- what came back --------------------------------------------------

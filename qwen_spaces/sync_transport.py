@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import urllib3
 import urllib3.connection
@@ -32,7 +31,7 @@ import urllib3.connectionpool
 import urllib3.exceptions
 
 from .protocol import Request
-from .transport import FailureKind, TransportError
+from .transport import FailureKind, TransportError, keeps_connection
 from .watchdog import WATCHDOG, Guard, current
 
 if TYPE_CHECKING:
@@ -92,7 +91,10 @@ class Urllib3Transport:
     def __init__(self, core: ClientCore) -> None:
         self._core = core
         self._manager: Optional[urllib3.PoolManager] = None
-        self._headers: dict[str, str] = {}
+        self._headers = {**_BASE_HEADERS, **core.headers}
+        if core.authorization:
+            # urllib3 drops it on a redirect to another host.
+            self._headers["Authorization"] = core.authorization
         self._cookies: Optional[http.cookiejar.CookieJar] = None  # made at the first Set-Cookie
         self._lock = threading.Lock()  # a client may be shared by threads
 
@@ -103,13 +105,7 @@ class Urllib3Transport:
             with self._lock:
                 manager = self._manager
                 if manager is None:
-                    core = self._core
-                    headers = {**_BASE_HEADERS, **core.headers}
-                    auth = core.authorization
-                    if auth:
-                        headers["Authorization"] = auth
-                    self._headers = headers
-                    manager = self._manager = _pool_manager(core)
+                    manager = self._manager = _pool_manager(self._core)
         return manager
 
     @contextlib.contextmanager
@@ -128,8 +124,6 @@ class Urllib3Transport:
             guard.finish()
             raise _failure(exc, guard) from None
         url = request.url
-        if request.params:
-            url = f"{url}?{urlencode(request.params)}"
         headers = self._headers
         if request.headers:
             headers = {**headers, **request.headers}
@@ -186,24 +180,21 @@ class Urllib3Transport:
 def _body(
     request: Request, readers: list[Any], headers: dict[str, str]
 ) -> tuple[Any, dict[str, str]]:
-    """The request's body (JSON, or the files as multipart) and the headers that say what it is."""
-    if readers:
-        # Streamed from the files as it is sent, never whole in memory.
-        # Imported here: rarely needed, and it imports requests.
-        from requests_toolbelt import MultipartEncoder  # type: ignore[import-untyped]
+    """The request's body (the call's, or the files as multipart) and its headers."""
+    if not readers:
+        return request.body, headers
+    # Streamed from the files as it is sent, never whole in memory.
+    # Imported here: rarely needed, and it imports requests.
+    from requests_toolbelt import MultipartEncoder  # type: ignore[import-untyped]
 
-        body = MultipartEncoder(
-            fields=[
-                ("files", (upload.name, reader, upload.mime_type))
-                for upload, reader in zip(request.files, readers, strict=True)
-            ]
-        )
-        length = str(body.len)
-        return body, {**headers, "Content-Type": body.content_type, "Content-Length": length}
-    if request.json is not None:
-        data = json.dumps(request.json, ensure_ascii=False).encode()
-        return data, {**headers, "Content-Type": "application/json"}
-    return None, headers
+    body = MultipartEncoder(
+        fields=[
+            ("files", (upload.name, reader, upload.mime_type))
+            for upload, reader in zip(request.files, readers, strict=True)
+        ]
+    )
+    length = str(body.len)
+    return body, {**headers, "Content-Type": body.content_type, "Content-Length": length}
 
 
 class _Exchange:
@@ -245,7 +236,7 @@ class _Exchange:
         chunks = self._chunks
         if chunks is None:
             return
-        sock = getattr(getattr(self._response, "connection", None), "sock", None)
+        sock = getattr(self._conn, "sock", None)
         until = time.monotonic() + seconds
         total = 0
         try:
@@ -265,18 +256,15 @@ class _Exchange:
 
     def close(self) -> None:
         # A body read to its end goes back to the pool, unless the watchdog has
-        # cut its connection; any other is closed with its connection.
-        response = self._response
-        if self._guard.finish() and self._complete:
-            response.release_conn()
+        # cut its connection. Any other connection is closed: urllib3 may have
+        # put it back in the pool already (it does once a body is read).
+        if self._guard.finish() and self._complete and keeps_connection(self.status):
+            self._response.release_conn()
         else:
-            response.close()
-            response.release_conn()  # closed: the pool opens a new one in its place
-        if self.status >= 500 and self._conn is not None:
-            # uvicorn closes the connection just after a 500 of the app; urllib3
-            # has put it back in the pool already (the body was read), and the
-            # next request (the /config refetch) would meet a reset.
-            self._conn.close()
+            self._response.close()
+            self._response.release_conn()  # closed: the pool opens a new one in its place
+            if self._conn is not None:
+                self._conn.close()
 
 
 def _raw_chunks(response: Any) -> Iterator[bytes]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["FailureKind", "TransportError", "describe_cause"]
+__all__ = ["FailureKind", "TransportError", "describe_cause", "keeps_connection"]
 
 
 class FailureKind(enum.Enum):
@@ -29,6 +29,15 @@ class TransportError(Exception):
         super().__init__(kind.value)
         self.kind = kind
         self.cause = cause
+
+
+def keeps_connection(status: int) -> bool:
+    """Whether a connection whose answer was read to its end may serve another request.
+
+    Not after a 5xx: uvicorn closes the connection just after an app error, and
+    the next request (often the /config refetch) would meet a reset.
+    """
+    return status < 500
 
 
 def describe_cause(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ counters; ``MessageScript`` (``_script``) builds what it sends; FakeSpace
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import logging
@@ -79,6 +80,7 @@ class _Session:
     outbox: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
     pending: dict[str, Optional[asyncio.Task[None]]] = field(default_factory=dict)
     history: History = field(default_factory=History)
+    last_predict: Optional[list[Any]] = None  # for Fault.predict_diff
 
 
 class _Server(web.Server):
@@ -361,6 +363,10 @@ class SpaceApp:
             out = self.layout.predict(fn, data if isinstance(data, list) else [], session.history)
         except InputError as exc:
             return _json({"error": str(exc)}, 500)
+        earlier, session.last_predict = session.last_predict, copy.deepcopy(out)
+        if earlier is not None and self.layout.is_generator(fn):
+            if self._take(frozenset({"predict_diff"})):
+                out = [diff(old, new) for old, new in zip(earlier, out, strict=False)]
         return _json(
             {
                 "data": out,

@@ -29,6 +29,8 @@ FaultKind = Literal[
     "huge_event",
     # on GET /config
     "config_answer",
+    # on POST {P}/run/predict
+    "predict_diff",
     # on POST {P}/upload
     "upload_error",
     "upload_drop",
@@ -238,6 +240,16 @@ class Fault:
     def upload_drop(cls, after_bytes: int = 65536, times: Optional[int] = 1) -> Fault:
         """The upload's connection is cut after ``after_bytes`` of its body have arrived."""
         return cls("upload_drop", times=times, size=after_bytes)
+
+    # --- /run/predict -----------------------------------------------------------
+
+    @classmethod
+    def predict_diff(cls, times: Optional[int] = 1) -> Fault:
+        """A generator's predict answers, in place of its outputs, their diff against the
+        session's previous predict answer, as Gradio 4 does when CPython gives the new
+        generator the address of the one the previous call freed (see ``gradio.is_diff``).
+        The session's first predict has nothing to diff against and is not counted."""
+        return cls("predict_diff", times=times)
 
     # --- /config ----------------------------------------------------------------
 

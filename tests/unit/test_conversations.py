@@ -135,3 +135,27 @@ def test_an_out_of_range_synced_count_is_not_trusted() -> None:
         {"model": "m", "session_hash": "h", "messages": [], "synced": 5}
     )
     assert state.synced == 0
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_follow_up_whose_add_text_answers_a_diff_still_sends_the_user_turn(mode: str) -> None:
+    # Gradio 4 answers a follow-up's add_text with a diff when CPython reuses
+    # the earlier generator's address (see gradio.is_diff); sent on as the
+    # chatbot, the real Space refuses it ("Tuple should have at most 2 items").
+    with FakeSpace(layout="1m", answer=answer, faults=[Fault.predict_diff()]) as space:
+        if mode == "sync":
+            with qs.Client("qwen-2.5-1m", base_url=space.url, max_retries=0) as client:
+                conv = client.conversation()
+                texts = [conv.send("a").text, conv.send("b").text]
+        else:
+
+            async def run() -> list[str]:
+                async with qs.AsyncClient("qwen-2.5-1m", base_url=space.url, max_retries=0) as c:
+                    conversation = c.conversation()
+                    return [(await conversation.send(q)).text for q in ("a", "b")]
+
+            texts = asyncio.run(run())
+        joins = [r.json for r in space.requests if r.path.endswith("/queue/join")]
+    assert texts == ["turn 0: a", "turn 1: b"]
+    chatbot = joins[1]["data"][0]  # the follow-up's: add_text's answer, the user turn
+    assert len(chatbot) == 1 and chatbot[0][0]["text"] == "b" and chatbot[0][1] is None
