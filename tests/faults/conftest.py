@@ -41,8 +41,14 @@ class Outcome:
         return f"complete answer, {len(self.reply.text)} chars{took}"
 
 
-def call(mode: str, url: str, messages: Any = "hi", **options: Any) -> Outcome:
-    """One streamed call; errors are caught and returned, never swallowed silently."""
+def call(
+    mode: str, url: str, messages: Any = "hi", guard: Optional[float] = None, **options: Any
+) -> Outcome:
+    """One streamed call; errors are caught and returned, never swallowed silently.
+
+    ``guard``: an async call still running after so many seconds is stopped and
+    reported as such (a sync one is bounded by its server closing).
+    """
     started = time.monotonic()
     outcome = Outcome()
     if mode == "sync":
@@ -66,7 +72,14 @@ def call(mode: str, url: str, messages: Any = "hi", **options: Any) -> Outcome:
                 except qs.QwenSpacesError as error:
                     outcome.error = error
 
-        asyncio.run(run())
+        async def guarded() -> None:
+            try:
+                await asyncio.wait_for(run(), guard)
+            except asyncio.TimeoutError:
+                message = f"test guard: the call was still running after {guard:g} s"
+                outcome.error = qs.QwenSpacesError(message, partial_text=outcome.text)
+
+        asyncio.run(guarded())
     outcome.seconds = time.monotonic() - started
     return outcome
 

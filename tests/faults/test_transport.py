@@ -58,33 +58,8 @@ def fallback_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def guarded_call(mode: str, url: str, guard: float = TOTAL + 8, **options: Any) -> Outcome:
-    """``call()``, but an async call still running after ``guard`` seconds is
-    stopped and reported as such (a sync one is bounded by its server closing)."""
-    if mode == "sync":
-        return call(mode, url, **options)
-    outcome = Outcome()
-    started = time.monotonic()
-
-    async def run() -> None:
-        async with qs.AsyncClient(base_url=url, **options) as client:
-            stream = client.stream("hi")
-            try:
-                async for event in stream:
-                    outcome.events.append(event)
-                outcome.reply = await stream.get_reply()
-            except qs.QwenSpacesError as error:
-                outcome.error = error
-
-    async def guarded() -> None:
-        try:
-            await asyncio.wait_for(run(), guard)
-        except asyncio.TimeoutError:
-            message = f"test guard: the call was still running after {guard:g} s"
-            outcome.error = qs.QwenSpacesError(message, partial_text=outcome.text)
-
-    asyncio.run(guarded())
-    outcome.seconds = time.monotonic() - started
-    return outcome
+    """``call()`` with a test guard on an async call still running after ``guard`` seconds."""
+    return call(mode, url, guard=guard, **options)
 
 
 def check_exact(out: Outcome, expected: str) -> None:
