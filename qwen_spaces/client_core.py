@@ -15,7 +15,7 @@ from typing import Optional, Union
 from .endpoints import Endpoints
 from .events import ConversationState, Reply
 from .files import FileArg, check_files
-from .payloads import Messages, new_session_hash, normalize_history, normalize_messages
+from .payloads import Messages, normalize_history, normalize_messages
 from .policy import (
     RetryPolicy,
     TimeoutArg,
@@ -121,21 +121,26 @@ class ClientCore:
         timeout: TimeoutArg = None,
         files: Optional[Sequence[FileArg]] = None,
         on_upload: Optional[Callable[[int, int], None]] = None,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> ChatCall:
         """A call for ``messages``, continuing ``conversation`` if given.
 
         With a conversation, ``messages`` are the new ones, added after its own.
         ``files`` go with the new message (a model whose Space reads documents
-        only); ``on_upload(sent, total)`` follows their upload. Raises
-        ValueError or TypeError for bad input, before anything is sent.
+        only); ``on_upload(sent, total)`` follows their upload. ``thinking``
+        and ``thinking_budget`` (tokens) are for a model with a thinking mode.
+        Raises ValueError or TypeError for bad input, before anything is sent.
         """
         new = normalize_messages(messages)
         uploads = check_files(files)
-        if uploads and not self.spec.adapter.takes_files:
+        adapter = self.spec.adapter
+        if uploads and not adapter.takes_files:
             readers = ", ".join(s.model for s in SPACES if s.adapter.takes_files)
             raise ValueError(
                 f"model {self.spec.model} takes no files; files= works with {readers}"
             )
+        units = self._thinking_units(thinking, thinking_budget)
         if conversation is not None:
             if not isinstance(conversation, ConversationState):
                 raise TypeError("conversation must be a ConversationState (see Reply.conversation)")
@@ -143,7 +148,7 @@ class ClientCore:
             state = conversation
         else:
             full = new
-            state = ConversationState(model=self.spec.model, session_hash=new_session_hash())
+            state = ConversationState(self.spec.model)
         if self.endpoints is None and not self._cache_read:
             self._read_cache()
         return ChatCall(
@@ -160,13 +165,30 @@ class ClientCore:
             on_endpoints=self._remember,
             files=uploads,
             on_upload=on_upload,
+            thinking=thinking,
+            thinking_budget=units,
         )
+
+    def _thinking_units(self, thinking: Optional[bool], budget: Optional[int]) -> Optional[int]:
+        """Check ``thinking=``/``thinking_budget=``; the budget in the Space's units."""
+        if thinking is None and budget is None:
+            return None
+        adapter = self.spec.adapter
+        if not adapter.thinks:
+            thinkers = ", ".join(s.model for s in SPACES if s.adapter.thinks)
+            raise ValueError(
+                f"model {self.spec.model} has no thinking mode; thinking= and "
+                f"thinking_budget= work with {thinkers}"
+            )
+        if thinking is not None and not isinstance(thinking, bool):
+            raise TypeError(f"thinking must be True, False or None, got {thinking!r}")
+        return None if budget is None else adapter.budget_units(budget)
 
     def _read_cache(self) -> None:
         from . import discovery_cache  # loaded at the first call, not at import
 
         self._cache_read = True
-        cached = discovery_cache.load(self.base_url, self.spec.model)
+        cached = discovery_cache.load(self.base_url, self.spec.key)
         if cached is not None:
             log.debug("using the cached ids of %s: %s", self.spec.model, cached)
             self.endpoints, self._endpoints_cached = cached, True
@@ -177,7 +199,7 @@ class ClientCore:
         from . import discovery_cache
 
         self.endpoints, self._endpoints_cached = endpoints, False
-        discovery_cache.store(self.base_url, self.spec.model, endpoints)
+        discovery_cache.store(self.base_url, self.spec.key, endpoints)
 
     def describe(self, cls: str) -> str:
         return f"{cls}(model={self.spec.model!r}, base_url={self.base_url!r})"
@@ -218,8 +240,10 @@ class ConversationCore:
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
         state: Optional[ConversationState] = None,
+        thinking: Optional[bool] = None,
     ) -> None:
         self._core = core
+        core._thinking_units(thinking, None)  # a model without thinking refuses it here
         if state is not None:
             # A saved conversation (e.g. Reply.conversation), Space session and all.
             if not isinstance(state, ConversationState):
@@ -227,6 +251,8 @@ class ConversationCore:
             if system is not None or messages or session_hash:
                 raise ValueError("give either state, or system/messages/session_hash")
             self.state = state
+            if thinking is not None:
+                self.state.thinking = thinking
             return
         initial: list[dict[str, str]] = []
         if system is not None:
@@ -236,8 +262,18 @@ class ConversationCore:
         if messages:
             initial.extend(normalize_history(messages))
         self.state = ConversationState(
-            model=core.model, session_hash=session_hash or new_session_hash(), messages=initial
+            core.model, session_hash=session_hash, messages=initial, thinking=thinking
         )
+
+    @property
+    def thinking(self) -> Optional[bool]:
+        """The conversation's thinking mode: True, False, or None (the Space's own)."""
+        return self.state.thinking
+
+    @thinking.setter
+    def thinking(self, value: Optional[bool]) -> None:
+        self._core._thinking_units(value, None)
+        self.state.thinking = value
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -254,10 +290,18 @@ class ConversationCore:
         timeout: TimeoutArg,
         files: Optional[Sequence[FileArg]],
         on_upload: Optional[Callable[[int, int], None]] = None,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> ChatCall:
         """The call of the next turn: ``text`` after the conversation so far."""
         return self._core.new_call(
-            text, conversation=self.state, timeout=timeout, files=files, on_upload=on_upload
+            text,
+            conversation=self.state,
+            timeout=timeout,
+            files=files,
+            on_upload=on_upload,
+            thinking=thinking,
+            thinking_budget=thinking_budget,
         )
 
     def commit(self, reply: Optional[Reply], touched_session: bool = True) -> None:
@@ -270,16 +314,9 @@ class ConversationCore:
         """
         if reply is not None and reply.conversation is not None:
             self.state = reply.conversation
-        elif reply is None and touched_session:
-            self.state = ConversationState(
-                model=self.state.model,
-                session_hash=new_session_hash(),
-                messages=self.state.messages,
-            )
+        elif reply is None:
+            self.state = self.state.after_failure(touched_session)
 
     def reset(self) -> None:
         """Forget the turns (keep the system prompt) and start a new Space session."""
-        system = [m for m in self.state.messages if m["role"] == "system"]
-        self.state = ConversationState(
-            model=self.state.model, session_hash=new_session_hash(), messages=system
-        )
+        self.state = self.state.restarted()

@@ -17,28 +17,21 @@ from typing import Any, Optional, Protocol
 from .endpoints import ChatbotFormat
 from .errors import ProtocolError
 from .events import Event, Reasoning, TextDelta
-from .gradio import apply_diff, is_diff
+from .gradio import apply_diff, apply_edit, is_diff
 
-__all__ = [
-    "THINKING",
-    "AnswerCleaner",
-    "AnswerTracker",
-    "FooterCleaner",
-    "clean_onem",
-    "locate_answer",
-]
+__all__ = ["AnswerCleaner", "AnswerTracker", "Locate", "locate_answer"]
 
 log = logging.getLogger("qwen_spaces")
-
-THINKING = "Qwen is thinking..."
-_SUMMARY = "<summary>"
-_SUMMARY_END = "</summary>"
 
 Path = list[Any]
 
 
 def locate_answer(value: Any, fmt: ChatbotFormat, first: int) -> Optional[Path]:
-    """The path to the answer string in a chatbot value, or None if none yet.
+    """The path to the answer string in a Gradio chatbot value, or None if none yet.
+
+    Gradio's own formats and modelscope_studio's legacy cells (pairs whose bot
+    side is a dict or a list of dicts with ``text``); a layout with another
+    chatbot gives its own ``Locate`` to the tracker.
 
     ``first`` is the index of the turn holding our query (in pairs for tuple
     chatbots, in messages for message chatbots): earlier turns are history and
@@ -95,33 +88,6 @@ def _set(value: Any, path: Path, new: Any) -> None:
     value[path[-1]] = new
 
 
-def clean_onem(raw: str, final: bool) -> tuple[str, str]:
-    """The 1M demo's text -> (answer, status).
-
-    "Qwen is thinking..." is a status, not answer text. A trailing
-    ``<summary>...</summary>`` block is the Space's footer; while streaming, a
-    tail that may be the start of one is held back until it is clear.
-    """
-    status = ""
-    if raw.startswith(THINKING):
-        status, raw = THINKING, raw[len(THINKING) :].lstrip()
-    start = raw.rfind(_SUMMARY)
-    if start != -1:
-        end = raw.find(_SUMMARY_END, start)
-        if end == -1 or not raw[end + len(_SUMMARY_END) :].strip():
-            return _drop_newline(raw[:start]), status
-    if not final:
-        for prefix in ("\n" + _SUMMARY, _SUMMARY):
-            for n in range(min(len(prefix), len(raw)), 1, -1):
-                if raw.endswith(prefix[:n]):
-                    return _drop_newline(raw[:-n]), status
-    return raw, status
-
-
-def _drop_newline(text: str) -> str:
-    return text[:-1] if text.endswith("\n") else text
-
-
 class AnswerCleaner(Protocol):
     """What a Space wraps around its answer, and how to take it off."""
 
@@ -132,16 +98,8 @@ class AnswerCleaner(Protocol):
         """Whether an appended piece is answer text as it stands."""
 
 
-class FooterCleaner:
-    """The 1M demo's answer: a "thinking" status, then text, then a summary footer."""
-
-    @staticmethod
-    def clean(raw: str, final: bool) -> tuple[str, str]:
-        return clean_onem(raw, final)
-
-    @staticmethod
-    def plain(piece: str) -> bool:
-        return "<" not in piece  # a piece with "<" may open the footer
+#: Where a layout keeps something in its chatbot value: (value, first turn) -> path or None.
+Locate = Callable[[Any, int], Optional[Path]]
 
 
 class AnswerTracker:
@@ -151,14 +109,17 @@ class AnswerTracker:
         "_chunks",
         "_clean",
         "_first",
-        "_fmt",
         "_in_sync",
+        "_locate",
+        "_locate_reasoning",
         "_output",
         "_path",
         "_plain",
+        "_reasoning_chunks",
+        "_reasoning_path",
         "_stale",
+        "completed",
         "located",
-        "reasoning",
         "value",
     )
 
@@ -168,8 +129,15 @@ class AnswerTracker:
         output: int,
         first: int,
         cleaner: Optional[AnswerCleaner] = None,
+        *,
+        locate: Optional[Locate] = None,
+        locate_reasoning: Optional[Locate] = None,
     ) -> None:
-        self._fmt: ChatbotFormat = fmt
+        self._locate: Locate = locate or (lambda value, first: locate_answer(value, fmt, first))
+        # A layout that streams its reasoning apart (in its own string) says where.
+        self._locate_reasoning = locate_reasoning
+        self._reasoning_path: Optional[Path] = None
+        self._reasoning_chunks: list[str] = []
         self._output = output
         self._first = first
         self._clean: Optional[Callable[[str, bool], tuple[str, str]]] = (
@@ -187,12 +155,20 @@ class AnswerTracker:
         self._in_sync = False
         # Fast appends went to _chunks only; the value's string lags behind.
         self._stale = False
-        self.reasoning = ""
         self.located = False
+        self.completed = False  # the final full value arrived
 
     @property
     def text(self) -> str:
         chunks = self._chunks
+        if len(chunks) > 1:
+            chunks[:] = ["".join(chunks)]
+        return chunks[0] if chunks else ""
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning or status text so far (every Reasoning event joined)."""
+        chunks = self._reasoning_chunks
         if len(chunks) > 1:
             chunks[:] = ["".join(chunks)]
         return chunks[0] if chunks else ""
@@ -215,6 +191,7 @@ class AnswerTracker:
         self.value = value
         self._stale = False
         self._reread(out, final)
+        self.completed = final
 
     def diff(self, data: Any, out: list[Event]) -> None:
         """Diff ops for every output; only the chatbot's matter."""
@@ -245,6 +222,20 @@ class AnswerTracker:
                     self._stale = True
                     out.append(TextDelta(piece))
                 continue
+            if (
+                type(op) is list
+                and len(op) == 3
+                and op[0] == "append"
+                and op[1] == self._reasoning_path
+                and type(op[2]) is str
+                and self._reasoning_path is not None
+            ):
+                # Reasoning streams apart: applied as it comes, its piece is the delta.
+                apply_edit(self.value, op[1], "append", op[2])
+                if op[2]:
+                    self._reasoning_chunks.append(op[2])
+                    out.append(Reasoning(op[2]))
+                continue
             # Anything else: bring the value up to date, apply the rest, reread.
             if self._stale and path is not None:
                 _set(self.value, path, self.text)
@@ -256,7 +247,9 @@ class AnswerTracker:
             return
 
     def _reread(self, out: list[Event], final: bool) -> None:
-        path = locate_answer(self.value, self._fmt, self._first)
+        if self._locate_reasoning is not None:
+            self._reread_reasoning(out)
+        path = self._locate(self.value, self._first)
         self._path = path
         if path is None:
             self._in_sync = False
@@ -268,10 +261,25 @@ class AnswerTracker:
         else:
             answer, status = self._clean(raw, final)
             if status and status != self.reasoning:
-                self.reasoning = status
+                self._reasoning_chunks[:] = [status]
                 out.append(Reasoning(status))
         self._update(answer, out)
         self._in_sync = answer is raw or answer == raw
+
+    def _reread_reasoning(self, out: list[Event]) -> None:
+        assert self._locate_reasoning is not None
+        path = self._locate_reasoning(self.value, self._first)
+        self._reasoning_path = path
+        if path is None:
+            return
+        new, old = _get(self.value, path), self.reasoning
+        if not isinstance(new, str) or new == old:
+            return
+        # Reasoning events only add: a rewrite (rare) sends the new tail.
+        keep = len(old) if new.startswith(old) else _common_prefix(old, new)
+        if new[keep:]:
+            out.append(Reasoning(new[keep:]))
+        self._reasoning_chunks[:] = [new]
 
     def _update(self, new: str, out: list[Event]) -> None:
         old = self.text

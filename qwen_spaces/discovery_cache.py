@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, get_args
 
-from .endpoints import ChatbotFormat, Endpoints
+from .endpoints import ChatbotFormat, Endpoints, Function
 
 __all__ = ["TTL", "cache_dir", "enabled", "entry_path", "load", "store"]
 
@@ -45,7 +45,7 @@ log = logging.getLogger("qwen_spaces")
 #: Seconds an entry is trusted. A Space whose ids moved is caught sooner: the
 #: join fails and the call reads /config again (see protocol.ChatCall).
 TTL = 24 * 3600.0
-_VERSION = 1
+_VERSION = 2  # 2: side functions by name (was predict_* fields)
 # Local servers on random ports (tests, replicas) each leave an entry: past
 # this many files, a write also removes the expired ones.
 _PRUNE_ABOVE = 64
@@ -163,7 +163,7 @@ def _prune(directory: Path, now: float) -> None:
 def _decode(entry: Any, key: str) -> Endpoints:
     """An entry's Endpoints; raises ValueError/TypeError/KeyError for anything off."""
     if not isinstance(entry, dict) or entry.get("version") != _VERSION:
-        raise ValueError("not a version 1 entry")
+        raise ValueError(f"not a version {_VERSION} entry")
     if entry.get("key") != key:
         raise ValueError("an entry for another Space")
     saved = entry["saved"]
@@ -178,14 +178,25 @@ def _decode(entry: Any, key: str) -> Endpoints:
     for name in ("fn_index", "chatbot_output"):
         if not _is_int(fields[name]):
             raise TypeError(name)
-    for name in ("trigger_id", "predict_fn_index", "predict_trigger_id"):
-        if fields[name] is not None and not _is_int(fields[name]):
-            raise TypeError(name)
+    if fields["trigger_id"] is not None and not _is_int(fields["trigger_id"]):
+        raise TypeError("trigger_id")
+    side = fields["side"]
+    if not isinstance(side, list):
+        raise TypeError("side")
+    functions = []
+    for item in side:
+        if not isinstance(item, dict) or set(item) != {"name", "fn_index", "trigger_id"}:
+            raise ValueError("side function")
+        if not isinstance(item["name"], str) or not _is_int(item["fn_index"]):
+            raise TypeError("side function")
+        if item["trigger_id"] is not None and not _is_int(item["trigger_id"]):
+            raise TypeError("side function trigger_id")
+        functions.append(Function(item["name"], item["fn_index"], item["trigger_id"]))
     if fields["chatbot_format"] not in _FORMATS:
         raise ValueError("chatbot_format")
     if fields["from_config"] is not True:
         raise ValueError("only endpoints read from /config are cached")
-    return Endpoints(**fields)
+    return Endpoints(**{**fields, "side": tuple(functions)})
 
 
 def _is_int(value: Any) -> bool:

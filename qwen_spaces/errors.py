@@ -20,8 +20,11 @@ class QwenSpacesError(Exception):
     """Base of every error raised by qwen_spaces.
 
     ``partial_text`` holds the answer text that had arrived before the failure
-    (empty when none did), so an interrupted answer is never lost.
+    (empty when none did), so an interrupted answer is never lost;
+    ``partial_reasoning`` likewise the reasoning of a thinking model.
     """
+
+    partial_reasoning: str = ""
 
     def __init__(self, message: str, *, partial_text: str = "") -> None:
         super().__init__(message)

@@ -12,12 +12,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from .payloads import new_session_hash
+
 __all__ = [
     "ConversationState",
     "Event",
     "QueueStatus",
     "Reasoning",
     "Reply",
+    "SpaceSession",
     "TextDelta",
     "new_completion_id",
 ]
@@ -49,7 +52,12 @@ class TextDelta:
 
 @dataclass(slots=True)
 class Reasoning:
-    """A status or thinking text from the Space (e.g. "Qwen is thinking..."): not answer text."""
+    """New thinking or status text from the Space: never answer text.
+
+    On the Qwen3 demo these are the model's reasoning as it streams (all of
+    them joined are ``Reply.reasoning``); on the 1M demo, its status
+    "Qwen is thinking...".
+    """
 
     text: str
 
@@ -72,19 +80,89 @@ class QueueStatus:
 Event = Union[TextDelta, Reasoning, QueueStatus]
 
 
-@dataclass
+@dataclass(frozen=True)
+class SpaceSession:
+    """The Space-side session of a conversation: the one owner of what it holds.
+
+    ``hash`` is the Gradio session hash; ``holds`` how many of the
+    conversation's messages the Space's session already has (Spaces that
+    keep history server-side need only newer ones); ``thinking`` the
+    session's thinking switch where the Space has one (None: never set, the
+    Space's default). A value: every change makes a new one.
+    """
+
+    hash: str
+    holds: int = 0
+    thinking: Optional[bool] = None
+
+    @classmethod
+    def fresh(cls) -> SpaceSession:
+        """A new session on the Space: it holds nothing yet."""
+        return cls(new_session_hash())
+
+    def knows_all_but_last(self, messages: list[dict[str, str]]) -> bool:
+        """Whether the session holds every message but the last (send only that one)."""
+        return bool(self.holds) and self.holds == len(messages) - 1
+
+    def after_turn(self, holds: int, thinking: Optional[bool]) -> SpaceSession:
+        """The session after a finished turn: it holds ``holds`` messages."""
+        return SpaceSession(self.hash, holds, thinking)
+
+    def after_failure(self, touched: bool) -> SpaceSession:
+        """The session to go on with after a turn that did not finish.
+
+        A call that sent anything may have left part of the turn in the
+        Space's session (a user message, a flipped switch): start a fresh one.
+        """
+        return SpaceSession.fresh() if touched else self
+
+
 class ConversationState:
     """What a conversation needs to continue: its messages and the Space session.
 
-    ``session_hash`` is reused across turns so that Spaces that keep history on
-    the server (the 1M demo) see one session; ``synced`` is how many of
-    ``messages`` that session already holds, so only newer ones are sent.
+    ``session`` (a :class:`SpaceSession`) is reused across turns so that
+    Spaces that keep history on the server (the 1M and Qwen3 demos) see one
+    session; ``session_hash`` and ``synced`` read it. ``thinking`` is the
+    conversation's own choice of thinking mode (None: the session's, at
+    first the Space's default).
     """
 
-    model: str
-    session_hash: str
-    messages: list[dict[str, str]] = field(default_factory=list)
-    synced: int = 0
+    __slots__ = ("messages", "model", "session", "thinking")
+
+    def __init__(
+        self,
+        model: str,
+        session_hash: Optional[str] = None,
+        messages: Optional[list[dict[str, str]]] = None,
+        synced: int = 0,
+        *,
+        session: Optional[SpaceSession] = None,
+        thinking: Optional[bool] = None,
+    ) -> None:
+        self.model = model
+        self.messages: list[dict[str, str]] = messages if messages is not None else []
+        if session is None:
+            session = SpaceSession(session_hash) if session_hash else SpaceSession.fresh()
+            if synced:
+                session = session.after_turn(synced, None)
+        self.session = session
+        self.thinking = thinking
+
+    @classmethod
+    def resumed(
+        cls, model: str, session_hash: str, messages: list[dict[str, str]]
+    ) -> ConversationState:
+        """A conversation whose Space session ``session_hash`` already holds ``messages``."""
+        return cls(model, messages=messages, session=SpaceSession(session_hash, len(messages)))
+
+    @property
+    def session_hash(self) -> str:
+        return self.session.hash
+
+    @property
+    def synced(self) -> int:
+        """How many of ``messages`` the Space's session holds."""
+        return self.session.holds
 
     @property
     def system(self) -> Optional[str]:
@@ -93,14 +171,50 @@ class ConversationState:
                 return message["content"]
         return None
 
+    def after_failure(self, touched: bool) -> ConversationState:
+        """The state to go on with after a turn that did not finish (see SpaceSession)."""
+        session = self.session.after_failure(touched)
+        if session is self.session:
+            return self
+        return ConversationState(
+            self.model, messages=self.messages, session=session, thinking=self.thinking
+        )
+
+    def restarted(self) -> ConversationState:
+        """The system prompt only, in a new Space session."""
+        system = [m for m in self.messages if m["role"] == "system"]
+        return ConversationState(
+            self.model, messages=system, session=SpaceSession.fresh(), thinking=self.thinking
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ConversationState):
+            return NotImplemented
+        return (self.model, self.messages, self.session, self.thinking) == (
+            other.model, other.messages, other.session, other.thinking
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return (
+            f"ConversationState(model={self.model!r}, session_hash={self.session_hash!r}, "
+            f"messages={self.messages!r}, synced={self.synced}, thinking={self.thinking!r})"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, for saving a conversation (see from_dict)."""
-        return {
+        data: dict[str, Any] = {
             "model": self.model,
             "session_hash": self.session_hash,
             "messages": [dict(m) for m in self.messages],
             "synced": self.synced,
         }
+        if self.session.thinking is not None:
+            data["session_thinking"] = self.session.thinking
+        if self.thinking is not None:
+            data["thinking"] = self.thinking
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> ConversationState:
@@ -120,11 +234,17 @@ class ConversationState:
             raise ValueError("'messages' must be a list of {'role': ..., 'content': str}")
         if not isinstance(synced, int) or not 0 <= synced <= len(messages):
             synced = 0  # unknown: resend the history rather than trust it
+        flags = []
+        for key in ("session_thinking", "thinking"):
+            flag = data.get(key)
+            if flag is not None and not isinstance(flag, bool):
+                raise ValueError(f"{key!r} must be true, false or absent")
+            flags.append(flag)
         return cls(
-            model=model,
-            session_hash=session_hash,
+            model,
             messages=[{"role": m["role"], "content": m["content"]} for m in messages],
-            synced=synced,
+            session=SpaceSession(session_hash, synced, flags[0]),
+            thinking=flags[1],
         )
 
 
@@ -132,7 +252,9 @@ class ConversationState:
 class Reply:
     """A finished answer.
 
-    ``text`` is the answer, ``reasoning`` any status/thinking text,
+    ``text`` is the answer, ``reasoning`` any status/thinking text (the
+    whole reasoning of a thinking model), ``thinking_seconds`` how long the
+    model thought as the Space reports it (None where it does not),
     ``model`` the canonical model name, ``conversation`` the state to continue
     from (it includes this answer). ``id`` is unique to this reply and is the
     ``id`` of :meth:`to_openai` (and of its stream's ``openai_chunks()``).
@@ -145,12 +267,19 @@ class Reply:
     created: float = field(default_factory=time.time)
     timings: dict[str, float] = field(default_factory=dict)
     id: str = field(default_factory=new_completion_id)
+    thinking_seconds: Optional[float] = None
 
     def __str__(self) -> str:
         return self.text
 
-    def _repr_markdown_(self) -> str:  # rendered by Jupyter
-        return self.text
+    def _repr_markdown_(self) -> str:  # rendered by Jupyter: the reasoning folded apart
+        if not self.reasoning:
+            return self.text
+        took = f" ({self.thinking_seconds:.1f} s)" if self.thinking_seconds is not None else ""
+        return (
+            f"<details><summary>Thinking{took}</summary>\n\n{self.reasoning}\n\n</details>\n\n"
+            f"{self.text}"
+        )
 
     def to_openai(self) -> dict[str, Any]:
         """The reply as an OpenAI chat-completion dict."""

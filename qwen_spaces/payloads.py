@@ -7,23 +7,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from .endpoints import ChatbotFormat, Endpoints
+from .endpoints import ChatbotFormat
 
 __all__ = [
     "Messages",
     "Prompt",
     "chatbot_value",
     "flatten",
-    "join_body",
+    "function_body",
     "new_session_hash",
     "normalize_history",
     "normalize_messages",
-    "predict_body",
     "split_messages",
 ]
 
 Messages = Union[str, Sequence[Mapping[str, Any]]]
-ROLES = ("system", "user", "assistant")  # the roles of normalized messages
 
 
 def new_session_hash() -> str:
@@ -193,8 +191,6 @@ def chatbot_value(history: list[tuple[str, str]], fmt: ChatbotFormat) -> list[An
     """History in the shape the Space's chatbot component expects."""
     if fmt == "tuples":
         return [[user, assistant] for user, assistant in history]
-    if fmt == "ms_legacy":
-        return [[_ms_message(user), [_ms_message(assistant)]] for user, assistant in history]
     out: list[Any] = []
     for user, assistant in history:
         for role, text in (("user", user), ("assistant", assistant)):
@@ -205,60 +201,15 @@ def chatbot_value(history: list[tuple[str, str]], fmt: ChatbotFormat) -> list[An
     return out
 
 
-def _ms_message(text: str) -> dict[str, Any]:
-    # modelscope_studio's legacy chatbot message, as the Space's page sends it.
-    return {
-        "id": None,
-        "elem_id": None,
-        "elem_classes": None,
-        "name": None,
-        "text": text,
-        "flushing": None,
-        "avatar": "",
-        "files": [],
-    }
+def function_body(ids: tuple[int, Optional[int]], data: list[Any], session_hash: str) -> dict[str, Any]:
+    """The body that runs a function (``/queue/join`` or ``/run/predict``) in a session.
 
-
-def join_body(endpoints: Endpoints, data: list[Any], session_hash: str) -> dict[str, Any]:
+    ``ids`` are its ``(fn_index, trigger_id)``.
+    """
     return {
         "data": data,
         "event_data": None,
-        "fn_index": endpoints.fn_index,
-        "trigger_id": endpoints.trigger_id,
+        "fn_index": ids[0],
+        "trigger_id": ids[1],
         "session_hash": session_hash,
     }
-
-
-def max_data(prompt: Prompt, endpoints: Endpoints, default_system: str) -> list[Any]:
-    """Inputs of the Max demo's ``model_chat(query, history, system)``."""
-    system = prompt.system if prompt.system is not None else default_system
-    return [prompt.query, chatbot_value(prompt.history, endpoints.chatbot_format), system]
-
-
-def predict_body(
-    endpoints: Endpoints,
-    text: str,
-    session_hash: str,
-    files: Optional[list[dict[str, Any]]] = None,
-) -> dict[str, Any]:
-    """The 1M demo's ``add_text(input, chatbot, history)``: appends the user turn.
-
-    ``files`` are Gradio FileData dicts of files already uploaded.
-    """
-    return {
-        "data": [{"files": files or [], "text": text}, [], []],
-        "event_data": None,
-        "fn_index": endpoints.predict_fn_index,
-        "trigger_id": endpoints.predict_trigger_id,
-        "session_hash": session_hash,
-    }
-
-
-def onem_data(chatbot: Any, text: str) -> list[Any]:
-    """Inputs of the 1M demo's ``agent_run(chatbot, history, agent)``.
-
-    The history state is held by the Space per session, so it is sent as null.
-    """
-    if not isinstance(chatbot, list) or not chatbot:
-        chatbot = [[_ms_message(text), None]]
-    return [chatbot, None, 0]

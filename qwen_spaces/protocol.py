@@ -1,9 +1,12 @@
-"""One chat call as a sans-I/O state machine.
+"""One chat call as a sans-I/O state machine that runs its Space's plan.
 
 Rule: every decision about a call lives here — what to send next and with
 which headers and time limits, what an answer means, whether the deadline has
 passed, whether a failure is retried and after what delay, how to stop. The
-pure modules help (``adapters`` per Space, ``gradio`` for the queue protocol,
+Space's adapter (``adapters/``) gives the plan, the stages one call needs;
+the call runs any plan, one request at a time, and keeps where it stands in
+one ``Attempt`` (a phase value and the current stage's state), made afresh
+for each try. The pure modules help (``gradio`` for the queue protocol,
 ``dedup`` for the answer, ``policy`` for retries); a driver only moves bytes::
 
     while (request := call.next_request()) is not None:
@@ -29,18 +32,16 @@ and, when the consumer stops early, sends ``call.cancel_request()``.
 
 from __future__ import annotations
 
-import enum
-import json
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Optional, Union
 from urllib.parse import urlencode
 
 from . import payloads
-from .dedup import AnswerTracker
+from .adapters import UPLOADED, CallInput
+from .attempt import Attempt
 from .endpoints import Endpoints
 from .errors import (
     ProtocolError,
@@ -54,18 +55,17 @@ from .errors import (
 from .events import ConversationState, Event, Reply, new_completion_id
 from .files import Upload, file_data
 from .gradio import (
-    Msg,
     check_body_size,
     check_response,
     parse_json,
     raise_for_queue_message,
     raise_if_not_running,
     read_config,
-    read_message,
 )
+from .plan import CHAT, Phase, Plan, Request, Stage, Step
 from .policy import RetryPolicy, RetryState, Timeouts
 from .spaces import SpaceSpec, resolve_endpoints
-from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
+from .sse import DEFAULT_MAX_EVENT_BYTES
 from .transport import FailureKind, TransportError, describe_cause
 
 __all__ = ["CANCEL_TIMEOUT", "ChatCall", "Request", "Step"]
@@ -93,58 +93,8 @@ _STALE_FAILURE = re.compile(
 )
 
 
-class Step(enum.Enum):
-    """Where a call stands: the request it sends next."""
-
-    CONFIG = "config"  # GET /config: find the functions
-    UPLOAD = "upload"  # POST /upload: the call's files, multipart
-    PREDICT = "predict"  # POST /run/predict: a layout's un-queued first function
-    JOIN = "join"  # POST /queue/join
-    DATA = "data"  # GET /queue/data: the event stream
-    CANCEL = "cancel"  # POST /cancel: only from cancel_request()
-    DONE = "done"
-
-
 _STREAM_HEADERS = {"Accept": "text/event-stream"}
 _JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-@dataclass(frozen=True)
-class Request:
-    """An HTTP request for a driver to send, with its time limits in seconds.
-
-    ``connect``: to open a connection; ``read``: the longest silence; ``total``:
-    the whole exchange (headers, body, stream), after which the driver stops.
-    """
-
-    method: str
-    url: str
-    step: Step
-    connect: float
-    read: float
-    total: float
-    json: Any = None
-    headers: Optional[dict[str, str]] = None
-    #: A multipart body of these files, in the field ``files`` (UPLOAD only).
-    files: tuple[Upload, ...] = ()
-    #: Told the byte count of each read of the files, as they are sent.
-    progress: Optional[Callable[[int], None]] = None
-
-    @property
-    def stream(self) -> bool:
-        """Whether the answer is an event stream (read it as it arrives)."""
-        return self.step is Step.DATA
-
-    @property
-    def body(self) -> Optional[bytes]:
-        """``json`` as sent (its Content-Type is in ``headers``), or None.
-
-        UTF-8 with non-ASCII text as is: a prompt in Cyrillic or Chinese takes
-        a third of the bytes its ``\\u`` escapes would.
-        """
-        if self.json is None:
-            return None
-        return json.dumps(self.json, ensure_ascii=False).encode()
 
 
 class _Deadline:
@@ -164,6 +114,8 @@ class ChatCall:
 
     Build it through a client (``ClientCore.new_call``); a driver then follows
     the loop in this module's docstring. Nothing here does I/O or sleeps.
+    ``thinking``/``thinking_budget`` (in the Space's units) are for a Space
+    with a thinking mode, checked by the client before the call is made.
     """
 
     def __init__(
@@ -183,11 +135,21 @@ class ChatCall:
         on_upload: Optional[Callable[[int, int], None]] = None,
         endpoints_cached: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> None:
         self.spec = spec
         self.base_url = base_url
         self.messages = messages
         self.state = state
+        self.input = CallInput(
+            messages,
+            state.session,
+            spec.model_id,
+            thinking if thinking is not None else state.thinking,
+            thinking_budget,
+            len(files),
+        )
         self.endpoints = endpoints
         self.timeouts = timeouts = timeouts or Timeouts()
         self.body_limit = max_event_bytes  # the largest plain answer read whole
@@ -201,28 +163,35 @@ class ChatCall:
         self._clock = clock
         self._started_at = clock()
         self._total_at = self._started_at + timeouts.total
-        self._deadline = _Deadline(self._total_at, "total", timeouts.total)
         self.files = files
         self._upload_size = sum(upload.size for upload in files)
-        self._file_data: Optional[list[dict[str, Any]]] = None  # once uploaded
         self._on_upload = on_upload
-        self._uploaded = 0  # bytes of the files read for sending, this attempt
-        self._predicted: Any = None  # what the layout's predict call gave the join
-        self._predict_done = False
-        self._step = Step.CONFIG
-        self._sent: Optional[Request] = None
-        self._streaming = False
-        self._completed = False
-        self._failure: Optional[QwenSpacesError] = None  # from the stream, for end_of_stream
-        self._decoder = SSEDecoder(max_event_bytes)
-        self.event_id: Optional[str] = None
-        self.finished = False  # no more events will come: stop reading the stream
-        self.started = False  # the Space started generating
+        # What the plan's finished stages gave (uploaded files, side calls):
+        # kept across attempts, so a retry does not repeat them.
+        self._done: dict[str, Any] = {}
         self.touched_session = False  # something was sent that may change the Space's session
-        self.tracker: Optional[AnswerTracker] = None
         self.timings: dict[str, float] = {}
         self.completion_id = new_completion_id()  # the Reply's id, known while it streams
-        self._begin()
+        self._attempt = self._new_attempt()
+
+    def _new_attempt(self) -> Attempt:
+        discover: Plan = (Stage(Step.CONFIG),) if self.endpoints is None else ()
+        plan = (*discover, *self.spec.adapter.plan(self.input, self._done))
+        return Attempt(plan, self.body_limit)
+
+    @property
+    def phase(self) -> Phase:
+        """Where the current attempt stands."""
+        return self._attempt.phase
+
+    @property
+    def finished(self) -> bool:
+        """No more events will come: the driver stops reading the stream."""
+        return self._attempt.finished
+
+    @property
+    def event_id(self) -> Optional[str]:
+        return self._attempt.event_id
 
     @property
     def session_hash(self) -> str:
@@ -231,33 +200,33 @@ class ChatCall:
     @property
     def partial_text(self) -> str:
         """The answer text received so far."""
-        return self.tracker.text if self.tracker is not None else ""
+        tracker = self._attempt.tracker
+        return tracker.text if tracker is not None else ""
+
+    @property
+    def _deadline(self) -> _Deadline:
+        queue_at = self._attempt.queue_at
+        if queue_at is not None and queue_at < self._total_at:
+            return _Deadline(queue_at, "queue", self.timeouts.queue)
+        return _Deadline(self._total_at, "total", self.timeouts.total)
 
     # --- what to send ----------------------------------------------------
-
-    def _begin(self) -> None:
-        if self.endpoints is None:
-            self._step = Step.CONFIG
-        elif self.files and self._file_data is None:
-            self._step = Step.UPLOAD
-        elif self.spec.adapter.predicts and not self._predict_done:
-            self._step = Step.PREDICT
-        else:
-            self._step = Step.JOIN
 
     def next_request(self) -> Optional[Request]:
         """The request to send now, or None when the call has nothing more to send.
 
         Leaves the call waiting for that request's answer (``on_headers``).
         """
-        step = self._step
-        if step is Step.DONE:
+        attempt = self._attempt
+        if attempt.phase is not Phase.READY:
             return None
+        stage = attempt.stage
+        step = stage.step
         if step is Step.CONFIG:
             # /config is always at the root, whatever the api prefix.
             request = self._request("GET", f"{self.base_url}/config", step)
         elif step is Step.UPLOAD:
-            self._uploaded = 0
+            attempt.uploaded = 0
             request = self._request(
                 "POST",
                 self._url("/upload", upload_id=new_completion_id()[-12:]),
@@ -266,19 +235,15 @@ class ChatCall:
                 files=self.files,
                 progress=self._upload_progress,
             )
-        elif step is Step.PREDICT:
-            body = self.spec.adapter.predict_body(
-                self._ids, self.messages, self.state, self._file_data or []
-            )
-            request = self._request("POST", self._url("/run/predict"), step, json=body)
-        elif step is Step.JOIN:
-            request = self._request("POST", self._url("/queue/join"), step, json=self._join_body())
-        else:
+        elif attempt.event_id is not None:  # joined: now its events
             url = self._url("/queue/data", session_hash=self.session_hash)
-            request = self._request("GET", url, step, headers=_STREAM_HEADERS)
-        if step is Step.PREDICT or step is Step.JOIN:
+            request = self._request("GET", url, Step.DATA, headers=_STREAM_HEADERS)
+        else:
+            path = "/run/predict" if step is Step.PREDICT else "/queue/join"
+            request = self._request("POST", self._url(path), step, json=self._body(stage))
             self.touched_session = True
-        self._sent = request
+        attempt.sent = request
+        attempt.move(Phase.WAITING)
         return request
 
     @property
@@ -309,20 +274,27 @@ class ChatCall:
         )
 
     def _upload_progress(self, count: int) -> None:
-        self._uploaded += count
+        self._attempt.uploaded += count
         if self._on_upload is not None:
-            self._on_upload(self._uploaded, self._upload_size)
+            self._on_upload(self._attempt.uploaded, self._upload_size)
 
-    def _join_body(self) -> dict[str, Any]:
-        endpoints = self._ids
-        adapter = self.spec.adapter
-        data, first = adapter.join_data(
-            self.spec, endpoints, self.messages, self.state, self._predicted
-        )
-        self.tracker = AnswerTracker(
-            endpoints.chatbot_format, endpoints.chatbot_output, first, adapter.cleaner
-        )
-        return payloads.join_body(endpoints, data, self.session_hash)
+    def _body(self, stage: Stage) -> dict[str, Any]:
+        """The JSON body that calls ``stage``'s function."""
+        endpoints, adapter = self._ids, self.spec.adapter
+        if stage.fn == CHAT:
+            data, first = adapter.join_data(endpoints, self.input, self._done)
+            self._attempt.tracker = adapter.tracker(endpoints, first)
+            ids: tuple[int, Optional[int]] = (endpoints.fn_index, endpoints.trigger_id)
+        else:
+            data = adapter.side_data(stage.fn, endpoints, self.input, self._done)
+            try:
+                ids = endpoints.ids(stage.fn)
+            except LookupError:
+                raise SpaceError(
+                    f"cannot run the Space's {stage.fn!r} function: its /config could not be "
+                    "read, and the known defaults do not include it"
+                ) from None
+        return payloads.function_body(ids, data, self.session_hash)
 
     def cancel_request(self) -> Optional[Request]:
         """The request that stops this call on the Space, once, if it is running.
@@ -330,14 +302,13 @@ class ChatCall:
         None when there is nothing to stop (finished, or not yet in the queue).
         Leaves the call finished: it asks only once.
         """
-        if self.event_id is None or self.finished or self.endpoints is None:
+        attempt = self._attempt
+        if attempt.event_id is None or attempt.finished or self.endpoints is None:
             return None
-        self.finished = True
-        body = {
-            "session_hash": self.session_hash,
-            "fn_index": self.endpoints.fn_index,
-            "event_id": self.event_id,
-        }
+        fn = attempt.stage.fn
+        fn_index = self.endpoints.fn_index if fn == CHAT else self.endpoints.ids(fn)[0]
+        attempt.move(Phase.CANCELLED)
+        body = {"session_hash": self.session_hash, "fn_index": fn_index, "event_id": attempt.event_id}
         return Request(
             "POST",
             self._url("/cancel"),
@@ -357,8 +328,10 @@ class ChatCall:
         False: read the body whole (up to ``body_limit`` bytes, one more to
         tell) and hand it to ``on_response``.
         """
-        self._streaming = request.step is Step.DATA and status == 200
-        return self._streaming
+        streaming = request.step is Step.DATA and status == 200
+        if streaming:
+            self._attempt.move(Phase.QUEUED)
+        return streaming
 
     def on_response(
         self, request: Request, status: int, headers: Mapping[str, str], body: bytes
@@ -369,9 +342,10 @@ class ChatCall:
         a Space without the model's function, a body over ``body_limit``).
         """
         check_body_size(body, self.body_limit)
-        step = request.step
+        step, attempt = request.step, self._attempt
         if step is Step.CONFIG:
             self._on_config(status, body)
+            attempt.next_stage()
             return
         check_response(status, headers, body, request.url)
         if step is Step.UPLOAD:
@@ -382,26 +356,23 @@ class ChatCall:
                 and all(isinstance(path, str) for path in paths)
             ):
                 raise ProtocolError("the upload answer is not a list of paths", payload=paths)
-            self._file_data = [file_data(u, p) for u, p in zip(self.files, paths, strict=True)]
-            self._begin()
+            self._done[UPLOADED] = [file_data(u, p) for u, p in zip(self.files, paths, strict=True)]
+            attempt.next_stage()
         elif step is Step.PREDICT:
-            answer = parse_json(body, "the add_text answer")
-            self._predicted = self.spec.adapter.read_predict(answer)
-            self._predict_done = True
-            self._step = Step.JOIN
+            answer = parse_json(body, f"the {attempt.stage.fn} answer")
+            outputs = answer.get("data") if isinstance(answer, dict) else None
+            self._done[attempt.stage.fn] = self.spec.adapter.read_side(attempt.stage.fn, outputs)
+            attempt.next_stage()
         elif step is Step.JOIN:
             answer = parse_json(body, "the queue/join answer")
             raise_for_queue_message(answer)  # Gradio 3: {"msg": "queue_full"}
             event_id = answer.get("event_id") if isinstance(answer, dict) else None
             if not isinstance(event_id, str):
                 raise ProtocolError("queue/join did not return an event_id", payload=answer)
-            self.event_id = event_id
-            self._step = Step.DATA
             now = self._clock()
-            self.timings["joined"] = now - self._started_at
-            queue_at = now + self.timeouts.queue
-            if queue_at < self._total_at:
-                self._deadline = _Deadline(queue_at, "queue", self.timeouts.queue)
+            self.timings.setdefault("joined", now - self._started_at)
+            attempt.event_id, attempt.queue_at = event_id, now + self.timeouts.queue
+            attempt.move(Phase.READY)  # its events come next
         else:
             raise ProtocolError(f"the event stream answered HTTP {status} without a stream")
 
@@ -414,7 +385,6 @@ class ChatCall:
         except ProtocolError as exc:
             log.warning("cannot use the Space's /config (%s); using known defaults", exc)
             self.endpoints = self.spec.fallback
-            self._begin()
             return
         try:
             self.endpoints = resolve_endpoints(self.spec, config)
@@ -434,12 +404,11 @@ class ChatCall:
         log.debug("found %s in /config: %s", self.spec.api_names[0], self.endpoints)
         if self._on_endpoints is not None:
             self._on_endpoints(self.endpoints)
-        self._begin()
 
     # --- the event stream ------------------------------------------------
 
     def feed(self, chunk: bytes) -> list[Event]:
-        """Bytes of the event stream -> public events; sets ``finished`` at the end.
+        """Bytes of the event stream -> public events; ``finished`` at the end.
 
         Raises SpaceTimeoutError when the queue or total limit passed before
         this chunk came (its bytes are not read). A failure in the stream (the
@@ -448,70 +417,67 @@ class ChatCall:
         returned; ``end_of_stream`` raises it.
         """
         out: list[Event] = []
-        if self.finished:
+        attempt = self._attempt
+        if attempt.finished:
             return out
-        if self._clock() >= self._deadline.at:
-            raise self._deadline.error(self.partial_text)
+        deadline = self._deadline
+        if self._clock() >= deadline.at:
+            raise deadline.error(self.partial_text)
         try:
-            self._read(chunk, out)
+            attempt.read(chunk, out, self._start)
         except QwenSpacesError as failure:
-            self.finished = True
-            self._failure = failure
+            attempt.failure = self._shown_failure(failure)
+            attempt.move(Phase.FAILED)
+        if attempt.phase is Phase.COMPLETED and attempt.stage.fn == CHAT:
+            self.timings["completed"] = self._clock() - self._started_at
         return out
 
-    def _read(self, chunk: bytes, out: list[Event]) -> None:
-        tracker = self.tracker
-        assert tracker is not None, "the join comes before the stream"
-        own = self.event_id
-        for payload in self._decoder.feed(chunk):
-            kind, value = read_message(payload, own)
-            if kind is Msg.OUTPUT:
-                if tracker.value is None:
-                    self._start()
-                    tracker.full(value, out)
-                else:
-                    tracker.diff(value, out)
-            elif kind is Msg.OTHER:
-                continue
-            elif kind is Msg.STATUS:
-                if value.started:
-                    self._start()
-                out.append(value)
-            elif kind is Msg.COMPLETED:
-                self.finished = True
-                tracker.full(value, out, final=True)
-                self._completed = True
-                self.timings["completed"] = self._clock() - self._started_at
-                break
-            elif kind is Msg.FAILED:
-                raise value
-            else:  # Msg.CLOSED
-                self.finished = True
-                break
-
     def _start(self) -> None:
-        if not self.started:
-            self.started = True
+        if self._attempt.stage.fn == CHAT and self._attempt.phase is Phase.QUEUED:
             self.timings["started"] = self._clock() - self._started_at
-            # Queue time is over; only the total limit remains.
-            self._deadline = _Deadline(self._total_at, "total", self.timeouts.total)
+        self._attempt.start()
+
+    def _shown_failure(self, failure: QwenSpacesError) -> QwenSpacesError:
+        # A Space that shows its error in the chatbot and then fails without a
+        # reason: its own words are the message.
+        tracker = self._attempt.tracker
+        if type(failure) is SpaceError and tracker is not None:
+            shown = self.spec.adapter.failure_text(tracker)
+            if shown:
+                return SpaceError(f"the Space reported an error: {shown}")
+        return failure
 
     def end_of_stream(self) -> None:
         """The event stream ended, or the driver stopped reading it after ``finished``.
 
         Raises the failure the stream brought, if any (the driver hands it to
-        ``next_attempt``). Leaves the call done: ``next_request()`` returns
-        None, ``reply()`` answers.
+        ``next_attempt``). After the answer's stream the call is done:
+        ``next_request()`` returns None, ``reply()`` answers; after a side
+        call's, the plan goes on.
         """
-        self._step = Step.DONE
-        self.finished = True
-        failure, self._failure = self._failure, None
-        if failure is not None:
+        attempt = self._attempt
+        if attempt.phase is Phase.FAILED:
+            attempt.move(Phase.DONE)
+            failure, attempt.failure = attempt.failure, None
+            assert failure is not None
             raise failure
+        side = attempt.stage.fn != CHAT
+        if attempt.phase is Phase.COMPLETED and side:
+            self._done[attempt.stage.fn] = self.spec.adapter.read_side(
+                attempt.stage.fn, attempt.side_result
+            )
+            attempt.next_stage()
+            return
+        if attempt.phase in (Phase.QUEUED, Phase.RUNNING):
+            attempt.move(Phase.CLOSED)
+        if attempt.phase is not Phase.DONE:
+            attempt.move(Phase.DONE)
+        if side:
+            raise ProtocolError(f"the stream ended before the Space's {attempt.stage.fn!r} completed")
 
     def drain_budget(self) -> tuple[float, int]:
         """How long and how many bytes to read on after the answer, to reuse the connection."""
-        if self._failure is not None:
+        if self._attempt.phase is Phase.FAILED:
             return 0.0, 0  # a failed stream is not worth keeping the connection for
         left = self._total_at - self._clock()
         return max(0.0, min(DRAIN_SECONDS, left)), DRAIN_BYTES
@@ -524,21 +490,20 @@ class ChatCall:
         Raises the error the user sees (a transport failure becomes a
         SpaceTimeoutError or SpaceConnectionError) when it is not retried: text
         has arrived, retries are used up, it is not retryable, or waiting would
-        outlast the total limit. Otherwise leaves the call ready to start again
-        (the queue limit restarts; the total limit keeps running; a predict
-        that succeeded is not sent twice).
+        outlast the total limit. Otherwise starts a fresh attempt (the queue
+        limit restarts; the total limit keeps running; finished stages, such
+        as a predict or a thinking toggle, are not sent twice).
 
         Ids from the discovery cache that the Space refuses (see
         ``_STALE_STATUS``) send the call back to ``/config`` at once, one time,
         without using a retry: 0.
         """
-        if self._stale_ids(error):
+        if self._cached_ids and not self.partial_text and _stale_ids(error, self._attempt.sent):
             log.info("the Space's ids changed since they were cached: reading /config again")
             self._cached_ids = False
             self.config_refetched = True
-            self.endpoints = self._predicted = None
-            self._predict_done = False
-            self._reset_attempt()
+            self.endpoints = None
+            self._attempt = self._new_attempt()
             return 0.0
         failure = self._error(error)
         retry = self._retry.increment(failure)
@@ -549,49 +514,24 @@ class ChatCall:
             "retry %d of %d in %.1f s after: %s",
             self._retry.attempt, self._retry.policy.max_retries, delay, self._redact(str(failure)),
         )
-        self._reset_attempt()
+        self._attempt = self._new_attempt()
         return delay
-
-    def _reset_attempt(self) -> None:
-        self._decoder = SSEDecoder(self.body_limit)
-        self.event_id = self.tracker = self._failure = None
-        self.finished = self.started = self._completed = self._streaming = False
-        self._deadline = _Deadline(self._total_at, "total", self.timeouts.total)
-        self._begin()
-
-    def _stale_ids(self, error: Union[QwenSpacesError, TransportError]) -> bool:
-        """Whether ``error`` says the cached ids are wrong, and a refetch is still safe.
-
-        Safe: nothing started (the join or predict was refused, or the
-        function failed on its inputs before any text), and only once a call.
-        """
-        if not self._cached_ids or self.partial_text or self._sent is None:
-            return False
-        step = self._sent.step
-        if step is Step.UPLOAD:  # the files' route moves with the api prefix
-            return isinstance(error, SpaceHTTPError) and error.status_code in (404, 405)
-        if step is Step.PREDICT or step is Step.JOIN:
-            return (
-                isinstance(error, SpaceHTTPError)
-                and not isinstance(error, QueueFullError)
-                and error.status_code in _STALE_STATUS
-            )
-        if step is Step.DATA and type(error) is SpaceError:
-            return _STALE_FAILURE.search(error.message) is not None
-        return False
 
     def _error(self, error: Union[QwenSpacesError, TransportError]) -> QwenSpacesError:
         """The user's error for ``error``: the one place partial text is attached."""
         failure = self._transport_error(error) if isinstance(error, TransportError) else error
         if not failure.partial_text:
             failure.partial_text = self.partial_text
+        tracker = self._attempt.tracker
+        if tracker is not None and not failure.partial_reasoning:
+            failure.partial_reasoning = tracker.reasoning
         return failure
 
     def _transport_error(self, error: TransportError) -> QwenSpacesError:
-        kind, now = error.kind, self._clock()
-        if kind is not FailureKind.CONNECTION and now + _SLACK >= self._deadline.at:
-            return self._deadline.error(self.partial_text)
-        sent = self._sent
+        kind, now, deadline = error.kind, self._clock(), self._deadline
+        if kind is not FailureKind.CONNECTION and now + _SLACK >= deadline.at:
+            return deadline.error(self.partial_text)
+        sent = self._attempt.sent
         if kind is FailureKind.DEADLINE:
             return SpaceTimeoutError("total", self.timeouts.total)
         if kind is FailureKind.READ_TIMEOUT:
@@ -601,7 +541,7 @@ class ChatCall:
         detail = self._redact(describe_cause(error.cause))[:300]
         where = (
             "the connection to the Space broke while streaming"
-            if self._streaming
+            if self._attempt.phase in (Phase.QUEUED, Phase.RUNNING)
             else f"cannot reach the Space at {self.base_url}"
         )
         return SpaceConnectionError(f"{where} ({detail})")
@@ -612,14 +552,16 @@ class ChatCall:
         Raises ProtocolError for a stream that ended before the answer was
         complete, SpaceError for an answer without text.
         """
-        tracker = self.tracker
-        if not self._completed or tracker is None:
+        tracker = self._attempt.tracker
+        if tracker is None or not tracker.completed or self._attempt.stage.fn != CHAT:
             raise self._error(
                 ProtocolError("the stream ended before the Space said the answer was complete")
             )
         text = tracker.text
         if not tracker.located or not text:
-            raise SpaceError("the Space finished without an answer", partial_text=text)
+            error = SpaceError("the Space finished without an answer", partial_text=text)
+            error.partial_reasoning = tracker.reasoning
+            raise error
         log.debug(
             "answer complete: %d characters; joined %.3f s, started %.3f s, done %.3f s",
             len(text),
@@ -627,11 +569,13 @@ class ChatCall:
             self.timings.get("started", 0.0),
             self.timings.get("completed", 0.0),
         )
+        adapter = self.spec.adapter
+        messages = [*self.messages, {"role": "assistant", "content": text}]
         state = ConversationState(
-            model=self.spec.model,
-            session_hash=self.session_hash,
-            messages=[*self.messages, {"role": "assistant", "content": text}],
-            synced=len(self.messages) + 1,
+            self.spec.model,
+            messages=messages,
+            session=adapter.session_after(self.input, self._done, len(messages)),
+            thinking=self.state.thinking,
         )
         return Reply(
             text=text,
@@ -640,4 +584,26 @@ class ChatCall:
             conversation=state,
             timings=dict(self.timings),
             id=self.completion_id,
+            thinking_seconds=adapter.thinking_seconds(tracker),
         )
+
+
+def _stale_ids(error: Union[QwenSpacesError, TransportError], sent: Optional[Request]) -> bool:
+    """Whether ``error`` says cached ids are wrong, and a refetch is safe.
+
+    Safe: nothing started (the join or predict was refused, or the function
+    failed on its inputs before any text).
+    """
+    if sent is None:
+        return False
+    if sent.step is Step.UPLOAD:  # the files' route moves with the api prefix
+        return isinstance(error, SpaceHTTPError) and error.status_code in (404, 405)
+    if sent.step is Step.PREDICT or sent.step is Step.JOIN:
+        return (
+            isinstance(error, SpaceHTTPError)
+            and not isinstance(error, QueueFullError)
+            and error.status_code in _STALE_STATUS
+        )
+    if sent.step is Step.DATA and type(error) is SpaceError:
+        return _STALE_FAILURE.search(error.message) is not None
+    return False

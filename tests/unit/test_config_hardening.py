@@ -81,7 +81,7 @@ def resolve_both(data: Any) -> None:
         # What resolves is safe to put in a URL and a join body.
         assert PATH_SAFE.fullmatch(endpoints.api_prefix)
         assert type(endpoints.fn_index) is int and endpoints.fn_index >= 0
-        for trigger in (endpoints.trigger_id, endpoints.predict_trigger_id):
+        for trigger in (endpoints.trigger_id, *(f.trigger_id for f in endpoints.side)):
             assert trigger is None or (type(trigger) is int and trigger >= 0)
         assert 0 <= endpoints.chatbot_output
 

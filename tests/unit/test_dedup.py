@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.dedup import THINKING, AnswerTracker, FooterCleaner, clean_onem, locate_answer
+from qwen_spaces.adapters.agent import THINKING, FooterCleaner, clean_onem
+from qwen_spaces.dedup import AnswerTracker, locate_answer
 from qwen_spaces.errors import ProtocolError
 from qwen_spaces.events import Event, Reasoning, TextDelta
 

@@ -22,7 +22,7 @@ import pytest
 import qwen_spaces as qs
 from qwen_spaces import discovery_cache
 from qwen_spaces.client_core import ClientCore
-from qwen_spaces.endpoints import Endpoints
+from qwen_spaces.endpoints import Endpoints, Function
 from qwen_spaces.errors import QueueFullError, SpaceError, SpaceHTTPError
 from qwen_spaces.protocol import ChatCall, Step
 from qwen_spaces.spaces import QWEN_1M, QWEN_MAX
@@ -31,7 +31,7 @@ from qwen_spaces.testing import FakeSpace
 ROOT = Path(__file__).resolve().parents[2]
 URL = "http://127.0.0.1:9"
 MAX_IDS = Endpoints("/gradio_api", 0, 11, 1, "tuples", from_config=True)
-ONEM_IDS = Endpoints("", 2, 5, 0, "ms_legacy", 1, 5, from_config=True)
+ONEM_IDS = Endpoints("", 2, 5, 0, "ms_legacy", (Function("add_text", 1, 5),), from_config=True)
 
 
 def config_requests(space: FakeSpace) -> int:
@@ -377,7 +377,7 @@ def test_a_corrupt_file_is_ignored_and_rewritten() -> None:
         assert config_requests(space) == 1
         stored = discovery_cache.load(space.url, QWEN_MAX.model)
         assert stored is not None and stored.from_config
-        assert json.loads(path.read_text())["version"] == 1
+        assert json.loads(path.read_text())["version"] == 2
 
 
 def test_qwen_spaces_cache_off_reads_config_every_process(

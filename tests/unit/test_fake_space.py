@@ -193,7 +193,7 @@ def test_the_sdk_finds_its_functions_in_the_fakes_config() -> None:
         assert found.trigger_id == (11 if layout == "max" else 5)
         assert found.chatbot_format == {5: "tuples", 6: "messages", 4: "ms_legacy"}[gradio]
         if layout == "1m":
-            assert found.predict_fn_index == 1
+            assert found.ids("add_text")[0] == 1
 
 
 @pytest.mark.parametrize("gradio", [4, 5, 6])

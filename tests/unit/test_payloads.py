@@ -9,15 +9,15 @@ import pytest
 from qwen_spaces.payloads import (
     chatbot_value,
     flatten,
-    join_body,
-    max_data,
+    function_body,
     new_session_hash,
     normalize_history,
     normalize_messages,
-    onem_data,
-    predict_body,
     split_messages,
 )
+from qwen_spaces.adapters import CallInput
+from qwen_spaces.events import SpaceSession
+from qwen_spaces.plan import Stage, Step
 from qwen_spaces.spaces import QWEN_1M, QWEN_MAX
 
 
@@ -145,17 +145,22 @@ def test_consecutive_user_messages_are_merged_into_one_turn() -> None:
     assert prompt.history == [] and prompt.query == "a\n\nb"
 
 
+def _input(messages: list[dict[str, str]], **options: Any) -> CallInput:
+    return CallInput(normalize_messages(messages), SpaceSession("abc"), **options)
+
+
 def test_max_body_sends_real_history_and_default_system() -> None:
-    prompt = split_messages(
-        normalize_messages(
-            [
-                {"role": "user", "content": "u1"},
-                {"role": "assistant", "content": "a1"},
-                {"role": "user", "content": "q"},
-            ]
-        )
+    call = _input(
+        [
+            {"role": "user", "content": "u1"},
+            {"role": "assistant", "content": "a1"},
+            {"role": "user", "content": "q"},
+        ]
     )
-    body = join_body(QWEN_MAX.fallback, max_data(prompt, QWEN_MAX.fallback, QWEN_MAX.default_system), "abc")
+    endpoints = QWEN_MAX.fallback
+    data, first = QWEN_MAX.adapter.join_data(endpoints, call, {})
+    body = function_body((endpoints.fn_index, endpoints.trigger_id), data, "abc")
+    assert first == 1
     assert body == {
         "data": ["q", [["u1", "a1"]], "You are a helpful assistant."],
         "event_data": None,
@@ -176,19 +181,27 @@ def test_history_shapes_for_each_chatbot_type() -> None:
         "role": "assistant",
         "content": [{"type": "text", "text": "a"}],
     }
-    legacy = chatbot_value(history, "ms_legacy")
-    assert legacy[0][0]["text"] == "u" and legacy[0][1][0]["text"] == "a"
 
 
-def test_onem_predict_and_join_bodies() -> None:
-    predict = predict_body(QWEN_1M.fallback, "hello", "h1")
-    assert predict["data"] == [{"files": [], "text": "hello"}, [], []]
-    assert (predict["fn_index"], predict["trigger_id"]) == (1, 5)
-    data = onem_data(None, "hello")
-    assert data[1:] == [None, 0]
+def test_onem_plan_predict_and_join_bodies() -> None:
+    adapter, endpoints = QWEN_1M.adapter, QWEN_1M.fallback
+    call = _input([{"role": "user", "content": "hello"}])
+    assert [(s.step.value, s.fn) for s in adapter.plan(call, {})] == [
+        ("predict", "add_text"),
+        ("join", "chat"),
+    ]
+    assert adapter.plan(call, {"add_text": None}) == (Stage(Step.JOIN),)
+    assert adapter.side_data("add_text", endpoints, call, {}) == [
+        {"files": [], "text": "hello"},
+        [],
+        [],
+    ]
+    assert endpoints.ids("add_text") == (1, 5)
+    data, first = adapter.join_data(endpoints, call, {"add_text": None})
+    assert data[1:] == [None, 0] and first == 0
     assert data[0][0][0]["text"] == "hello" and data[0][0][1] is None
     returned = [[{"text": "from predict"}, None]]
-    assert onem_data(returned, "x")[0] is returned
+    assert adapter.join_data(endpoints, call, {"add_text": returned})[0][0] is returned
 
 
 def test_flatten_lone_message_is_sent_as_is() -> None:

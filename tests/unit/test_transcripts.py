@@ -36,9 +36,9 @@ def run(name: str, chunk_size: int | None) -> list[tuple[list[Any], Any, dict[st
         messages = messages_of(turn)
         if state is not None:
             messages = messages[-1:]
+        if state is None:  # the recorded session
+            state = ConversationState(core.model, session_hash=turn.get("session_hash"))
         call = core.new_call(messages, conversation=state)
-        if state is None:
-            call.state.session_hash = turn.get("session_hash") or call.state.session_hash
         events = replay_call(call, turn, chunk_size)
         reply = call.reply()
         state = reply.conversation
@@ -79,9 +79,11 @@ def test_join_body_matches_what_was_recorded(name: str) -> None:
         messages = messages_of(turn)
         if state is not None:
             messages = messages[-1:]
-        call = core.new_call(messages, conversation=state)
         recorded_join = next(e for e in turn["exchanges"] if e["path"].endswith("/queue/join"))
-        call.state.session_hash = recorded_join["request_json"]["session_hash"]
+        if state is None:  # the recorded session
+            recorded = recorded_join["request_json"]["session_hash"]
+            state = ConversationState(core.model, session_hash=recorded)
+        call = core.new_call(messages, conversation=state)
         requests: list[Request] = []
         replay_call(call, turn, sent=requests)
         state = call.reply().conversation

@@ -1,0 +1,121 @@
+"""What every layout adapter answers: the plan of a call, its inputs, how to read its answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..dedup import AnswerTracker
+from ..discovery import ConfigView, Dependency
+from ..endpoints import ChatbotFormat, Endpoints
+from ..events import SpaceSession
+from ..plan import Plan, Stage, Step
+
+__all__ = ["UPLOADED", "CallInput", "SpaceAdapter"]
+
+#: The key of the uploaded files' FileData among a call's stage results.
+UPLOADED = "upload"
+
+
+@dataclass(frozen=True)
+class CallInput:
+    """What one call asks of a Space, checked before anything is sent.
+
+    ``messages``: the whole conversation, ending with the new user message.
+    ``session``: the Space session it runs in. ``model_id``: the Space's own
+    id of the model, where one Space serves several. ``thinking``: the
+    thinking mode wanted (None: keep the session's). ``thinking_budget``: in
+    the Space's units (None: the Space's default). ``files``: how many files
+    go with the message.
+    """
+
+    messages: list[dict[str, str]]
+    session: SpaceSession
+    model_id: Optional[str] = None
+    thinking: Optional[bool] = None
+    thinking_budget: Optional[int] = None
+    files: int = 0
+
+
+class SpaceAdapter:
+    """The layout of one kind of chat Space; one module under ``adapters/`` each.
+
+    ``takes_files``: it reads documents (``files=``). ``thinks``: it has a
+    thinking mode (``thinking=``, ``thinking_budget=``). ``sides``: the
+    names of the side functions its plan calls, found in ``/config`` by
+    ``find_side``. ``default_system``: the system prompt its page starts with.
+    """
+
+    takes_files = False
+    thinks = False
+    sides: tuple[str, ...] = ()
+
+    def __init__(self, default_system: str = "You are a helpful assistant.") -> None:
+        self.default_system = default_system
+
+    # --- discovery ----------------------------------------------------------
+
+    def accepts(self, inputs: Sequence[Any], config: ConfigView) -> bool:
+        """Whether a queued function with these inputs looks like this chat function."""
+        raise NotImplementedError
+
+    def chatbot_format(self, declared: Optional[str], gradio_major: Optional[int]) -> ChatbotFormat:
+        """The chatbot's value shape, from its declared ``type`` prop and Gradio's version."""
+        raise NotImplementedError
+
+    def find_side(self, name: str, config: ConfigView, chat: Dependency) -> Optional[Dependency]:
+        """The side function ``name`` in ``/config``, given the chat function."""
+        return None
+
+    def budget_units(self, thinking_budget: int) -> int:
+        """A thinking budget in tokens -> the Space's units (only when ``thinks``).
+
+        Raises ValueError outside the Space's range.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no thinking mode")
+
+    # --- the plan -------------------------------------------------------------
+
+    def plan(self, call: CallInput, done: Mapping[str, Any]) -> Plan:
+        """The stages still to run for ``call``; ``done`` holds the results of those run.
+
+        A retry asks again, so a side call that succeeded is not repeated.
+        The default: upload the files, then the chat function.
+        """
+        upload = (Stage(Step.UPLOAD),) if call.files and UPLOADED not in done else ()
+        return (*upload, Stage(Step.JOIN))
+
+    def side_data(
+        self, name: str, endpoints: Endpoints, call: CallInput, done: Mapping[str, Any]
+    ) -> list[Any]:
+        """The inputs of side function ``name``."""
+        raise NotImplementedError(f"{type(self).__name__} has no side function {name!r}")
+
+    def read_side(self, name: str, outputs: Any) -> Any:
+        """What side function ``name``'s outputs give the rest of the plan (kept in ``done``)."""
+        return None
+
+    def join_data(
+        self, endpoints: Endpoints, call: CallInput, done: Mapping[str, Any]
+    ) -> tuple[list[Any], int]:
+        """The chat function's inputs, and the index of the chatbot turn that will hold the answer."""
+        raise NotImplementedError
+
+    # --- the answer -----------------------------------------------------------
+
+    def tracker(self, endpoints: Endpoints, first: int) -> AnswerTracker:
+        """A tracker that reads this layout's answer from the chatbot output."""
+        return AnswerTracker(endpoints.chatbot_format, endpoints.chatbot_output, first)
+
+    def failure_text(self, tracker: AnswerTracker) -> Optional[str]:
+        """The error the Space showed in its chatbot before failing, if any (plain text)."""
+        return None
+
+    def thinking_seconds(self, tracker: AnswerTracker) -> Optional[float]:
+        """How long the model thought, as the Space reports it."""
+        return None
+
+    def session_after(self, call: CallInput, done: Mapping[str, Any], holds: int) -> SpaceSession:
+        """The Space session once the call's turn is done: it holds ``holds`` messages."""
+        return call.session.after_turn(holds, call.session.thinking)
