@@ -83,9 +83,7 @@ class Attempt:
         self.decoder = SSEDecoder(self.max_event_bytes)
         self.move(Phase.READY if self.position < len(self.plan) else Phase.DONE)
 
-    def read(
-        self, chunk: bytes, out: list[Event], on_start: Callable[[], None]
-    ) -> None:
+    def read(self, chunk: bytes, out: list[Event], on_start: Callable[[], None]) -> None:
         """Bytes of the event stream -> events in ``out``; moves the phase.
 
         Raises the QwenSpacesError the stream brings (the caller keeps it for

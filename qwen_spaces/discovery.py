@@ -60,9 +60,7 @@ class ConfigView:
         return None
 
     def api_names(self) -> list[str]:
-        return sorted(
-            str(d["api_name"]).lstrip("/") for d in self.deps if d.get("api_name")
-        )
+        return sorted(str(d["api_name"]).lstrip("/") for d in self.deps if d.get("api_name"))
 
     @property
     def gradio_major(self) -> Optional[int]:

@@ -191,7 +191,10 @@ class ConversationState:
         if not isinstance(other, ConversationState):
             return NotImplemented
         return (self.model, self.messages, self.session, self.thinking) == (
-            other.model, other.messages, other.session, other.thinking
+            other.model,
+            other.messages,
+            other.session,
+            other.thinking,
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was

@@ -137,8 +137,7 @@ def _text_of(content: Any, i: int) -> str:
                 )
         return "".join(parts)
     raise TypeError(
-        f"messages[{i}] content must be a str or a list of text parts, "
-        f"got {type(content).__name__}"
+        f"messages[{i}] content must be a str or a list of text parts, got {type(content).__name__}"
     )
 
 
@@ -201,7 +200,9 @@ def chatbot_value(history: list[tuple[str, str]], fmt: ChatbotFormat) -> list[An
     return out
 
 
-def function_body(ids: tuple[int, Optional[int]], data: list[Any], session_hash: str) -> dict[str, Any]:
+def function_body(
+    ids: tuple[int, Optional[int]], data: list[Any], session_hash: str
+) -> dict[str, Any]:
     """The body that runs a function (``/queue/join`` or ``/run/predict``) in a session.
 
     ``ids`` are its ``(fn_index, trigger_id)``.

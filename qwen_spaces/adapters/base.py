@@ -99,7 +99,7 @@ class SpaceAdapter:
     def join_data(
         self, endpoints: Endpoints, call: CallInput, done: Mapping[str, Any]
     ) -> tuple[list[Any], int]:
-        """The chat function's inputs, and the index of the chatbot turn that will hold the answer."""
+        """The chat function's inputs, and the index of the chatbot turn that holds the answer."""
         raise NotImplementedError
 
     # --- the answer -----------------------------------------------------------

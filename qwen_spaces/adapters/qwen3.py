@@ -130,7 +130,9 @@ class Qwen3Adapter(SpaceAdapter):
         if rounded:
             log.info(
                 "thinking_budget=%d rounded up to %d tokens: the Space takes units of %d",
-                thinking_budget, units * BUDGET_UNIT, BUDGET_UNIT,
+                thinking_budget,
+                units * BUDGET_UNIT,
+                BUDGET_UNIT,
             )
         return units
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from qwen_spaces.adapters import CallInput
+from qwen_spaces.events import SpaceSession
 from qwen_spaces.payloads import (
     chatbot_value,
     flatten,
@@ -15,8 +17,6 @@ from qwen_spaces.payloads import (
     normalize_messages,
     split_messages,
 )
-from qwen_spaces.adapters import CallInput
-from qwen_spaces.events import SpaceSession
 from qwen_spaces.plan import Stage, Step
 from qwen_spaces.spaces import QWEN_1M, QWEN_MAX
 
@@ -41,9 +41,17 @@ def test_text_parts_are_joined() -> None:
         (["hi"], TypeError, r"messages\[0\] must be a dict"),
         ([{"role": "tool", "content": "x"}], ValueError, "role 'tool'"),
         ([{"role": "user", "content": 5}], TypeError, "content must be a str"),
-        ([{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}], ValueError, "not supported"),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}],
+            ValueError,
+            "not supported",
+        ),
         ([{"role": "user", "content": [{"text": 5}]}], TypeError, "not text"),
-        ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], ValueError, "last message"),
+        (
+            [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+            ValueError,
+            "last message",
+        ),
         ([{"role": "system", "content": "s"}], ValueError, "last message"),
         ([{"role": "user", "content": " "}], ValueError, "empty"),
     ],
@@ -65,7 +73,9 @@ def test_developer_is_a_system_message_and_name_is_ignored() -> None:
     assert split_messages(normalize_messages(msgs)).system == "Be brief."
 
 
-@pytest.mark.parametrize("assistant", [{"role": "assistant", "content": None}, {"role": "assistant"}])
+@pytest.mark.parametrize(
+    "assistant", [{"role": "assistant", "content": None}, {"role": "assistant"}]
+)
 def test_an_assistant_message_without_content_is_skipped(assistant: dict[str, Any]) -> None:
     msgs = [{"role": "user", "content": "a"}, assistant, {"role": "user", "content": "b"}]
     assert normalize_messages(msgs) == [
@@ -77,21 +87,40 @@ def test_an_assistant_message_without_content_is_skipped(assistant: dict[str, An
 @pytest.mark.parametrize(
     ("message", "match"),
     [
-        ({"role": "tool", "content": "42", "tool_call_id": "c1"}, r"role 'tool': tool results are not supported"),
+        (
+            {"role": "tool", "content": "42", "tool_call_id": "c1"},
+            r"role 'tool': tool results are not supported",
+        ),
         ({"role": "function", "name": "f", "content": "42"}, r"role 'function': function results"),
         (
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function"}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "type": "function"}],
+            },
             r"tool_calls: tool and function calls are not supported",
         ),
-        ({"role": "assistant", "content": "", "function_call": {"name": "f"}}, r"function_call: .*not supported"),
+        (
+            {"role": "assistant", "content": "", "function_call": {"name": "f"}},
+            r"function_call: .*not supported",
+        ),
         (
             {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "..."}}]},
             r"'input_audio' part: images, audio and files are not supported; expected text parts",
         ),
         ({"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}, r"'file' part"),
-        ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}, r"'image_url' part"),
-        ({"role": "user", "content": [{"type": "video", "video": "x"}]}, r"type 'video'; expected text parts"),
-        ({"role": "critic", "content": "x"}, r"role 'critic'; expected 'system', 'developer', 'user' or 'assistant'"),
+        (
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
+            r"'image_url' part",
+        ),
+        (
+            {"role": "user", "content": [{"type": "video", "video": "x"}]},
+            r"type 'video'; expected text parts",
+        ),
+        (
+            {"role": "critic", "content": "x"},
+            r"role 'critic'; expected 'system', 'developer', 'user' or 'assistant'",
+        ),
     ],
 )
 def test_unsupported_openai_features_say_so(message: dict[str, Any], match: str) -> None:
