@@ -176,10 +176,13 @@ class AsyncClient:
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
         progress: bool = False,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> Reply:
         """Send ``messages`` (a str or OpenAI-style messages) and return the Reply.
 
-        ``files``, ``conversation`` and ``timeout`` as on ``Client.chat``.
+        ``files``, ``conversation``, ``timeout``, ``thinking`` and
+        ``thinking_budget`` as on ``Client.chat``.
         ``on_status`` (a function or a coroutine function) gets each
         QueueStatus; ``progress=True`` shows the upload and the queue position
         as tqdm bars.
@@ -191,6 +194,8 @@ class AsyncClient:
             timeout=timeout,
             files=files,
             on_upload=bars.upload if bars is not None else None,
+            thinking=thinking,
+            thinking_budget=thinking_budget,
         )
         return await self._consume(AsyncStream(self, call), on_status, bars)
 
@@ -201,13 +206,20 @@ class AsyncClient:
         files: Optional[Sequence[FileArg]] = None,
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> AsyncStream:
         """Start a call and return its AsyncStream of events.
 
         Input is checked here, before any network.
         """
         call = self._core.new_call(
-            messages, conversation=conversation, timeout=timeout, files=files
+            messages,
+            conversation=conversation,
+            timeout=timeout,
+            files=files,
+            thinking=thinking,
+            thinking_budget=thinking_budget,
         )
         return AsyncStream(self, call)
 
@@ -218,14 +230,22 @@ class AsyncClient:
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
         state: Optional[ConversationState] = None,
+        thinking: Optional[bool] = None,
     ) -> AsyncConversation:
         """A multi-turn conversation: ``await send(text) -> Reply``, ``stream(text)``.
 
         ``state`` resumes a saved one (``Reply.conversation``, or
-        ``conversation.state``), on the same Space session.
+        ``conversation.state``), on the same Space session. ``thinking``
+        sets the conversation's thinking mode (a model that has one: it
+        holds for every turn; ``conversation.thinking`` changes it).
         """
         return AsyncConversation(
-            self, system=system, messages=messages, session_hash=session_hash, state=state
+            self,
+            system=system,
+            messages=messages,
+            session_hash=session_hash,
+            state=state,
+            thinking=thinking,
         )
 
     async def close(self) -> None:
@@ -619,8 +639,9 @@ class AsyncConversation(ConversationCore):
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
         state: Optional[ConversationState] = None,
+        thinking: Optional[bool] = None,
     ) -> None:
-        super().__init__(client._core, system, messages, session_hash, state)
+        super().__init__(client._core, system, messages, session_hash, state, thinking)
         self._client = client
 
     async def send(
@@ -631,11 +652,13 @@ class AsyncConversation(ConversationCore):
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
         progress: bool = False,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> Reply:
         """Add a user message (and ``files``, for a model that reads them); return the Reply."""
         bars = ChatProgress() if progress else None
         on_upload = bars.upload if bars is not None else None
-        call = self._new_call(text, timeout, files, on_upload)
+        call = self._new_call(text, timeout, files, on_upload, thinking, thinking_budget)
         stream = AsyncStream(self._client, call, self.commit)
         return await self._client._consume(stream, on_status, bars)
 
@@ -645,6 +668,9 @@ class AsyncConversation(ConversationCore):
         *,
         files: Optional[Sequence[FileArg]] = None,
         timeout: TimeoutArg = None,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> AsyncStream:
         """Like send(), as an AsyncStream; the turn is recorded when it completes."""
-        return AsyncStream(self._client, self._new_call(text, timeout, files), on_end=self.commit)
+        call = self._new_call(text, timeout, files, None, thinking, thinking_budget)
+        return AsyncStream(self._client, call, on_end=self.commit)

@@ -94,6 +94,8 @@ class Client:
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
         progress: bool = False,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> Reply:
         """Send ``messages`` (a str or OpenAI-style messages) and return the Reply.
 
@@ -102,7 +104,11 @@ class Client:
         ``Reply.conversation`` to continue (``messages`` are then the new ones).
         ``timeout``: seconds or a Timeouts, for this call. ``on_status`` is
         called with each QueueStatus; ``progress=True`` shows the upload and
-        the queue position as tqdm bars (in a notebook too). Raises a
+        the queue position as tqdm bars (in a notebook too). ``thinking``
+        turns a thinking model's reasoning on or off (None: as the Space or
+        the conversation has it) and ``thinking_budget`` caps it, in tokens
+        (the Qwen3 Space takes 1 to 38912, rounded up to units of 1024); the
+        reasoning streams as Reasoning events and is ``Reply.reasoning``. Raises a
         QwenSpacesError, or ValueError/TypeError for bad input before anything
         is sent.
 
@@ -116,6 +122,8 @@ class Client:
             timeout=timeout,
             files=files,
             on_upload=bars.upload if bars is not None else None,
+            thinking=thinking,
+            thinking_budget=thinking_budget,
         )
         return self._consume(Stream(self, call), on_status, bars)
 
@@ -126,13 +134,20 @@ class Client:
         files: Optional[Sequence[FileArg]] = None,
         conversation: Optional[ConversationState] = None,
         timeout: TimeoutArg = None,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> Stream:
         """Start a call and return its Stream of events (TextDelta, Reasoning, QueueStatus).
 
         Input is checked here, before any network.
         """
         call = self._core.new_call(
-            messages, conversation=conversation, timeout=timeout, files=files
+            messages,
+            conversation=conversation,
+            timeout=timeout,
+            files=files,
+            thinking=thinking,
+            thinking_budget=thinking_budget,
         )
         return Stream(self, call)
 
@@ -143,14 +158,22 @@ class Client:
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
         state: Optional[ConversationState] = None,
+        thinking: Optional[bool] = None,
     ) -> Conversation:
         """A multi-turn conversation: ``send(text) -> Reply``, ``stream(text)``.
 
         ``state`` resumes a saved one (``Reply.conversation``, or
-        ``conversation.state``), on the same Space session.
+        ``conversation.state``), on the same Space session. ``thinking``
+        sets the conversation's thinking mode (a model that has one: it
+        holds for every turn; ``conversation.thinking`` changes it).
         """
         return Conversation(
-            self, system=system, messages=messages, session_hash=session_hash, state=state
+            self,
+            system=system,
+            messages=messages,
+            session_hash=session_hash,
+            state=state,
+            thinking=thinking,
         )
 
     def close(self) -> None:
@@ -305,8 +328,9 @@ class Conversation(ConversationCore):
         messages: Optional[Messages] = None,
         session_hash: Optional[str] = None,
         state: Optional[ConversationState] = None,
+        thinking: Optional[bool] = None,
     ) -> None:
-        super().__init__(client._core, system, messages, session_hash, state)
+        super().__init__(client._core, system, messages, session_hash, state, thinking)
         self._client = client
 
     def send(
@@ -317,11 +341,13 @@ class Conversation(ConversationCore):
         timeout: TimeoutArg = None,
         on_status: Optional[StatusCallback] = None,
         progress: bool = False,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> Reply:
         """Add a user message (and ``files``, for a model that reads them); return the Reply."""
         bars = ChatProgress() if progress else None
         on_upload = bars.upload if bars is not None else None
-        call = self._new_call(text, timeout, files, on_upload)
+        call = self._new_call(text, timeout, files, on_upload, thinking, thinking_budget)
         stream = Stream(self._client, call, self.commit)
         return self._client._consume(stream, on_status, bars)
 
@@ -331,6 +357,9 @@ class Conversation(ConversationCore):
         *,
         files: Optional[Sequence[FileArg]] = None,
         timeout: TimeoutArg = None,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
     ) -> Stream:
         """Like send(), as a Stream; the turn is recorded when the stream completes."""
-        return Stream(self._client, self._new_call(text, timeout, files), on_end=self.commit)
+        call = self._new_call(text, timeout, files, None, thinking, thinking_budget)
+        return Stream(self._client, call, on_end=self.commit)
