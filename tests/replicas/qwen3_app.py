@@ -60,6 +60,20 @@ SPACE_IDS = {
 SHIFT = 7  # extra components created first by the shifted layout
 
 
+def user_config(disabled_actions: list[str] | None = None) -> dict[str, Any]:
+    """The chatbot's user-message config (the Space resends it around each turn)."""
+    return {"actions": ["copy", "edit", "delete"], "disabled_actions": disabled_actions}
+
+
+def bot_config(disabled_actions: list[str] | None = None) -> dict[str, Any]:
+    """The chatbot's bot-message config; its actions are disabled while a turn streams."""
+    return {
+        "header": "Qwen3",
+        "actions": ["copy", "retry", "edit", "delete"],
+        "disabled_actions": disabled_actions,
+    }
+
+
 class UpstreamError(Exception):
     """What the real Space's OpenAI-compatible upstream raises (a plain exception)."""
 
@@ -117,7 +131,11 @@ def build(shift_ids: bool = False) -> gr.Blocks:
             c["add_conversation_btn"]: gr.update(disabled=True),
             c["clear_btn"]: gr.update(disabled=True),
             c["conversation_delete_menu_item"]: gr.update(disabled=True),
-            c["chatbot"]: gr.update(value=history),
+            c["chatbot"]: gr.update(
+                value=history,
+                bot_config=bot_config(disabled_actions=["edit", "retry", "delete"]),
+                user_config=user_config(disabled_actions=["edit", "delete"]),
+            ),
             c["state"]: gr.update(value=state_value),
         }
 
@@ -129,7 +147,9 @@ def build(shift_ids: bool = False) -> gr.Blocks:
             c["clear_btn"]: gr.update(disabled=False),
             c["conversations"]: gr.update(items=state_value["conversations"]),
             c["add_conversation_btn"]: gr.update(disabled=False),
-            c["chatbot"]: gr.update(value=history),
+            c["chatbot"]: gr.update(
+                value=history, bot_config=bot_config(), user_config=user_config()
+            ),
             c["state"]: gr.update(value=state_value),
         }
 
@@ -294,7 +314,12 @@ def build(shift_ids: bool = False) -> gr.Blocks:
                 with antd.Col(flex=1):
                     with antd.Flex(vertical=True, gap="small", elem_classes="chatbot-chat"):
                         _pad_to(ids["chatbot"], lead=1)
-                        chatbot = pro.Chatbot(elem_classes="chatbot-chat-messages", height=0)
+                        chatbot = pro.Chatbot(
+                            elem_classes="chatbot-chat-messages",
+                            height=0,
+                            user_config=user_config(),
+                            bot_config=bot_config(),
+                        )
                         with antdx.Suggestion(items=[]) as suggestion:
                             with ms.Slot("children"):
                                 _pad_to(ids["sender"], lead=1)
