@@ -29,15 +29,10 @@ except ImportError:  # pragma: no cover
 
 DELAY = float(os.environ.get("REPLICA_TOKEN_DELAY", "0.005"))
 FAIL_MESSAGE = "replica failure (requested by the query)"
-DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+DEFAULT_SYSTEM = fake_model.QWEN25_SYSTEM
 SIZES = ["72B", "32B", "14B", "7B", "3B", "1.5B", "0.5B"]
 MATH_SIZES = ["Math-72B", "Math-7B", "Math-1.5B"]
 CODER_SIZES = ["Coder-7B", "Coder-1.5B"]
-
-
-def labelled_system(size: str, system: str) -> str:
-    """The system string the fake model answers with: the size, then the prompt."""
-    return f"[{size}] {system}"
 
 
 def _text(cell: Any) -> str:
@@ -58,7 +53,7 @@ def model_chat(
     pairs = [[_text(user), _text(bot)] for user, bot in (history or [])]
     if query == "__fail__":
         raise gr.Error(FAIL_MESSAGE)
-    answer = fake_model.expected_answer(query, len(pairs), labelled_system(size or "", system))
+    answer = fake_model.expected_answer(query, len(pairs), fake_model.sized_system(size or "", system))
     text = ""
     for i, token in enumerate(fake_model.tokens(answer)):
         if query == "__fail_midway__" and i == 5:
