@@ -1,5 +1,6 @@
 # Every target builds what it needs from nothing: a dev venv (.venv), one venv
-# per Gradio generation for the replica Spaces (.venvs/), one with gpt4free (.venvs/g4f),
+# per Gradio generation for the replica Spaces (.venvs/; gradio527 for the Qwen3 demo),
+# two with gpt4free (.venvs/g4f, and the newest release in .venvs/g4f-new),
 # and one for the OpenAI clients that test `qwen-spaces serve`, each with uv for speed.
 PY ?= python3
 VENV := .venv
@@ -62,6 +63,13 @@ $(G4F)/.done: $(BIN)/.done setup.cfg setup.py
 	$(UV) pip install -q -p $(G4F)/bin/python 'g4f==0.5.5.0' 'nodriver==0.47.0' -e .
 	touch $@
 
+# The newest gpt4free (8.8.x), which ships no Qwen provider of its own: its users pass ours.
+# It installs and imports offline (deps: aiohttp, brotli, nest-asyncio2, pycryptodome, requests).
+$(G4F_NEW)/.done: $(BIN)/.done setup.cfg setup.py
+	$(UV) venv -q --allow-existing -p $(PY) $(G4F_NEW)
+	$(UV) pip install -q -p $(G4F_NEW)/bin/python 'g4f==8.8.6' -e .
+	touch $@
+
 # The real clients of the OpenAI-compatible server. They speak HTTP to a
 # `qwen-spaces serve` subprocess, so the project itself is not installed here.
 $(OPENAI_VENV)/.done: $(BIN)/.done
@@ -69,7 +77,7 @@ $(OPENAI_VENV)/.done: $(BIN)/.done
 	$(UV) pip install -q -p $(OPENAI_VENV)/bin/python openai langchain-openai
 	touch $@
 
-venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G527)/.done $(G4F)/.done $(OPENAI_VENV)/.done
+venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G527)/.done $(G4F)/.done $(G4F_NEW)/.done $(OPENAI_VENV)/.done
 
 demo: $(BIN)/.done $(G5)/.done
 	$(BIN)/python examples/demo.py
