@@ -87,8 +87,9 @@ SCENARIOS = [
     Scenario(
         "qwen3-g527-shifted",
         [Turn(QUERY)],
-        "extra components and one extra event first: add_message is fn 14, trigger 105, "
-        "inputs [105, 110, 132, 73]; toggle_thinking fn 4",
+        "extra components and one extra event first: add_message is fn 14, trigger 40, "
+        "inputs [40, 45, 67, 8], outputs [40, 63, 29, 22, 27, 36, 8]; toggle_thinking fn 4, "
+        "trigger 68, state 67",
         shift_ids=True,
     ),
     Scenario(
