@@ -1,5 +1,6 @@
 # Every target builds what it needs from nothing: a dev venv (.venv), one venv
-# per Gradio generation for the replica Spaces (.venvs/), one with gpt4free (.venvs/g4f),
+# per Gradio generation for the replica Spaces (.venvs/; gradio527 for the Qwen3 demo),
+# two with gpt4free (.venvs/g4f, and the newest release in .venvs/g4f-new),
 # and one for the OpenAI clients that test `qwen-spaces serve`, each with uv for speed.
 PY ?= python3
 VENV := .venv
@@ -8,12 +9,16 @@ UV := $(BIN)/uv
 G4 := .venvs/gradio4
 G5 := .venvs/gradio5
 G6 := .venvs/gradio6
+G527 := .venvs/gradio527
 G4F := .venvs/g4f
+G4F_NEW := .venvs/g4f-new
 OPENAI_VENV ?= .venvs/openai
 export QWEN_SPACES_GRADIO4_PYTHON := $(CURDIR)/$(G4)/bin/python
 export QWEN_SPACES_GRADIO5_PYTHON := $(CURDIR)/$(G5)/bin/python
 export QWEN_SPACES_GRADIO6_PYTHON := $(CURDIR)/$(G6)/bin/python
+export QWEN_SPACES_GRADIO527_PYTHON := $(CURDIR)/$(G527)/bin/python
 export QWEN_SPACES_G4F_PYTHON := $(CURDIR)/$(G4F)/bin/python
+export QWEN_SPACES_G4F_NEW_PYTHON := $(CURDIR)/$(G4F_NEW)/bin/python
 export QWEN_SPACES_OPENAI_PYTHON := $(abspath $(OPENAI_VENV))/bin/python
 
 .PHONY: all demo test lint bench venvs clean
@@ -43,12 +48,26 @@ $(G6)/.done: $(BIN)/.done
 	$(UV) pip install -q -p $(G6)/bin/python 'gradio==6.31.0' uvicorn
 	touch $@
 
+# The Qwen3 demo's stack (tests/replicas/qwen3_app.py): Gradio 5.27 with the
+# modelscope_studio 1.x that has pro.Chatbot, antdx.Sender and antd.Form.
+$(G527)/.done: $(BIN)/.done
+	$(UV) venv -q --allow-existing -p $(PY) $(G527)
+	$(UV) pip install -q -p $(G527)/bin/python 'gradio==5.27.0' 'modelscope_studio==1.6.1' requests uvicorn
+	touch $@
+
 # gpt4free, to drive the providers through its own client (tests/integration/test_g4f.py).
 # g4f 0.5.5.0 imports nodriver without declaring it; 0.47.0 installs and imports offline.
 # The project is installed editable; the tests also put this checkout first on PYTHONPATH.
 $(G4F)/.done: $(BIN)/.done setup.cfg setup.py
 	$(UV) venv -q --allow-existing -p $(PY) $(G4F)
 	$(UV) pip install -q -p $(G4F)/bin/python 'g4f==0.5.5.0' 'nodriver==0.47.0' -e .
+	touch $@
+
+# The newest gpt4free (8.8.x), which ships no Qwen provider of its own: its users pass ours.
+# It installs and imports offline (deps: aiohttp, brotli, nest-asyncio2, pycryptodome, requests).
+$(G4F_NEW)/.done: $(BIN)/.done setup.cfg setup.py
+	$(UV) venv -q --allow-existing -p $(PY) $(G4F_NEW)
+	$(UV) pip install -q -p $(G4F_NEW)/bin/python 'g4f==8.8.6' -e .
 	touch $@
 
 # The real clients of the OpenAI-compatible server. They speak HTTP to a
@@ -58,7 +77,7 @@ $(OPENAI_VENV)/.done: $(BIN)/.done
 	$(UV) pip install -q -p $(OPENAI_VENV)/bin/python openai langchain-openai
 	touch $@
 
-venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G4F)/.done $(OPENAI_VENV)/.done
+venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G527)/.done $(G4F)/.done $(G4F_NEW)/.done $(OPENAI_VENV)/.done
 
 demo: $(BIN)/.done $(G5)/.done
 	$(BIN)/python examples/demo.py

@@ -28,9 +28,16 @@ REPLICAS: dict[str, tuple[str, int, dict[str, bool]]] = {
     "max_g5_shifted": ("max", 5, {"shift_ids": True}),
     "onem_g4": ("onem", 4, {}),
     "onem_g4_footer": ("onem", 4, {"footer": True}),
+    # The Qwen3 demo on Gradio 5.27 + modelscope_studio 1.6.1 (the "527" venv), with the
+    # Space's ids and with every id and fn_index shifted; the two older Qwen demos on 4.44.
+    "qwen3_g527": ("qwen3", 527, {}),
+    "qwen3_g527_shifted": ("qwen3", 527, {"shift_ids": True}),
+    "qwen2_g4": ("qwen2", 4, {}),
+    "qwen25_g4": ("qwen25", 4, {}),
 }
 MAX_REPLICAS = ["max_g4", "max_g5", "max_g6", "max_g5_shifted"]
 ONEM_REPLICAS = ["onem_g4", "onem_g4_footer"]
+QWEN3_REPLICAS = ["qwen3_g527", "qwen3_g527_shifted"]
 
 _pool: dict[str, Replica] = {}
 
@@ -120,6 +127,10 @@ max_g6 = _fixture("max_g6")
 max_g5_shifted = _fixture("max_g5_shifted")
 onem_g4 = _fixture("onem_g4")
 onem_g4_footer = _fixture("onem_g4_footer")
+qwen3_g527 = _fixture("qwen3_g527")
+qwen3_g527_shifted = _fixture("qwen3_g527_shifted")
+qwen2_g4 = _fixture("qwen2_g4")
+qwen25_g4 = _fixture("qwen25_g4")
 
 
 @pytest.fixture(scope="session", params=MAX_REPLICAS)
@@ -132,5 +143,12 @@ def max_replica(request: pytest.FixtureRequest) -> Replica:
 @pytest.fixture(scope="session", params=ONEM_REPLICAS)
 def onem_replica(request: pytest.FixtureRequest) -> Replica:
     """Each 1M replica in turn (without and with the changing <summary> footer)."""
+    replica: Replica = request.getfixturevalue(request.param)
+    return replica
+
+
+@pytest.fixture(scope="session", params=QWEN3_REPLICAS)
+def qwen3_replica(request: pytest.FixtureRequest) -> Replica:
+    """Each Qwen3 replica in turn (the Space's ids, then every id and fn_index shifted)."""
     replica: Replica = request.getfixturevalue(request.param)
     return replica

@@ -14,6 +14,9 @@ DEFAULT_SYSTEM = "You are a helpful assistant."
 #: The 1M Space has no system prompt; its replica answers with this label.
 ONEM_SYSTEM = "qwen2.5-1m"
 
+#: The Qwen2.5 Space's default system prompt.
+QWEN25_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+
 #: The status the 1M Space shows before the first answer chunk.
 THINKING = "Qwen is thinking..."
 
@@ -29,6 +32,11 @@ def expected_answer(query: str, turns: int, system: str) -> str:
     non-ASCII text catches byte-level chunking bugs.
     """
     return f"[{system}] turn {turns}: you said «{query}». ha ha ha — naïve café ☕ 你好 ✓ ha ha ha"
+
+
+def sized_system(size: str, system: str) -> str:
+    """The system string the Qwen2.5 replica answers with: the size radio's value, then the prompt."""
+    return f"[{size}] {system}"
 
 
 def file_fact(name: str, data: bytes) -> str:

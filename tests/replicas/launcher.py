@@ -30,7 +30,7 @@ __all__ = ["Replica", "ReplicaError", "gradio_python", "launch_replica", "start_
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SERVE = HERE / "serve.py"
-KINDS = ("max", "onem")
+KINDS = ("max", "onem", "qwen3", "qwen2", "qwen25")
 
 _live: list[Replica] = []
 
@@ -40,7 +40,7 @@ class ReplicaError(RuntimeError):
 
 
 def gradio_python(gradio: int) -> str:
-    """The Python of the venv holding Gradio ``gradio`` (4, 5 or 6)."""
+    """The Python of the venv holding Gradio ``gradio`` (4, 5, 6 or 527 for 5.27)."""
     configured = os.environ.get(f"QWEN_SPACES_GRADIO{gradio}_PYTHON")
     if configured:
         return configured
@@ -165,7 +165,7 @@ def start_replica(
 ) -> Replica:
     """Start ``serve.py kind`` with Gradio ``gradio``'s Python and wait for GET /config.
 
-    ``kind`` is "max" or "onem". ``env`` adds environment variables (for
+    ``kind`` is "max", "onem", "qwen3" (needs ``gradio=527``), "qwen2" or "qwen25" (4). ``env`` adds environment variables (for
     example ``REPLICA_TOKEN_DELAY``). Raises ReplicaError, with the tail of
     the server's output, when the server exits or does not answer in time.
     """
@@ -227,7 +227,7 @@ def _stop_all() -> None:
 if __name__ == "__main__":  # python launcher.py max 5 [--shift-ids] [--footer]: start, print, wait
     args = sys.argv[1:]
     if len(args) < 2:
-        sys.exit("usage: launcher.py max|onem 4|5|6 [--shift-ids] [--footer]")
+        sys.exit("usage: launcher.py max|onem|qwen2|qwen25 4|5|6, or qwen3 527 [--shift-ids] [--footer]")
     with start_replica(
         args[0], int(args[1]), shift_ids="--shift-ids" in args, footer="--footer" in args
     ) as running:

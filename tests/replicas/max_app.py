@@ -25,6 +25,8 @@ except ImportError:  # pragma: no cover
 GRADIO_MAJOR = int(gr.__version__.split(".")[0])
 DELAY = float(os.environ.get("REPLICA_TOKEN_DELAY", "0.005"))
 FAIL_MESSAGE = "replica failure (requested by the query)"
+#: The same layout served as the Qwen2-72B-Instruct demo (PROTOCOL.md section 5).
+QWEN2_TITLE = "Qwen2-72B-Instruct"
 
 
 def _turns(history: list[Any]) -> int:
@@ -71,12 +73,15 @@ def modify_system_session(system: str) -> tuple[str, str, list[Any]]:
     return system, system, []
 
 
-def build(shift_ids: bool = False) -> gr.Blocks:
-    """The Max demo's Blocks; ``shift_ids`` adds one component on top."""
+def build(shift_ids: bool = False, title: str = "Qwen2.5-Max") -> gr.Blocks:
+    """The Max demo's Blocks; ``shift_ids`` adds one component on top.
+
+    ``title`` names the demo (``QWEN2_TITLE`` for the Qwen2-72B-Instruct Space).
+    """
     with gr.Blocks() as demo:
         if shift_ids:
             gr.Markdown("An extra component that shifts every id by one.")
-        gr.Markdown("<center><font size=8>Qwen2.5-Max (replica)</center>")
+        gr.Markdown(f"<center><font size=8>{title} (replica)</center>")
         with gr.Row():
             with gr.Column(scale=3):
                 system_input = gr.Textbox(value=fake_model.DEFAULT_SYSTEM, lines=1, label="System")
@@ -84,9 +89,9 @@ def build(shift_ids: bool = False) -> gr.Blocks:
                 modify_system = gr.Button("Set system prompt and clear history", scale=2)
             system_state = gr.Textbox(value=fake_model.DEFAULT_SYSTEM, visible=False)
         if GRADIO_MAJOR >= 6:
-            chatbot = gr.Chatbot(label="qwen2.5-max")  # messages only on 6.x
+            chatbot = gr.Chatbot(label=title.lower())  # messages only on 6.x
         else:
-            chatbot = gr.Chatbot(label="qwen2.5-max", type="tuples")
+            chatbot = gr.Chatbot(label=title.lower(), type="tuples")
         textbox = gr.Textbox(lines=1, label="Input")
         with gr.Row():
             clear_history = gr.Button("Clear history")

@@ -58,7 +58,7 @@ FAIL_MESSAGE = "replica failure (requested by the query)"  # as in max_app / one
 @dataclass
 class Scenario:
     name: str
-    kind: str  # "max" | "onem"
+    kind: str  # "max" | "onem" | "qwen2" (the max layout) | "qwen25" (size radio, dict cells)
     gradio: int
     query: str = QUERY
     history: list[list[str]] = field(default_factory=list)
@@ -69,6 +69,7 @@ class Scenario:
     note: str = ""
     error: bool = False  # the Space fails on purpose: saved under transcripts/errors/
     hunt: int = 0  # onem: try up to this many sessions for Gradio 4's stale first diff
+    size: Optional[str] = None  # qwen25: the size radio's value (the 4th input)
 
 
 SCENARIOS = [
@@ -108,6 +109,31 @@ SCENARIOS = [
         system=None,
         error=True,
         note="the Space raises gr.Error after the thinking placeholder, before any answer text",
+    ),
+    Scenario(
+        "qwen2-g4",
+        "qwen2",
+        4,
+        note="Qwen2-72B-Instruct demo: the Max layout on Gradio 4.44 (fn 0, trigger 11)",
+    ),
+    Scenario(
+        "qwen25-g4",
+        "qwen25",
+        4,
+        system=fake_model.QWEN25_SYSTEM,
+        size="72B",
+        note="Qwen2.5 demo on Gradio 4.44 + modelscope_studio 0.5.2: model_chat(query, history, "
+        "system, size) is fn 3, trigger 25; mgr.Chatbot cells are message dicts",
+    ),
+    Scenario(
+        "qwen25-g4-history",
+        "qwen25",
+        4,
+        history=HISTORY,
+        system=CUSTOM_SYSTEM,
+        size="7B",
+        note="two earlier pairs sent as mgr.Chatbot message dicts ({text, ...}), size 7B, "
+        "custom system prompt",
     ),
     Scenario("onem-g4", "onem", 4, system=None, note="predict, join, data; placeholder first"),
     Scenario(
@@ -272,11 +298,23 @@ def find_dep(config: dict[str, Any], api_name: str) -> tuple[int, Optional[int]]
     raise LookupError(api_name)
 
 
+def qwen25_history(history: list[list[str]]) -> list[Any]:
+    """History as the Qwen2.5 Space's mgr.Chatbot holds it: a message dict per cell."""
+    return [[ms_message(user), ms_message(bot)] for user, bot in history]
+
+
 def run_max(sc: Scenario, rec: Recorder) -> str:
+    """One model_chat call: the Max layout, Qwen2-72B's (the same) or Qwen2.5's (+ size)."""
     config = rec.get_config()
     fn_index, trigger = find_dep(config, "model_chat")
+    if sc.kind == "qwen25":
+        data = [sc.query, qwen25_history(sc.history), sc.system, sc.size]
+        system = fake_model.sized_system(sc.size or "", sc.system or "")
+    else:
+        data = [sc.query, max_history(sc.history, sc.gradio), sc.system]
+        system = sc.system or ""
     body = {
-        "data": [sc.query, max_history(sc.history, sc.gradio), sc.system],
+        "data": data,
         "event_data": None,
         "fn_index": fn_index,
         "trigger_id": trigger,
@@ -284,7 +322,7 @@ def run_max(sc: Scenario, rec: Recorder) -> str:
     }
     rec.post("/queue/join", body)
     rec.stream()
-    return fake_model.expected_answer(sc.query, len(sc.history), sc.system or "")
+    return fake_model.expected_answer(sc.query, len(sc.history), system)
 
 
 def run_onem_turn(rec: Recorder, config: dict[str, Any], query: str) -> None:
@@ -378,11 +416,14 @@ def record(sc: Scenario, replica: Replica) -> dict[str, Any]:
     rec = Recorder(replica, session_hash_for(sc.name))
     if sc.hunt:
         rec, turns = hunt_onem(sc, replica)
-    elif sc.kind == "max":
+    elif sc.kind != "onem":
         expected = run_max(sc, rec)
+        request = {"query": sc.query, "history": sc.history, "system": sc.system}
+        if sc.size is not None:
+            request["size"] = sc.size
         turns = [
             {
-                "request": {"query": sc.query, "history": sc.history, "system": sc.system},
+                "request": request,
                 "expected_answer": expected,
             }
         ]

@@ -1,6 +1,6 @@
 """Serve a replica Space on 127.0.0.1.
 
-    python serve.py max|onem --port P [--shift-ids] [--footer]
+    python serve.py max|onem|qwen3|qwen2|qwen25 --port P [--shift-ids] [--footer]
 
 Run it with the Python of the right Gradio venv (see launcher.py). The app is
 mounted on a FastAPI app and served by uvicorn, because ``demo.launch()``
@@ -25,9 +25,9 @@ if HERE not in sys.path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["max", "onem"])
+    parser.add_argument("kind", choices=["max", "onem", "qwen3", "qwen2", "qwen25"])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--shift-ids", action="store_true", help="max: one extra component on top")
+    parser.add_argument("--shift-ids", action="store_true", help="max, qwen3: extra components first")
     parser.add_argument("--footer", action="store_true", help="onem: a changing <summary> footer")
     args = parser.parse_args(argv)
 
@@ -35,16 +35,30 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
     from fastapi import FastAPI
 
+    show_error = True
     if args.kind == "max":
         import max_app
 
         demo = max_app.build(shift_ids=args.shift_ids)
+    elif args.kind == "qwen2":  # the usual demo layout, as the Qwen2-72B-Instruct Space
+        import max_app
+
+        demo = max_app.build(shift_ids=args.shift_ids, title=max_app.QWEN2_TITLE)
+    elif args.kind == "qwen25":
+        import qwen25_app
+
+        demo = qwen25_app.build()
+    elif args.kind == "qwen3":
+        import qwen3_app
+
+        demo = qwen3_app.build(shift_ids=args.shift_ids)
+        show_error = False  # as the Space's launch(): failed events say {"error": null}
     else:
         import onem_app
 
         demo = onem_app.build(footer=args.footer)
 
-    app = gr.mount_gradio_app(FastAPI(), demo, path="")
+    app = gr.mount_gradio_app(FastAPI(), demo, path="", show_error=show_error)
     print(
         f"replica {args.kind} on gradio {gr.__version__} at http://127.0.0.1:{args.port}",
         file=sys.stderr,

@@ -1,0 +1,87 @@
+"""The Qwen3 replica's fake model: deterministic reasoning and answer, and how they stream.
+
+Pure and stdlib-only (like ``fake_model``), so the replica (in the Gradio 5.27
+venv) and the tests (in the dev venv) compute the very same texts. Both texts
+name every input that must reach the Space (prompt, model id, thinking budget,
+thinking on/off, system prompt, earlier turns of the session), so a test that
+compares them exactly sees each one arrive.
+"""
+
+from __future__ import annotations
+
+try:  # imported as tests.replicas.fake_qwen3, or as a script's sibling
+    from .fake_model import tokens
+except ImportError:  # pragma: no cover
+    from fake_model import tokens  # type: ignore[no-redef]
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "DEFAULT_MODEL",
+    "DEFAULT_SYSTEM",
+    "ERROR_AFTER_ANSWER_CHUNKS",
+    "ERROR_MARKER",
+    "ERROR_MESSAGE",
+    "MAX_BUDGET",
+    "MIN_BUDGET",
+    "MODELS",
+    "expected_answer",
+    "expected_reasoning",
+    "partial_error_texts",
+    "tokens",
+]
+
+#: The Space's model ids and the labels its chatbot shows as each turn's header.
+MODELS: dict[str, str] = {
+    "qwen3-235b-a22b": "Qwen3-235B-A22B",
+    "qwen3-32b": "Qwen3-32B",
+    "qwen3-30b-a3b": "Qwen3-30B-A3B",
+    "qwen3-14b": "Qwen3-14B",
+    "qwen3-8b": "Qwen3-8B",
+    "qwen3-4b": "Qwen3-4B",
+    "qwen3-1.7b": "Qwen3-1.7B",
+    "qwen3-0.6b": "Qwen3-0.6B",
+}
+DEFAULT_MODEL = "qwen3-235b-a22b"
+#: gpt4free's default system prompt for this Space (the form's default here too).
+DEFAULT_SYSTEM = "You are a helpful and harmless assistant."
+#: The settings slider, in units of 1024 tokens.
+MIN_BUDGET = 1
+MAX_BUDGET = 38
+DEFAULT_BUDGET = 38
+
+#: A prompt containing this makes the upstream call fail mid-answer.
+ERROR_MARKER = "[[error]]"
+ERROR_MESSAGE = "Upstream error 429: the fake model is overloaded (requested by the prompt)"
+#: How many answer chunks stream before the failure.
+ERROR_AFTER_ANSWER_CHUNKS = 5
+
+
+def expected_reasoning(prompt: str, model: str, budget: int, system: str, turns: int) -> str:
+    """The reasoning block (the tool part) for a turn with thinking on.
+
+    Repeated words and non-ASCII text, as in ``fake_model.expected_answer``.
+    """
+    return (
+        f"({model}, budget {budget}x1024) turn {turns}: the user said «{prompt}» "
+        f"under «{system}». hmm hmm — réfléchir… 思考 ✓ hmm hmm"
+    )
+
+
+def expected_answer(
+    prompt: str, model: str, budget: int, thinking: bool, system: str, turns: int
+) -> str:
+    """The answer text (the text part) after ``turns`` earlier exchanges of the session."""
+    mode = "on" if thinking else "off"
+    return (
+        f"[{model} thinking {mode} budget {budget}] [{system}] turn {turns}: "
+        f"you said «{prompt}». ha ha ha — naïve café ☕ 你好 ✓ ha ha ha"
+    )
+
+
+def partial_error_texts(
+    prompt: str, model: str, budget: int, thinking: bool, system: str, turns: int
+) -> tuple[str, str]:
+    """(reasoning, answer) streamed before an error turn fails: all the reasoning, a few chunks."""
+    reasoning = expected_reasoning(prompt, model, budget, system, turns) if thinking else ""
+    answer = expected_answer(prompt, model, budget, thinking, system, turns)
+    return reasoning, "".join(tokens(answer)[:ERROR_AFTER_ANSWER_CHUNKS])
