@@ -150,7 +150,10 @@ QWEN2_5 = SpaceSpec(
     aliases=("qwen-qwen2-5",),
     url="https://qwen-qwen2-5.hf.space",
     label="Qwen Qwen-2.5",
-    adapter=UsualChatAdapter(extra=("72B",)),  # the size radio's value
+    # The size radio's value after the system prompt; the page's own default system.
+    adapter=UsualChatAdapter(
+        "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.", extra=("72B",)
+    ),
     api_names=("model_chat",),
     fallback=Endpoints(
         api_prefix="", fn_index=3, trigger_id=25, chatbot_output=1, chatbot_format="tuples"

@@ -38,7 +38,24 @@ def turns(transcript: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def model_of(transcript: dict[str, Any]) -> str:
-    return "qwen-2.5-1m" if transcript["scenario"].startswith("onem") else "qwen-2.5-max"
+    scenario = transcript["scenario"]
+    if scenario.startswith("qwen3"):  # the Space's own id of the model is an alias
+        return str(turns(transcript)[0]["request"].get("model") or "qwen-3-235b")
+    for prefix, model in (("onem", "qwen-2.5-1m"), ("qwen25", "qwen-2.5"), ("qwen2", "qwen-2-72b")):
+        if scenario.startswith(prefix):
+            return model
+    return "qwen-2.5-max"
+
+
+def options_of(turn: dict[str, Any]) -> dict[str, Any]:
+    """The call's thinking options, as the recorded turn asked the Space."""
+    request = turn["request"]
+    options: dict[str, Any] = {}
+    if request.get("thinking") is not None:
+        options["thinking"] = request["thinking"]
+    if request.get("thinking_budget") is not None:
+        options["thinking_budget"] = request["thinking_budget"] * 1024
+    return options
 
 
 def messages_of(turn: dict[str, Any]) -> list[dict[str, str]]:
@@ -52,10 +69,17 @@ def messages_of(turn: dict[str, Any]) -> list[dict[str, str]]:
     return messages
 
 
-def exchange_for(turn: dict[str, Any], method: str, url: str) -> dict[str, Any]:
+def exchange_for(
+    turn: dict[str, Any], method: str, url: str, taken: set[int] | None = None
+) -> dict[str, Any]:
+    """The first recorded exchange for ``method url`` not in ``taken`` (then taken)."""
     path = urlsplit(url).path
-    for exchange in turn["exchanges"]:
+    for i, exchange in enumerate(turn["exchanges"]):
         if exchange["method"] == method and exchange["path"] == path:
+            if taken is not None:
+                if i in taken:
+                    continue
+                taken.add(i)
             return exchange
     raise AssertionError(f"the transcript has no {method} {path}")
 
@@ -77,10 +101,11 @@ def replay_call(
     The requests the call made are appended to ``sent`` if given.
     """
     events: list[Event] = []
+    taken: set[int] = set()
     while (request := call.next_request()) is not None:
         if sent is not None:
             sent.append(request)
-        exchange = exchange_for(turn, request.method, request.url)
+        exchange = exchange_for(turn, request.method, request.url, taken)
         body = exchange["body"].encode("utf-8")
         headers = {"Content-Type": exchange.get("content_type") or "application/json"}
         if call.on_headers(request, exchange["status"]):

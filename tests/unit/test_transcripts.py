@@ -18,12 +18,14 @@ from tests.transcript_replay import (
     load,
     messages_of,
     model_of,
+    options_of,
     names,
     replay_call,
     turns,
 )
 
-NAMES = names()
+# The named-API transcript (/call/add_message) is not a queue call: it documents the route.
+NAMES = [name for name in names() if not name.endswith("named-api")]
 pytestmark = pytest.mark.skipif(not NAMES, reason="no transcripts recorded yet")
 
 
@@ -38,7 +40,7 @@ def run(name: str, chunk_size: int | None) -> list[tuple[list[Any], Any, dict[st
             messages = messages[-1:]
         if state is None:  # the recorded session
             state = ConversationState(core.model, session_hash=turn.get("session_hash"))
-        call = core.new_call(messages, conversation=state)
+        call = core.new_call(messages, conversation=state, **options_of(turn))
         events = replay_call(call, turn, chunk_size)
         reply = call.reply()
         state = reply.conversation
@@ -83,7 +85,7 @@ def test_join_body_matches_what_was_recorded(name: str) -> None:
         if state is None:  # the recorded session
             recorded = recorded_join["request_json"]["session_hash"]
             state = ConversationState(core.model, session_hash=recorded)
-        call = core.new_call(messages, conversation=state)
+        call = core.new_call(messages, conversation=state, **options_of(turn))
         requests: list[Request] = []
         replay_call(call, turn, sent=requests)
         state = call.reply().conversation
@@ -91,7 +93,10 @@ def test_join_body_matches_what_was_recorded(name: str) -> None:
         ours = next(r.json for r in requests if r.step is Step.JOIN)
         for key in ("fn_index", "trigger_id", "session_hash"):
             assert ours[key] == sent[key], key
-        if not name.startswith("onem"):
+        if name.startswith("qwen25"):
+            # Recorded with history cells as dicts and another size; the query and system match.
+            assert (ours["data"][0], ours["data"][2]) == (sent["data"][0], sent["data"][2])
+        elif not name.startswith("onem"):
             assert ours["data"] == sent["data"]
         predict = [e for e in turn["exchanges"] if e["path"].endswith("/run/predict")]
         if predict:
