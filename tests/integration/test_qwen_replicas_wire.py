@@ -228,6 +228,18 @@ def test_qwen3_error_turn_fails_with_a_null_error(qwen3_g527: Replica) -> None:
     ]
 
 
+def test_qwen3_early_error_leaves_only_the_span(qwen3_g527: Replica) -> None:
+    prompt = f"Fail at once {fake_qwen3.ERROR_EARLY_MARKER}"
+    data = [prompt, settings("qwen3-4b", SYSTEM, 1), None, None]
+    outputs, completed = replay(join_and_stream(qwen3_g527, "add_message", data, new_session()))
+    assert (completed["success"], completed["output"]) == (False, {"error": None})
+    bot = outputs[5]["value"][-1]
+    assert bot["status"] == "done" and bot["footer"] is None
+    assert [(p["type"], p["content"]) for p in bot["content"]] == [
+        ("text", f'<span style="color: var(--color-red-500)">{fake_qwen3.ERROR_MESSAGE}</span>')
+    ]
+
+
 def test_qwen3_named_api_route_streams_snapshots(qwen3_g527: Replica) -> None:
     base = qwen3_g527.url + "/gradio_api/call/add_message"
     data = [QUERY, settings("qwen3-8b", SYSTEM, 8), None, None]

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_SYSTEM",
     "ERROR_AFTER_ANSWER_CHUNKS",
+    "ERROR_EARLY_MARKER",
     "ERROR_MARKER",
     "ERROR_MESSAGE",
     "MAX_BUDGET",
@@ -52,6 +53,8 @@ DEFAULT_BUDGET = 38
 #: A prompt containing this makes the upstream call fail mid-answer.
 ERROR_MARKER = "[[error]]"
 ERROR_MESSAGE = "Upstream error 429: the fake model is overloaded (requested by the prompt)"
+#: A prompt containing this makes the upstream call fail before its first chunk.
+ERROR_EARLY_MARKER = "[[error-early]]"
 #: How many answer chunks stream before the failure.
 ERROR_AFTER_ANSWER_CHUNKS = 5
 
@@ -81,7 +84,12 @@ def expected_answer(
 def partial_error_texts(
     prompt: str, model: str, budget: int, thinking: bool, system: str, turns: int
 ) -> tuple[str, str]:
-    """(reasoning, answer) streamed before an error turn fails: all the reasoning, a few chunks."""
+    """(reasoning, answer) streamed before an error turn fails: all the reasoning, a few chunks.
+
+    Nothing at all for a prompt with ``ERROR_EARLY_MARKER``.
+    """
+    if ERROR_EARLY_MARKER in prompt:
+        return "", ""
     reasoning = expected_reasoning(prompt, model, budget, system, turns) if thinking else ""
     answer = expected_answer(prompt, model, budget, thinking, system, turns)
     return reasoning, "".join(tokens(answer)[:ERROR_AFTER_ANSWER_CHUNKS])

@@ -227,7 +227,9 @@ def _stop_all() -> None:
 if __name__ == "__main__":  # python launcher.py max 5 [--shift-ids] [--footer]: start, print, wait
     args = sys.argv[1:]
     if len(args) < 2:
-        sys.exit("usage: launcher.py max|onem|qwen2|qwen25 4|5|6, or qwen3 527 [--shift-ids] [--footer]")
+        sys.exit(
+            "usage: launcher.py max|onem|qwen2|qwen25 4|5|6, or qwen3 527 [--shift-ids] [--footer]"
+        )
     with start_replica(
         args[0], int(args[1]), shift_ids="--shift-ids" in args, footer="--footer" in args
     ) as running:

@@ -53,7 +53,9 @@ def model_chat(
     pairs = [[_text(user), _text(bot)] for user, bot in (history or [])]
     if query == "__fail__":
         raise gr.Error(FAIL_MESSAGE)
-    answer = fake_model.expected_answer(query, len(pairs), fake_model.sized_system(size or "", system))
+    answer = fake_model.expected_answer(
+        query, len(pairs), fake_model.sized_system(size or "", system)
+    )
     text = ""
     for i, token in enumerate(fake_model.tokens(answer)):
         if query == "__fail_midway__" and i == 5:

@@ -12,8 +12,8 @@ every id and fn_index moves.
 
 The model is ``fake_qwen3``: a reasoning block (thinking on) then an answer,
 both naming every input that reached it. A prompt containing
-``fake_qwen3.ERROR_MARKER`` fails after a few answer chunks the way the Space
-does: an HTML-wrapped text part, the turn marked done, a plain exception
+``fake_qwen3.ERROR_MARKER`` fails after a few answer chunks
+(``ERROR_EARLY_MARKER``: before the first chunk) the way the Space does: an HTML-wrapped text part, the turn marked done, a plain exception
 (served with ``show_error=False``, so the event says ``{"error": null}``).
 """
 
@@ -99,6 +99,8 @@ def _stream_upstream(
     model = str(settings.get("model") or fake_qwen3.DEFAULT_MODEL)
     budget = int(settings.get("thinking_budget") or 1)
     system = str(settings.get("sys_prompt") or "")
+    if fake_qwen3.ERROR_EARLY_MARKER in prompt:
+        raise UpstreamError(fake_qwen3.ERROR_MESSAGE)
     if enable_thinking:
         reasoning = fake_qwen3.expected_reasoning(prompt, model, budget, system, turns)
         for chunk in fake_qwen3.tokens(reasoning):

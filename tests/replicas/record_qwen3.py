@@ -108,6 +108,20 @@ SCENARIOS = [
         'success=false with {"error": null} (show_error=False, as the Space\'s launch())',
         error=True,
     ),
+    Scenario(
+        "qwen3-g527-error-no-think",
+        [Turn(f"Fail please {fake_qwen3.ERROR_MARKER}", "qwen3-4b", CUSTOM_SYSTEM, 1)],
+        "after the toggle: no tool part; 5 answer chunks, then the red <span> as text part 1",
+        thinking=False,
+        error=True,
+    ),
+    Scenario(
+        "qwen3-g527-error-early",
+        [Turn(f"Fail at once {fake_qwen3.ERROR_EARLY_MARKER}")],
+        "the upstream fails before its first chunk: the turn's only part is the red <span> "
+        "(text part 0), nothing partial",
+        error=True,
+    ),
 ]
 
 

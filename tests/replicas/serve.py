@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("kind", choices=["max", "onem", "qwen3", "qwen2", "qwen25"])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--shift-ids", action="store_true", help="max, qwen3: extra components first")
+    parser.add_argument(
+        "--shift-ids", action="store_true", help="max, qwen3: extra components first"
+    )
     parser.add_argument("--footer", action="store_true", help="onem: a changing <summary> footer")
     args = parser.parse_args(argv)
 
