@@ -112,11 +112,6 @@ class Request:
     progress: Optional[Callable[[int], None]] = None
 
     @property
-    def stream(self) -> bool:
-        """Whether the answer is an event stream (read it as it arrives)."""
-        return self.step is Step.DATA
-
-    @property
     def body(self) -> Optional[bytes]:
         """``json`` as sent (its Content-Type is in ``headers``), or None.
 

@@ -9,7 +9,13 @@ import pytest
 
 PURE = [
     "adapters",
+    "adapters.agent",
+    "adapters.qwen3",
+    "adapters.usual",
+    "attempt",
+    "call_requests",
     "client_core",
+    "discovery",
     "dedup",
     "endpoints",
     "errors",
@@ -17,6 +23,7 @@ PURE = [
     "gradio",
     "openai_format",
     "payloads",
+    "plan",
     "policy",
     "protocol",
     "spaces",
