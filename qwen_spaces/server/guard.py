@@ -82,14 +82,18 @@ class Guard:
         return parts.scheme == "http" and _own(*split_host(parts.netloc), local)
 
     def check(
-        self, method: str, headers: Mapping[str, str], content_type: str,
+        self,
+        method: str,
+        headers: Mapping[str, str],
+        content_type: str,
         local: Optional[tuple[str, int]],
     ) -> None:
         """Raise the APIError for a request a server without a key must refuse."""
         host = headers.get("Host", "")
         if not self.host_allowed(host, local):
             raise APIError(
-                403, f"the Host header {host[:100]!r} does not name this server; a server "
+                403,
+                f"the Host header {host[:100]!r} does not name this server; a server "
                 "without an API key answers only its own address (127.0.0.1, localhost or "
                 "[::1] with its port) and the names given with --allowed-host",
                 code="host_not_allowed",
@@ -97,14 +101,18 @@ class Guard:
         origin = headers.get("Origin")
         if origin is not None and not self.origin_allowed(origin, local):
             raise APIError(
-                403, f"requests from web pages at {origin[:100]!r} are refused: a server "
+                403,
+                f"requests from web pages at {origin[:100]!r} are refused: a server "
                 "without an API key answers pages only from the origins given with "
-                "--allow-origin", code="origin_not_allowed",
+                "--allow-origin",
+                code="origin_not_allowed",
             )
         if method == "POST" and content_type != "application/json":
             raise APIError(
-                415, f"the request body must be JSON sent as 'Content-Type: application/json' "
-                f"(got {content_type[:100]!r})", code="unsupported_media_type",
+                415,
+                f"the request body must be JSON sent as 'Content-Type: application/json' "
+                f"(got {content_type[:100]!r})",
+                code="unsupported_media_type",
             )
 
     def cors_origin(self, origin: Optional[str]) -> Optional[str]:
@@ -129,9 +137,11 @@ def cors_headers(origin: str, preflight: bool) -> dict[str, str]:
     """The CORS headers for an allowed origin; a preflight's answer says what may come."""
     headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
     if preflight:
-        headers.update({
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Authorization, Content-Type",
-            "Access-Control-Max-Age": "600",
-        })
+        headers.update(
+            {
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                "Access-Control-Max-Age": "600",
+            }
+        )
     return headers

@@ -27,9 +27,17 @@ HTTP_LOGGER = "qwen_spaces.server.http"
 #: The loggers a record of the server may start from; a filter on a logger sees only the
 #: records logged on that very logger, so each is named (and any child seen at install).
 SOURCES = (
-    "qwen_spaces", "qwen_spaces.server", HTTP_LOGGER, "aiohttp", "aiohttp.server",
-    "aiohttp.web", "aiohttp.access", "aiohttp.internal", "aiohttp.client",
-    "aiohttp.websocket", "asyncio",
+    "qwen_spaces",
+    "qwen_spaces.server",
+    HTTP_LOGGER,
+    "aiohttp",
+    "aiohttp.server",
+    "aiohttp.web",
+    "aiohttp.access",
+    "aiohttp.internal",
+    "aiohttp.client",
+    "aiohttp.websocket",
+    "asyncio",
 )
 
 _BEARER_ANY = re.compile(r"(?i)(bearer\s+)[^\s'\"\\]+")
@@ -79,14 +87,15 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install(secrets: Iterable[Optional[str]], handlers: Iterable[logging.Handler] = ()) -> (
-    RedactingFilter
-):
+def install(
+    secrets: Iterable[Optional[str]], handlers: Iterable[logging.Handler] = ()
+) -> RedactingFilter:
     """A filter on every logger the server runs under, on the root's handlers and on
     ``handlers``; :func:`uninstall` takes it off."""
     found = RedactingFilter(secrets)
     names = set(SOURCES) | {
-        name for name in logging.Logger.manager.loggerDict
+        name
+        for name in logging.Logger.manager.loggerDict
         if name.startswith(("qwen_spaces.", "aiohttp.", "asyncio."))
     }
     for name in sorted(names):

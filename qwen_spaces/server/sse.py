@@ -46,10 +46,19 @@ class ChunkEncoder:
         if len(choices) == 1:
             choice = choices[0]
             delta = choice["delta"]
-            if (len(delta) == 1 and choice.get("finish_reason", "") is None
-                    and isinstance(delta.get("content"), str)):
-                made_for = (chunk.get("id"), chunk.get("created"), chunk.get("model"),
-                            chunk.get("object"), tuple(chunk), tuple(choice))
+            if (
+                len(delta) == 1
+                and choice.get("finish_reason", "") is None
+                and isinstance(delta.get("content"), str)
+            ):
+                made_for = (
+                    chunk.get("id"),
+                    chunk.get("created"),
+                    chunk.get("model"),
+                    chunk.get("object"),
+                    tuple(chunk),
+                    tuple(choice),
+                )
                 if made_for != self._made_for:
                     self._around = self._template(chunk, choice)
                     self._made_for = made_for
