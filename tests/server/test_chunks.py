@@ -117,6 +117,6 @@ def test_streamed_events_from_a_real_server_are_json_dumps_of_themselves() -> No
     assert events[-1] == b"data: [DONE]"
     chunks = [json.loads(e.removeprefix(b"data: ")) for e in events[:-1]]
     assert len(chunks) > 3
-    for event, chunk in zip(events, chunks):
+    for event, chunk in zip(events[:-1], chunks, strict=True):
         assert event + b"\n\n" == dumped(chunk)
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == answer
