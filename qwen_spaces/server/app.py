@@ -249,7 +249,7 @@ class _Server:
                 files = list(chat.files) or None
                 stream = client.stream(messages, conversation=conversation, files=files)
             except (ValueError, TypeError) as exc:  # the SDK's own input checks
-                raise APIError(400, f"invalid request: {exc}", param="messages") from None
+                raise _invalid(exc) from None
             try:
                 if chat.stream:
                     return await self._stream(request, chat, stream)
@@ -257,6 +257,8 @@ class _Server:
                     reply = await stream.get_reply()
                 except QwenSpacesError as error:
                     raise from_sdk_error(error) from None
+                except ValueError as exc:  # the SDK's input checks, when the call starts
+                    raise _invalid(exc) from None
                 self._remember(reply)
                 body = reply.to_openai()
                 body["usage"] = _usage(chat, reply.text)
@@ -321,6 +323,8 @@ class _Server:
                 first = await chunks.__anext__()
             except QwenSpacesError as error:
                 raise from_sdk_error(error) from None
+            except ValueError as exc:
+                raise _invalid(exc) from None
             except StopAsyncIteration:  # pragma: no cover - openai_chunks always finishes
                 raise APIError(502, "the Space sent no answer", type="api_error") from None
             response = web.StreamResponse(headers=SSE_HEADERS)
@@ -385,6 +389,11 @@ def _usage_chunk(first: Mapping[str, Any], chat: ChatRequest, answer: str) -> di
         "choices": [],
         "usage": _usage(chat, answer),
     }
+
+
+def _invalid(exc: Exception) -> APIError:
+    """A 400 for input the SDK refused (parse.py checks first, in the request's words)."""
+    return APIError(400, f"invalid request: {exc}", param="messages")
 
 
 def _local_address(request: web.Request) -> Optional[tuple[str, int]]:
