@@ -70,7 +70,7 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     )
     serve.add_argument(
         "--concurrency", type=_positive_int, default=32, metavar="N",
-        help="answers in flight at once (default 32)",
+        help="requests read, parsed and answered at once (default 32)",
     )
     serve.add_argument(
         "--queue-wait", type=_seconds, default=10.0, metavar="S",
