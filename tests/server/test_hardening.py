@@ -444,8 +444,9 @@ def closed_after(sock: socket.socket, limit: float) -> float:
 
 
 def test_idle_and_half_sent_connections_are_closed_within_the_bound() -> None:
+    slow = " ".join(f"w{i}" for i in range(40))
     with (
-        FakeSpace() as fake,
+        FakeSpace(answer=lambda q, turns, system: slow if q == "slow" else q, delay=0.06) as fake,
         Serve(
             "--api-key",
             KEY,
@@ -478,6 +479,12 @@ def test_idle_and_half_sent_connections_are_closed_within_the_bound() -> None:
             answer = body.recv(65536)
             assert b" 408 " in answer.split(b"\r\n")[0] and time.monotonic() - started < 4
             assert b"did not arrive within 1 s" in answer
+        # An answer streaming for longer than the idle timeout is not cut.
+        started = time.monotonic()
+        stream = json.dumps({"model": MAX, "stream": True, "messages": [user("slow")]}).encode()
+        status, _, payload = request(serve, "POST", CHAT, stream)
+        assert status == 200 and payload.endswith(b"data: [DONE]\n\n")
+        assert time.monotonic() - started > 2
 
 
 # --- 10: file parts, in the request's words ----------------------------------------------------
