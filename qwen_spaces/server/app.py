@@ -62,7 +62,7 @@ class ServerConfig:
     ``spaces`` maps each model to serve (a name or alias) to its Space's URL,
     or None for the public Space. ``api_key``, when set, is required as
     ``Authorization: Bearer KEY`` on every route but ``/health``.
-    ``concurrency`` answers run at once; a request beyond that waits up to
+    ``concurrency`` requests are read, parsed and answered at once; one beyond that waits up to
     ``queue_wait`` seconds for a slot, then gets a 429 with ``Retry-After``.
     A body over ``max_body`` bytes gets a 413; one that takes more than
     ``body_timeout`` seconds to arrive, a 408. A request with more than
