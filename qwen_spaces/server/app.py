@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring as _quote  # json's own escape, no ASCII escapes
 from typing import Any, Optional
 
 from aiohttp import web
@@ -28,8 +26,19 @@ from ..events import ConversationState, Reply
 from ..policy import redact
 from ..spaces import resolve_model
 from .errors import APIError, from_sdk_error
-from .parse import IGNORED_PARAMETERS, UNSUPPORTED, ChatRequest, parse_chat_request, parse_json
+from .guard import Guard, cors_headers
+from .parse import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_MESSAGES,
+    IGNORED_PARAMETERS,
+    UNSUPPORTED,
+    ChatRequest,
+    Limits,
+    parse_chat_request,
+    parse_json,
+)
 from .sessions import SessionCache
+from .sse import DONE, ChunkEncoder, SSEWriter, dumps, event
 
 __all__ = ["DEFAULT_MAX_BODY", "ServerConfig", "create_app"]
 
@@ -42,7 +51,6 @@ SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # a reverse proxy must not hold the stream back
 }
-DONE = b"data: [DONE]\n\n"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -54,11 +62,18 @@ class ServerConfig:
     ``spaces`` maps each model to serve (a name or alias) to its Space's URL,
     or None for the public Space. ``api_key``, when set, is required as
     ``Authorization: Bearer KEY`` on every route but ``/health``.
-    ``concurrency`` answers run at once; a request beyond that waits up to
+    ``concurrency`` requests are read, parsed and answered at once; one beyond that waits up to
     ``queue_wait`` seconds for a slot, then gets a 429 with ``Retry-After``.
-    A body over ``max_body`` bytes gets a 413. ``sessions`` bounds the
-    conversations remembered to continue their Space session (see
-    :mod:`qwen_spaces.server.sessions`).
+    A body over ``max_body`` bytes gets a 413; one that takes more than
+    ``body_timeout`` seconds to arrive, a 408. A request with more than
+    ``max_messages`` messages or ``max_chars`` characters of text gets a 400.
+    ``idle_timeout`` closes a connection that has not sent a whole request's
+    headers within that many seconds of opening or of its last answer.
+    ``sessions`` bounds the conversations remembered to continue their Space
+    session (see :mod:`qwen_spaces.server.sessions`).
+    Without an API key, the server answers only ``Host`` headers naming it
+    (or one of ``allowed_hosts``), JSON ``POST`` bodies, and web pages of the
+    ``allow_origins`` (see :mod:`qwen_spaces.server.guard`).
     ``timeout`` and ``max_retries`` go to each AsyncClient.
     """
 
@@ -69,6 +84,12 @@ class ServerConfig:
     concurrency: int = 32
     queue_wait: float = 10.0
     max_body: int = DEFAULT_MAX_BODY
+    max_messages: int = DEFAULT_MAX_MESSAGES
+    max_chars: int = DEFAULT_MAX_CHARS
+    body_timeout: float = 30.0
+    idle_timeout: float = 15.0
+    allowed_hosts: Sequence[str] = ()
+    allow_origins: Sequence[str] = ()
     sessions: int = 4096
     session_max_age: float = 3600.0
     timeout: Optional[float] = None
@@ -77,8 +98,10 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not self.spaces:
             raise ValueError("serve at least one model")
-        if self.concurrency < 1 or self.queue_wait < 0 or self.max_body < 1:
-            raise ValueError("concurrency and max_body must be positive, queue_wait >= 0")
+        if min(self.concurrency, self.max_body, self.max_messages, self.max_chars) < 1:
+            raise ValueError("concurrency, max_body, max_messages and max_chars must be >= 1")
+        if self.queue_wait < 0 or not (self.body_timeout > 0 and self.idle_timeout > 0):
+            raise ValueError("queue_wait must be >= 0, body_timeout and idle_timeout > 0")
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("the API key is empty")
 
@@ -103,6 +126,8 @@ class _Server:
             )
             self.clients[client.model] = client
         self.slots = asyncio.Semaphore(config.concurrency)
+        self.limits = Limits(config.max_messages, config.max_chars)
+        self.guard = Guard.of(config.allowed_hosts, config.allow_origins)
         self.sessions = SessionCache(config.sessions, config.session_max_age)
         self._key = config.api_key.encode("utf-8") if config.api_key else None
         self.started = int(time.time())
@@ -111,23 +136,35 @@ class _Server:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Authentication, errors in OpenAI's shape, and one log line per request."""
+        """Authentication (or, without a key, the guard), CORS for the allowed origins,
+        errors in OpenAI's shape, and one log line per request."""
         started = time.monotonic()
         status = 500
+        cors = self.guard.cors_origin(request.headers.get("Origin"))
         try:
+            if self._key is None:
+                self.guard.check(request.method, request.headers, request.content_type,
+                                 _local_address(request))
+            if cors is not None and request.method == "OPTIONS" and (
+                "Access-Control-Request-Method" in request.headers
+            ):  # a preflight: no key is sent with it
+                status = 204
+                return web.Response(status=204, headers=cors_headers(cors, preflight=True))
             if self._key is not None and request.path != "/health":
                 self._authenticate(request)
             response = await handler(request)
             status = response.status
+            if cors is not None and not response.prepared:
+                response.headers.update(cors_headers(cors, preflight=False))
             return response
         except APIError as error:
             status = error.status
-            return _error_response(error)
+            return _error_response(error, cors)
         except web.HTTPException as exc:
             status = exc.status
             if exc.status < 400:
                 raise
-            return _error_response(_http_error(exc, request))
+            return _error_response(_http_error(exc, request), cors)
         except asyncio.CancelledError:
             status = 499  # the client went away (nginx's code for it)
             raise
@@ -194,9 +231,12 @@ class _Server:
         return web.json_response(self._model_info(model))
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
-        chat = parse_chat_request(parse_json(await self._read_body(request)), self.clients)
-        request["qs_model"], request["qs_stream"] = chat.model, chat.stream
+        # The slot first: --concurrency then bounds the bodies read and parsed at once.
         async with self._slot():
+            data = parse_json(await self._read_body(request))
+            chat = parse_chat_request(data, self.clients, self.limits)
+            del data
+            request["qs_model"], request["qs_stream"] = chat.model, chat.stream
             client = self.clients[chat.model]
             # A history this server answered continues in its Space session: a
             # Space that keeps history there (the 1M demo) then gets the new
@@ -209,7 +249,7 @@ class _Server:
                 files = list(chat.files) or None
                 stream = client.stream(messages, conversation=conversation, files=files)
             except (ValueError, TypeError) as exc:  # the SDK's own input checks
-                raise APIError(400, f"invalid request: {exc}", param="messages") from None
+                raise _invalid(exc) from None
             try:
                 if chat.stream:
                     return await self._stream(request, chat, stream)
@@ -217,10 +257,12 @@ class _Server:
                     reply = await stream.get_reply()
                 except QwenSpacesError as error:
                     raise from_sdk_error(error) from None
+                except ValueError as exc:  # the SDK's input checks, when the call starts
+                    raise _invalid(exc) from None
                 self._remember(reply)
                 body = reply.to_openai()
                 body["usage"] = _usage(chat, reply.text)
-                return web.json_response(body, dumps=_dumps)
+                return web.json_response(body, dumps=dumps)
             finally:
                 await stream.close()  # a call still running is cancelled on the Space
 
@@ -235,9 +277,14 @@ class _Server:
         if request.content_length is not None and request.content_length > limit:
             raise too_large
         try:
-            return await request.read()
+            return await asyncio.wait_for(request.read(), self.config.body_timeout)
         except web.HTTPRequestEntityTooLarge:
             raise too_large from None
+        except asyncio.TimeoutError:
+            raise APIError(
+                408, f"the request body did not arrive within {self.config.body_timeout:g} s",
+                code="request_timeout",
+            ) from None
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
@@ -268,7 +315,7 @@ class _Server:
         self, request: web.Request, chat: ChatRequest, stream: AsyncStream
     ) -> web.StreamResponse:
         chunks = stream.openai_chunks()
-        writer: Optional[_SSEWriter] = None
+        writer: Optional[SSEWriter] = None
         try:
             # Headers wait for the first chunk (the answer has begun), so that a
             # failure before it, such as a full queue, gets its own HTTP status.
@@ -276,12 +323,17 @@ class _Server:
                 first = await chunks.__anext__()
             except QwenSpacesError as error:
                 raise from_sdk_error(error) from None
+            except ValueError as exc:
+                raise _invalid(exc) from None
             except StopAsyncIteration:  # pragma: no cover - openai_chunks always finishes
                 raise APIError(502, "the Space sent no answer", type="api_error") from None
             response = web.StreamResponse(headers=SSE_HEADERS)
+            cors = self.guard.cors_origin(request.headers.get("Origin"))
+            if cors is not None:
+                response.headers.update(cors_headers(cors, preflight=False))
             await response.prepare(request)
-            writer = _SSEWriter(response)
-            encode = _ChunkEncoder().encode
+            writer = SSEWriter(response)
+            encode = ChunkEncoder().encode
             try:
                 await writer.send(encode(first))
                 try:
@@ -290,11 +342,11 @@ class _Server:
                 except QwenSpacesError as error:
                     # Too late for a status: an error event, which openai-python
                     # raises as APIError.
-                    await writer.send(_event(from_sdk_error(error).body()))
+                    await writer.send(event(from_sdk_error(error).body()))
                 else:
                     self._remember(stream.reply)
                     if chat.include_usage:
-                        await writer.send(_event(_usage_chunk(first, chat, stream.reply.text)))
+                        await writer.send(event(_usage_chunk(first, chat, stream.reply.text)))
                     await writer.send(DONE)
                 await writer.close()
                 await response.write_eof()
@@ -309,107 +361,6 @@ class _Server:
             aclose = getattr(chunks, "aclose", None)  # an async generator today
             if aclose is not None:
                 await aclose()
-
-
-class _SSEWriter:
-    """Writes a stream's events, those produced together in one write.
-
-    A batch of events decoded from one read of the Space's stream arrives
-    without the handler yielding to the event loop; this writer's task runs
-    when it does, and sends them all at once: one syscall, not one an event.
-    The first event still goes out as soon as it is made. ``send`` waits
-    when more than HIGH_WATER bytes are pending (a slow client).
-    """
-
-    HIGH_WATER = 256 * 1024
-
-    def __init__(self, response: web.StreamResponse) -> None:
-        self._response = response
-        self._pending: list[bytes] = []
-        self._size = 0
-        self._closed = False
-        self._wake = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
-        self._error: Optional[BaseException] = None
-        self._task = asyncio.ensure_future(self._run())
-
-    async def send(self, data: bytes) -> None:
-        if self._error is not None:
-            raise self._error
-        self._pending.append(data)
-        self._size += len(data)
-        self._wake.set()
-        if self._size > self.HIGH_WATER:
-            self._room.clear()
-            await self._room.wait()
-            if self._error is not None:
-                raise self._error
-
-    async def _run(self) -> None:
-        try:
-            while True:
-                if not self._pending:
-                    if self._closed:
-                        return
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                data = b"".join(self._pending)
-                self._pending.clear()
-                self._size = 0
-                self._room.set()
-                await self._response.write(data)
-        except Exception as exc:  # a write failed: the client went away
-            self._error = exc
-            self._room.set()
-
-    async def close(self) -> None:
-        """Send what is pending and stop; raises the error a write met."""
-        self._closed = True
-        self._wake.set()
-        await asyncio.shield(self._task)
-        if self._error is not None:
-            raise self._error
-
-    def abort(self) -> None:
-        self._task.cancel()
-
-
-class _ChunkEncoder:
-    """SSE bytes of a stream's chunks.
-
-    Content chunks, all but a few of a stream, differ only in their text
-    (``OpenAIChunks`` gives every chunk of a stream the same id, created and
-    model): the first one's JSON, cut around its text, is the template of the
-    rest, so each costs one string escape instead of a whole ``json.dumps``.
-    """
-
-    _MARK = "qwen-spaces-content-mark"
-
-    def __init__(self) -> None:
-        self._around: Optional[tuple[bytes, bytes]] = None
-
-    def encode(self, chunk: Mapping[str, Any]) -> bytes:
-        choices = chunk["choices"]
-        if len(choices) == 1:
-            choice = choices[0]
-            delta = choice["delta"]
-            if len(delta) == 1 and choice["finish_reason"] is None and "content" in delta:
-                around = self._around
-                if around is None:
-                    marked = {**chunk, "choices": [{**choice, "delta": {"content": self._MARK}}]}
-                    head, tail = _event(marked).split(b'"' + self._MARK.encode() + b'"')
-                    around = self._around = (head, tail)
-                return around[0] + _quote(delta["content"]).encode("utf-8") + around[1]
-        return _event(chunk)
-
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _event(value: Mapping[str, Any]) -> bytes:
-    return b"data: " + _dumps(value).encode("utf-8") + b"\n\n"
 
 
 def _tokens(text: str) -> int:
@@ -440,10 +391,26 @@ def _usage_chunk(first: Mapping[str, Any], chat: ChatRequest, answer: str) -> di
     }
 
 
-def _error_response(error: APIError) -> web.Response:
+def _invalid(exc: Exception) -> APIError:
+    """A 400 for input the SDK refused (parse.py checks first, in the request's words)."""
+    return APIError(400, f"invalid request: {exc}", param="messages")
+
+
+def _local_address(request: web.Request) -> Optional[tuple[str, int]]:
+    """The address and port the client connected to (None on a Unix socket)."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        return str(sockname[0]), int(sockname[1])
+    return None
+
+
+def _error_response(error: APIError, cors: Optional[str] = None) -> web.Response:
+    headers = error.headers()
+    if cors is not None:
+        headers.update(cors_headers(cors, preflight=False))
     return web.Response(
-        status=error.status, text=error.json(), content_type="application/json",
-        headers=error.headers(),
+        status=error.status, text=error.json(), content_type="application/json", headers=headers,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import ipaddress
 import logging
 import os
@@ -14,12 +15,13 @@ from typing import Any, Optional
 from ..client_core import DEFAULT_MODEL
 from ..policy import check_base_url, redact
 from ..spaces import SPACES, resolve_model
+from .parse import DEFAULT_MAX_CHARS, DEFAULT_MAX_MESSAGES
 
 __all__ = ["add_parser", "run"]
 
 log = logging.getLogger("qwen_spaces.server")
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 SHUTDOWN_SECONDS = 3.0
 
 DESCRIPTION = """\
@@ -29,8 +31,13 @@ GET /v1/models, POST /v1/chat/completions (stream true or false), GET /health.
 Request fields the Spaces have no knob for (temperature, max_tokens, top_p, stop,
 seed, ...) are accepted and ignored; tools, images and n > 1 get a 400. A request
 beyond --concurrency waits up to --queue-wait seconds for a slot, then gets 429
-with Retry-After. Without an API key the server binds only loopback addresses
-(unless --insecure-no-auth)."""
+with Retry-After; one past --max-messages or --max-chars gets a 400 naming the limit.
+
+Without an API key the server binds only loopback addresses (unless
+--insecure-no-auth), and keeps web pages out: it answers only a Host header naming
+it (127.0.0.1, localhost or [::1] with its port, or an --allowed-host), a POST only
+with Content-Type: application/json (else 415), and a request with an Origin header
+only from an --allow-origin (else 403)."""
 
 
 def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]] = None) -> None:
@@ -63,7 +70,7 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     )
     serve.add_argument(
         "--concurrency", type=_positive_int, default=32, metavar="N",
-        help="answers in flight at once (default 32)",
+        help="requests read, parsed and answered at once (default 32)",
     )
     serve.add_argument(
         "--queue-wait", type=_seconds, default=10.0, metavar="S",
@@ -73,6 +80,35 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     serve.add_argument(
         "--max-body", type=_positive_int, default=8 * 1024 * 1024, metavar="BYTES",
         help="largest request body (default 8 MiB); larger ones get a 413",
+    )
+    serve.add_argument(
+        "--max-messages", type=_positive_int, default=DEFAULT_MAX_MESSAGES, metavar="N",
+        help=f"most messages in one request (default {DEFAULT_MAX_MESSAGES}); more get a 400",
+    )
+    serve.add_argument(
+        "--max-chars", type=_positive_int, default=DEFAULT_MAX_CHARS, metavar="N",
+        help=f"most characters of text in one request's messages (default {DEFAULT_MAX_CHARS})"
+        "; more get a 400",
+    )
+    serve.add_argument(
+        "--body-timeout", type=_positive_seconds, default=30.0, metavar="S",
+        help="how long a request body may take to arrive before a 408 (default 30)",
+    )
+    serve.add_argument(
+        "--idle-timeout", type=_positive_seconds, default=15.0, metavar="S",
+        help="close a connection that has not sent a whole request's headers within S seconds "
+        "of opening or of its last answer: idle keep-alive and half-sent requests (default 15)",
+    )
+    serve.add_argument(
+        "--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+        help="without an API key, also answer this Host header (a name this machine has, or a "
+        "reverse proxy's; without :PORT any port; '*' turns the check off); repeatable",
+    )
+    serve.add_argument(
+        "--allow-origin", action="append", default=[], metavar="ORIGIN",
+        help="let web pages at ORIGIN (such as https://app.example) call the server, with CORS "
+        "headers; without it, a server without an API key refuses any Origin but its own "
+        "('*' allows all); repeatable",
     )
     serve.add_argument(
         "--sessions", type=_positive_int, default=4096, metavar="N",
@@ -110,6 +146,13 @@ def _seconds(value: str) -> float:
         seconds = float("nan")
     if not 0 <= seconds < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    return seconds
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = _seconds(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {value!r}")
     return seconds
 
 
@@ -165,6 +208,9 @@ def run(args: argparse.Namespace) -> int:
         config = ServerConfig(
             spaces=spaces_of(args), api_key=api_key, concurrency=args.concurrency,
             queue_wait=args.queue_wait, max_body=args.max_body, sessions=args.sessions,
+            max_messages=args.max_messages, max_chars=args.max_chars,
+            body_timeout=args.body_timeout, idle_timeout=args.idle_timeout,
+            allowed_hosts=args.allowed_host, allow_origins=args.allow_origin,
             timeout=getattr(args, "timeout", None), max_retries=args.max_retries,
         )
     except (ValueError, TypeError) as error:
@@ -179,21 +225,54 @@ def run(args: argparse.Namespace) -> int:
         log.propagate = False
     if log.level == logging.NOTSET or log.level > logging.INFO:
         log.setLevel(logging.INFO)
-    asyncio.run(serve(config, args.host, args.port))
+    try:
+        asyncio.run(serve(config, args.host, args.port))
+    except CannotListen as error:
+        sys.stderr.write(f"qwen-spaces serve: {error}\n")
+        return EXIT_FAILURE
     return EXIT_OK
 
 
+class CannotListen(Exception):
+    """The address or port cannot be bound; the message says why and what to do."""
+
+
+def _listen_error(error: OSError, host: str, port: int) -> CannotListen:
+    where = f"cannot listen on {host}:{port}"
+    if error.errno == errno.EADDRINUSE:
+        return CannotListen(
+            f"{where}: the port is already in use; choose another with --port N, or --port 0 "
+            "for a free one"
+        )
+    if error.errno == errno.EACCES:
+        return CannotListen(
+            f"{where}: permission denied (ports below 1024 need privileges); use --port 0 "
+            "or a port above 1023"
+        )
+    reason = error.strerror or str(error)
+    return CannotListen(f"{where}: {reason}; check --host (an address of this machine)")
+
+
 async def serve(config: Any, host: str, port: int) -> None:
-    """Run the app on host:port until SIGINT/SIGTERM, then close it cleanly."""
+    """Run the app on host:port until SIGINT/SIGTERM, then close it cleanly.
+
+    Raises CannotListen when host:port cannot be bound.
+    """
     from aiohttp import web
 
     from .app import create_app
+    from .logs import HTTP_LOGGER, install, uninstall
 
+    redacting = install([config.api_key, os.environ.get("HF_TOKEN")], log.handlers)
     app = create_app(config)
     # handler_cancellation: a client that disconnects cancels its handler at
-    # once, even while the answer waits in the Space's queue.
+    # once, even while the answer waits in the Space's queue. keepalive_timeout
+    # also bounds a connection still sending its request's headers: aiohttp's
+    # timer runs from the connection's start (or its last answer) until a whole
+    # request has arrived.
     runner = web.AppRunner(
-        app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+        app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS,
+        keepalive_timeout=config.idle_timeout, logger=logging.getLogger(HTTP_LOGGER),
     )
     await runner.setup()
     stop = asyncio.Event()
@@ -202,7 +281,10 @@ async def serve(config: Any, host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            raise _listen_error(error, host, port) from None
         bound = runner.addresses[0]
         shown = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
         lines = [
@@ -221,3 +303,4 @@ async def serve(config: Any, host: str, port: int) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await runner.cleanup()
+        uninstall(redacting, log.handlers)

@@ -10,15 +10,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from ..payloads import normalize_messages
-from ..spaces import resolve_model
+from ..spaces import SPACES, resolve_model
 from .errors import APIError, bad_request, unsupported
 
-__all__ = ["IGNORED_PARAMETERS", "ChatRequest", "parse_chat_request", "parse_json"]
+__all__ = [
+    "DEFAULT_MAX_CHARS", "DEFAULT_MAX_MESSAGES", "IGNORED_PARAMETERS", "ChatRequest", "Limits",
+    "parse_chat_request", "parse_json",
+]
+
+#: Defaults of ``serve --max-messages`` and ``--max-chars``: a long chat fits (500 turns; about
+#: 250,000 tokens), a request built to exhaust the server's memory does not.
+DEFAULT_MAX_MESSAGES = 1000
+DEFAULT_MAX_CHARS = 1_000_000
 
 #: Common request fields the Spaces have no knob for: accepted and ignored (as is any
 #: field not named anywhere here).
@@ -47,21 +56,82 @@ class ChatRequest:
     files: tuple[tuple[str, bytes], ...] = ()
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold: ``messages`` messages, ``chars`` characters of text in all."""
+
+    messages: int = DEFAULT_MAX_MESSAGES
+    chars: int = DEFAULT_MAX_CHARS
+
+
+# A JSON string escape of a UTF-16 surrogate: the only way one reaches a decoded str (raw
+# bytes must be UTF-8). Paired ones decode to one character; a lone one stays a surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def parse_json(body: bytes) -> Any:
-    """The JSON of a request body; a 400 if it is not JSON."""
+    """The JSON of a request body; a 400 if it is not JSON, is nested too deeply for the
+    parser, or holds a string that is not valid Unicode (a lone surrogate)."""
     try:
-        return json.loads(body)
+        data = json.loads(body)
+    except RecursionError:
+        raise bad_request(
+            "the request body is nested too deeply (arrays or objects inside each other, "
+            "hundreds of levels down); a chat request needs a few levels", code="invalid_json",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"the request body is not valid JSON ({exc})", code="invalid_json") \
             from None
+    if _SURROGATE_ESCAPE.search(body):
+        where = _lone_surrogate(data)
+        if where is not None:
+            what, path, char = where
+            raise bad_request(
+                f"{what} holds a lone UTF-16 surrogate (\\u{ord(char):04x}), which is not "
+                "valid Unicode text", param=path or None, code="invalid_unicode",
+            )
+    return data
+
+
+def _lone_surrogate(data: Any) -> Optional[tuple[str, str, str]]:
+    """Where the first string holding a lone surrogate is (in words, and as a path such
+    as ``messages[0].content``), and that surrogate; walked without recursion."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            bad = _surrogate_in(value)
+            if bad is not None:
+                return path or "the request body", path, bad
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, dict):
+            items = []
+            for key, v in value.items():
+                bad = _surrogate_in(key)
+                if bad is not None:
+                    return f"a key of {path or 'the request body'}", path, bad
+                items.append((f"{path}.{key}" if path else key, v))
+            stack.extend(reversed(items))
+    return None
+
+
+def _surrogate_in(text: str) -> Optional[str]:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return None
 
 
 def _absent(value: Any) -> bool:
     return value is None or value == [] or value == {}
 
 
-def parse_chat_request(data: Any, served: Mapping[str, Any]) -> ChatRequest:
-    """Check a chat-completion request against the models in ``served``."""
+def parse_chat_request(
+    data: Any, served: Mapping[str, Any], limits: Limits = Limits()
+) -> ChatRequest:
+    """Check a chat-completion request against the models in ``served`` and ``limits``."""
     if not isinstance(data, Mapping):
         raise bad_request("the request body must be a JSON object")
     model = data.get("model")
@@ -106,32 +176,55 @@ def parse_chat_request(data: Any, served: Mapping[str, Any]) -> ChatRequest:
         raise bad_request("missing required field 'messages'", param="messages")
     if not isinstance(messages, list):
         raise bad_request("'messages' must be an array of messages", param="messages")
+    if len(messages) > limits.messages:
+        raise bad_request(
+            f"'messages' holds {len(messages)} messages, over this server's limit of "
+            f"{limits.messages} (serve --max-messages)", param="messages",
+            code="too_many_messages",
+        )
     for i, message in enumerate(messages):
         # OpenAI-specific: tool calls that an assistant message made earlier.
         if isinstance(message, Mapping) and not (
             _absent(message.get("tool_calls")) and _absent(message.get("function_call"))
         ):
             raise unsupported(f"messages[{i}]: assistant tool calls", f"messages[{i}]")
-    messages, files = _take_files(messages)
+    messages, files = _take_files(messages, canonical)
     try:
         normalized = normalize_messages(messages)
     except (ValueError, TypeError) as exc:
+        if str(exc) == "the last user message is empty":  # the SDK's words: say which one
+            where = f"messages[{_last_user(messages)}].content"
+            raise bad_request(f"{where} is empty: the last user message needs text",
+                              param=where) from None
         raise bad_request(f"invalid 'messages': {exc}", param="messages") from None
+    chars = sum(len(m["content"]) for m in normalized)
+    if chars > limits.chars:
+        raise bad_request(
+            f"the messages hold {chars} characters of text, over this server's limit of "
+            f"{limits.chars} (serve --max-chars)", param="messages", code="too_many_characters",
+        )
     return ChatRequest(
         canonical, normalized, stream=bool(stream), include_usage=include_usage, files=files
     )
 
 
-def _take_files(messages: list[Any]) -> tuple[list[Any], tuple[tuple[str, bytes], ...]]:
+def _last_user(messages: list[Any]) -> int:
+    return max(
+        (i for i, m in enumerate(messages) if isinstance(m, Mapping) and m.get("role") == "user"),
+        default=-1,
+    )
+
+
+def _take_files(
+    messages: list[Any], model: str
+) -> tuple[list[Any], tuple[tuple[str, bytes], ...]]:
     """The messages without their ``file`` parts, and the last user message's files.
 
     A client resends the whole history each time: the files of earlier
     messages went with their own turn, so only the new message's are uploaded.
+    A file part for a model whose Space reads no documents is a 400 wherever it is.
     """
-    last_user = max(
-        (i for i, m in enumerate(messages) if isinstance(m, Mapping) and m.get("role") == "user"),
-        default=-1,
-    )
+    last_user = _last_user(messages)
     out: list[Any] = []
     files: list[tuple[str, bytes]] = []
     for i, message in enumerate(messages):
@@ -139,11 +232,30 @@ def _take_files(messages: list[Any]) -> tuple[list[Any], tuple[tuple[str, bytes]
         if not isinstance(content, list) or not any(_is_file(p) for p in content):
             out.append(message)
             continue
+        if not resolve_model(model).adapter.takes_files:
+            j = next(j for j, part in enumerate(content) if _is_file(part))
+            readers = " or ".join(s.model for s in SPACES if s.adapter.takes_files)
+            raise bad_request(
+                f"messages[{i}].content[{j}]: file parts work only with model {readers}; "
+                f"{model} reads text only", param=f"messages[{i}].content[{j}]",
+            )
         kept = [part for part in content if not _is_file(part)]
         if i == last_user:
             files += [_file(part, f"messages[{i}]") for part in content if _is_file(part)]
+            if all(_blank_text(part) for part in kept):
+                raise bad_request(
+                    f"messages[{i}].content has file parts but no text: add a text part "
+                    "saying what to do with the files", param=f"messages[{i}].content",
+                )
         out.append({**message, "content": kept or ""})
     return out, tuple(files)
+
+
+def _blank_text(part: Any) -> bool:
+    """A text part (or plain str) with nothing but white space in it."""
+    if isinstance(part, Mapping) and part.get("type") == "text":
+        part = part.get("text")
+    return isinstance(part, str) and not part.strip()
 
 
 def _is_file(part: Any) -> bool:

@@ -195,4 +195,4 @@ def test_a_file_part_for_the_max_model_is_a_400(served: Serve) -> None:
                                             file_part("a.txt", b"a")]}
     (result,) = calls(served, MAX, {"kind": "sync_create", "messages": [message]})
     assert result["error"]["class"] == "BadRequestError"
-    assert "takes no files" in result["error"]["message"]
+    assert "file parts work only with model qwen-2.5-1m" in result["error"]["message"]

@@ -77,6 +77,16 @@ class Serve:
         self.stop()
         raise RuntimeError(f"serve did not start: {self.args}\n{self.stderr[-3000:]}")
 
+    def log_so_far(self) -> str:
+        """The server's stderr up to now, while it runs."""
+        if self.returncode is not None:
+            return self.stderr
+        self._log.flush()
+        self._log.seek(0)
+        text = self._log.read()
+        self._log.seek(0, 2)
+        return text
+
     @property
     def base_url(self) -> str:
         return self.url + "/v1"
