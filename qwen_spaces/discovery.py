@@ -7,18 +7,31 @@ adapter (``accepts``, ``find_side``, ``chatbot_format``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Protocol
 
-from .endpoints import Endpoints, Function
+from .endpoints import ChatbotFormat, Endpoints, Function
 
-if TYPE_CHECKING:
-    from .adapters import SpaceAdapter
-
-__all__ = ["ConfigView", "Dependency", "resolve_endpoints"]
+__all__ = ["ConfigView", "Dependency", "Layout", "resolve_endpoints"]
 
 #: A dependency of /config, with its position in the list.
 Dependency = tuple[int, Mapping[str, Any]]
+
+
+class Layout(Protocol):
+    """What discovery asks of a layout's adapter (``adapters.SpaceAdapter``)."""
+
+    sides: tuple[str, ...]
+
+    def accepts(self, inputs: Sequence[Any], config: ConfigView) -> bool: ...
+
+    def chatbot_format(
+        self, declared: Optional[str], gradio_major: Optional[int]
+    ) -> ChatbotFormat: ...
+
+    def find_side(
+        self, name: str, config: ConfigView, chat: Dependency
+    ) -> Optional[Dependency]: ...
 
 
 class ConfigView:
@@ -85,7 +98,7 @@ def trigger(dep: Mapping[str, Any]) -> Optional[int]:
 
 
 def resolve_endpoints(
-    adapter: SpaceAdapter, api_names: tuple[str, ...], config: Mapping[str, Any]
+    adapter: Layout, api_names: tuple[str, ...], config: Mapping[str, Any]
 ) -> Endpoints:
     """Find the chat function (and the layout's side functions) in a ``/config`` answer.
 
