@@ -18,8 +18,8 @@ from tests.transcript_replay import (
     load,
     messages_of,
     model_of,
-    options_of,
     names,
+    options_of,
     replay_call,
     turns,
 )
