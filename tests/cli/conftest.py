@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -64,6 +65,17 @@ def child_env(home: Optional[Path] = None) -> dict[str, str]:
     return env
 
 
+def default_sigint() -> None:
+    """A child's ``preexec_fn``: Ctrl-C (SIGINT) back at its default.
+
+    A test runner started with SIGINT ignored (``cmd &`` in a shell without job
+    control, some CI runners) passes that on to every child it starts, and a
+    Python started that way installs no KeyboardInterrupt handler: the tests'
+    Ctrl-C would then do nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "qwen_spaces", *args]
 
@@ -71,7 +83,7 @@ def cli_command(*args: str) -> list[str]:
 def run_child(*args: str, input: str = "", timeout: float = 15) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cli_command(*args), input=input, capture_output=True, text=True, timeout=timeout,
-        env=child_env(), cwd=ROOT,
+        env=child_env(), cwd=ROOT, preexec_fn=default_sigint,
     )
 
 

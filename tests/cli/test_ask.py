@@ -17,7 +17,15 @@ import pytest
 
 from qwen_spaces.testing import FakeSpace, Fault
 
-from .conftest import ROOT, Result, child_env, cli_command, run_child, wait_until
+from .conftest import (
+    ROOT,
+    Result,
+    child_env,
+    cli_command,
+    default_sigint,
+    run_child,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -161,10 +169,25 @@ def test_console_script_and_module() -> None:
             assert usage.returncode == 2 and "unknown model 'nope'" in usage.stderr
 
 
-def test_ctrl_c_cancels_the_answer() -> None:
+@pytest.mark.parametrize("runner", ["default", "sigint_ignored"])
+def test_ctrl_c_cancels_the_answer(runner: str) -> None:
+    handler = signal.getsignal(signal.SIGINT)
+    if runner == "sigint_ignored":
+        # As when the test runner was started as a background job: the child is
+        # still started with SIGINT at its default, so Ctrl-C still reaches it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _ctrl_c_cancels_the_answer()
+    finally:
+        if runner == "sigint_ignored":
+            signal.signal(signal.SIGINT, handler)
+
+
+def _ctrl_c_cancels_the_answer() -> None:
     with FakeSpace(answer="word " * 200, delay=0.05) as space, subprocess.Popen(
         cli_command("ask", "hi", "--base-url", space.url),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+        preexec_fn=default_sigint,
     ) as child:
         assert child.stdout is not None
         assert os.read(child.stdout.fileno(), 100)  # the answer is under way

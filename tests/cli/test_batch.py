@@ -14,7 +14,15 @@ import pytest
 
 from qwen_spaces.testing import FakeSpace, Fault
 
-from .conftest import ROOT, Result, child_env, cli_command, run_child, wait_until
+from .conftest import (
+    ROOT,
+    Result,
+    child_env,
+    cli_command,
+    default_sigint,
+    run_child,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -136,7 +144,8 @@ def test_stopped_midway_then_resumed(tmp_path: Path, how: str) -> None:
     command = cli_command("batch", str(source), "-o", str(out), "-c", "4")
     with FakeSpace(delay=0.05) as space:  # about 0.5 s an answer
         with subprocess.Popen([*command, "--base-url", space.url], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT) as child:
+                              stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT,
+                              preexec_fn=default_sigint) as child:
             # Interrupt while an answer is streaming: a call whose join has not
             # answered yet has no event id, so there would be nothing to cancel.
             wait_until(

@@ -12,7 +12,7 @@ import pytest
 
 from qwen_spaces.testing import FakeSpace
 
-from .conftest import ROOT, child_env, wait_until
+from .conftest import ROOT, child_env, default_sigint, wait_until
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -40,6 +40,7 @@ def spawn(space: FakeSpace, home: Path, *args: str) -> Child:
     child = pexpect.spawn(
         sys.executable, ["-m", "qwen_spaces", "chat", "--base-url", space.url, *args],
         env=env, cwd=str(ROOT), encoding="utf-8", timeout=10, dimensions=(24, 200),
+        preexec_fn=default_sigint,
     )
     child.expect_exact(PROMPT)
     return child
@@ -116,7 +117,7 @@ def test_history_file_under_xdg_state_home(space: FakeSpace, home: Path, tmp_pat
     child = pexpect.spawn(
         sys.executable, ["-m", "qwen_spaces", "chat", "--base-url", space.url],
         env={**child_env(home), "XDG_STATE_HOME": str(env_home), "TERM": "dumb"},
-        cwd=str(ROOT), encoding="utf-8", timeout=10,
+        cwd=str(ROOT), encoding="utf-8", timeout=10, preexec_fn=default_sigint,
     )
     child.expect_exact(PROMPT)
     say(child, "remember me", "remember me (turn 1)")
