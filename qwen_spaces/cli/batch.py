@@ -222,7 +222,10 @@ def run(args: argparse.Namespace) -> int:
         done = _answered(args.output)
         fd = os.open(args.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as error:
-        raise UsageError(f"cannot write {args.output}: {error}") from None
+        reason = error.strerror or type(error).__name__
+        if isinstance(error, FileNotFoundError) and not args.output.parent.is_dir():
+            reason = f"the directory {args.output.parent} does not exist"
+        raise UsageError(f"cannot write {args.output}: {reason}") from None
     todo = [job for job in jobs if job.key not in done]
     skipped = len(jobs) - len(todo)
     try:

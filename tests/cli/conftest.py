@@ -27,9 +27,11 @@ class Result:
     err: str
 
 
-class FakeStdin(io.StringIO):
+class FakeStdin(io.TextIOWrapper):
+    """stdin holding ``text``, with its bytes under ``.buffer`` as a real one has."""
+
     def __init__(self, text: str, tty: bool = False) -> None:
-        super().__init__(text)
+        super().__init__(io.BytesIO(text.encode()), encoding="utf-8")
         self._tty = tty
 
     def isatty(self) -> bool:
