@@ -279,8 +279,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         description='Each input line is {"id": ..., "prompt": "..."} or {"id": ..., '
         '"messages": [...]} (the id defaults to the line number). Answers are appended to OUT '
         "as they finish, one JSON line each (id, text or error, model, timings). Rerunning "
-        "skips the ids already answered in OUT and retries the failed ones. Exits 1 if a "
-        "line failed.",
+        "skips the ids already answered in OUT and retries the failed ones; a line whose "
+        "input is wrong is named at the end (IN:LINE), for a rerun cannot fix it. Exits 1 "
+        "if a line failed.",
     )
     command.add_argument("input", type=Path, metavar="IN.jsonl")
     command.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.jsonl")
