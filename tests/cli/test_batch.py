@@ -213,5 +213,7 @@ def test_stopped_midway_then_resumed(tmp_path: Path, how: str) -> None:
 
 def test_unwritable_output_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     source = write_lines(tmp_path / "in.jsonl", {"prompt": "x"})
-    result = cli("batch", str(source), "-o", str(tmp_path / "no" / "out.jsonl"), "--base-url", "http://127.0.0.1:9")
-    assert result.code == 2 and "cannot write" in result.err
+    out = tmp_path / "no" / "out.jsonl"
+    result = cli("batch", str(source), "-o", str(out), "--base-url", "http://127.0.0.1:9")
+    assert result.code == 2
+    assert result.err == f"qwen-spaces: error: cannot write {out}: the directory {out.parent} does not exist\n"
