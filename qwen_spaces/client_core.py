@@ -15,7 +15,7 @@ from typing import Optional, Union
 from .endpoints import Endpoints
 from .events import ConversationState, Reply
 from .files import FileArg, check_files
-from .payloads import Messages, normalize_history, normalize_messages
+from .payloads import Messages, check_utf8, normalize_history, normalize_messages
 from .policy import (
     RetryPolicy,
     TimeoutArg,
@@ -258,6 +258,7 @@ class ConversationCore:
         if system is not None:
             if not isinstance(system, str):
                 raise TypeError("system must be a str")
+            check_utf8(system, "system=")
             initial.append({"role": "system", "content": system})
         if messages:
             initial.extend(normalize_history(messages))

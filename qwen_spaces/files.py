@@ -1,8 +1,14 @@
 """Pure: documents a user hands to a call (``files=``), checked before anything is sent.
 
-Each item is a path (``str`` or ``os.PathLike``), a ``(filename, bytes)`` pair
-or a ``(filename, binary file object)`` pair. Nothing is read here: a path is
-opened when the upload streams it, so a 200 MB file never sits in memory.
+Each item is a path (``str``, ``bytes`` or ``os.PathLike``), a ``(filename,
+bytes)`` pair or a ``(filename, binary file object)`` pair. Nothing is read
+here: a path is opened when the upload streams it, so a 200 MB file never sits
+in memory.
+
+A file name that is not valid UTF-8 (a Latin-1 ``café.txt`` on a UTF-8
+system, which Python holds with surrogate escapes) is sent the way browsers
+send it: as UTF-8, each undecodable byte replaced by U+FFFD. The file is still
+read from its real path.
 """
 
 from __future__ import annotations
@@ -10,14 +16,22 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Optional, Union
 
-__all__ = ["FileArg", "Upload", "UploadReader", "check_files", "file_data"]
+__all__ = ["FileArg", "Upload", "UploadReader", "check_files", "file_data", "file_size"]
 
-FileArg = Union[str, "os.PathLike[str]", tuple[str, bytes], tuple[str, IO[bytes]]]
+FileArg = Union[
+    str,
+    bytes,
+    "os.PathLike[str]",
+    "os.PathLike[bytes]",
+    tuple[Union[str, bytes], bytes],
+    tuple[Union[str, bytes], IO[bytes]],
+]
 
 _SPOOL_IN_MEMORY = 1 << 20  # a non-seekable stream is copied to disk past 1 MiB
 
@@ -115,19 +129,29 @@ def check_files(files: Optional[Sequence[FileArg]]) -> tuple[Upload, ...]:
     return tuple(_upload(item, i) for i, item in enumerate(files))
 
 
+def file_size(path: str) -> int:
+    """The size of the file at ``path``; a ValueError says why it cannot be uploaded.
+
+    The reason alone ("cannot read it: ..."): the caller names the file in its
+    own words (``files[0]``, a command line's ``-f``).
+    """
+    try:
+        with open(path, "rb"):
+            size = os.stat(path).st_size
+    except OSError as error:
+        raise ValueError(f"cannot read it: {error.strerror or type(error).__name__}") from None
+    if os.path.isdir(path):
+        raise ValueError("it is a directory; expected a file")
+    return size
+
+
 def _upload(item: Any, i: int) -> Upload:
-    if isinstance(item, (str, os.PathLike)):
-        path = os.fspath(item)
-        if not isinstance(path, str):
-            raise TypeError(f"files[{i}] must be a str path, got bytes")
+    if isinstance(item, (str, bytes, os.PathLike)):
+        path = os.fsdecode(item)  # bytes: surrogate escapes, which open() turns back
         try:
-            with open(path, "rb"):
-                size = os.stat(path).st_size
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
-            raise ValueError(f"files[{i}]: cannot read {path!r}: {reason}") from None
-        if os.path.isdir(path):
-            raise ValueError(f"files[{i}]: {path!r} is a directory; expected a file")
+            size = file_size(path)
+        except ValueError as error:
+            raise ValueError(f"files[{i}]: {path!r}: {error}") from None
         return Upload(_name(os.path.basename(path), i), _mime(path), size, _path=path)
     if not (isinstance(item, tuple) and len(item) == 2):
         raise TypeError(
@@ -135,8 +159,12 @@ def _upload(item: Any, i: int) -> Upload:
             f"got {type(item).__name__}"
         )
     name, content = item
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
     if not isinstance(name, str):
-        raise TypeError(f"files[{i}]: the filename must be a str, got {type(name).__name__}")
+        raise TypeError(
+            f"files[{i}]: the filename must be a str or bytes, got {type(name).__name__}"
+        )
     name = _name(name, i)
     if isinstance(content, (bytes, bytearray, memoryview)):
         data = bytes(content)
@@ -172,10 +200,27 @@ def _rewindable(stream: Any, i: int) -> tuple[IO[bytes], int]:
 
 
 def _name(name: str, i: int) -> str:
-    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = _utf8_name(name.replace("\\", "/").rsplit("/", 1)[-1].strip())
     if not name:
         raise ValueError(f"files[{i}]: the filename is empty")
     return name
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8_name(name: str) -> str:
+    """``name`` as UTF-8 can carry it, as a browser sends a file name it cannot decode.
+
+    The bytes of a surrogate-escaped name (os.fsdecode's) are decoded again as
+    UTF-8 with U+FFFD for each bad byte; any other lone surrogate becomes U+FFFD.
+    """
+    if not _SURROGATE.search(name):
+        return name
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        return _SURROGATE.sub("\ufffd", name)
 
 
 def _mime(name: str) -> str:

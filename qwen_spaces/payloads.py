@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -13,6 +14,7 @@ __all__ = [
     "Messages",
     "Prompt",
     "chatbot_value",
+    "check_utf8",
     "flatten",
     "function_body",
     "new_session_hash",
@@ -66,11 +68,28 @@ EXPECTED_ROLES = "'system', 'developer', 'user' or 'assistant'"
 _UNSUPPORTED_ROLES = {"tool": "tool results", "function": "function results"}
 
 
+def check_utf8(text: str, what: str) -> str:
+    """``text`` if UTF-8 can carry it, else a ValueError naming ``what`` holds it.
+
+    A lone surrogate (``"\\ud800"``, or a byte os.fsdecode could not decode) has
+    no UTF-8 form: the request body could not be encoded.
+    """
+    if (found := _SURROGATE.search(text)) is not None:
+        raise ValueError(
+            f"{what} holds text that cannot be encoded as UTF-8: a lone surrogate "
+            f"{found.group()!r} at index {found.start()}"
+        )
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _checked(messages: Messages) -> list[dict[str, str]]:
     if isinstance(messages, str):
         if not messages.strip():
             raise ValueError("the prompt is empty: expected a non-empty str or list of messages")
-        return [{"role": "user", "content": messages}]
+        return [{"role": "user", "content": check_utf8(messages, "the prompt")}]
     if isinstance(messages, (bytes, bytearray)) or not isinstance(messages, Sequence):
         raise TypeError(
             "messages must be a str or a list of {'role': ..., 'content': ...} dicts, "
@@ -99,7 +118,8 @@ def _checked(messages: Messages) -> list[dict[str, str]]:
         content = message.get("content")
         if content is None and role == "assistant":
             continue  # OpenAI allows it (e.g. beside a refusal); there is no text to send
-        out.append({"role": _ROLE_OF[role], "content": _text_of(content, i)})
+        text = check_utf8(_text_of(content, i), f"messages[{i}] content")
+        out.append({"role": _ROLE_OF[role], "content": text})
     return out
 
 

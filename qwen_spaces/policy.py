@@ -178,7 +178,7 @@ def redact(text: str, *secrets: Optional[str]) -> str:
 
 
 def check_base_url(url: str, what: str = "base_url") -> str:
-    """A Space's root URL: http(s), with a host, no credentials, query or fragment.
+    """A Space's root URL: http(s), with a host, no credentials, path, query or fragment.
 
     Returned without a trailing slash. A URL with credentials in it is refused
     without echoing them: they would end up in logs and error messages.
@@ -198,6 +198,14 @@ def check_base_url(url: str, what: str = "base_url") -> str:
         raise ValueError(
             f"{what} is a Space's page, not the Space: use https://OWNER-NAME.hf.space "
             "(the 'Embed this Space' link on the page)"
+        )
+    if parts.path.strip("/"):
+        # The calls go to {base_url}/config and {base_url}/gradio_api/...: a
+        # path here would be doubled or wrong, and every call a 404.
+        root = f"{parts.scheme}://{parts.netloc}"
+        raise ValueError(
+            f"{what} must be the Space's root URL without a path, such as {root} "
+            f"(got the path {parts.path!r}; the client adds Gradio's own paths)"
         )
     return url.strip().rstrip("/")
 

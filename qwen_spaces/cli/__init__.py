@@ -50,6 +50,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             format="%(asctime)s %(name)s %(levelname)s %(message)s",
         )
     try:
+        _from_environment(args)
         code: int = args.run(args)
         return code
     except UsageError as error:
@@ -69,6 +70,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         flush_or_silence_stdout()
 
 
+# A flag not given takes its variable's value, checked as the flag's would be.
+_VARIABLES = (
+    ("model", "QWEN_SPACES_MODEL", model_arg),
+    ("base_url", "QWEN_SPACES_BASE_URL", url_arg),
+)
+
+
+def _from_environment(args: argparse.Namespace) -> None:
+    for name, variable, check in _VARIABLES:
+        value = os.environ.get(variable)
+        if value and hasattr(args, name) and getattr(args, name) is None:
+            try:
+                setattr(args, name, check(value))
+            except argparse.ArgumentTypeError as error:
+                raise UsageError(f"${variable}: {error}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     # --debug is accepted before or after the command; SUPPRESS keeps the
     # subcommand's default from overwriting a --debug given before it.
@@ -79,14 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     space = argparse.ArgumentParser(add_help=False)
     space.add_argument(
-        # argparse runs a str default through `type`, so the environment's
-        # values are checked like the flags' (the examples use these variables).
-        "-m", "--model", type=model_arg, default=os.environ.get("QWEN_SPACES_MODEL") or None,
+        # The environment's values fill in after parsing (_from_environment),
+        # so that an error in one names the variable, not the flag.
+        "-m", "--model", type=model_arg, default=None,
         help=f"a model name or alias (default $QWEN_SPACES_MODEL, else {DEFAULT_MODEL}; "
         f"see `{PROG} models`)",
     )
     space.add_argument(
-        "--base-url", type=url_arg, default=os.environ.get("QWEN_SPACES_BASE_URL") or None,
+        "--base-url", type=url_arg, default=None,
         help="another Space: a duplicate or a local server (default $QWEN_SPACES_BASE_URL)",
     )
     space.add_argument(

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, Optional
 
+from ..client_core import DEFAULT_MODEL
 from ..payloads import Messages
 from .common import (
     EXIT_OK,
@@ -14,6 +15,8 @@ from .common import (
     StatusLine,
     TextPrinter,
     UsageError,
+    check_file_flags,
+    check_text,
     make_client,
     reply_json,
     show_stream,
@@ -23,10 +26,12 @@ from .common import (
 
 
 def run(args: argparse.Namespace) -> int:
-    prompt = _read_prompt(args.prompt)
+    prompt = check_text(_read_prompt(args.prompt), "the prompt")
     messages: Messages = prompt
     if args.system is not None:
-        messages = [{"role": "system", "content": args.system}, {"role": "user", "content": prompt}]
+        system = check_text(args.system, "-s/--system")
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+    check_file_flags(args.file, args.model or DEFAULT_MODEL)
     status = StatusLine(sys.stderr) if wants_status(args) else None
     printer = None if args.json else TextPrinter(sys.stdout)
     with make_client(args) as client, start(client, messages, args.file) as stream:
@@ -42,7 +47,14 @@ def _read_prompt(arg: Optional[str]) -> str:
     if arg is None or arg == "-":
         if arg is None and sys.stdin.isatty():
             raise UsageError(f"no prompt: {PROG} ask \"PROMPT\", or pipe it on stdin")
-        text = sys.stdin.read().rstrip()
+        data = sys.stdin.buffer.read()
+        try:
+            text = data.decode("utf-8").rstrip()
+        except UnicodeDecodeError as error:
+            raise UsageError(
+                f"the prompt on stdin is not UTF-8 text (byte {data[error.start]:#04x} "
+                f"at offset {error.start})"
+            ) from None
     else:
         text = arg
     if not text.strip():

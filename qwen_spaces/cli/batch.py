@@ -6,13 +6,14 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..client_core import DEFAULT_MODEL
 from ..errors import QwenSpacesError
 from ..payloads import Messages
+from ..progress import bar_file
 from .common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -34,7 +35,8 @@ class Job:
 
     id: Any
     messages: Optional[Messages]
-    error: Optional[str] = None
+    line: int
+    error: Optional[str] = None  # why the line cannot be asked
 
     @property
     def key(self) -> str:
@@ -71,17 +73,17 @@ def _parse_job(line: str, number: int) -> Job:
     try:
         item = json.loads(line)
     except ValueError as error:
-        return Job(number, None, f"line {number} is not JSON: {error}")
+        return Job(number, None, number, f"not JSON: {error}")
     if not isinstance(item, dict):
-        return Job(number, None, f"line {number} is not a JSON object")
+        return Job(number, None, number, "not a JSON object")
     job_id = item.get("id", number)
     if not isinstance(job_id, (str, int, float)) or isinstance(job_id, bool):
-        return Job(number, None, f"line {number}: id must be a string or a number")
+        return Job(number, None, number, "id must be a string or a number")
     if isinstance(item.get("prompt"), str):
-        return Job(job_id, item["prompt"])
+        return Job(job_id, item["prompt"], number)
     if isinstance(item.get("messages"), list):
-        return Job(job_id, item["messages"])
-    return Job(job_id, None, 'expected "prompt" (a string) or "messages" (a list)')
+        return Job(job_id, item["messages"], number)
+    return Job(job_id, None, number, 'expected "prompt" (a string) or "messages" (a list)')
 
 
 def _answered(path: Path, compact: bool = True) -> set[str]:
@@ -124,11 +126,17 @@ def _append(fd: int, record: dict[str, Any]) -> None:
 async def _answer(client: AsyncClient, job: Job) -> dict[str, Any]:
     record: dict[str, Any] = {"id": job.id}
     if job.messages is None:
-        record.update(error=job.error, error_type="InputError", model=client.model)
+        record.update(error=f"line {job.line}: {job.error}", error_type="InputError")
+        record["model"] = client.model
         return record
     try:
         reply = await client.chat(job.messages)
-    except (QwenSpacesError, TypeError, ValueError) as error:
+    except (TypeError, ValueError) as error:  # the line's input: refused before sending
+        text = " ".join(str(error).split())
+        record.update(error=f"line {job.line}: {text}", error_type=type(error).__name__)
+        record["model"] = client.model
+        return record
+    except QwenSpacesError as error:
         record.update(error=" ".join(str(error).split()), error_type=type(error).__name__)
         record["model"] = client.model
         partial = getattr(error, "partial_text", "")
@@ -139,9 +147,26 @@ async def _answer(client: AsyncClient, job: Job) -> dict[str, Any]:
     return record
 
 
+@dataclass
+class Outcome:
+    """What a run did: answers, lines of bad input, failures a rerun may fix."""
+
+    ok: int = 0
+    bad_input: list[tuple[int, str]] = field(default_factory=list)  # (line, error)
+    retryable: int = 0
+
+    @property
+    def failed(self) -> int:
+        return len(self.bad_input) + self.retryable
+
+
+# error_type of a line that fails whatever the Space does: its input is wrong.
+_INPUT_ERRORS = ("InputError", "ValueError", "TypeError")
+
+
 async def _run_batch(
     args: argparse.Namespace, jobs: list[Job], total: int, fd: int
-) -> tuple[int, int]:
+) -> Outcome:
     import asyncio
 
     from tqdm import tqdm
@@ -149,10 +174,12 @@ async def _run_batch(
     from ..async_client import AsyncClient
 
     semaphore = asyncio.Semaphore(args.concurrency)
-    counts = {"ok": 0, "failed": 0}
+    outcome = Outcome()
+    # Into a log (--progress, stderr no terminal): a line per change, not \r frames.
+    log = bar_file(sys.stderr, "{n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
     bar = tqdm(
-        total=total, initial=total - len(jobs), unit="line", file=sys.stderr,
-        disable=not wants_status(args), dynamic_ncols=True,
+        total=total, initial=total - len(jobs), unit="line", disable=not wants_status(args),
+        **(log or {"file": sys.stderr, "dynamic_ncols": True}),
     )
     try:
         async with AsyncClient(
@@ -165,8 +192,13 @@ async def _run_batch(
                 # No await from here on: a cancel cannot come between the answer
                 # and its line, so a finished answer is always written.
                 _append(fd, record)
-                counts["failed" if "error" in record else "ok"] += 1
-                bar.set_postfix(failed=counts["failed"], refresh=False)
+                if "error" not in record:
+                    outcome.ok += 1
+                elif record["error_type"] in _INPUT_ERRORS:
+                    outcome.bad_input.append((job.line, record["error"]))
+                else:
+                    outcome.retryable += 1
+                bar.set_postfix(failed=outcome.failed, refresh=False)
                 bar.update(1)
 
             # return_exceptions: on Ctrl-C gather then waits for every task to
@@ -178,7 +210,8 @@ async def _run_batch(
                     raise result  # a bug: every expected failure is a line in OUT
     finally:
         bar.close()
-    return counts["ok"], counts["failed"]
+    outcome.bad_input.sort()
+    return outcome
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,11 +222,14 @@ def run(args: argparse.Namespace) -> int:
         done = _answered(args.output)
         fd = os.open(args.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as error:
-        raise UsageError(f"cannot write {args.output}: {error}") from None
+        reason = error.strerror or type(error).__name__
+        if isinstance(error, FileNotFoundError) and not args.output.parent.is_dir():
+            reason = f"the directory {args.output.parent} does not exist"
+        raise UsageError(f"cannot write {args.output}: {reason}") from None
     todo = [job for job in jobs if job.key not in done]
     skipped = len(jobs) - len(todo)
     try:
-        ok, failed = asyncio.run(_run_batch(args, todo, len(jobs), fd))
+        outcome = asyncio.run(_run_batch(args, todo, len(jobs), fd))
     except KeyboardInterrupt:
         answered = len({job.key for job in jobs} & _answered(args.output, compact=False))
         print(
@@ -204,10 +240,36 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     finally:
         os.close(fd)
+    for line in _summary(args, outcome, skipped):
+        print(line, file=sys.stderr)
+    return EXIT_ERROR if outcome.failed else EXIT_OK
+
+
+_SHOWN_BAD_LINES = 10
+
+
+def _summary(args: argparse.Namespace, outcome: Outcome, skipped: int) -> list[str]:
+    """The end of a run: counts, then each bad line, then what a rerun would do."""
     already = f", {skipped} already answered" if skipped else ""
-    retry = " (run again to retry them)" if failed else ""
-    print(f"{ok} answered, {failed} failed{retry}{already} -> {args.output}", file=sys.stderr)
-    return EXIT_ERROR if failed else EXIT_OK
+    lines = [f"{outcome.ok} answered, {outcome.failed} failed{already} -> {args.output}"]
+    bad = outcome.bad_input
+    # "line 3: ..." already names its line; each shown as IN:LINE: reason, as compilers do.
+    lines += [f"{args.input}:{n}: {error.removeprefix(f'line {n}: ')}"
+              for n, error in bad[:_SHOWN_BAD_LINES]]
+    if len(bad) > _SHOWN_BAD_LINES:
+        lines.append(f"... and {len(bad) - _SHOWN_BAD_LINES} more (the \"error\" of each in OUT)")
+    if bad:
+        these = "this line" if len(bad) == 1 else f"these {len(bad)} lines"
+        lines.append(
+            f"rerunning will not fix {these}: correct {'it' if len(bad) == 1 else 'them'} "
+            f"in {args.input}, then run again"
+        )
+    if outcome.retryable:
+        lines.append(
+            f"{outcome.retryable} failed at the Space or on the network: run again to retry "
+            f"{'it' if outcome.retryable == 1 else 'them'}"
+        )
+    return lines
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -217,8 +279,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         description='Each input line is {"id": ..., "prompt": "..."} or {"id": ..., '
         '"messages": [...]} (the id defaults to the line number). Answers are appended to OUT '
         "as they finish, one JSON line each (id, text or error, model, timings). Rerunning "
-        "skips the ids already answered in OUT and retries the failed ones. Exits 1 if a "
-        "line failed.",
+        "skips the ids already answered in OUT and retries the failed ones; a line whose "
+        "input is wrong is named at the end (IN:LINE), for a rerun cannot fix it. Exits 1 "
+        "if a line failed.",
     )
     command.add_argument("input", type=Path, metavar="IN.jsonl")
     command.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.jsonl")

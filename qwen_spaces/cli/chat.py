@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import QwenSpacesError
 from ..events import ConversationState
-from ..files import check_files
+from ..files import file_size
 from ..spaces import resolve_model
 from ..sync_client import Conversation
 from .common import (
@@ -21,9 +21,11 @@ from .common import (
     StatusLine,
     TextPrinter,
     UsageError,
+    check_text,
     make_client,
     one_line,
     show_stream,
+    shown,
     start,
     write_atomically,
 )
@@ -96,6 +98,9 @@ class ChatSession:
                 except KeyboardInterrupt:  # at the prompt: drop the line, as shells do
                     print()
                     continue
+                except UnicodeDecodeError as error:  # stdin decoded strictly, not in UTF-8
+                    print(f"error: that line is not UTF-8 text ({error.reason})", file=sys.stderr)
+                    continue
                 line = line.strip()
                 if not line:
                     continue
@@ -113,6 +118,7 @@ class ChatSession:
         status = StatusLine(sys.stderr) if sys.stderr.isatty() else None
         try:
             # The turn joins the conversation only if the answer completes.
+            text = check_text(text, "that line")  # a terminal or pipe not in UTF-8
             with start(self.client, text, self.files, self.conversation) as stream:
                 show_stream(stream, printer, status)
             self.files = []  # sent with that message
@@ -155,7 +161,7 @@ class ChatSession:
 
     def _attach(self, path: str) -> None:
         if not path:
-            print("(attached: " + (", ".join(self.files) or "nothing") + ")")
+            print("(attached: " + (", ".join(map(shown, self.files)) or "nothing") + ")")
             return
         if path == "clear":
             self.files = []
@@ -167,12 +173,12 @@ class ChatSession:
             return
         path = os.path.expanduser(path)
         try:
-            check_files([path])
+            file_size(path)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: /file {shown(path)}: {error}", file=sys.stderr)
             return
         self.files.append(path)
-        print(f"(attached {path} to the next message)")
+        print(f"(attached {shown(path)} to the next message)")
 
     def _save(self, path: Path) -> None:
         state = self.conversation.state
@@ -180,9 +186,10 @@ class ChatSession:
             text = json.dumps(state.to_dict(), ensure_ascii=False, indent=2)
             write_atomically(path, text + "\n")
         except OSError as error:
-            print(f"error: {one_line(error)}", file=sys.stderr)
+            reason = error.strerror or one_line(error)
+            print(f"error: cannot save to {shown(str(path))}: {reason}", file=sys.stderr)
             return
-        print(f"(saved {len(state.messages)} messages to {path})")
+        print(f"(saved {len(state.messages)} messages to {shown(str(path))})")
 
     def _load(self, path: Path) -> None:
         try:

@@ -13,7 +13,7 @@ from typing import Any, Optional, TextIO
 from ..client_core import DEFAULT_MODEL
 from ..events import Event, QueueStatus, Reasoning, Reply, TextDelta
 from ..payloads import Messages
-from ..spaces import resolve_model
+from ..spaces import SPACES, resolve_model
 from ..sync_client import Client, Conversation, Stream
 
 PROG = "qwen-spaces"
@@ -35,7 +35,7 @@ def url_arg(value: str) -> str:
     from ..policy import check_base_url
 
     try:
-        return check_base_url(value)
+        return check_base_url(value, what="the URL")
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -54,6 +54,48 @@ def positive_int_arg(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
     return int(value)
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` from the command line, or a UsageError if it is not UTF-8 (a byte
+    Python kept as a surrogate escape, e.g. a Latin-1 argument)."""
+    from ..payloads import check_utf8
+
+    try:
+        return check_utf8(text, what)
+    except ValueError:
+        raise UsageError(f"{what} is not UTF-8 text ({_bad_byte(text)})") from None
+
+
+def _bad_byte(text: str) -> str:
+    for index, char in enumerate(text):
+        if 0xDC80 <= ord(char) <= 0xDCFF:  # a byte os.fsdecode could not decode
+            return f"byte {ord(char) - 0xDC00:#04x} at index {index}"
+    return "it holds a lone surrogate"
+
+
+def check_file_flags(paths: Sequence[str], model: str) -> None:
+    """``-f/--file PATH``s, checked as the command line's flags: a UsageError says which."""
+    from ..files import file_size
+
+    spec = resolve_model(model)
+    if paths and not spec.adapter.takes_files:
+        readers = " or ".join(f"-m {s.model}" for s in SPACES if s.adapter.takes_files)
+        raise UsageError(f"-f/--file works only with {readers}; {spec.model} reads no files")
+    for path in paths:
+        try:
+            file_size(path)
+        except ValueError as error:
+            raise UsageError(f"-f/--file {shown(path)}: {error}") from None
+
+
+def shown(path: str) -> str:
+    """A path to show on a terminal; a byte that is not UTF-8 as ``\\xe9``."""
+    try:
+        path = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no byte stands for: not from argv
+        return repr(path)
+    return path if path.isprintable() else repr(path)
 
 
 def hf_token() -> Optional[str]:
@@ -214,12 +256,25 @@ def rounded_timings(reply: Reply) -> dict[str, float]:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    # A crash mid-write leaves the old file, never half of the new one.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``text`` to ``path`` whole or not at all.
+
+    A crash mid-write leaves the old file, never half of the new one. An
+    OSError names ``path``, never the temporary file beside it.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        if isinstance(error, FileNotFoundError):
+            reason = f"the directory {path.parent} does not exist"
+        raise type(error)(error.errno, reason, str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            reason = error.strerror or type(error).__name__
+            raise type(error)(error.errno, reason, str(path)) from None
         raise

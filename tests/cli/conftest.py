@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,9 +27,11 @@ class Result:
     err: str
 
 
-class FakeStdin(io.StringIO):
+class FakeStdin(io.TextIOWrapper):
+    """stdin holding ``text``, with its bytes under ``.buffer`` as a real one has."""
+
     def __init__(self, text: str, tty: bool = False) -> None:
-        super().__init__(text)
+        super().__init__(io.BytesIO(text.encode()), encoding="utf-8")
         self._tty = tty
 
     def isatty(self) -> bool:
@@ -64,6 +67,17 @@ def child_env(home: Optional[Path] = None) -> dict[str, str]:
     return env
 
 
+def default_sigint() -> None:
+    """A child's ``preexec_fn``: Ctrl-C (SIGINT) back at its default.
+
+    A test runner started with SIGINT ignored (``cmd &`` in a shell without job
+    control, some CI runners) passes that on to every child it starts, and a
+    Python started that way installs no KeyboardInterrupt handler: the tests'
+    Ctrl-C would then do nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "qwen_spaces", *args]
 
@@ -71,7 +85,7 @@ def cli_command(*args: str) -> list[str]:
 def run_child(*args: str, input: str = "", timeout: float = 15) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cli_command(*args), input=input, capture_output=True, text=True, timeout=timeout,
-        env=child_env(), cwd=ROOT,
+        env=child_env(), cwd=ROOT, preexec_fn=default_sigint,
     )
 
 

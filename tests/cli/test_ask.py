@@ -17,7 +17,15 @@ import pytest
 
 from qwen_spaces.testing import FakeSpace, Fault
 
-from .conftest import ROOT, Result, child_env, cli_command, run_child, wait_until
+from .conftest import (
+    ROOT,
+    Result,
+    child_env,
+    cli_command,
+    default_sigint,
+    run_child,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -161,10 +169,25 @@ def test_console_script_and_module() -> None:
             assert usage.returncode == 2 and "unknown model 'nope'" in usage.stderr
 
 
-def test_ctrl_c_cancels_the_answer() -> None:
+@pytest.mark.parametrize("runner", ["default", "sigint_ignored"])
+def test_ctrl_c_cancels_the_answer(runner: str) -> None:
+    handler = signal.getsignal(signal.SIGINT)
+    if runner == "sigint_ignored":
+        # As when the test runner was started as a background job: the child is
+        # still started with SIGINT at its default, so Ctrl-C still reaches it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _ctrl_c_cancels_the_answer()
+    finally:
+        if runner == "sigint_ignored":
+            signal.signal(signal.SIGINT, handler)
+
+
+def _ctrl_c_cancels_the_answer() -> None:
     with FakeSpace(answer="word " * 200, delay=0.05) as space, subprocess.Popen(
         cli_command("ask", "hi", "--base-url", space.url),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+        preexec_fn=default_sigint,
     ) as child:
         assert child.stdout is not None
         assert os.read(child.stdout.fileno(), 100)  # the answer is under way
@@ -222,9 +245,79 @@ def test_a_file_for_the_max_model_or_a_missing_file_is_a_usage_error(
             "ask", "-m", "qwen-2.5-1m", "--base-url", space.url, "-f", str(tmp_path / "no"), "hi"
         )
         requests = len(space.requests)
-    assert max_result.code == 2 and "takes no files" in max_result.err
-    assert missing.code == 2 and "cannot read" in missing.err and "No such file" in missing.err
+    # In the command line's words (-f, -m), not the SDK's (files=, files[0]).
+    assert max_result.code == 2 and max_result.err == (
+        "qwen-spaces: error: -f/--file works only with -m qwen-2.5-1m; "
+        "qwen-2.5-max reads no files\n"
+    )
+    assert missing.code == 2 and missing.err == (
+        f"qwen-spaces: error: -f/--file {tmp_path / 'no'}: "
+        "cannot read it: No such file or directory\n"
+    )
     assert requests == 0  # refused before anything was sent
+
+
+def test_file_errors_name_the_flag_and_the_path_as_given(cli: Cli, tmp_path: Path) -> None:
+    result = cli("ask", "-m", "qwen-2.5-1m", "--base-url", "http://127.0.0.1:9", "-f", str(tmp_path), "hi")
+    assert result.code == 2
+    assert result.err == f"qwen-spaces: error: -f/--file {tmp_path}: cannot read it: Is a directory\n"
+    latin1 = run_child("ask", "-m", "qwen-2.5-1m", "-f", os.fsdecode(b"caf\xe9.pdf"), "hi")
+    assert latin1.returncode == 2
+    assert latin1.stderr == "qwen-spaces: error: -f/--file caf\\xe9.pdf: cannot read it: No such file or directory\n"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("QWEN_SPACES_MODEL", "gpt-5", "$QWEN_SPACES_MODEL: unknown model 'gpt-5'; known models: "),
+        ("QWEN_SPACES_BASE_URL", "ftp://x", "$QWEN_SPACES_BASE_URL: the URL must be an http(s) URL"),
+        (
+            "QWEN_SPACES_BASE_URL", "http://127.0.0.1:9/gradio_api/",
+            "$QWEN_SPACES_BASE_URL: the URL must be the Space's root URL without a path",
+        ),
+    ],
+)
+def test_a_bad_variable_is_named(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    for command in (("ask", "hi"), ("models",), ("batch", "in.jsonl", "-o", "out.jsonl")):
+        result = cli(*command)
+        assert result.code == 2 and result.out == ""
+        assert result.err.startswith(f"qwen-spaces: error: {expected}"), result.err
+        assert "argument" not in result.err  # not blamed on a flag that was never given
+
+
+def test_the_variables_fill_in_for_flags_not_given(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeSpace(layout="1m") as space:
+        monkeypatch.setenv("QWEN_SPACES_MODEL", "qwen-2.5-1m-demo")  # an alias
+        monkeypatch.setenv("QWEN_SPACES_BASE_URL", space.url + "/")
+        from_env = cli("ask", "hi", "--json")
+        monkeypatch.setenv("QWEN_SPACES_BASE_URL", "ftp://ignored")  # a flag wins over its variable
+        flag = cli("ask", "hi", "--json", "--base-url", space.url)
+    assert from_env.code == flag.code == 0, from_env.err + flag.err
+    assert json.loads(from_env.out)["model"] == json.loads(flag.out)["model"] == "qwen-2.5-1m"
+
+
+def test_text_that_is_not_utf8_is_a_usage_error() -> None:
+    with FakeSpace() as space:
+        argument = run_child("ask", "--base-url", space.url, os.fsdecode(b"caf\xe9"))
+        system = run_child("ask", "--base-url", space.url, "-s", os.fsdecode(b"\xff"), "hi")
+        piped = subprocess.run(
+            cli_command("ask", "--base-url", space.url), input=b"ab\xe9", capture_output=True,
+            timeout=15, env=child_env(), cwd=ROOT,
+        )
+        requests = len(space.requests)
+    assert (argument.returncode, argument.stderr) == (
+        2, "qwen-spaces: error: the prompt is not UTF-8 text (byte 0xe9 at index 3)\n"
+    )
+    assert (system.returncode, system.stderr) == (
+        2, "qwen-spaces: error: -s/--system is not UTF-8 text (byte 0xff at index 0)\n"
+    )
+    assert (piped.returncode, piped.stderr) == (
+        2, b"qwen-spaces: error: the prompt on stdin is not UTF-8 text (byte 0xe9 at offset 2)\n"
+    )
+    assert requests == 0
 
 
 def test_hf_token_from_the_environment_reaches_the_space(
@@ -242,3 +335,29 @@ def test_credentials_in_the_base_url_are_refused_without_showing_them(cli: Cli) 
     result = cli("ask", "hi", "--base-url", "http://user:hf_SECRETabcdef123@127.0.0.1:9")
     assert result.code == 2
     assert "credentials" in result.err and "SECRET" not in result.err
+
+
+def test_a_file_name_that_is_not_utf8_is_sent_as_browsers_send_it(tmp_path: Path) -> None:
+    # `-f $'caf\xe9.txt'`: the name's bytes come to Python with surrogate escapes.
+    latin1 = os.fsencode(tmp_path) + b"/caf\xe9.txt"
+    with open(latin1, "wb") as out:
+        out.write(b"menu")
+    with FakeSpace(layout="1m") as space:
+        done = subprocess.run(
+            [*cli_command("ask", "-m", "qwen-2.5-1m", "--base-url", space.url, "-f"), latin1, "Read"],
+            capture_output=True, timeout=15, env=child_env(), cwd=ROOT,
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().startswith("You said: Read [files: caf\ufffd.txt (4 bytes, sha256 ")
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/", "/some/path/"])
+def test_a_base_url_with_a_path_is_a_usage_error(cli: Cli, path: str) -> None:
+    with FakeSpace() as space:
+        result = cli("ask", "hi", "--base-url", space.url + path)
+        requests = len(space.requests)
+    assert result.code == 2 and requests == 0
+    assert result.err.endswith(
+        "error: argument --base-url: the URL must be the Space's root URL without a path, "
+        f"such as {space.url} (got the path {path!r}; the client adds Gradio's own paths)\n"
+    )

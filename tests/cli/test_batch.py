@@ -14,7 +14,15 @@ import pytest
 
 from qwen_spaces.testing import FakeSpace, Fault
 
-from .conftest import ROOT, Result, child_env, cli_command, run_child, wait_until
+from .conftest import (
+    ROOT,
+    Result,
+    child_env,
+    cli_command,
+    default_sigint,
+    run_child,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -71,17 +79,31 @@ def test_errors_are_per_line_and_retried(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     with FakeSpace(faults=[Fault.space_error(message="flaky")]) as space:
         first = cli("batch", str(source), "-o", str(out), "--base-url", space.url, "-c", "1")
-        assert first.code == 1 and "1 answered, 4 failed (run again to retry them)" in first.err
         errors = {r["id"]: r for r in read_records(out) if "error" in r}
-        assert errors[2]["error"].startswith("line 2 is not JSON")
-        assert errors[3]["error_type"] == "ValueError"
-        assert errors[5]["error_type"] == "InputError"
+        assert errors[2]["error"].startswith("line 2: not JSON: ")
+        assert errors[3]["error_type"] == "ValueError" and errors[3]["error"].startswith("line 3: ")
+        assert errors[5]["error_type"] == "InputError" and errors[5]["error"].startswith("line 5: ")
         flaky = next(r for r in errors.values() if r["error_type"] == "SpaceError")
         assert flaky["error"] == "the Space reported an error: flaky"
 
         # The rerun asks again only for the failed lines; the Space error is gone.
         second = cli("batch", str(source), "-o", str(out), "--base-url", space.url)
-    assert second.code == 1 and "1 answered, 3 failed (run again to retry them), 1 already answered" in second.err
+    # Each bad line is named, once, as IN:LINE; only the Space's failure is worth a rerun.
+    bad_lines = [
+        f"{source}:2: not JSON: Expecting value: line 1 column 1 (char 0)",
+        f"{source}:3: the last message must be a user message (after any system messages)",
+        f'{source}:5: expected "prompt" (a string) or "messages" (a list)',
+        f"rerunning will not fix these 3 lines: correct them in {source}, then run again",
+    ]
+    assert first.code == 1
+    assert first.err.splitlines() == [
+        f"1 answered, 4 failed -> {out}",
+        *bad_lines,
+        "1 failed at the Space or on the network: run again to retry it",
+    ]
+    assert second.code == 1
+    assert second.err.splitlines() == [f"1 answered, 3 failed, 1 already answered -> {out}", *bad_lines]
+    assert "retry" not in second.err  # a rerun cannot help any failure left
     records = read_records(out)
     assert sorted(r["id"] for r in records) == [1, 2, 3, 4, 5]  # one line per id: old failures dropped
     assert {r["id"] for r in records if "text" in r} == {1, 4}
@@ -124,6 +146,23 @@ def test_progress_bar(cli: Cli, tmp_path: Path) -> None:
     with FakeSpace() as space:
         result = cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", space.url, "--progress")
     assert "2/2" in result.err and "line/s" in result.err
+    # stderr is no terminal here (a log): whole lines, no \r frames redrawn in place
+    assert "\r" not in result.err and "\x1b" not in result.err
+    assert result.err.splitlines()[-2].startswith("2/2 [")
+
+
+def test_many_bad_lines_are_listed_up_to_ten(cli: Cli, tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "in.jsonl", *(["{broken"] * 12), {"prompt": "fine"})
+    out = tmp_path / "out.jsonl"
+    with FakeSpace() as space:
+        result = cli("batch", str(source), "-o", str(out), "--base-url", space.url)
+    lines = result.err.splitlines()
+    assert result.code == 1 and lines[0] == f"1 answered, 12 failed -> {out}"
+    assert [line.split(":")[1] for line in lines[1:11]] == [str(n) for n in range(1, 11)]
+    assert lines[11:] == [
+        '... and 2 more (the "error" of each in OUT)',
+        f"rerunning will not fix these 12 lines: correct them in {source}, then run again",
+    ]
 
 
 @pytest.mark.parametrize("how", ["interrupt", "crash"])
@@ -136,7 +175,8 @@ def test_stopped_midway_then_resumed(tmp_path: Path, how: str) -> None:
     command = cli_command("batch", str(source), "-o", str(out), "-c", "4")
     with FakeSpace(delay=0.05) as space:  # about 0.5 s an answer
         with subprocess.Popen([*command, "--base-url", space.url], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT) as child:
+                              stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT,
+                              preexec_fn=default_sigint) as child:
             # Interrupt while an answer is streaming: a call whose join has not
             # answered yet has no event id, so there would be nothing to cancel.
             wait_until(
@@ -173,5 +213,7 @@ def test_stopped_midway_then_resumed(tmp_path: Path, how: str) -> None:
 
 def test_unwritable_output_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     source = write_lines(tmp_path / "in.jsonl", {"prompt": "x"})
-    result = cli("batch", str(source), "-o", str(tmp_path / "no" / "out.jsonl"), "--base-url", "http://127.0.0.1:9")
-    assert result.code == 2 and "cannot write" in result.err
+    out = tmp_path / "no" / "out.jsonl"
+    result = cli("batch", str(source), "-o", str(out), "--base-url", "http://127.0.0.1:9")
+    assert result.code == 2
+    assert result.err == f"qwen-spaces: error: cannot write {out}: the directory {out.parent} does not exist\n"

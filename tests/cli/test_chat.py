@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from qwen_spaces.testing import FakeSpace
 
-from .conftest import ROOT, child_env, wait_until
+from .conftest import ROOT, child_env, default_sigint, wait_until
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -40,6 +41,7 @@ def spawn(space: FakeSpace, home: Path, *args: str) -> Child:
     child = pexpect.spawn(
         sys.executable, ["-m", "qwen_spaces", "chat", "--base-url", space.url, *args],
         env=env, cwd=str(ROOT), encoding="utf-8", timeout=10, dimensions=(24, 200),
+        preexec_fn=default_sigint,
     )
     child.expect_exact(PROMPT)
     return child
@@ -116,7 +118,7 @@ def test_history_file_under_xdg_state_home(space: FakeSpace, home: Path, tmp_pat
     child = pexpect.spawn(
         sys.executable, ["-m", "qwen_spaces", "chat", "--base-url", space.url],
         env={**child_env(home), "XDG_STATE_HOME": str(env_home), "TERM": "dumb"},
-        cwd=str(ROOT), encoding="utf-8", timeout=10,
+        cwd=str(ROOT), encoding="utf-8", timeout=10, preexec_fn=default_sigint,
     )
     child.expect_exact(PROMPT)
     say(child, "remember me", "remember me (turn 1)")
@@ -150,3 +152,50 @@ def test_file_on_a_model_without_files_is_refused_and_clear_drops_attachments(
     say(child, "Hello", "Hello (turn 1)")  # nothing stuck
     say(child, "/file clear", "(attachments cleared)")
     assert leave(child) == 0
+
+
+def test_save_into_a_missing_directory_says_so(space: FakeSpace, home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "conv.json"
+    child = spawn(space, home)
+    say(child, "hello", "hello (turn 1)")
+    child.sendline(f"/save {target}")
+    child.expect_exact(f"error: cannot save to {target}: the directory {target.parent} does not exist")
+    child.expect_exact(PROMPT)
+    assert ".tmp" not in (child.before or "")  # never the temporary file's name
+    say(child, f"/save {tmp_path}", f"error: cannot save to {tmp_path}: Is a directory")
+    assert leave(child) == 0
+    assert not target.parent.exists() and list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_file_errors_speak_of_the_file_command(home: Path, tmp_path: Path) -> None:
+    with FakeSpace(layout="1m", answer=answer, delay=0.01) as space:
+        child = spawn(space, home, "--model", "qwen-2.5-1m")
+        missing = tmp_path / "q1.pdf"
+        say(child, f"/file {missing}", f"error: /file {missing}: cannot read it: No such file")
+        say(child, f"/file {tmp_path}", f"error: /file {tmp_path}: cannot read it: Is a directory")
+        assert leave(child) == 0
+
+
+@pytest.mark.parametrize("errors", ["default", "strict"])
+def test_a_line_that_is_not_utf8_is_refused_without_a_traceback(
+    space: FakeSpace, errors: str
+) -> None:
+    # A Latin-1 "café" on a pipe: Python keeps the byte as an escape (then the
+    # session goes on), or, with stdin decoded strictly, cannot decode the line.
+    env = child_env()
+    if errors == "strict":
+        env["PYTHONIOENCODING"] = "utf-8:strict"
+    done = subprocess.run(
+        [sys.executable, "-m", "qwen_spaces", "chat", "--base-url", space.url],
+        input=b"caf\xe9\n" + "café\n".encode(), capture_output=True, env=env, cwd=ROOT,
+        timeout=15,
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 0 and err.count("\n") == 1 and "Traceback" not in err
+    if errors == "default":
+        assert err == "error: that line is not UTF-8 text (byte 0xe9 at index 3)\n"
+        assert "] café (turn 1)" in done.stdout.decode()  # the next line was answered
+        assert space.stats()["joins"] == 1
+    else:
+        assert err == "error: that line is not UTF-8 text (invalid continuation byte)\n"
+        assert space.stats()["joins"] == 0

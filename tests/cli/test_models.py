@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -56,13 +57,18 @@ def test_check_times_out_quickly(cli: Cli) -> None:
 
 
 def test_base_url_and_model_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qwen_spaces.cli import _parser
+    from qwen_spaces.cli import _from_environment, _parser
 
-    monkeypatch.setenv("QWEN_SPACES_BASE_URL", "http://127.0.0.1:9")
+    def parse(*argv: str) -> Any:
+        args = _parser().parse_args(argv)
+        _from_environment(args)  # what main() does after parsing
+        return args
+
+    monkeypatch.setenv("QWEN_SPACES_BASE_URL", "http://127.0.0.1:9/")
     monkeypatch.setenv("QWEN_SPACES_MODEL", "qwen-2-5-max")
-    args = _parser().parse_args(["ask", "hi"])
+    args = parse("ask", "hi")
     assert args.base_url == "http://127.0.0.1:9" and args.model == "qwen-2.5-max"
-    args = _parser().parse_args(["ask", "--base-url", "http://127.0.0.1:8", "hi"])
+    args = parse("ask", "--base-url", "http://127.0.0.1:8", "hi")
     assert args.base_url == "http://127.0.0.1:8"
 
 

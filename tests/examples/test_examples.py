@@ -113,9 +113,20 @@ def test_conversation_sends_the_history_every_turn(env: dict[str, str]) -> None:
     assert f"[{1 + 2 * len(turns)} messages in the history]" in done.stderr
 
 
-def test_cli_batch_answers_every_line_and_resumes(env: dict[str, str], tmp_path: Path) -> None:
-    if importlib.util.find_spec("qwen_spaces.cli") is None:
-        pytest.skip("qwen_spaces.cli (the qwen-spaces command) does not exist yet")
+def without_qwen_spaces(path: str) -> str:
+    """``path`` without the directories that hold a qwen-spaces command."""
+    dirs = [d for d in path.split(os.pathsep) if d and not (Path(d) / "qwen-spaces").exists()]
+    return os.pathsep.join(dirs)
+
+
+@pytest.mark.parametrize("where", ["on PATH", "only in .venv/bin, after make"])
+def test_cli_batch_answers_every_line_and_resumes(
+    env: dict[str, str], tmp_path: Path, where: str
+) -> None:
+    if where != "on PATH":
+        # As after `make` in a checkout: the command is in .venv/bin, not on PATH.
+        assert (ROOT / ".venv" / "bin" / "qwen-spaces").exists(), "make builds .venv"
+        env = {**env, "PATH": without_qwen_spaces(env["PATH"])}
     prompts = EXAMPLES / "prompts.jsonl"
     out = tmp_path / "answers.jsonl"
     run(["bash", str(EXAMPLES / "cli_batch.sh"), str(prompts), str(out)], env, cwd=tmp_path)
@@ -181,3 +192,29 @@ def test_notebook_runs_in_a_kernel(
     assert "started=True" in stdout  # on_status saw the queue's last status
     markdown = [out.data["text/markdown"] for out in outputs if "text/markdown" in out.get("data", {})]
     assert markdown == [answer(MARKDOWN_QUERY)]
+
+
+def test_notebook_runs_with_jupyter_execute_as_the_readme_says(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # The README's command, with this venv's jupyter and its own "python3" kernel;
+    # the user's Jupyter and IPython directories stay out of it.
+    jupyter = Path(sys.executable).parent / "jupyter"
+    isolated = {
+        **env,
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
+    copy = tmp_path / "notebook.ipynb"
+    copy.write_bytes((EXAMPLES / "notebook.ipynb").read_bytes())
+    run([str(jupyter), "execute", "--output=executed", str(copy)], isolated, cwd=tmp_path)
+    executed = json.loads((tmp_path / "executed.ipynb").read_text(encoding="utf-8"))
+    outputs = [out for cell in executed["cells"] if cell["cell_type"] == "code" for out in cell["outputs"]]
+    assert not [out for out in outputs if out["output_type"] == "error"]
+    stdout = "".join(
+        "".join(out["text"]) for out in outputs if out["output_type"] == "stream" and out["name"] == "stdout"
+    )
+    for query in NOTEBOOK_QUERIES:
+        assert answer(query) in stdout
