@@ -32,6 +32,7 @@ from .common import (
     flush_or_silence_stdout,
     model_arg,
     one_line,
+    positive_int_arg,
     seconds_arg,
     url_arg,
 )
@@ -110,6 +111,14 @@ def _parser() -> argparse.ArgumentParser:
     space.add_argument(
         "--timeout", type=seconds_arg, default=None, metavar="S",
         help="cap every time limit of a call at S seconds",
+    )
+    space.add_argument(
+        "--no-think", dest="thinking", action="store_const", const=False, default=None,
+        help="a Qwen3 model answers without thinking first (default: it thinks)",
+    )
+    space.add_argument(
+        "--thinking-budget", type=positive_int_arg, default=None, metavar="N",
+        help="cap a Qwen3 model's thinking at N tokens (1 to 38912; rounded up to 1024s)",
     )
 
     parser = argparse.ArgumentParser(

@@ -17,7 +17,9 @@ from .common import (
     UsageError,
     check_file_flags,
     check_text,
+    check_thinking_flags,
     make_client,
+    reasoning_printer,
     reply_json,
     show_stream,
     start,
@@ -32,11 +34,13 @@ def run(args: argparse.Namespace) -> int:
         system = check_text(args.system, "-s/--system")
         messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
     check_file_flags(args.file, args.model or DEFAULT_MODEL)
+    check_thinking_flags(args, args.model or DEFAULT_MODEL)
     status = StatusLine(sys.stderr) if wants_status(args) else None
     printer = None if args.json else TextPrinter(sys.stdout)
-    with make_client(args) as client, start(client, messages, args.file) as stream:
+    thoughts = None if args.json else reasoning_printer()
+    with make_client(args) as client, start(client, messages, args.file, args=args) as stream:
         # Leaving the with blocks (Ctrl-C included) cancels an unfinished answer.
-        show_stream(stream, printer, status)
+        show_stream(stream, printer, status, thoughts)
         reply = stream.reply
     if args.json:
         print(json.dumps(reply_json(reply), ensure_ascii=False))
@@ -67,7 +71,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "ask", parents=parents, help="one question, streamed to stdout",
         description="Stream one answer to stdout. Queue position and ETA go to stderr when it "
-        "is a terminal (or with --progress).",
+        "is a terminal (or with --progress), and so does a thinking model's reasoning, dimmed "
+        "(--json carries it).",
     )
     command.add_argument(
         "prompt", nargs="?", default=None, help="the prompt; '-' or none reads it from stdin"
@@ -79,7 +84,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     command.add_argument(
         "--json", action="store_true",
-        help="print one JSON object (text, reasoning, model, timings) instead of the stream",
+        help="print one JSON object (text, reasoning, thinking_seconds, model, timings) "
+        "instead of the stream",
     )
     command.add_argument("--progress", action="store_true", help="queue status on stderr, always")
     command.set_defaults(run=run)

@@ -19,6 +19,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     UsageError,
+    check_thinking_flags,
     positive_int_arg,
     rounded_timings,
     wants_status,
@@ -123,14 +124,16 @@ def _append(fd: int, record: dict[str, Any]) -> None:
         data = data[os.write(fd, data) :]
 
 
-async def _answer(client: AsyncClient, job: Job) -> dict[str, Any]:
+async def _answer(
+    client: AsyncClient, job: Job, thinking: Optional[bool] = None, budget: Optional[int] = None
+) -> dict[str, Any]:
     record: dict[str, Any] = {"id": job.id}
     if job.messages is None:
         record.update(error=f"line {job.line}: {job.error}", error_type="InputError")
         record["model"] = client.model
         return record
     try:
-        reply = await client.chat(job.messages)
+        reply = await client.chat(job.messages, thinking=thinking, thinking_budget=budget)
     except (TypeError, ValueError) as error:  # the line's input: refused before sending
         text = " ".join(str(error).split())
         record.update(error=f"line {job.line}: {text}", error_type=type(error).__name__)
@@ -144,6 +147,8 @@ async def _answer(client: AsyncClient, job: Job) -> dict[str, Any]:
             record["partial_text"] = partial
         return record
     record.update(text=reply.text, model=reply.model, timings=rounded_timings(reply))
+    if reply.reasoning:
+        record.update(reasoning=reply.reasoning, thinking_seconds=reply.thinking_seconds)
     return record
 
 
@@ -188,7 +193,7 @@ async def _run_batch(
 
             async def answer(job: Job) -> None:
                 async with semaphore:
-                    record = await _answer(client, job)
+                    record = await _answer(client, job, args.thinking, args.thinking_budget)
                 # No await from here on: a cancel cannot come between the answer
                 # and its line, so a finished answer is always written.
                 _append(fd, record)
@@ -217,6 +222,7 @@ async def _run_batch(
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    check_thinking_flags(args, args.model or DEFAULT_MODEL)
     jobs = _read_jobs(args.input)
     try:
         done = _answered(args.output)

@@ -22,8 +22,10 @@ from .common import (
     TextPrinter,
     UsageError,
     check_text,
+    check_thinking_flags,
     make_client,
     one_line,
+    reasoning_printer,
     show_stream,
     shown,
     start,
@@ -39,6 +41,7 @@ commands:
   /load FILE      continue a saved conversation
   /file PATH      attach a document to the next message (qwen-2.5-1m; /file alone lists
                   them, /file clear drops them)
+  /think on|off   a Qwen3 model thinks before answering, or not (/think alone shows which)
   /help           this help
   /exit           leave (or Ctrl-D)
 Ctrl-C stops an answer and cancels it on the Space. Start a message with // to send a literal /."""
@@ -79,7 +82,10 @@ class ChatSession:
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
         self.client = make_client(args)
-        self.conversation: Conversation = self.client.conversation(system=args.system)
+        check_thinking_flags(args, self.client.model)
+        self.conversation: Conversation = self.client.conversation(
+            system=args.system, thinking=args.thinking
+        )
         self.files: list[str] = []  # attached to the next message
 
     def run(self) -> int:
@@ -119,8 +125,8 @@ class ChatSession:
         try:
             # The turn joins the conversation only if the answer completes.
             text = check_text(text, "that line")  # a terminal or pipe not in UTF-8
-            with start(self.client, text, self.files, self.conversation) as stream:
-                show_stream(stream, printer, status)
+            with start(self.client, text, self.files, self.conversation, self._args) as stream:
+                show_stream(stream, printer, status, reasoning_printer())
             self.files = []  # sent with that message
         except UsageError as error:
             print(f"error: {error}", file=sys.stderr)
@@ -143,7 +149,9 @@ class ChatSession:
             print("(conversation reset)")
         elif name == "/system":
             if rest:
-                self.conversation = self.client.conversation(system=rest)
+                self.conversation = self.client.conversation(
+                    system=rest, thinking=self.conversation.thinking
+                )
                 print("(new conversation with this system prompt)")
             else:
                 print(self.conversation.state.system or "(no system prompt)")
@@ -151,6 +159,8 @@ class ChatSession:
             print(f"usage: {name} FILE", file=sys.stderr)
         elif name == "/file":
             self._attach(rest)
+        elif name == "/think":
+            self._think(rest)
         elif name == "/save":
             self._save(Path(rest).expanduser())
         elif name == "/load":
@@ -158,6 +168,22 @@ class ChatSession:
         else:
             print(f"unknown command {name}: /help lists them", file=sys.stderr)
         return True
+
+    def _think(self, rest: str) -> None:
+        if not rest:
+            mode = self.conversation.thinking
+            print("thinking: " + {True: "on", False: "off", None: "the Space's default (on)"}[mode])
+            return
+        if rest not in ("on", "off"):
+            print("usage: /think on|off", file=sys.stderr)
+            return
+        try:
+            self.conversation.thinking = rest == "on"
+        except ValueError:
+            print(f"error: {self.client.model} has no thinking mode; /think needs a Qwen3 "
+                  "model (-m qwen-3-235b ...)", file=sys.stderr)
+            return
+        print(f"(thinking {rest} from the next message)")
 
     def _attach(self, path: str) -> None:
         if not path:

@@ -112,13 +112,42 @@ def make_client(args: argparse.Namespace, model: Optional[str] = None) -> Client
     )
 
 
+def check_thinking_flags(args: argparse.Namespace, model: str) -> None:
+    """``--no-think`` and ``--thinking-budget``, checked in the command line's words."""
+    budget = getattr(args, "thinking_budget", None)
+    if getattr(args, "thinking", None) is None and budget is None:
+        return
+    adapter = resolve_model(model).adapter
+    if not adapter.thinks:
+        thinkers = ", ".join(s.model for s in SPACES if s.adapter.thinks)
+        raise UsageError(
+            f"--no-think and --thinking-budget work only with a thinking model "
+            f"(-m {thinkers}); {model} has no thinking mode"
+        )
+    if budget is not None:
+        try:
+            adapter.budget_units(budget)
+        except ValueError as error:
+            raise UsageError(str(error).replace("thinking_budget", "--thinking-budget")) from None
+
+
 def start(client: Client, messages: Messages, files: Sequence[str] = (),
-          conversation: Optional[Conversation] = None) -> Stream:
-    """A call's stream, with what is wrong with its input said as a usage error."""
+          conversation: Optional[Conversation] = None,
+          args: Optional[argparse.Namespace] = None) -> Stream:
+    """A call's stream, with what is wrong with its input said as a usage error.
+
+    ``args`` brings the thinking flags (``--no-think``, ``--thinking-budget``).
+    """
+    thinking = getattr(args, "thinking", None)
+    budget = getattr(args, "thinking_budget", None)
     try:
         if conversation is not None:
-            return conversation.stream(messages, files=files or None)
-        return client.stream(messages, files=files or None)
+            return conversation.stream(
+                messages, files=files or None, thinking=thinking, thinking_budget=budget
+            )
+        return client.stream(
+            messages, files=files or None, thinking=thinking, thinking_budget=budget
+        )
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
 
@@ -170,6 +199,33 @@ class TextPrinter:
         self._out.flush()
 
 
+class ReasoningPrinter:
+    """A thinking model's reasoning on stderr, dimmed, apart from the answer on stdout.
+
+    Only on a terminal: a log or a pipe gets the answer alone (``--json``
+    carries the reasoning).
+    """
+
+    DIM, RESET = "\x1b[2m", "\x1b[0m"
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self.text = ""
+
+    def write(self, event: Reasoning) -> None:
+        if not self.text:
+            self._out.write(self.DIM)
+        self.text += event.text
+        self._out.write(event.text)
+        self._out.flush()
+
+    def end(self) -> None:
+        if self.text:
+            self._out.write(self.RESET + "\n")
+            self._out.flush()
+            self.text = ""
+
+
 class StatusLine:
     """Queue position and status text on stderr, until the answer starts.
 
@@ -219,23 +275,40 @@ def describe(event: Event) -> str:
 
 
 def show_stream(
-    events: Iterable[Event], printer: Optional[TextPrinter], status: Optional[StatusLine]
+    events: Iterable[Event],
+    printer: Optional[TextPrinter],
+    status: Optional[StatusLine],
+    thoughts: Optional[ReasoningPrinter] = None,
 ) -> None:
-    """Print a stream's text (unless printer is None) and its status until the answer."""
+    """Print a stream's text (unless printer is None), its reasoning (to ``thoughts``)
+    and its status until the answer."""
     try:
         for event in events:
             if type(event) is TextDelta:
                 if status is not None:
                     status.clear()
+                if thoughts is not None:
+                    thoughts.end()
                 if printer is not None:
                     printer.write(event)
+            elif type(event) is Reasoning and thoughts is not None:
+                if status is not None:
+                    status.clear()
+                thoughts.write(event)
             elif status is not None:
                 status.show(event)
     finally:
         if status is not None:
             status.clear()
+        if thoughts is not None:
+            thoughts.end()
         if printer is not None:
             printer.end()
+
+
+def reasoning_printer() -> Optional[ReasoningPrinter]:
+    """Where the reasoning goes: dimmed on stderr when it is a terminal, else nowhere."""
+    return ReasoningPrinter(sys.stderr) if sys.stderr.isatty() else None
 
 
 def wants_status(args: argparse.Namespace) -> bool:
@@ -246,6 +319,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
     return {
         "text": reply.text,
         "reasoning": reply.reasoning,
+        "thinking_seconds": reply.thinking_seconds,
         "model": reply.model,
         "timings": rounded_timings(reply),
     }

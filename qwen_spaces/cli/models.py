@@ -47,7 +47,9 @@ def _check(model: str, args: argparse.Namespace) -> str:
             max_retries=0,
             hf_token=hf_token(),
         ) as client:
-            client.chat("Reply with the single word OK.")
+            # A thinking model answers sooner without thinking: only "does it answer?" matters.
+            thinks = resolve_model(model).adapter.thinks
+            client.chat("Reply with the single word OK.", thinking=False if thinks else None)
     except QwenSpacesError as error:
         return f"error: {one_line(error)}"
     return f"ok ({time.monotonic() - started:.1f} s)"

@@ -60,7 +60,7 @@ def test_json(cli: Cli) -> None:
         result = cli("ask", "hello", "--json", "--model", "qwen-2.5-1m", "--base-url", space.url)
     assert result.code == 0 and result.err == ""
     answer = json.loads(result.out)
-    assert set(answer) == {"text", "reasoning", "model", "timings"}
+    assert set(answer) == {"text", "reasoning", "thinking_seconds", "model", "timings"}
     assert answer["text"] == "You said: hello (turn 1)"
     assert answer["model"] == "qwen-2.5-1m"
     assert answer["reasoning"]  # the 1M Space's "thinking" status, kept apart from the text
