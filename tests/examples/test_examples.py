@@ -21,7 +21,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.replicas import fake_model
+from tests.replicas import fake_model, fake_qwen3
 from tests.replicas.launcher import Replica, ReplicaError, start_replica
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -58,6 +58,16 @@ def replica() -> Iterator[Replica]:
         started = start_replica("max", 5, timeout=START_TIMEOUT)
     except ReplicaError as exc:
         unavailable(f"the Gradio 5 Max replica could not start: {exc}")
+    with started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def qwen3_replica() -> Iterator[Replica]:
+    try:
+        started = start_replica("qwen3", 527, timeout=START_TIMEOUT)
+    except ReplicaError as exc:
+        unavailable(f"the Qwen3 replica could not start: {exc}")
     with started:
         yield started
 
@@ -151,8 +161,11 @@ MARKDOWN_QUERY = "Show a short Markdown list of three fruits."
 KERNEL = "qwen-spaces-examples"
 
 
+THINKING_QUERY = "Is 9.11 bigger than 9.9?"
+
+
 def test_notebook_runs_in_a_kernel(
-    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], qwen3_replica: Replica, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     try:
         import nbclient
@@ -164,6 +177,7 @@ def test_notebook_runs_in_a_kernel(
     spec_dir = tmp_path / "jupyter" / "kernels" / KERNEL
     spec_dir.mkdir(parents=True)
     kernel_env = {k: env[k] for k in ("QWEN_SPACES_BASE_URL", "QWEN_SPACES_MODEL")}
+    kernel_env["QWEN_SPACES_QWEN3_BASE_URL"] = qwen3_replica.url
     spec = {
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "qwen_spaces examples",
@@ -191,11 +205,17 @@ def test_notebook_runs_in_a_kernel(
         assert answer(query) in stdout
     assert "started=True" in stdout  # on_status saw the queue's last status
     markdown = [out.data["text/markdown"] for out in outputs if "text/markdown" in out.get("data", {})]
-    assert markdown == [answer(MARKDOWN_QUERY)]
+    assert markdown[0] == answer(MARKDOWN_QUERY)
+    # A Qwen3 reply: its reasoning folded apart above the answer.
+    model, system = "qwen3-32b", fake_qwen3.DEFAULT_SYSTEM
+    reasoning = fake_qwen3.expected_reasoning(THINKING_QUERY, model, 38, system, 0)
+    thought = fake_qwen3.expected_answer(THINKING_QUERY, model, 38, True, system, 0)
+    assert len(markdown) == 2 and markdown[1].startswith("<details><summary>Thinking (")
+    assert markdown[1].endswith(f"\n\n{reasoning}\n\n</details>\n\n{thought}")
 
 
 def test_notebook_runs_with_jupyter_execute_as_the_readme_says(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str], qwen3_replica: Replica, tmp_path: Path
 ) -> None:
     # The README's command, with this venv's jupyter and its own "python3" kernel;
     # the user's Jupyter and IPython directories stay out of it.
@@ -206,6 +226,7 @@ def test_notebook_runs_with_jupyter_execute_as_the_readme_says(
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
         "IPYTHONDIR": str(tmp_path / "ipython"),
+        "QWEN_SPACES_QWEN3_BASE_URL": qwen3_replica.url,
     }
     copy = tmp_path / "notebook.ipynb"
     copy.write_bytes((EXAMPLES / "notebook.ipynb").read_bytes())
