@@ -73,9 +73,11 @@ _READING = frozenset({Phase.COMPLETED, Phase.FAILED, Phase.CLOSED, Phase.CANCELL
 
 #: The only moves a phase makes (h11-style: one table, checked at every move).
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    Phase.READY: frozenset({Phase.WAITING, Phase.DONE}),
+    # Joined, its events not yet asked for (READY) or not yet answered
+    # (WAITING): a cancel can come then too.
+    Phase.READY: frozenset({Phase.WAITING, Phase.DONE, Phase.CANCELLED}),
     # A plain answer moves on to the next stage (READY) or the end; a stream opens.
-    Phase.WAITING: frozenset({Phase.READY, Phase.QUEUED, Phase.DONE}),
+    Phase.WAITING: frozenset({Phase.READY, Phase.QUEUED, Phase.DONE, Phase.CANCELLED}),
     Phase.QUEUED: frozenset({Phase.RUNNING} | _READING),
     Phase.RUNNING: _READING,
     # After a side call's completion the plan goes on; after the answer's, it ends.

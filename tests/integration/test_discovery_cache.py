@@ -23,6 +23,7 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces import discovery_cache
+from qwen_spaces.endpoints import Function
 from qwen_spaces.protocol import Step
 from tests.replicas import fake_model
 from tests.replicas.launcher import Replica
@@ -131,8 +132,9 @@ async def test_a_stale_predict_of_the_1m_layout_refetches_config_once(
 ) -> None:
     assert fill_from(onem_g4, ONEM).text == ONEM_ANSWER
     ids = cached(onem_g4, ONEM)
-    assert (ids.predict_fn_index, ids.fn_index) == (1, 2)
-    discovery_cache.store(onem_g4.url, ONEM, replace(ids, predict_fn_index=9))
+    assert (ids.ids("add_text")[0], ids.fn_index) == (1, 2)
+    stale = replace(ids, side=(Function("add_text", 9, ids.ids("add_text")[1]),))
+    discovery_cache.store(onem_g4.url, ONEM, stale)
     text, steps = await ask(kind, onem_g4.url, ONEM)
     assert text == ONEM_ANSWER
     assert steps == [Step.PREDICT, Step.CONFIG, Step.PREDICT, Step.JOIN, Step.DATA]

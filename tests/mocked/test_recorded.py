@@ -22,6 +22,7 @@ from tests.transcript_replay import (
     messages_of,
     model_of,
     names,
+    options_of,
     turns,
 )
 
@@ -58,12 +59,12 @@ def test_sync_client_replays_transcript(name: str) -> None:
         for i, turn in enumerate(turns(transcript)):
             server.add_turn(turn, with_config=i == 0)
             if i == 0:
-                stream = client.stream(messages_of(turn))
+                stream = client.stream(messages_of(turn), **options_of(turn))
                 events = list(stream)
                 reply = stream.reply
                 conversation.commit(reply)
             else:
-                stream = conversation.stream(turn["request"]["query"])
+                stream = conversation.stream(turn["request"]["query"], **options_of(turn))
                 events = list(stream)
                 reply = stream.reply
             assert server.unanswered == []  # every recorded exchange was asked for
@@ -81,9 +82,9 @@ async def test_async_client_replays_transcript(name: str) -> None:
             with aioresponses() as mock:
                 register_async(mock, turn, with_config=i == 0)
                 if i == 0:
-                    stream = client.stream(messages_of(turn))
+                    stream = client.stream(messages_of(turn), **options_of(turn))
                 else:
-                    stream = conversation.stream(turn["request"]["query"])
+                    stream = conversation.stream(turn["request"]["query"], **options_of(turn))
                 events = [e async for e in stream]
                 reply = await stream.get_reply()
                 if i == 0:

@@ -24,8 +24,7 @@ from tests.transcript_replay import (
     turns,
 )
 
-# The named-API transcript (/call/add_message) is not a queue call: it documents the route.
-NAMES = [name for name in names() if not name.endswith("named-api")]
+NAMES = names()
 pytestmark = pytest.mark.skipif(not NAMES, reason="no transcripts recorded yet")
 
 
