@@ -137,8 +137,9 @@ def test_langchain_chat_openai_invoke_and_stream(served: Serve) -> None:
 # --- the README's snippets ---------------------------------------------------------------
 
 
-def readme_snippets() -> dict[str, str]:
-    """The Python blocks of the README section "Use it from any OpenAI client", by first import."""
+def readme_snippets(model: str) -> dict[str, str]:
+    """The Python blocks of the README section "Use it from any OpenAI client" that use
+    ``model``, by first import."""
     text = (ROOT / "README.rst").read_text(encoding="utf-8")
     after = text.split("Use it from any OpenAI client\n", 1)[1]
     section = after.split("\n", 1)[1].split("\n-----", 1)[0]  # past the underline, to the next
@@ -148,12 +149,14 @@ def readme_snippets() -> dict[str, str]:
         code = "\n".join(line[3:] for line in block.splitlines())
         module = re.search(r"^from (\w+)", code, re.M)
         assert module is not None, code
-        out[module.group(1)] = code
+        if f'model="{model}"' in code:
+            assert module.group(1) not in out, code
+            out[module.group(1)] = code
     return out
 
 
 def test_readme_snippets_run_against_the_server(max_g5: Replica, onem_g4: Replica) -> None:
-    snippets = readme_snippets()
+    snippets = readme_snippets(MAX)
     assert set(snippets) == {"openai", "langchain_openai"}
     python = openai_python()
     with Serve("--api-key", "my-key", *space_args([(MAX, max_g5.url), (ONEM, onem_g4.url)])) as serve:
@@ -398,3 +401,26 @@ def test_langchain_thinking_off_and_reasoning_effort(served_all: Serve) -> None:
     )
     # ChatOpenAI reads no reasoning_content; the answer shows the budget the Space got.
     assert effort["invoke"] == effort["stream"] == q3_answer(QUERY, "qwen3-0.6b", budget=16)
+
+
+def test_readme_qwen3_snippets_print_the_exact_reasoning_and_answers(qwen3_g527: Replica) -> None:
+    snippets = readme_snippets("qwen-3-32b")
+    assert set(snippets) == {"openai", "langchain_qwq"}
+    model, system, query = "qwen3-32b", fq.DEFAULT_SYSTEM, "What is 2+2?"
+    expected = {
+        # reasoning_effort "low" (4096 tokens), then a stream with thinking off.
+        "openai": [q3_reasoning(query, model, 4, system), q3_answer(query, model, 4, True, system),
+                   q3_answer(query, model, thinking=False, system=system)],
+        "langchain_qwq": [q3_reasoning(query, model, 4, system),
+                          q3_answer(query, model, 4, True, system)],
+    }
+    python = openai_python()
+    with Serve("--api-key", "my-key", "--space", f"qwen-3-32b={qwen3_g527.url}") as serve:
+        for name, code in snippets.items():
+            assert "http://127.0.0.1:8000/v1" in code
+            code = code.replace("http://127.0.0.1:8000/v1", serve.base_url)
+            done = subprocess.run(
+                [python, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=120
+            )
+            assert done.returncode == 0, (name, done.stderr[-2000:])
+            assert done.stdout.splitlines() == expected[name], name
