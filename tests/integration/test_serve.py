@@ -424,3 +424,23 @@ def test_readme_qwen3_snippets_print_the_exact_reasoning_and_answers(qwen3_g527:
             )
             assert done.returncode == 0, (name, done.stderr[-2000:])
             assert done.stdout.splitlines() == expected[name], name
+
+
+def test_qwen3_error_turn_is_a_502_or_an_error_event_with_the_spaces_words(
+    served_all: Serve,
+) -> None:
+    late, early, whole = calls(
+        served_all, "qwen-3-32b",
+        {"kind": "sync_stream", "messages": [user(f"{fq.ERROR_MARKER} late")]},
+        {"kind": "async_stream", "messages": [user(f"{fq.ERROR_EARLY_MARKER} early")]},
+        {"kind": "sync_create", "messages": [user(f"{fq.ERROR_MARKER} whole")]},
+    )
+    # Mid-answer: too late for a status, an error event that openai-python raises.
+    assert late["error"]["class"] == "APIError" and late["error"]["status"] is None
+    assert fq.ERROR_MESSAGE in late["error"]["message"]
+    for result in (early, whole):  # before the first chunk, or a whole answer: a 502
+        error = result["error"]
+        assert (error["class"], error["status"]) == ("InternalServerError", 502), error
+        # The Space's words, without markup.
+        assert error["body"]["message"] == f"the Space reported an error: {fq.ERROR_MESSAGE}"
+        assert error["body"]["code"] == "space_error"
