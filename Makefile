@@ -72,9 +72,9 @@ $(G4F_NEW)/.done: $(BIN)/.done setup.cfg setup.py
 
 # The real clients of the OpenAI-compatible server. They speak HTTP to a
 # `qwen-spaces serve` subprocess, so the project itself is not installed here.
-$(OPENAI_VENV)/.done: $(BIN)/.done
+$(OPENAI_VENV)/.done: $(BIN)/.done Makefile
 	$(UV) venv -q --allow-existing -p $(PY) $(OPENAI_VENV)
-	$(UV) pip install -q -p $(OPENAI_VENV)/bin/python openai langchain-openai
+	$(UV) pip install -q -p $(OPENAI_VENV)/bin/python openai langchain-openai langchain-qwq
 	touch $@
 
 venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G527)/.done $(G4F)/.done $(G4F_NEW)/.done $(OPENAI_VENV)/.done

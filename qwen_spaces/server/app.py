@@ -24,7 +24,7 @@ from ..async_client import AsyncClient, AsyncStream
 from ..errors import QwenSpacesError
 from ..events import ConversationState, Reply
 from ..policy import redact
-from ..spaces import resolve_model
+from ..spaces import SPACES, resolve_model
 from .errors import APIError, from_sdk_error
 from .guard import Guard, cors_headers
 from .parse import (
@@ -39,6 +39,7 @@ from .parse import (
 )
 from .sessions import SessionCache
 from .sse import DONE, ChunkEncoder, SSEWriter, dumps, event
+from .thinking import EFFORT_BUDGETS, MAX_BUDGET, THINKING_FIELDS
 
 __all__ = ["DEFAULT_MAX_BODY", "ServerConfig", "create_app"]
 
@@ -60,7 +61,8 @@ class ServerConfig:
     """What ``qwen-spaces serve`` serves, and its limits.
 
     ``spaces`` maps each model to serve (a name or alias) to its Space's URL,
-    or None for the public Space. ``api_key``, when set, is required as
+    or None for the public Space (default: every model, at its public Space).
+    ``api_key``, when set, is required as
     ``Authorization: Bearer KEY`` on every route but ``/health``.
     ``concurrency`` requests are read, parsed and answered at once; one beyond that waits up to
     ``queue_wait`` seconds for a slot, then gets a 429 with ``Retry-After``.
@@ -78,7 +80,7 @@ class ServerConfig:
     """
 
     spaces: Mapping[str, Optional[str]] = field(
-        default_factory=lambda: {"qwen-2.5-max": None, "qwen-2.5-1m": None}
+        default_factory=lambda: {spec.model: None for spec in SPACES}
     )
     api_key: Optional[str] = None
     concurrency: int = 32
@@ -111,7 +113,7 @@ class ServerConfig:
 
 
 class _Server:
-    """The app's state: one client per model, the answer slots, the 1M sessions."""
+    """The app's state: one client per model, the answer slots, the Space sessions."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -202,6 +204,12 @@ class _Server:
 
     def _model_info(self, model: str) -> dict[str, Any]:
         spec = resolve_model(model)
+        thinking: dict[str, Any] = {}
+        if spec.adapter.thinks:
+            thinking = {"thinking": {
+                "fields": list(THINKING_FIELDS), "max_budget": MAX_BUDGET,
+                "reasoning_effort": dict(EFFORT_BUDGETS),
+            }}
         return {
             "id": model,
             "object": "model",
@@ -212,6 +220,7 @@ class _Server:
             "label": spec.label,
             "ignored_parameters": list(IGNORED_PARAMETERS),
             "unsupported": list(UNSUPPORTED),
+            **thinking,
         }
 
     async def models(self, request: web.Request) -> web.Response:
@@ -239,15 +248,20 @@ class _Server:
             request["qs_model"], request["qs_stream"] = chat.model, chat.stream
             client = self.clients[chat.model]
             # A history this server answered continues in its Space session: a
-            # Space that keeps history there (the 1M demo) then gets the new
-            # message alone; one that takes the whole history (Max) gets it all.
+            # Space that keeps history there (the 1M and Qwen3 demos) then gets the
+            # new message alone; one that takes the whole history (Max) gets it all.
+            # Qwen3's session keeps its thinking switch too: flipped only if this
+            # request asks for the other mode.
             messages = chat.messages
             conversation = self.sessions.take(chat.model, chat.messages)
             if conversation is not None:
                 messages = chat.messages[-1:]
             try:
                 files = list(chat.files) or None
-                stream = client.stream(messages, conversation=conversation, files=files)
+                stream = client.stream(
+                    messages, conversation=conversation, files=files,
+                    thinking=chat.thinking.enabled, thinking_budget=chat.thinking.budget,
+                )
             except (ValueError, TypeError) as exc:  # the SDK's own input checks
                 raise _invalid(exc) from None
             try:
@@ -261,7 +275,7 @@ class _Server:
                     raise _invalid(exc) from None
                 self._remember(reply)
                 body = reply.to_openai()
-                body["usage"] = _usage(chat, reply.text)
+                body["usage"] = _usage(chat, reply)
                 return web.json_response(body, dumps=dumps)
             finally:
                 await stream.close()  # a call still running is cancelled on the Space
@@ -346,7 +360,7 @@ class _Server:
                 else:
                     self._remember(stream.reply)
                     if chat.include_usage:
-                        await writer.send(event(_usage_chunk(first, chat, stream.reply.text)))
+                        await writer.send(event(_usage_chunk(first, chat, stream.reply)))
                     await writer.send(DONE)
                 await writer.close()
                 await response.write_eof()
@@ -368,18 +382,25 @@ def _tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def _usage(chat: ChatRequest, answer: str) -> dict[str, int]:
-    """An estimate (about 4 characters a token): the Spaces report no token counts."""
+def _usage(chat: ChatRequest, reply: Reply) -> dict[str, Any]:
+    """An estimate (about 4 characters a token): the Spaces report no token counts.
+
+    As in OpenAI's usage, the completion counts the reasoning too, also given apart.
+    """
     prompt = sum(_tokens(m["content"]) for m in chat.messages)
-    completion = _tokens(answer)
-    return {
+    reasoning = _tokens(reply.reasoning) if chat.thinking.enabled else 0
+    completion = _tokens(reply.text) + reasoning
+    usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+    if chat.thinking.enabled is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
 
 
-def _usage_chunk(first: Mapping[str, Any], chat: ChatRequest, answer: str) -> dict[str, Any]:
+def _usage_chunk(first: Mapping[str, Any], chat: ChatRequest, reply: Reply) -> dict[str, Any]:
     """The last chunk of a stream with ``include_usage``: no choices, the usage."""
     return {
         "id": first["id"],
@@ -387,7 +408,7 @@ def _usage_chunk(first: Mapping[str, Any], chat: ChatRequest, answer: str) -> di
         "created": first["created"],
         "model": first["model"],
         "choices": [],
-        "usage": _usage(chat, answer),
+        "usage": _usage(chat, reply),
     }
 
 

@@ -33,6 +33,16 @@ seed, ...) are accepted and ignored; tools, images and n > 1 get a 400. A reques
 beyond --concurrency waits up to --queue-wait seconds for a slot, then gets 429
 with Retry-After; one past --max-messages or --max-chars gets a 400 naming the limit.
 
+Thinking (the qwen-3-* models): the reasoning comes as reasoning_content, apart
+from the answer (delta.reasoning_content when streamed, message.reasoning_content
+in a whole answer). Qwen's API fields turn it off and cap it: "enable_thinking":
+false, "thinking_budget": N (tokens, 1 to 38912, rounded up to units of 1024;
+with openai-python pass them in extra_body); "chat_template_kwargs":
+{"enable_thinking": false} works too. reasoning_effort maps to budgets: none =
+thinking off, minimal 1024, low 4096, medium 16384, high 38912 tokens. Without any
+of them: thinking on at the Space's budget (38912). A wrong value, a contradiction
+or a thinking field for a model without thinking gets a 400 naming the field.
+
 Without an API key the server binds only loopback addresses (unless
 --insecure-no-auth), and keeps web pages out: it answers only a Host header naming
 it (127.0.0.1, localhost or [::1] with its port, or an --allowed-host), a POST only
@@ -112,7 +122,8 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     )
     serve.add_argument(
         "--sessions", type=_positive_int, default=4096, metavar="N",
-        help="1M conversations remembered to continue their Space session (default 4096)",
+        help="1M and Qwen3 conversations remembered to continue their Space session "
+        "(default 4096)",
     )
     serve.add_argument(
         "--max-retries", type=_count, default=2, metavar="N",

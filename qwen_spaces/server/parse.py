@@ -2,7 +2,8 @@
 
 Message validation is the SDK's own (``payloads.normalize_messages``); only
 what is specific to OpenAI's API is checked here: tools and tool calls,
-``n``, streaming options, and ``file`` content parts, which become uploads.
+``n``, streaming options, ``file`` content parts, which become uploads, and the
+thinking fields (:mod:`qwen_spaces.server.thinking`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..payloads import normalize_messages
 from ..spaces import SPACES, resolve_model
 from .errors import APIError, bad_request, unsupported
+from .thinking import Thinking, parse_thinking
 
 __all__ = [
     "DEFAULT_MAX_CHARS", "DEFAULT_MAX_MESSAGES", "IGNORED_PARAMETERS", "ChatRequest", "Limits",
@@ -34,8 +36,7 @@ DEFAULT_MAX_CHARS = 1_000_000
 IGNORED_PARAMETERS = (
     "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
     "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
-    "response_format", "user", "metadata", "store", "service_tier", "reasoning_effort",
-    "parallel_tool_calls",
+    "response_format", "user", "metadata", "store", "service_tier", "parallel_tool_calls",
 )
 
 #: What gets a 400 because the Spaces cannot carry it.
@@ -54,6 +55,8 @@ class ChatRequest:
     include_usage: bool = False
     #: The documents of the last user message (``file`` parts): (filename, bytes).
     files: tuple[tuple[str, bytes], ...] = ()
+    #: Thinking on or off and its budget in tokens (None, None for a model without thinking).
+    thinking: Thinking = field(default_factory=Thinking)
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ def parse_chat_request(
             raise bad_request("'n' must be a positive integer", param="n")
         raise unsupported("'n' > 1 (several choices per request)", "n")
 
+    thinking = parse_thinking(data, canonical)
+
     stream = data.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise bad_request("'stream' must be true or false", param="stream")
@@ -204,7 +209,8 @@ def parse_chat_request(
             f"{limits.chars} (serve --max-chars)", param="messages", code="too_many_characters",
         )
     return ChatRequest(
-        canonical, normalized, stream=bool(stream), include_usage=include_usage, files=files
+        canonical, normalized, stream=bool(stream), include_usage=include_usage, files=files,
+        thinking=thinking,
     )
 
 

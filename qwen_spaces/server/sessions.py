@@ -1,6 +1,6 @@
 """Space sessions, found again from the history a stateless client resends.
 
-The 1M Space keeps each conversation's history in its own session. An OpenAI
+The 1M and Qwen3 Spaces keep each conversation's history in its own session. An OpenAI
 client resends the whole history on every call, so the server remembers, for
 each answer it gave, which Space session holds that history: keyed on a hash
 of the model and the normalized messages up to and including the answer. A
@@ -11,8 +11,10 @@ continuing its session changes nothing it is sent.)
 A session serves one request at a time: :meth:`SessionCache.take` removes the
 entry, so a second request extending the same history (a fork, or a retry of
 a turn) gets a fresh session; the entry comes back, one turn longer, only
-when an answer completes. Only the key and the session hash are stored (the
-messages come with each request), in an LRU bounded in entries and in age.
+when an answer completes. Only the key and the :class:`SpaceSession` are
+stored (the messages come with each request), in an LRU bounded in entries and
+in age. The SpaceSession carries the session's thinking switch (Qwen3): a
+follow-up flips it only when it asks for the other mode.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Optional
 
-from ..events import ConversationState
+from ..events import ConversationState, SpaceSession
 
 __all__ = ["SessionCache", "history_key"]
 
@@ -37,7 +39,7 @@ def history_key(model: str, messages: Sequence[dict[str, str]]) -> str:
 
 
 class SessionCache:
-    """An LRU of known histories -> Space session hashes.
+    """An LRU of known histories -> their Space sessions.
 
     ``max_entries`` bounds the memory (about 200 bytes an entry); an entry
     older than ``max_age`` seconds is not used, since the Space may have
@@ -55,7 +57,7 @@ class SessionCache:
         self.max_entries = max_entries
         self.max_age = max_age
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[SpaceSession, float]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -65,8 +67,9 @@ class SessionCache:
     def take(self, model: str, messages: Sequence[dict[str, str]]) -> Optional[ConversationState]:
         """The conversation ending just before ``messages[-1]``, removed from the cache; or None.
 
-        The state returned holds ``messages[:-1]`` as already in the session,
-        so a call with it sends only the last message.
+        The state returned holds ``messages[:-1]`` as already in the session
+        (and the session's thinking switch as that turn left it), so a call
+        with it sends only the last message.
         """
         if len(messages) < 2:
             return None
@@ -76,17 +79,16 @@ class SessionCache:
             self.misses += 1
             return None
         self.hits += 1
-        return ConversationState(
-            model=model, session_hash=found[0], messages=history, synced=len(history)
-        )
+        # put() stored it holding exactly these messages.
+        return ConversationState(model, messages=history, session=found[0])
 
     def put(self, state: ConversationState) -> None:
         """Remember a finished turn: ``state.messages`` (ending with the answer) are in
-        the Space session ``state.session_hash``."""
-        if self.max_entries == 0 or state.synced != len(state.messages):
+        the Space session ``state.session``."""
+        if self.max_entries == 0 or state.session.holds != len(state.messages):
             return
         key = history_key(state.model, state.messages)
-        self._entries[key] = (state.session_hash, self._clock())
+        self._entries[key] = (state.session, self._clock())
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -31,26 +31,31 @@ class ChunkEncoder:
     (``OpenAIChunks`` gives every chunk of a stream the same id, created and
     model): the first one's JSON, cut around its text, is the template of the
     rest, so each costs one string escape instead of a whole ``json.dumps``.
+    Reasoning chunks (``reasoning_content`` alone) get a template of their own.
     The template serves only chunks whose other fields are the ones it was cut
     from, and is checked against ``json.dumps`` of the chunk it was made for.
     """
 
     _MARK = "qwen-spaces-content-mark"
+    _KEYS = ("content", "reasoning_content")
 
     def __init__(self) -> None:
-        self._around: Optional[tuple[bytes, bytes]] = None
-        self._made_for: Optional[tuple[Any, ...]] = None
+        # Per delta key: the template and what it was made for.
+        self._around: dict[str, Optional[tuple[bytes, bytes]]] = {}
+        self._made_for: dict[str, tuple[Any, ...]] = {}
 
     def encode(self, chunk: Mapping[str, Any]) -> bytes:
         choices = chunk["choices"]
         if len(choices) == 1:
             choice = choices[0]
             delta = choice["delta"]
+            key = next(iter(delta), None) if len(delta) == 1 else None
             if (
-                len(delta) == 1
+                key in self._KEYS
                 and choice.get("finish_reason", "") is None
-                and isinstance(delta.get("content"), str)
+                and isinstance(delta[key], str)
             ):
+                assert key is not None
                 made_for = (
                     chunk.get("id"),
                     chunk.get("created"),
@@ -59,25 +64,26 @@ class ChunkEncoder:
                     tuple(chunk),
                     tuple(choice),
                 )
-                if made_for != self._made_for:
-                    self._around = self._template(chunk, choice)
-                    self._made_for = made_for
-                if self._around is not None:
-                    head, tail = self._around
-                    return head + _quote(delta["content"]).encode("utf-8") + tail
+                if made_for != self._made_for.get(key):
+                    self._around[key] = self._template(chunk, choice, key)
+                    self._made_for[key] = made_for
+                around = self._around[key]
+                if around is not None:
+                    head, tail = around
+                    return head + _quote(delta[key]).encode("utf-8") + tail
         return event(chunk)
 
     def _template(
-        self, chunk: Mapping[str, Any], choice: Mapping[str, Any]
+        self, chunk: Mapping[str, Any], choice: Mapping[str, Any], key: str
     ) -> Optional[tuple[bytes, bytes]]:
-        """(head, tail) around the content's JSON string; None when the chunk cannot be cut
+        """(head, tail) around the text's JSON string; None when the chunk cannot be cut
         there (the mark shows up elsewhere) or the cut does not give json.dumps's bytes."""
-        marked = {**chunk, "choices": [{**choice, "delta": {"content": self._MARK}}]}
+        marked = {**chunk, "choices": [{**choice, "delta": {key: self._MARK}}]}
         parts = event(marked).split(b'"' + self._MARK.encode() + b'"')
         if len(parts) != 2:
             return None
         head, tail = parts
-        text = choice["delta"]["content"]
+        text = choice["delta"][key]
         if head + _quote(text).encode("utf-8") + tail != event(chunk):
             return None
         return head, tail

@@ -1,8 +1,10 @@
 """``qwen-spaces serve`` in front of real Gradio replicas, driven by real OpenAI clients.
 
 The server runs as a subprocess pointed at the Max replica (Gradio 5) and the
-1M replica (Gradio 4); openai-python and LangChain's ChatOpenAI run in their
-own venv (``.venvs/openai``, built by make) as subprocess scripts. The fake
+1M replica (Gradio 4), or at all twelve models' replicas (the eight Qwen3
+models at the Qwen3 demo's, Gradio 5.27); openai-python, LangChain's
+ChatOpenAI and langchain-qwq's ChatQwen run in their own venv
+(``.venvs/openai``, built by make) as subprocess scripts. The fake
 model's answer says what it received (the query, the earlier turns, the system
 prompt), so an exact answer proves what reached the Space.
 """
@@ -19,7 +21,9 @@ from typing import Any
 import pytest
 
 from qwen_spaces.payloads import flatten
+from qwen_spaces.spaces import QWEN3, SPACES
 from tests.replicas import fake_model
+from tests.replicas import fake_qwen3 as fq
 from tests.replicas.launcher import Replica
 from tests.server.harness import KEY, Serve, openai_python, run_client, space_args
 
@@ -133,8 +137,9 @@ def test_langchain_chat_openai_invoke_and_stream(served: Serve) -> None:
 # --- the README's snippets ---------------------------------------------------------------
 
 
-def readme_snippets() -> dict[str, str]:
-    """The Python blocks of the README section "Use it from any OpenAI client", by first import."""
+def readme_snippets(model: str) -> dict[str, str]:
+    """The Python blocks of the README section "Use it from any OpenAI client" that use
+    ``model``, by first import."""
     text = (ROOT / "README.rst").read_text(encoding="utf-8")
     after = text.split("Use it from any OpenAI client\n", 1)[1]
     section = after.split("\n", 1)[1].split("\n-----", 1)[0]  # past the underline, to the next
@@ -144,12 +149,14 @@ def readme_snippets() -> dict[str, str]:
         code = "\n".join(line[3:] for line in block.splitlines())
         module = re.search(r"^from (\w+)", code, re.M)
         assert module is not None, code
-        out[module.group(1)] = code
+        if f'model="{model}"' in code:
+            assert module.group(1) not in out, code
+            out[module.group(1)] = code
     return out
 
 
 def test_readme_snippets_run_against_the_server(max_g5: Replica, onem_g4: Replica) -> None:
-    snippets = readme_snippets()
+    snippets = readme_snippets(MAX)
     assert set(snippets) == {"openai", "langchain_openai"}
     python = openai_python()
     with Serve("--api-key", "my-key", *space_args([(MAX, max_g5.url), (ONEM, onem_g4.url)])) as serve:
@@ -196,3 +203,244 @@ def test_a_file_part_for_the_max_model_is_a_400(served: Serve) -> None:
     (result,) = calls(served, MAX, {"kind": "sync_create", "messages": [message]})
     assert result["error"]["class"] == "BadRequestError"
     assert "file parts work only with model qwen-2.5-1m" in result["error"]["message"]
+
+
+# --- Qwen3 (and all twelve models) -----------------------------------------------------------
+
+SYSTEM = "Be brief — très."
+QUERY = "Laugh: ha ha — café ☕?"
+OLDER = {"qwen-2-72b": SYSTEM, "qwen-2.5": fake_model.sized_system("72B", SYSTEM)}
+
+
+def q3_answer(prompt: str, model: str = "qwen3-32b", budget: int = fq.MAX_BUDGET,
+              thinking: bool = True, system: str = SYSTEM, turns: int = 0) -> str:
+    return fq.expected_answer(prompt, model, budget, thinking, system, turns)
+
+
+def q3_reasoning(prompt: str, model: str = "qwen3-32b", budget: int = fq.MAX_BUDGET,
+                 system: str = SYSTEM, turns: int = 0) -> str:
+    return fq.expected_reasoning(prompt, model, budget, system, turns)
+
+
+def with_system(text: str) -> list[dict[str, Any]]:
+    return [{"role": "system", "content": SYSTEM}, user(text)]
+
+
+@pytest.fixture(scope="module")
+def served_all(
+    max_g5: Replica, onem_g4: Replica, qwen3_g527: Replica, qwen2_g4: Replica, qwen25_g4: Replica
+) -> Iterator[Serve]:
+    """One server for all twelve models, each at its replica (the eight Qwen3 at one)."""
+    openai_python()
+    pairs = [(MAX, max_g5.url), (ONEM, onem_g4.url), ("qwen-2-72b", qwen2_g4.url),
+             ("qwen-2.5", qwen25_g4.url), *((spec.model, qwen3_g527.url) for spec in QWEN3)]
+    with Serve("--api-key", KEY, *space_args(pairs)) as serve:
+        yield serve
+
+
+def test_models_lists_the_twelve_and_each_one_answers(served_all: Serve) -> None:
+    (listed,) = calls(served_all, MAX, {"kind": "models"})
+    ids = [m["id"] for m in listed["models"]]
+    assert sorted(ids) == sorted(spec.model for spec in SPACES) and len(ids) == 12
+    thinkers = {m["id"] for m in listed["models"] if "thinking" in m}
+    assert thinkers == {spec.model for spec in QWEN3}
+    kinds = ["sync_create", "async_stream"]
+    items = [{"kind": kinds[i % 2], "model": model, "messages": with_system(QUERY)}
+             for i, model in enumerate(ids)]
+    results = calls(served_all, MAX, *items)
+    for item, result in zip(items, results, strict=True):
+        model = item["model"]
+        assert "error" not in result, (model, result)
+        spec = next(s for s in SPACES if s.model == model)
+        if spec in QWEN3:
+            assert result["text"] == q3_answer(QUERY, str(spec.model_id)), model
+            assert result["reasoning"] == q3_reasoning(QUERY, str(spec.model_id)), model
+        elif model in OLDER:
+            assert result["text"] == fake_model.expected_answer(QUERY, 0, OLDER[model]), model
+        elif model == MAX:
+            assert result["text"] == max_answer(QUERY, 0, SYSTEM)
+        else:  # the 1M demo has no system prompt of its own: it goes into the query
+            assert result["text"] == onem_answer(flatten(with_system(QUERY)))
+
+
+def test_qwen3_reasoning_content_streamed_and_whole_with_a_budget(served_all: Serve) -> None:
+    kinds = ["sync_create", "sync_stream", "async_create", "async_stream", "sync_helper"]
+    extra = {"extra_body": {"thinking_budget": 3000}}
+    items = [{"kind": k, "messages": with_system(f"{k} {QUERY}"), "extra": extra} for k in kinds]
+    results = calls(served_all, "qwen-3-32b", *items)
+    for kind, result in zip(kinds, results, strict=True):
+        prompt = f"{kind} {QUERY}"
+        assert "error" not in result, (kind, result)
+        # 3000 tokens is rounded up to 3 units of 1024: the Space saw budget 3.
+        assert result["text"] == q3_answer(prompt, budget=3), kind
+        assert result["reasoning"] == q3_reasoning(prompt, budget=3), kind
+        assert result["finish_reason"] == "stop"
+        if kind.endswith("stream"):
+            assert result["chunks"] >= len(fq.tokens(result["text"])) // 2  # streamed
+        if kind.endswith("create"):
+            details = result["usage"]["completion_tokens_details"]
+            assert 0 < details["reasoning_tokens"] < result["usage"]["completion_tokens"]
+
+
+def test_qwen3_thinking_off_by_extra_body_and_by_chat_template_kwargs(served_all: Serve) -> None:
+    off, kwargs_off, stream_off = calls(
+        served_all, "qwen-3-8b",
+        {"kind": "sync_create", "messages": with_system("one"),
+         "extra": {"extra_body": {"enable_thinking": False}}},
+        {"kind": "async_create", "messages": with_system("two"),
+         "extra": {"extra_body": {"chat_template_kwargs": {"enable_thinking": False}}}},
+        {"kind": "sync_stream", "messages": with_system("three"),
+         "extra": {"extra_body": {"enable_thinking": False, "thinking_budget": 2048}}},
+    )
+    assert off["text"] == q3_answer("one", "qwen3-8b", thinking=False)
+    assert kwargs_off["text"] == q3_answer("two", "qwen3-8b", thinking=False)
+    assert stream_off["text"] == q3_answer("three", "qwen3-8b", budget=2, thinking=False)
+    assert off["reasoning"] == kwargs_off["reasoning"] == stream_off["reasoning"] == ""
+
+
+@pytest.mark.parametrize(
+    ("effort", "budget"), [("minimal", 1), ("low", 4), ("medium", 16), ("high", 38), ("none", 0)]
+)
+def test_qwen3_reasoning_effort_maps_to_budgets(served_all: Serve, effort: str, budget: int) -> None:
+    (result,) = calls(served_all, "qwen-3-4b", {
+        "kind": "sync_stream", "messages": with_system(effort),
+        "extra": {"reasoning_effort": effort},
+    })
+    if effort == "none":  # thinking off, the Space's own budget
+        assert result["text"] == q3_answer(effort, "qwen3-4b", thinking=False)
+        assert result["reasoning"] == ""
+    else:
+        assert result["text"] == q3_answer(effort, "qwen3-4b", budget=budget)
+        assert result["reasoning"] == q3_reasoning(effort, "qwen3-4b", budget=budget)
+
+
+BAD_THINKING = [
+    ("qwen-3-32b", {"extra_body": {"enable_thinking": "no"}}, "enable_thinking"),
+    ("qwen-3-32b", {"extra_body": {"thinking_budget": 0}}, "thinking_budget"),
+    ("qwen-3-32b", {"extra_body": {"thinking_budget": 38913}}, "thinking_budget"),
+    ("qwen-3-32b", {"extra_body": {"thinking_budget": "4096"}}, "thinking_budget"),
+    ("qwen-3-32b", {"extra_body": {"thinking_budget": 1.5}}, "thinking_budget"),
+    ("qwen-3-32b", {"reasoning_effort": "extreme"}, "reasoning_effort"),
+    ("qwen-3-32b", {"reasoning_effort": "high", "extra_body": {"enable_thinking": False}},
+     "reasoning_effort"),
+    ("qwen-3-32b", {"extra_body": {"chat_template_kwargs": {"enable_thinking": 0}}},
+     "chat_template_kwargs.enable_thinking"),
+    (MAX, {"extra_body": {"enable_thinking": False}}, "enable_thinking"),
+    ("qwen-2.5", {"extra_body": {"thinking_budget": 4096}}, "thinking_budget"),
+    (ONEM, {"reasoning_effort": "low"}, "reasoning_effort"),
+]
+
+
+def test_bad_thinking_fields_are_a_400_naming_the_field(served_all: Serve) -> None:
+    items = [{"kind": "sync_create", "model": model, "messages": [user("hi")], "extra": extra}
+             for model, extra, _ in BAD_THINKING]
+    items.append({**items[0], "kind": "async_stream"})  # streamed: still a 400, before any chunk
+    results = calls(served_all, MAX, *items)
+    for (model, extra, field), result in zip([*BAD_THINKING, BAD_THINKING[0]], results,
+                                             strict=True):
+        error = result.get("error")
+        assert error is not None, (model, extra, result)
+        assert (error["class"], error["status"]) == ("BadRequestError", 400), (model, extra)
+        assert f"'{field}'" in error["message"], (model, extra, error["message"])
+        assert error["body"]["param"] == field
+        if model in (MAX, "qwen-2.5", ONEM):
+            assert "has no thinking mode" in error["message"]
+
+
+def test_qwen3_follow_ups_reuse_the_session_and_its_thinking_switch(served_all: Serve) -> None:
+    """Turn 2 sends only the new message into turn 1's session ("turn 1"), with thinking
+    still off without flipping it; turn 3 names no thinking field: thinking is back on."""
+    off = {"extra_body": {"enable_thinking": False}}
+    (one,) = calls(served_all, "qwen-3-14b",
+                   {"kind": "sync_create", "messages": with_system("first"), "extra": off})
+    first = q3_answer("first", "qwen3-14b", thinking=False)
+    assert one["text"] == first
+    turn2 = [*with_system("first"), {"role": "assistant", "content": first}, user("second")]
+    second = q3_answer("second", "qwen3-14b", thinking=False, turns=1)
+    turn3 = [*turn2, {"role": "assistant", "content": second}, user("third")]
+    two, three = calls(
+        served_all, "qwen-3-14b",
+        {"kind": "sync_stream", "messages": turn2, "extra": off},
+        {"kind": "async_create", "messages": turn3},
+    )
+    assert two["text"] == second and two["reasoning"] == ""
+    assert three["text"] == q3_answer("third", "qwen3-14b", turns=2)
+    assert three["reasoning"] == q3_reasoning("third", "qwen3-14b", turns=2)
+
+
+def test_langchain_chat_qwen_reasoning_and_follow_up(served_all: Serve) -> None:
+    result = run_client(
+        "langchain_calls", base_url=served_all.base_url, api_key=KEY, model="qwen3-30b-a3b",
+        chat="qwen", options={"thinking_budget": 5000}, messages=with_system(QUERY),
+        followup="And again?",
+    )
+    answer = q3_answer(QUERY, "qwen3-30b-a3b", budget=5)
+    reasoning = q3_reasoning(QUERY, "qwen3-30b-a3b", budget=5)
+    assert result["invoke"] == result["stream"] == answer
+    assert result["invoke_reasoning"] == result["stream_reasoning"] == reasoning
+    assert result["stream_pieces"] > 3  # streamed, not one block
+    # The follow-up went into the first answer's session: the Space saw one earlier turn.
+    assert result["followup"] == q3_answer("And again?", "qwen3-30b-a3b", budget=5, turns=1)
+    assert result["followup_reasoning"] == q3_reasoning(
+        "And again?", "qwen3-30b-a3b", budget=5, turns=1
+    )
+
+
+def test_langchain_thinking_off_and_reasoning_effort(served_all: Serve) -> None:
+    off = run_client(
+        "langchain_calls", base_url=served_all.base_url, api_key=KEY, model="qwen-3-1.7b",
+        chat="qwen", options={"enable_thinking": False}, messages=with_system(QUERY),
+        followup="More?",
+    )
+    assert off["invoke"] == off["stream"] == q3_answer(QUERY, "qwen3-1.7b", thinking=False)
+    assert off["invoke_reasoning"] == off["stream_reasoning"] == ""
+    assert off["followup"] == q3_answer("More?", "qwen3-1.7b", thinking=False, turns=1)
+    effort = run_client(
+        "langchain_calls", base_url=served_all.base_url, api_key=KEY, model="qwen-3-0.6b",
+        options={"reasoning_effort": "medium"}, messages=with_system(QUERY),
+    )
+    # ChatOpenAI reads no reasoning_content; the answer shows the budget the Space got.
+    assert effort["invoke"] == effort["stream"] == q3_answer(QUERY, "qwen3-0.6b", budget=16)
+
+
+def test_readme_qwen3_snippets_print_the_exact_reasoning_and_answers(qwen3_g527: Replica) -> None:
+    snippets = readme_snippets("qwen-3-32b")
+    assert set(snippets) == {"openai", "langchain_qwq"}
+    model, system, query = "qwen3-32b", fq.DEFAULT_SYSTEM, "What is 2+2?"
+    expected = {
+        # reasoning_effort "low" (4096 tokens), then a stream with thinking off.
+        "openai": [q3_reasoning(query, model, 4, system), q3_answer(query, model, 4, True, system),
+                   q3_answer(query, model, thinking=False, system=system)],
+        "langchain_qwq": [q3_reasoning(query, model, 4, system),
+                          q3_answer(query, model, 4, True, system)],
+    }
+    python = openai_python()
+    with Serve("--api-key", "my-key", "--space", f"qwen-3-32b={qwen3_g527.url}") as serve:
+        for name, code in snippets.items():
+            assert "http://127.0.0.1:8000/v1" in code
+            code = code.replace("http://127.0.0.1:8000/v1", serve.base_url)
+            done = subprocess.run(
+                [python, "-c", code], capture_output=True, text=True, encoding="utf-8", timeout=120
+            )
+            assert done.returncode == 0, (name, done.stderr[-2000:])
+            assert done.stdout.splitlines() == expected[name], name
+
+
+def test_qwen3_error_turn_is_a_502_or_an_error_event_with_the_spaces_words(
+    served_all: Serve,
+) -> None:
+    late, early, whole = calls(
+        served_all, "qwen-3-32b",
+        {"kind": "sync_stream", "messages": [user(f"{fq.ERROR_MARKER} late")]},
+        {"kind": "async_stream", "messages": [user(f"{fq.ERROR_EARLY_MARKER} early")]},
+        {"kind": "sync_create", "messages": [user(f"{fq.ERROR_MARKER} whole")]},
+    )
+    # Mid-answer: too late for a status, an error event that openai-python raises.
+    assert late["error"]["class"] == "APIError" and late["error"]["status"] is None
+    assert fq.ERROR_MESSAGE in late["error"]["message"]
+    for result in (early, whole):  # before the first chunk, or a whole answer: a 502
+        error = result["error"]
+        assert (error["class"], error["status"]) == ("InternalServerError", 502), error
+        # The Space's words, without markup.
+        assert error["body"]["message"] == f"the Space reported an error: {fq.ERROR_MESSAGE}"
+        assert error["body"]["code"] == "space_error"

@@ -79,6 +79,21 @@ def test_every_generated_chunk_is_exactly_json_dumps_of_it(model: str) -> None:
         assert encode(chunk) == dumped(chunk), chunk
 
 
+def test_reasoning_chunks_interleaved_with_content_are_exactly_json_dumps_of_them() -> None:
+    # Qwen3 streams reasoning_content chunks, then content: each key has its own template.
+    chunks = OpenAIChunks("qwen-3-32b")
+    generated: list[dict[str, Any]] = []
+    for i, text in enumerate([*TRICKY, *random_texts(300, seed=3)]):
+        event = Reasoning(text) if i % 3 else TextDelta(text)
+        generated += chunks.convert(event)
+    generated.append(chunks.finish())
+    kinds = {next(iter(c["choices"][0]["delta"]), None) for c in generated}
+    assert {"content", "reasoning_content"} <= kinds
+    encode = ChunkEncoder().encode
+    for chunk in generated:
+        assert encode(chunk) == dumped(chunk), chunk
+
+
 def test_the_template_follows_a_chunk_whose_other_fields_change() -> None:
     one, two = OpenAIChunks("qwen-2.5-max", id="chatcmpl-1"), OpenAIChunks("qwen-2.5-1m")
     two.created += 7
