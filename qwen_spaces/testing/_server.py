@@ -20,7 +20,9 @@ from aiohttp import web
 
 from ._app import RecordedRequest, SpaceApp
 from ._faults import Fault
-from ._layouts import AnswerFn, FooterFn, Layout, Script, default_answer, make_layout
+from ._layout import AnswerFn, FooterFn, Layout, RecordedChat, Script, default_answer
+from ._layouts import make_layout
+from ._qwen3 import default_reasoning
 from ._script import MessageScript
 
 __all__ = ["FakeSpace", "RecordedRequest"]
@@ -34,14 +36,22 @@ class FakeSpace:
     No Gradio needed: ``/config``, ``queue/join``, ``queue/data`` (SSE, with
     heartbeats), ``run/predict`` and ``cancel`` behave as on the real Spaces,
     and ``faults`` make it misbehave on purpose. ``layout`` is ``"max"`` (the
-    Qwen2.5-Max demo) or ``"1m"`` (the Qwen2.5-1M demo); ``gradio`` picks the
-    generation (4: no ``/gradio_api`` prefix; 5; 6: messages chatbot), by default
-    the one the real Space runs (5 for Max, 4 for 1M).
+    Qwen2.5-Max demo), ``"1m"`` (the Qwen2.5-1M demo) or ``"qwen3"`` (the Qwen3
+    demo: eight models, thinking, history kept in the session); ``gradio`` picks
+    the generation (4: no ``/gradio_api`` prefix; 5; 6: messages chatbot), by
+    default the one the real Space runs (5 for Max, 4 for 1M, 5.27 for Qwen3,
+    which exists on 5 only).
 
     ``answer`` is a str or ``answer(query, turns, system) -> str`` where turns
     counts the earlier exchanges the Space was given (system is "" on 1M); it
     streams ``chunk_size`` characters per update, ``delay`` seconds apart. An
-    answer given as a list of str streams exactly those chunks. ``footer``
+    answer given as a list of str streams exactly those chunks. A callable that
+    takes a fourth argument gets the ``RecordedChat`` (Qwen3's model, thinking
+    state and budget). ``reasoning`` (Qwen3 only) is scripted the same way and
+    streams first, in the turn's "Thinking..." part, while the session's
+    thinking is on; by default it names the query, the model and the budget.
+    ``chats`` records what reached each run (the model id, the system prompt,
+    the thinking state and budget, the prompt). ``footer``
     (1M) adds a ``"\n<summary>chunk i/n</summary>"`` block that changes at every
     update, so Gradio sends ``replace`` ops; a callable ``footer(i, n)`` makes
     your own. ``tokens=N`` is the benchmark mode: exactly N diffs of
@@ -74,6 +84,7 @@ class FakeSpace:
         faults: Sequence[Fault] = (),
         max_stream_seconds: float = 30.0,
         port: int = 0,
+        reasoning: Union[Script, AnswerFn, None] = None,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -82,6 +93,10 @@ class FakeSpace:
         if delay < 0 or heartbeat_interval <= 0 or max_stream_seconds <= 0:
             raise ValueError("delay must be >= 0; heartbeat_interval and max_stream_seconds > 0")
         the_layout = make_layout(layout, gradio)
+        if reasoning is not None and not the_layout.thinks:
+            raise ValueError(f"reasoning is only streamed by the 'qwen3' layout, not {layout!r}")
+        if reasoning is None and the_layout.thinks:
+            reasoning = default_reasoning
         script = MessageScript(
             the_layout,
             answer,
@@ -89,6 +104,7 @@ class FakeSpace:
             footer=footer,
             tokens=tokens,
             token_text=token_text,
+            reasoning=reasoning,
         )
         self._app = SpaceApp(
             the_layout,
@@ -280,6 +296,11 @@ class FakeSpace:
     def redirected_requests(self) -> list[RecordedRequest]:
         """Requests that reached the other host of ``Fault.redirect_join``."""
         return list(self._app.redirected)
+
+    @property
+    def chats(self) -> list[RecordedChat]:
+        """Every chat run the Space started, oldest first: what reached the model."""
+        return list(self._app.chats)
 
     @property
     def cancels(self) -> list[str]:
