@@ -137,9 +137,15 @@ class EventRunner:
         answer: str,
     ) -> None:
         script = self.script
-        for values in frames:
+        values_shown = iter(frames)
+        # The faults due fire before the next value is even made: a layout's
+        # frames change its turn as they go (what Qwen3's error turn shows).
+        while True:
             if self._fire(faults, run, chat):
                 return
+            values = next(values_shown, None)
+            if values is None:
+                break
             self._show(run, values)
             if self.delay:
                 await asyncio.sleep(self.delay)
