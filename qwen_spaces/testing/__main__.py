@@ -24,7 +24,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve on 127.0.0.1 until SIGTERM/SIGINT")
-    serve.add_argument("--layout", choices=("max", "1m", "qwen3"), default="max")
+    serve.add_argument("--layout", choices=("max", "1m", "qwen3", "qwen2.5"), default="max")
     serve.add_argument(
         "--gradio", type=int, choices=(4, 5, 6), default=None, help="default: the real Space's"
     )

@@ -106,9 +106,10 @@ class RecordedChat(NamedTuple):
 
     ``turns`` counts the earlier exchanges the Space knew of (sent as history,
     or kept in the session); ``system`` is the system prompt ("" where the
-    Space has none). ``model``, ``thinking`` (the session's thinking state
-    when the run started) and ``thinking_budget`` (as sent, in units of 1024
-    tokens) are the Qwen3 settings, None on other layouts.
+    Space has none). ``model`` is Qwen3's model id or Qwen2.5's size;
+    ``thinking`` (the session's thinking state when the run started) and
+    ``thinking_budget`` (as sent, in units of 1024 tokens) are Qwen3's; each
+    is None where the layout has no such input.
     """
 
     session_hash: str

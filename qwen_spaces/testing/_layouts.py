@@ -12,13 +12,19 @@ from ._layout import Layout
 from ._max import MaxLayout
 from ._onem import OneMLayout
 from ._qwen3 import Qwen3Layout
+from ._qwen25 import Qwen25Layout
 
 __all__ = ["LAYOUTS", "NATIVE_GRADIO", "LayoutName", "make_layout"]
 
-LayoutName = Literal["max", "1m", "qwen3"]
-LAYOUTS: dict[str, type[Layout]] = {"max": MaxLayout, "1m": OneMLayout, "qwen3": Qwen3Layout}
+LayoutName = Literal["max", "1m", "qwen3", "qwen2.5"]
+LAYOUTS: dict[str, type[Layout]] = {
+    "max": MaxLayout,
+    "1m": OneMLayout,
+    "qwen3": Qwen3Layout,
+    "qwen2.5": Qwen25Layout,
+}
 # The Space each layout mirrors runs this Gradio generation.
-NATIVE_GRADIO: dict[str, int] = {"max": 5, "1m": 4, "qwen3": 5}
+NATIVE_GRADIO: dict[str, int] = {"max": 5, "1m": 4, "qwen3": 5, "qwen2.5": 4}
 
 
 def make_layout(name: str, gradio: Optional[int]) -> Layout:

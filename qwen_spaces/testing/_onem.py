@@ -15,7 +15,7 @@ from ._gradio import InputError
 from ._layout import Chat, Layout, SessionState, file_fact
 from ._max import pairs_in
 
-__all__ = ["PLACEHOLDER", "History", "OneMLayout"]
+__all__ = ["PLACEHOLDER", "History", "OneMLayout", "ms_chatbot", "ms_message"]
 
 # The 1M Space's status text before the first words: not part of the answer.
 PLACEHOLDER = "Qwen is thinking..."
@@ -101,9 +101,9 @@ class OneMLayout(Layout):
         ]
         history.pending = text
         history.pending_files = [str(f["path"]) for f in files]
-        chatbot = _ms_chatbot(data[1])
+        chatbot = ms_chatbot(data[1])
         cells = [{"file": dict(f), "alt_text": None} for f in files]
-        chatbot.append([_ms_message(text, files=cells), None])
+        chatbot.append([ms_message(text, files=cells), None])
         clear_input = {
             "interactive": False,
             "value": {"files": [], "text": ""},
@@ -113,7 +113,7 @@ class OneMLayout(Layout):
 
     def chat(self, data: list[Any], state: SessionState) -> Chat:
         history = _history(state)
-        chatbot = _ms_chatbot(data[0])
+        chatbot = ms_chatbot(data[0])
         if history.pending is not None:
             query = history.pending
         elif chatbot and isinstance(chatbot[-1][0], dict):
@@ -131,14 +131,14 @@ class OneMLayout(Layout):
         history.pending_files = []
         turns = len(history.pairs)
         if not chatbot:
-            chatbot = [[_ms_message(query, files=[]), None]]
+            chatbot = [[ms_message(query, files=[]), None]]
         n = len(chatbot) - 1
         earlier, user = chatbot[:-1], chatbot[-1][0]
 
         agent = data[2]
 
         def render(text: str) -> list[Any]:
-            return [[*earlier, [user, [_ms_message(text)]]], None, agent]
+            return [[*earlier, [user, [ms_message(text)]]], None, agent]
 
         def on_complete(text: str) -> None:
             history.pairs.append((query, text))
@@ -162,7 +162,7 @@ class OneMLayout(Layout):
 _MS_KEYS = ("id", "elem_id", "elem_classes", "name", "text", "flushing", "avatar", "files")
 
 
-def _ms_message(text: str, files: Optional[list[Any]] = None) -> dict[str, Any]:
+def ms_message(text: str, files: Optional[list[Any]] = None) -> dict[str, Any]:
     """modelscope-studio's legacy chatbot message, in its serialised key order."""
     return {
         "id": None,
@@ -182,15 +182,15 @@ def _ms_cell(cell: Any) -> Any:
     if isinstance(cell, list):
         return [_ms_cell(c) for c in cell]
     if isinstance(cell, str):
-        return _ms_message(cell)
+        return ms_message(cell)
     if isinstance(cell, Mapping):
-        message = _ms_message(str(cell.get("text") or ""), cell.get("files"))
+        message = ms_message(str(cell.get("text") or ""), cell.get("files"))
         message.update({k: cell[k] for k in _MS_KEYS if k in cell and k not in ("text",)})
         return message
     raise InputError(f"a chatbot message must be a dict or str, got {type(cell).__name__}")
 
 
-def _ms_chatbot(raw: Any) -> list[list[Any]]:
+def ms_chatbot(raw: Any) -> list[list[Any]]:
     if raw is None:
         return []
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):

@@ -36,11 +36,13 @@ class FakeSpace:
     No Gradio needed: ``/config``, ``queue/join``, ``queue/data`` (SSE, with
     heartbeats), ``run/predict`` and ``cancel`` behave as on the real Spaces,
     and ``faults`` make it misbehave on purpose. ``layout`` is ``"max"`` (the
-    Qwen2.5-Max demo), ``"1m"`` (the Qwen2.5-1M demo) or ``"qwen3"`` (the Qwen3
-    demo: eight models, thinking, history kept in the session); ``gradio`` picks
-    the generation (4: no ``/gradio_api`` prefix; 5; 6: messages chatbot), by
-    default the one the real Space runs (5 for Max, 4 for 1M, 5.27 for Qwen3,
-    which exists on 5 only).
+    Qwen2.5-Max demo; on ``gradio=4`` also the Qwen2-72B one), ``"1m"`` (the
+    Qwen2.5-1M demo), ``"qwen3"`` (the Qwen3 demo: eight models, thinking,
+    history kept in the session) or ``"qwen2.5"`` (the Qwen2.5 demo: a size
+    radio, dict cells); ``gradio`` picks the generation (4: no ``/gradio_api``
+    prefix; 5; 6: messages chatbot), by default the one the real Space runs
+    (5 for Max, 4 for 1M and Qwen2.5, which exists on 4 only; 5.27 for Qwen3,
+    on 5 only).
 
     ``answer`` is a str or ``answer(query, turns, system) -> str`` where turns
     counts the earlier exchanges the Space was given (system is "" on 1M); it
