@@ -19,13 +19,14 @@ from typing import Any, NamedTuple, Optional
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from ._call import NamedCalls
 from ._events import EventRunner
 from ._faults import Fault, FaultBook
 from ._gradio import InputError, diff, encode
 from ._http import json_response, reset, title_case
 from ._layout import Layout, RecordedChat
 from ._script import DURATION, MessageScript
-from ._stream import Send, Streams
+from ._stream import Send, Session, Streams
 from ._uploads import Uploads
 
 __all__ = ["RecordedRequest", "SpaceApp"]
@@ -105,6 +106,7 @@ class SpaceApp:
         )
         self.events = EventRunner(layout, script, self._book, delay=delay, record=self.chats.append)
         self.uploads = Uploads(layout, self._book)
+        self.calls = NamedCalls(layout, self.streams, self._start)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -210,6 +212,8 @@ class SpaceApp:
                 return json_response(self.layout.api_info())
             if route == "/cancel" and method == "POST":
                 return self._cancel(record.json)
+            if route.startswith("/call/"):
+                return await self._call(request, route[len("/call/") :], record.json)
             if route == "/upload" and method == "POST":
                 self._counts["uploads"] += 1
                 return await self.uploads.handle(request)
@@ -245,13 +249,29 @@ class SpaceApp:
             )
         if self.layout.is_queued(fn) is None:
             return web.Response(status=500, text="Internal Server Error")
-        session = self.streams.session(session_hash)
+        event_id = self._start(
+            session_hash, self.streams.session(session_hash), fn, body.get("data")
+        )
+        return json_response({"event_id": event_id})
+
+    def _start(self, session_hash: str, session: Session, fn: int, data: Any) -> str:
+        """Run function ``fn`` as an event of this session; its event id."""
         event_id = uuid.uuid4().hex
-        coro = self.events.run(session_hash, session, event_id, fn, body.get("data"))
+        coro = self.events.run(session_hash, session, event_id, fn, data)
         task = asyncio.get_running_loop().create_task(coro)
         session.pending[event_id] = task
         task.add_done_callback(lambda t: _log_crash(t, event_id))
-        return json_response({"event_id": event_id})
+        return event_id
+
+    async def _call(self, request: web.BaseRequest, rest: str, body: Any) -> web.StreamResponse:
+        """The named API: ``POST call/{api_name}``, ``GET call/{api_name}/{event_id}``."""
+        api_name, _, event_id = rest.partition("/")
+        if request.method == "POST" and not event_id:
+            self._counts["joins"] += 1
+            return self.calls.join(api_name, body)
+        if request.method == "GET" and event_id:
+            return await self.calls.stream(request, api_name, event_id)
+        return json_response({"detail": "Not Found"}, status=404)
 
     def _predict(self, body: Any) -> web.StreamResponse:
         self._counts["predicts"] += 1

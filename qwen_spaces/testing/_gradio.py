@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["VERSIONS", "InputError", "diff", "encode", "skip", "update"]
+__all__ = ["VERSIONS", "InputError", "apply", "diff", "encode", "skip", "update"]
 
 # The release the fake reports for each Gradio generation (a layout may pin another).
 VERSIONS = {4: "4.44.1", 5: "5.12.0", 6: "6.31.0"}
@@ -72,3 +72,24 @@ def _diff(old: Any, new: Any, path: list[Any], edits: list[list[Any]]) -> None:
         edits.extend(["add", [*path, key], new[key]] for key in new if key not in old)
     else:
         edits.append(["replace", path, new])
+
+
+def apply(value: Any, ops: list[list[Any]]) -> Any:
+    """Gradio's diff ops applied to a value: the inverse of ``diff``."""
+    for action, path, new in ops:
+        if not path:
+            value = new if action == "replace" else value + new
+            continue
+        target = value
+        for key in path[:-1]:
+            target = target[key]
+        last = path[-1]
+        if action == "append":
+            target[last] += new
+        elif action == "add" and isinstance(target, list):
+            target.insert(last, new)
+        elif action == "delete":
+            del target[last]
+        else:  # replace, or add of a dict key
+            target[last] = new
+    return value

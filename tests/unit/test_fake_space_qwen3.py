@@ -110,7 +110,9 @@ def replay(messages: list[dict[str, Any]]) -> list[list[Any]]:
         if not shown:
             shown.append(copy.deepcopy(data))
         else:
-            shown.append([apply(copy.deepcopy(v), ops) for v, ops in zip(shown[-1], data, strict=True)])
+            shown.append(
+                [apply(copy.deepcopy(v), ops) for v, ops in zip(shown[-1], data, strict=True)]
+            )
     return shown
 
 
@@ -443,3 +445,49 @@ def test_an_aiohttp_client_reads_the_same_answer() -> None:
     turn = last_turn(replay(messages)[-1])
     assert [p["content"] for p in turn["content"]] == ["思考", "Héllo ☕"]
     assert messages[-1] == {"msg": "close_stream", "event_id": None}
+
+
+# --- the named API -------------------------------------------------------------------------
+
+
+def call(
+    http: requests.Session, space: FakeSpace, api: str, data: list[Any]
+) -> list[tuple[str, Any]]:
+    """``POST call/{api}``, then its stream: the (event, data) pairs."""
+    joined = http.post(space.url + P + "/call/" + api, json={"data": data}, timeout=10)
+    assert joined.status_code == 200, joined.text
+    url = f"{space.url}{P}/call/{api}/{joined.json()['event_id']}"
+    with http.get(url, stream=True, timeout=10) as resp:
+        raw = b"".join(resp.iter_content(chunk_size=None)).decode()
+    events = []
+    for block in raw.split("\n\n"):
+        if block:
+            name, data_line = block.split("\n")
+            events.append(
+                (name.removeprefix("event: "), json.loads(data_line.removeprefix("data: ")))
+            )
+    return events
+
+
+def test_the_named_api_streams_full_snapshots_of_the_seven_outputs() -> None:
+    space = FakeSpace("qwen3", answer="Paris.", reasoning="France.", chunk_size=2)
+    with space, requests.Session() as http:
+        events = call(http, space, "add_message", ["Capital?", SETTINGS, None, None])
+        failed = call(http, space, "add_message", ["x", {**SETTINGS, "model": "nope"}, None, None])
+        missing = http.post(space.url + P + "/call/no_such_fn", json={"data": []}, timeout=10)
+    names = [name for name, _ in events]
+    assert names[-1] == "complete" and set(names[:-1]) == {"generating"}
+    for _, data in events:
+        assert len(data) == 7 and data[CHATBOT_OUTPUT]["__type__"] == "update"
+    growing = [
+        last_turn(data)["content"] for _, data in events if len(last_turn(data)["content"]) == 2
+    ]
+    # Three answer yields, the turn marked done, the input freed, the completion.
+    assert [c[1]["content"] for c in growing] == ["Pa", "Pari"] + ["Paris."] * 4
+    final = last_turn(events[-1][1])
+    assert [p["content"] for p in final["content"]] == ["France.", "Paris."]
+    assert failed[-1] == ("error", None)
+    assert "does not exist" in last_turn(failed[-2][1])["content"][-1]["content"]
+    assert missing.status_code == 404
+    # Each call is a session of its own: no history carried over.
+    assert [c.turns for c in space.chats] == [0, 0]
