@@ -30,7 +30,8 @@ Start = Callable[[str, Session, int, Any], str]
 
 
 def _event(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    # Unlike the queue's, this JSON is ASCII-escaped (as Gradio 5.27 writes it).
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 class NamedCalls:

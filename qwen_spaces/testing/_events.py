@@ -63,7 +63,9 @@ class EventRunner:
     ) -> None:
         """The whole event, from its estimation to its completion."""
         script, layout = self.script, self.layout
-        faults = self.faults.take(STREAM_FAULTS)
+        # Stream faults are for the chat's runs: a queued call beside them (Qwen3's
+        # thinking toggle before its add_message) neither takes nor plays them.
+        faults = self.faults.take(STREAM_FAULTS) if fn in layout.chat_fns else []
         by_kind = _by_kind(faults)
         dribble = by_kind["dribble"][0].seconds if "dribble" in by_kind else None
         run = _Run(session, event_id, dribble)
@@ -85,7 +87,9 @@ class EventRunner:
             else:
                 outputs = layout.run(fn, list(data), session.state)
         except InputError as exc:
-            run.send(script.completed(event_id, {"error": str(exc)}, False, sent=0), done=True)
+            # A Space that hides errors hides Gradio's own too (but titles them).
+            error = None if layout.shows_errors is False else str(exc)
+            run.send(script.completed(event_id, {"error": error}, False, sent=0), done=True)
             return
         if chat is None:  # a function that is not a chat: one unremarkable answer
             output = script.output(outputs, generating=False)

@@ -6,7 +6,7 @@ seven outputs, the chatbot (output 5) as an update dict whose value is the
 conversation: pro.Chatbot messages whose assistant turn holds a ``tool`` part
 (the reasoning) then a ``text`` part (the answer). The conversation and the
 thinking switch live in the session (two ``gr.State``s): a follow-up sends only
-the new message; ``toggle_thinking`` (fn 4) flips the switch in the session.
+the new message; ``toggle_thinking`` (fn 3) flips the switch in the session.
 An error shows as a red text part, then a failed event saying ``{"error": null}``.
 """
 
@@ -56,15 +56,32 @@ TOTAL_SECONDS = "2.34"
 THINKING_TITLE = "Thinking..."
 THOUGHT_TITLE = f"End of Thought ({THOUGHT_SECONDS}s)"
 
-# Component ids (those gpt4free knew: sender 33, form 38, thinking state 60, state 1).
-STATE, ADD_BTN, CONVERSATIONS, DELETE_ITEM, CHATBOT = 1, 15, 20, 22, 29
-SENDER, FORM, CLEAR_BTN, THINKING, THINKING_BTN = 33, 38, 56, 60, 61
-ADD_MESSAGE, TOGGLE_THINKING, NEW_CHAT, CLEAR_HISTORY = 13, 4, 6, 16
+# Component and function ids, as a fresh Gradio 5.27 numbers the demo's blocks (gpt4free
+# knew sender 33, form 38, thinking state 60, state 1, add_message 13; a client should
+# find them by api_name and component type).
+STATE, ADD_BTN, CONVERSATIONS, DELETE_ITEM, CHATBOT, SUGGESTION = 1, 15, 20, 22, 29, 30
+SENDER, HEADER_STATE, HEADER, FORM, SETTINGS_BTN = 33, 35, 36, 38, 50
+CLEAR_BTN, THINKING, THINKING_BTN = 56, 60, 61
+TOGGLE_THINKING, NEW_CHAT, ADD_MESSAGE, CLEAR_HISTORY = 3, 6, 13, 15
 _SUBMIT_OUTPUTS = [SENDER, CLEAR_BTN, DELETE_ITEM, ADD_BTN, CONVERSATIONS, CHATBOT, STATE]
 _CHATBOT_OUTPUT = _SUBMIT_OUTPUTS.index(CHATBOT)  # 5
-_BUSY_BOT = {"disabled_actions": ["edit", "retry", "delete"]}
-_BUSY_USER = {"disabled_actions": ["edit", "delete"]}
-_FREE = {"disabled_actions": None}
+_CONFIG_KEYS = (
+    "actions", "disabled_actions", "header", "footer", "avatar", "variant", "shape",
+    "placement", "loading", "typing", "elem_style", "elem_classes", "styles", "class_names",
+)  # fmt: skip
+
+
+def _config(**fields: Any) -> dict[str, Any]:
+    """A pro.Chatbot user_config or bot_config, every field present."""
+    out: dict[str, Any] = dict.fromkeys(_CONFIG_KEYS)
+    out.update(fields)
+    return out
+
+
+_BOT = _config(actions=["copy", "retry", "edit", "delete"], header="Qwen3", placement="start")
+_USER = _config(actions=["copy", "edit", "delete"], placement="end")
+_BUSY_BOT = {**_BOT, "disabled_actions": ["edit", "retry", "delete"]}
+_BUSY_USER = {**_USER, "disabled_actions": ["edit", "delete"]}
 
 # pro.Chatbot's message fields, in the order its data model serialises them.
 _MESSAGE_KEYS = (
@@ -208,7 +225,7 @@ class _Turn:
         state = self.state
         state.messages = [*self.earlier, self.user, _copy(self.assistant)]
         items = [{"label": state.label, "key": state.conversation_id}]
-        chatbot = update(bot_config=_FREE, user_config=_FREE, value=state.messages)
+        chatbot = update(bot_config=_BOT, user_config=_USER, value=state.messages)
         on = update(disabled=False)
         return [update(loading=False), on, on, on, update(items=items), chatbot, None]
 
@@ -254,39 +271,44 @@ class Qwen3Layout(Layout):
 
     def components(self) -> list[dict[str, Any]]:
         c = self.component
-        conversation = {"conversation_contexts": {}, "conversations": [], "conversation_id": ""}
+        options = [{"label": label, "value": key} for key, label in MODELS.items()]
         return [
-            c(STATE, "state", value=conversation),
-            c(2, "application"),
-            c(3, "antdxxprovider"),
-            c(ADD_BTN, "antdbutton", value=None, color="primary", variant="filled"),
-            c(CONVERSATIONS, "antdxconversations", items=[]),
-            c(DELETE_ITEM, "antdmenuitem", label="Delete", key="delete", danger=True),
-            c(CHATBOT, "modelscopeprochatbot", value=[], height=0),
-            c(31, "antdxsuggestion", items=[]),
-            c(SENDER, "antdxsender", value=None, placeholder='Enter "/" to get suggestions'),
-            c(35, "antdxsenderheader", open=False, title="Settings"),
-            c(36, "state", value={"open": False}),
-            c(FORM, "antdform", value=dict(DEFAULT_SETTINGS), layout="vertical"),
-            c(39, "antdselect", options=[{"label": v, "value": k} for k, v in MODELS.items()]),
-            c(40, "antdslider", min=1, max=MAX_THINKING_BUDGET),
-            c(41, "antdbutton", value="Reset"),
-            c(54, "antdbutton", value=None, type="text"),
-            c(CLEAR_BTN, "antdbutton", value=None, type="text"),
-            c(THINKING, "state", value={"enable_thinking": True}),
-            c(THINKING_BTN, "antdbutton", value="Thinking", type="text"),
-            c(62, "browserstate", value=None),
-        ]
+            c(STATE, "state"),  # a State's props carry no value
+            c(3, "modelscopeapplication"),
+            c(4, "antdxxprovider"),
+            c(ADD_BTN, "antdbutton", block=True, variant="filled", color="primary"),
+            c(CONVERSATIONS, "antdxconversations", elem_classes=["chatbot-conversations-list"]),
+            c(DELETE_ITEM, "antdmenuitem", label="Delete", danger=True, key="delete"),
+            c(CHATBOT, "modelscopeprochatbot", value=[], height=0, user_config=_USER,
+              bot_config=_BOT, elem_classes=["chatbot-chat-messages"]),
+            c(SUGGESTION, "antdxsuggestion", items=[]),
+            c(SENDER, "antdxsender", placeholder='Enter "/" to get suggestions'),
+            c(HEADER_STATE, "state"),
+            c(HEADER, "antdxsenderheader", open=True, title="Settings"),
+            c(FORM, "antdform", value=dict(DEFAULT_SETTINGS)),
+            c(41, "antdselect", options=options),
+            c(44, "antdinputtextarea", auto_size={"minRows": 3}),
+            c(47, "antdslider", min=1, max=MAX_THINKING_BUDGET, step=1),
+            c(SETTINGS_BTN, "antdbutton", type="text"),
+            c(CLEAR_BTN, "antdbutton", type="text"),
+            c(THINKING, "state"),
+            c(THINKING_BTN, "antdbutton", value="Thinking", shape="round", variant="solid"),
+        ]  # fmt: skip
 
     def tree(self) -> dict[str, Any]:
-        sender = {"id": SENDER, "children": [{"id": 35, "children": [{"id": FORM}]}]}
-        chat = [{"id": CHATBOT}, {"id": 31, "children": [sender]}]
+        form = {"id": FORM, "children": [{"id": 41}, {"id": 44}, {"id": 47}]}
+        prefix = [{"id": SETTINGS_BTN}, {"id": CLEAR_BTN}, {"id": THINKING}, {"id": THINKING_BTN}]
+        sender = {
+            "id": SENDER,
+            "children": [{"id": HEADER_STATE}, {"id": HEADER, "children": [form]}],
+        }
         left = [{"id": ADD_BTN}, {"id": CONVERSATIONS, "children": [{"id": DELETE_ITEM}]}]
+        chat = [{"id": CHATBOT}, {"id": SUGGESTION, "children": [sender, *prefix]}]
         return {
             "id": 0,
             "children": [
                 {"id": STATE},
-                {"id": 2, "children": [{"id": 3, "children": left + chat}]},
+                {"id": 3, "children": [{"id": 4, "children": [*left, *chat]}]},
             ],
         }
 
@@ -295,13 +317,14 @@ class Qwen3Layout(Layout):
         chat_outputs = list(_SUBMIT_OUTPUTS)
         switch_outputs = [CONVERSATIONS, CHATBOT, FORM, THINKING, STATE]
         return [
-            d(0, [[35, "open_change"]], [36], [36], "lambda"),
-            d(1, [[39, "change"]], [39], [40], "lambda_1"),
-            d(2, [[41, "click"]], [], [FORM], "lambda_2"),
-            d(3, [[35, "close"]], [36], [36], "lambda_3"),
+            d(0, [[HEADER_STATE, "change"]], [HEADER_STATE], [HEADER], "apply_header_state"),
+            d(1, [[HEADER, "open_change"]], [HEADER_STATE], [HEADER_STATE],
+              "toggle_settings_header"),
+            d(2, [[THINKING, "change"]], [THINKING], [THINKING_BTN], "apply_thinking_state"),
             d(TOGGLE_THINKING, [[THINKING_BTN, "click"]], [THINKING], [THINKING],
               "toggle_thinking"),
-            d(5, [[STATE, "change"]], [STATE], [62], "update_browser_state"),
+            d(4, [[STATE, "change"]], [STATE], [], "update_browser_state"),
+            d(5, [[0, "load"]], [STATE], [CONVERSATIONS, STATE], "apply_browser_state"),
             d(NEW_CHAT, [[ADD_BTN, "click"]], [THINKING, STATE], switch_outputs, "new_chat"),
             d(7, [[CONVERSATIONS, "active_change"]], [THINKING, STATE], switch_outputs,
               "select_conversation"),
@@ -314,11 +337,11 @@ class Qwen3Layout(Layout):
               "regenerate_message", generator=True),
             d(ADD_MESSAGE, [[SENDER, "submit"]], [SENDER, FORM, THINKING, STATE], chat_outputs,
               "add_message", generator=True),
-            d(14, [[SENDER, "cancel"]], [STATE], chat_outputs, "cancel", queue=False),
-            d(15, [[54, "click"]], [36], [36], "toggle_settings_header"),
+            d(14, [[SETTINGS_BTN, "click"]], [HEADER_STATE], [HEADER_STATE],
+              "toggle_settings_header_1"),
             d(CLEAR_HISTORY, [[CLEAR_BTN, "click"]], [STATE], [CHATBOT, STATE],
               "clear_conversation_history"),
-            d(17, [[31, "select"]], [SENDER], [SENDER], "select_suggestion"),
+            d(16, [[SUGGESTION, "select"]], [SENDER], [SENDER], "select_suggestion"),
         ]  # fmt: skip
 
     def parameter_names(self, fn: int) -> Sequence[str]:
@@ -378,7 +401,8 @@ class Qwen3Layout(Layout):
             answer_path=["value", len(turn.earlier) + 1, "content", 0, "content"],
             model=model if isinstance(model, str) else None,
             thinking=thinking,
-            thinking_budget=settings.get("thinking_budget") if settings else None,
+            # A form without a budget is taken as 1 (the app's default).
+            thinking_budget=settings.get("thinking_budget", 1) if settings else None,
             finish=lambda text: [turn.done(), turn.free()],
             fail=lambda text: [turn.error(text), turn.free()],
             hides_errors=True,

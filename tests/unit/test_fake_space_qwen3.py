@@ -24,7 +24,7 @@ from qwen_spaces.testing import FakeSpace, Fault, RecordedChat
 pytestmark = pytest.mark.timeout(60)
 
 P = "/gradio_api"
-ADD_MESSAGE, TOGGLE_THINKING, NEW_CHAT, CLEAR_HISTORY = 13, 4, 6, 16
+ADD_MESSAGE, TOGGLE_THINKING, NEW_CHAT, CLEAR_HISTORY = 13, 3, 6, 15
 CHATBOT_OUTPUT = 5
 SETTINGS = {"model": "qwen3-32b", "sys_prompt": "Be brief.", "thinking_budget": 4}
 SPAN = '<span style="color: var(--color-red-500)">{}</span>'
@@ -381,13 +381,14 @@ def test_a_failure_midway_keeps_the_reasoning_so_far_and_adds_the_red_message() 
     assert len(completion(after)["output"]["data"][CHATBOT_OUTPUT]["value"]) == 4
 
 
-def test_too_few_inputs_fail_with_gradios_message() -> None:
+def test_too_few_inputs_fail_hidden_as_the_space_hides_every_error() -> None:
     payload = body("hi")
     payload["data"] = payload["data"][:3]
     with FakeSpace("qwen3") as space, requests.Session() as http:
         messages = run(http, space, payload)
-    error = completion(messages)["output"]["error"]
-    assert "add_message" in error and "needed: 4, got: 3" in error
+    done = completion(messages)
+    assert (done["success"], done["output"], done["title"]) == (False, {"error": None}, "Error")
+    assert space.chats == []
 
 
 def test_a_full_queue_is_a_503_with_gradios_detail() -> None:
