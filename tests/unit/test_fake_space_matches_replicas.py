@@ -1,4 +1,4 @@
-"""The fake Qwen3 Space against the real one: same requests, same stream, message for message.
+"""The fake Qwen Spaces against real Gradio replicas: same requests, same stream, message for message.
 
 Each transcript recorded from the Gradio 5.27 replica of the Qwen3 demo
 (``tests/replicas/record_qwen3.py``) is replayed against FakeSpace(layout="qwen3"),
@@ -173,3 +173,34 @@ def test_the_fake_streams_what_the_qwen3_replica_streamed(name: str) -> None:
             assert shape(mine) == shape(theirs)
             if any(m["msg"] == "process_generating" for m in theirs):
                 assert final(mine) == final(theirs)
+
+
+def bot_text(cell: Any) -> str:
+    return str(cell["text"] if isinstance(cell, dict) else cell or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "layout", "gradio"),
+    [("qwen25-g4", "qwen2.5", 4), ("qwen25-g4-history", "qwen2.5", 4), ("qwen2-g4", "max", 4)],
+)
+def test_the_fake_streams_what_the_older_demos_replicas_streamed(
+    name: str, layout: str, gradio: int
+) -> None:
+    steps = exchanges(load(name))
+    (join,) = [e for e in steps if e["path"].endswith("/queue/join")]
+    (theirs,) = [sse(e["body"]) for e in steps if e["path"].endswith("/queue/data")]
+    chunks, seen = [], ""
+    for shown in values(theirs):
+        text = bot_text(shown[1][-1][1])
+        chunks.append(text[len(seen) :])
+        seen = text
+    with FakeSpace(layout, gradio=gradio, answer=chunks) as space, requests.Session() as http:
+        joined = http.post(space.url + join["path"], json=join["request_json"], timeout=10)
+        assert joined.status_code == 200, joined.text
+        session = join["request_json"]["session_hash"]
+        resp = http.get(space.url + "/queue/data", params={"session_hash": session}, timeout=10)
+    mine = sse(resp.text)
+    assert shape(mine) == shape(theirs)
+    *_, last_mine = values(mine)
+    *_, last_theirs = values(theirs)
+    assert last_mine == last_theirs

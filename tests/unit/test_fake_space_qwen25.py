@@ -56,8 +56,14 @@ def test_qwen25_config_is_gradio_4_with_a_size_radio() -> None:
     )
     types = [components[i]["type"] for i in chat["inputs"]]
     assert types == ["textbox", "modelscopechatbot", "textbox", "radio"]
-    radio = components[chat["inputs"][3]]["props"]
-    assert radio["value"] == "72B" and ["72B", "72B"] in radio["choices"]
+    assert chat["inputs"] == [25, 24, 22, 12] and chat["outputs"] == [25, 24, 18]
+    assert components[chat["inputs"][3]]["props"]["value"] == "72B"
+    sizes = {
+        c["props"]["label"]: c
+        for c in config["components"]
+        if c["type"] == "radio" and c["props"].get("label")
+    }
+    assert ["72B", "72B"] in sizes["Qwen2.5:"]["props"]["choices"]
     with pytest.raises(ValueError, match="gradio must be one of \\[4\\]"):
         FakeSpace("qwen2.5", gradio=5)
 
