@@ -123,16 +123,16 @@ def _translate(
     message: dict[str, Any], values: Optional[list[Any]]
 ) -> tuple[bytes, Optional[list[Any]], bool]:
     """One queue message as the /call stream shows it: (bytes, values now, call over)."""
-    kind = message.get("msg")
+    msg = message.get("msg")
     output = message.get("output") or {}
-    if kind == "process_generating":
+    if msg == "process_generating":
         data = output.get("data", [])
         if values is None:
             values = copy.deepcopy(data)
         else:
             values = [apply(v, ops) for v, ops in zip(values, data, strict=True)]
         return _event("generating", values), values, False
-    if kind == "process_completed":
+    if msg == "process_completed":
         if message.get("success"):
             return _event("complete", output.get("data", [])), values, True
         return _event("error", output.get("error")), values, True
