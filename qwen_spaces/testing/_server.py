@@ -52,6 +52,7 @@ class FakeSpace:
     state and budget). ``reasoning`` (Qwen3 only) is scripted the same way and
     streams first, in the turn's "Thinking..." part, while the session's
     thinking is on; by default it names the query, the model and the budget.
+    Qwen3's timings are constant: "End of Thought (1.23s)", footer "2.34s".
     ``chats`` records what reached each run (the model id, the system prompt,
     the thinking state and budget, the prompt). ``footer``
     (1M) adds a ``"\n<summary>chunk i/n</summary>"`` block that changes at every

@@ -12,7 +12,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, Optional
 
 import aiohttp
@@ -58,8 +62,8 @@ def body(
     }
 
 
-def run(http: requests.Session, space: FakeSpace, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """Join, then read the session's stream to its end: the decoded messages."""
+def run(http: requests.Session, space: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Join, then read the session's stream to its end (``space``: anything with a ``url``)."""
     joined = http.post(space.url + P + "/queue/join", json=payload, timeout=10)
     assert joined.status_code == 200, joined.text
     resp = http.get(
@@ -492,3 +496,25 @@ def test_the_named_api_streams_full_snapshots_of_the_seven_outputs() -> None:
     assert missing.status_code == 404
     # Each call is a session of its own: no history carried over.
     assert [c.turns for c in space.chats] == [0, 0]
+
+
+def test_serve_plays_the_qwen3_layout_with_a_scripted_reasoning() -> None:
+    command = [sys.executable, "-m", "qwen_spaces.testing", "serve", "--layout", "qwen3"]
+    command += ["--answer", "Yes.", "--reasoning", "Let me see."]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert line.startswith("READY http://127.0.0.1:"), line
+            url = line.split()[1]
+            with requests.Session() as http:
+                config = http.get(url + "/config", timeout=10).json()
+                messages = run(http, SimpleNamespace(url=url), body("Well?"))
+            assert config["version"] == "5.27.0"
+            turn = last_turn(completion(messages)["output"]["data"])
+            assert [p["content"] for p in turn["content"]] == ["Let me see.", "Yes."]
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
