@@ -29,6 +29,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "--gradio", type=int, choices=(4, 5, 6), default=None, help="default: the real Space's"
     )
     serve.add_argument("--port", type=int, default=0, help="0 (default): a free port")
+    serve.add_argument("--shift-ids", action="store_true", help="every id in /config moved by one")
     serve.add_argument("--answer", default=None, help="the fixed answer (default: an echo)")
     serve.add_argument("--reasoning", default=None, help="qwen3: the fixed reasoning")
     serve.add_argument("--chunk-size", type=int, default=3)
@@ -56,6 +57,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         heartbeat_interval=args.heartbeat_interval,
         max_stream_seconds=args.max_stream_seconds,
         port=args.port,
+        shift_ids=args.shift_ids,
         **kwargs,
     )
     # Block the signals before the server thread starts (it inherits the

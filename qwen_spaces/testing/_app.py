@@ -247,6 +247,7 @@ class SpaceApp:
             return json_response(
                 {"detail": [{"type": "missing", "loc": ["body", "fn_index"]}]}, 422
             )
+        fn = self.layout.from_wire(fn)
         if self.layout.is_queued(fn) is None:
             return web.Response(status=500, text="Internal Server Error")
         event_id = self._start(
@@ -279,7 +280,7 @@ class SpaceApp:
             return json_response(
                 {"detail": [{"type": "missing", "loc": ["body", "fn_index"]}]}, 422
             )
-        fn = int(body["fn_index"])
+        fn = self.layout.from_wire(int(body["fn_index"]))
         if self.layout.is_queued(fn) is not False:
             detail = (
                 "This API endpoint does not accept direct HTTP POST requests. "

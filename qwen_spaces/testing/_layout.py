@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional, Union
 
+from . import _shift
 from ._gradio import VERSIONS, InputError
 
 __all__ = [
@@ -142,7 +143,7 @@ class Layout:
     # Whether its chat streams a reasoning before the answer (FakeSpace's ``reasoning``).
     thinks = False
 
-    def __init__(self, gradio: int) -> None:
+    def __init__(self, gradio: int, *, shift_ids: bool = False) -> None:
         if gradio not in self.versions:
             raise ValueError(
                 f"gradio must be one of {sorted(self.versions)} for layout {self.name!r}, "
@@ -150,6 +151,7 @@ class Layout:
             )
         self.gradio = gradio
         self.version = self.versions[gradio]
+        self.shift = 1 if shift_ids else 0  # what /config adds to every id (see _shift)
         # Gradio 5 moved every route but /config under /gradio_api.
         self.prefix = "" if gradio == 4 else "/gradio_api"
         # What the agent says of each uploaded file, worked out as it arrived.
@@ -167,6 +169,13 @@ class Layout:
         raise NotImplementedError
 
     def config(self, root: str) -> dict[str, Any]:
+        components, tree, dependencies = self.components(), self.tree(), self.dependencies()
+        if self.shift:
+            title = self.component(_shift.TITLE, "markdown", value=f"# {self.title}")
+            on_title = self.dependency(0, [[_shift.TITLE, "change"]], [], [], "title_change")
+            components = _shift.components(components, title)
+            dependencies = _shift.dependencies(dependencies, on_title)
+            tree = _shift.tree(tree)
         out: dict[str, Any] = {"version": self.version}
         if self.prefix:
             out["api_prefix"] = self.prefix
@@ -176,7 +185,7 @@ class Layout:
                 "app_id": 1234567890123456789,
                 "dev_mode": False,
                 "analytics_enabled": False,
-                "components": self.components(),
+                "components": components,
                 "css": None,
                 "connect_heartbeat": self.gradio == 4,
                 "js": None,
@@ -195,8 +204,8 @@ class Layout:
                 "fill_height": False,
                 "fill_width": False,
                 "theme_hash": "0" * 64,
-                "layout": self.tree(),
-                "dependencies": self.dependencies(),
+                "layout": tree,
+                "dependencies": dependencies,
                 "root": root,
                 "username": None,
             }
@@ -321,6 +330,10 @@ class Layout:
         if self.gradio >= 5:
             dep["connection"] = "sse"
         return dep
+
+    def from_wire(self, fn: int) -> int:
+        """The function a client's fn_index names (-1: the shifted title's, which does nothing)."""
+        return fn - self.shift if fn >= self.shift else -1
 
     def fn_name(self, fn: int) -> Optional[str]:
         for dep in self.dependencies():

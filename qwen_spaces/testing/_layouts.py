@@ -27,9 +27,10 @@ LAYOUTS: dict[str, type[Layout]] = {
 NATIVE_GRADIO: dict[str, int] = {"max": 5, "1m": 4, "qwen3": 5, "qwen2.5": 4}
 
 
-def make_layout(name: str, gradio: Optional[int]) -> Layout:
+def make_layout(name: str, gradio: Optional[int], *, shift_ids: bool = False) -> Layout:
     """The layout called ``name`` on Gradio ``gradio`` (None: the real Space's)."""
     if name not in LAYOUTS:
         names = ", ".join(repr(n) for n in LAYOUTS)
         raise ValueError(f"layout must be one of {names}, got {name!r}")
-    return LAYOUTS[name](NATIVE_GRADIO[name] if gradio is None else gradio)
+    generation = NATIVE_GRADIO[name] if gradio is None else gradio
+    return LAYOUTS[name](generation, shift_ids=shift_ids)

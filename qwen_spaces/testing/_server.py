@@ -53,6 +53,8 @@ class FakeSpace:
     streams first, in the turn's "Thinking..." part, while the session's
     thinking is on; by default it names the query, the model and the budget.
     Qwen3's timings are constant: "End of Thought (1.23s)", footer "2.34s".
+    ``shift_ids=True`` moves every component id and fn_index of ``/config`` by
+    one (a new block on top), for code that must find them by name.
     ``chats`` records what reached each run (the model id, the system prompt,
     the thinking state and budget, the prompt). ``footer``
     (1M) adds a ``"\n<summary>chunk i/n</summary>"`` block that changes at every
@@ -88,6 +90,7 @@ class FakeSpace:
         max_stream_seconds: float = 30.0,
         port: int = 0,
         reasoning: Union[Script, AnswerFn, None] = None,
+        shift_ids: bool = False,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -95,7 +98,7 @@ class FakeSpace:
             raise ValueError("tokens must not be negative")
         if delay < 0 or heartbeat_interval <= 0 or max_stream_seconds <= 0:
             raise ValueError("delay must be >= 0; heartbeat_interval and max_stream_seconds > 0")
-        the_layout = make_layout(layout, gradio)
+        the_layout = make_layout(layout, gradio, shift_ids=shift_ids)
         if reasoning is not None and not the_layout.thinks:
             raise ValueError(f"reasoning is only streamed by the 'qwen3' layout, not {layout!r}")
         if reasoning is None and the_layout.thinks:

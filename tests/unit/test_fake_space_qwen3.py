@@ -518,3 +518,46 @@ def test_serve_plays_the_qwen3_layout_with_a_scripted_reasoning() -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_shifted_ids_move_every_id_and_the_fake_follows_the_names() -> None:
+    with FakeSpace("qwen3", answer="A.", reasoning="R.", shift_ids=True) as space:
+        with requests.Session() as http:
+            config = http.get(space.url + "/config", timeout=10).json()
+            deps = {d["api_name"]: d for d in config["dependencies"]}
+            add, toggle = deps["add_message"], deps["toggle_thinking"]
+            assert (add["id"], add["inputs"], add["targets"]) == (
+                14,
+                [34, 39, 61, 2],
+                [[34, "submit"]],
+            )
+            assert (toggle["id"], toggle["inputs"]) == (4, [61])
+            types = {c["id"]: c["type"] for c in config["components"]}
+            assert [types[i] for i in add["inputs"]] == [
+                "antdxsender",
+                "antdform",
+                "state",
+                "state",
+            ]
+            assert types[add["outputs"][CHATBOT_OUTPUT]] == "modelscopeprochatbot"
+            toggled = {**body("", fn=TOGGLE_THINKING), "fn_index": toggle["id"]}
+            run(http, space, toggled)
+            messages = run(http, space, {**body("hi"), "fn_index": add["id"]})
+            # The old numbers no longer name the chat: fn 13 is now regenerate_message.
+            stale = run(http, space, {**body("hi"), "fn_index": ADD_MESSAGE})
+    turn = last_turn(completion(messages)["output"]["data"])
+    assert [p["type"] for p in turn["content"]] == ["text"]  # the toggle reached the session
+    assert completion(stale)["success"] is True and len(space.chats) == 1
+
+
+@pytest.mark.parametrize(("layout", "fn"), [("max", 0), ("1m", 2), ("qwen2.5", 3)])
+def test_shifted_ids_work_on_every_layout(layout: str, fn: int) -> None:
+    with FakeSpace(layout, shift_ids=True) as space, requests.Session() as http:
+        config = http.get(space.url + "/config", timeout=10).json()
+    deps = {d["id"]: d for d in config["dependencies"]}
+    assert deps[0]["api_name"] == "title_change"
+    assert deps[fn + 1]["api_name"] in ("model_chat", "agent_run")
+    ids = [c["id"] for c in config["components"]]
+    assert len(ids) == len(set(ids)) and ids[0] == 1
+    every_input = {i for d in config["dependencies"] for i in d["inputs"] + d["outputs"]}
+    assert every_input <= set(ids)
