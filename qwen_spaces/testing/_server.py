@@ -1,22 +1,19 @@
-"""FakeSpace: a small aiohttp server that speaks Gradio's queue protocol like the two Qwen Spaces.
+"""FakeSpace: a small aiohttp server that speaks Gradio's queue protocol like the Qwen Spaces.
 
-It runs on 127.0.0.1 in a thread of its own with its own event loop, so sync
-tests, asyncio tests and other processes can all talk to it over real sockets.
-This module is the thread runner; ``_app`` handles the requests and
-``_script`` builds the messages.
+It runs on 127.0.0.1 in a thread of its own with its own event loop
+(``_thread``), so sync tests, asyncio tests and other processes can all talk
+to it over real sockets. This module is its face: options and observations;
+``_app`` handles the requests, the layout modules say what each Space shows
+and ``_script`` builds the messages.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import threading
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Optional, Union
-
-from aiohttp import web
 
 from ._app import RecordedRequest, SpaceApp
 from ._faults import Fault
@@ -24,6 +21,7 @@ from ._layout import AnswerFn, FooterFn, Layout, RecordedChat, Script, default_a
 from ._layouts import make_layout
 from ._qwen3 import default_reasoning
 from ._script import MessageScript
+from ._thread import ThreadServer
 
 __all__ = ["FakeSpace", "RecordedRequest"]
 
@@ -120,29 +118,13 @@ class FakeSpace:
             max_stream_seconds=max_stream_seconds,
             faults=faults,
         )
-        self._port = port
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._runners: list[web.BaseRunner] = []
+        self._server = ThreadServer(self._app, port)
 
     # --- lifecycle -----------------------------------------------------------------
 
     def start(self) -> FakeSpace:
         """Start serving in a background thread; returns once ``url`` accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("this FakeSpace is already started")
-        self._loop = asyncio.new_event_loop()
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._serve, args=(self._loop, ready), name="FakeSpace", daemon=True
-        )
-        self._thread.start()
-        try:
-            ready.result(timeout=30)
-        except BaseException:
-            self._thread.join(timeout=5)
-            self._thread = None
-            raise
+        self._server.start()
         log.debug(
             "fake %s Space (Gradio %s) at %s", self.layout.name, self.layout.version, self.url
         )
@@ -150,18 +132,7 @@ class FakeSpace:
 
     def stop(self) -> None:
         """Close every connection and stop the thread. Safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if thread.is_alive():
-            try:
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=15)
-            except (concurrent.futures.TimeoutError, RuntimeError):  # pragma: no cover
-                log.warning("the fake Space did not shut down cleanly")
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=15)
-        self._thread = None
-        self._loop = None
+        self._server.stop()
         self._app.remove_uploads()
 
     def __enter__(self) -> FakeSpace:
@@ -190,54 +161,6 @@ class FakeSpace:
 
     def __repr__(self) -> str:
         return self._app.describe()
-
-    def _serve(
-        self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[None]
-    ) -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._setup())
-        except BaseException as exc:
-            loop.run_until_complete(self._cleanup_runners())
-            loop.close()
-            ready.set_exception(exc)
-            return
-        ready.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _setup(self) -> None:
-        app = self._app
-        main = web.ServerRunner(app.server(), shutdown_timeout=1.0)
-        await main.setup()
-        self._runners.append(main)
-        site = web.TCPSite(main, "127.0.0.1", self._port)
-        await site.start()
-        app.url = f"http://127.0.0.1:{main.addresses[0][1]}"
-        if "redirect_join" in {f.kind for f in self.faults}:
-            other_server = web.Server(app.handle_other, handler_cancellation=True)
-            other = web.ServerRunner(other_server, shutdown_timeout=1.0)
-            await other.setup()
-            self._runners.append(other)
-            await web.TCPSite(other, "127.0.0.1", 0).start()
-            # Same machine, another host name: a client must treat it as a different host.
-            app.other_url = f"http://localhost:{other.addresses[0][1]}"
-
-    async def _shutdown(self) -> None:
-        self._app.stop_streams()
-        await self._cleanup_runners()
-
-    async def _cleanup_runners(self) -> None:
-        for runner in self._runners:
-            await runner.cleanup()
-        self._runners.clear()
 
     # --- configuration ---------------------------------------------------------
 
