@@ -1,6 +1,6 @@
 """A testing kit: a fake Qwen Space on 127.0.0.1, no Gradio needed.
 
-``FakeSpace`` speaks Gradio's queue protocol the way the two Qwen Spaces do
+``FakeSpace`` speaks Gradio's queue protocol the way the Qwen Spaces do
 and plays scripted answers; ``Fault`` makes it misbehave on purpose. Test your
 own code offline::
 
@@ -15,6 +15,7 @@ Importing this package imports aiohttp; ``import qwen_spaces`` never imports it.
 """
 
 from ._faults import Fault
+from ._layout import RecordedChat
 from ._server import FakeSpace, RecordedRequest
 
-__all__ = ["FakeSpace", "Fault", "RecordedRequest"]
+__all__ = ["FakeSpace", "Fault", "RecordedChat", "RecordedRequest"]

@@ -24,12 +24,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve on 127.0.0.1 until SIGTERM/SIGINT")
-    serve.add_argument("--layout", choices=("max", "1m"), default="max")
+    serve.add_argument("--layout", choices=("max", "1m", "qwen3", "qwen2.5"), default="max")
     serve.add_argument(
         "--gradio", type=int, choices=(4, 5, 6), default=None, help="default: the real Space's"
     )
     serve.add_argument("--port", type=int, default=0, help="0 (default): a free port")
+    serve.add_argument("--shift-ids", action="store_true", help="every id in /config moved by one")
     serve.add_argument("--answer", default=None, help="the fixed answer (default: an echo)")
+    serve.add_argument("--reasoning", default=None, help="qwen3: the fixed reasoning")
     serve.add_argument("--chunk-size", type=int, default=3)
     serve.add_argument("--delay", type=float, default=0.0)
     serve.add_argument("--tokens", type=int, default=None, help="benchmark: N diffs, no delay")
@@ -42,6 +44,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     kwargs = {} if args.answer is None else {"answer": args.answer}
+    if args.reasoning is not None:
+        kwargs["reasoning"] = args.reasoning
     space = FakeSpace(
         layout=args.layout,
         gradio=args.gradio,
@@ -53,6 +57,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         heartbeat_interval=args.heartbeat_interval,
         max_stream_seconds=args.max_stream_seconds,
         port=args.port,
+        shift_ids=args.shift_ids,
         **kwargs,
     )
     # Block the signals before the server thread starts (it inherits the

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
-__all__ = ["JOIN_FAULTS", "STREAM_FAULTS", "Fault", "FaultKind"]
+__all__ = ["JOIN_FAULTS", "STREAM_FAULTS", "Fault", "FaultBook", "FaultKind"]
 
 FaultKind = Literal[
     # on POST {P}/queue/join
@@ -280,3 +280,34 @@ class Fault:
         Gradio 3's ``{"msg": "queue_full"}``."""
         body = f"data: {json.dumps(message)}\n\n"
         return cls("stream_prefix", times=times, body=body)
+
+
+class FaultBook:
+    """The faults a Space was given and how many uses each has left."""
+
+    def __init__(self, faults: tuple[Fault, ...]) -> None:
+        self.faults = faults
+        self._left: list[Optional[int]] = [f.times for f in faults]
+
+    def take(self, kinds: frozenset[str]) -> list[Fault]:
+        """Consume the faults of these kinds that have uses left."""
+        taken: list[Fault] = []
+        for i, fault in enumerate(self.faults):
+            left = self._left[i]
+            if fault.kind not in kinds or left == 0:
+                continue
+            if left is not None:
+                self._left[i] = left - 1
+            taken.append(fault)
+        return taken
+
+    def take_join(self, *, other_host: bool) -> Optional[Fault]:
+        """The next join fault with uses left: they play one per request, in list order."""
+        skip = frozenset({"redirect_join"}) if other_host else frozenset()
+        for i, fault in enumerate(self.faults):
+            left = self._left[i]
+            if fault.kind in JOIN_FAULTS and fault.kind not in skip and left != 0:
+                if left is not None:
+                    self._left[i] = left - 1
+                return fault
+        return None

@@ -6,11 +6,13 @@ the layout; the app (``_app``) decides when each message goes out.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Optional, Union, overload
 
-from ._layouts import PLACEHOLDER, AnswerFn, Chat, FooterFn, Layout, Script, encode, footer
+from ._gradio import diff, encode
+from ._layout import AnswerFn, Chat, FooterFn, Layout, RecordedChat, Script, footer
 
 __all__ = ["DURATION", "MessageScript"]
 
@@ -21,9 +23,9 @@ _HUGE_PIECE = 1 << 20
 class MessageScript:
     """The answer a fake Space streams and the Gradio messages that carry it.
 
-    ``answer``, ``chunk_size``, ``footer``, ``tokens`` and ``token_text`` are
-    FakeSpace's arguments of the same names; ``layout`` picks the Gradio
-    generation whose messages are built.
+    ``answer``, ``reasoning``, ``chunk_size``, ``footer``, ``tokens`` and
+    ``token_text`` are FakeSpace's arguments of the same names; ``layout``
+    picks the Gradio generation whose messages are built.
     """
 
     def __init__(
@@ -35,9 +37,11 @@ class MessageScript:
         footer: Union[bool, FooterFn],
         tokens: Optional[int],
         token_text: str,
+        reasoning: Union[Script, AnswerFn, None] = None,
     ) -> None:
         self.layout = layout
         self.answer = answer
+        self.reasoning = reasoning
         self.chunk_size = chunk_size
         self.footer: Optional[FooterFn] = (
             (footer if callable(footer) else _footer_text) if footer else None
@@ -51,18 +55,35 @@ class MessageScript:
         """What the answer streams in: scripted chunks, or chunk_size pieces."""
         if self.tokens is not None:
             return _Repeated(self.token_text, self.tokens)
-        script = self.answer
-        if callable(script):
-            script = script(chat.query, chat.turns, chat.system)
+        return self._split(self._play(self.answer, chat)) or [""]
+
+    def reasoning_chunks(self, chat: Chat) -> Sequence[str]:
+        """What the reasoning streams in (none when the run does not think)."""
+        if not chat.thinking or self.reasoning is None or self.tokens is not None:
+            return []
+        return self._split(self._play(self.reasoning, chat))
+
+    def _play(self, script: Union[Script, AnswerFn], chat: Chat) -> Script:
+        if not callable(script):
+            return script
+        if _takes_record(script):
+            record = RecordedChat(
+                "", chat.query, chat.turns, chat.system,
+                chat.model, chat.thinking, chat.thinking_budget,
+            )
+            return script(chat.query, chat.turns, chat.system, record)
+        return script(chat.query, chat.turns, chat.system)
+
+    def _split(self, script: Script) -> list[str]:
         if isinstance(script, str):
             size = self.chunk_size
-            return [script[i : i + size] for i in range(0, len(script), size)] or [""]
-        return list(script) or [""]
+            return [script[i : i + size] for i in range(0, len(script), size)]
+        return list(script)
 
     def texts(self, chunks: Sequence[str]) -> Iterator[str]:
         """The successive texts the chatbot shows, lazily (a benchmark's can be long)."""
-        if self.layout.name == "1m":
-            yield PLACEHOLDER
+        if self.layout.placeholder is not None:
+            yield self.layout.placeholder
         elif self.tokens is not None:
             yield ""  # benchmark mode: the first full value carries no words yet
         text, total = "", len(chunks)
@@ -192,7 +213,11 @@ class MessageScript:
         ]
         if chat.trailer:
             items.append(encode(self.generating(event_id, [[] for _ in range(chat.n_outputs)])))
-        final = self.output(chat.render(last), generating=False)
+        values = chat.render(last)
+        for after in chat.finish(last):  # Qwen3: the turn marked done, the input freed
+            items.append(encode(self.generating(event_id, _diffs(values, after))))
+            values = after
+        final = self.output(values, generating=False)
         items.append(encode(self.completed(event_id, final, True)))
         return items
 
@@ -219,6 +244,23 @@ class _Repeated(Sequence[str]):
 
     def __iter__(self) -> Iterator[str]:
         return itertools.repeat(self._text, self._n)
+
+
+def _diffs(old: list[Any], new: list[Any]) -> list[Any]:
+    return [diff(a, b) for a, b in zip(old, new, strict=True)]
+
+
+def _takes_record(fn: AnswerFn) -> bool:
+    """Whether a scripted answer takes a fourth argument, the RecordedChat."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    positional = [
+        p for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return len(positional) >= 4 or any(p.kind is p.VAR_POSITIONAL for p in positional)
 
 
 def _footer_text(step: int, total: int) -> str:

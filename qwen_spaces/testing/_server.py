@@ -1,27 +1,27 @@
-"""FakeSpace: a small aiohttp server that speaks Gradio's queue protocol like the two Qwen Spaces.
+"""FakeSpace: a small aiohttp server that speaks Gradio's queue protocol like the Qwen Spaces.
 
-It runs on 127.0.0.1 in a thread of its own with its own event loop, so sync
-tests, asyncio tests and other processes can all talk to it over real sockets.
-This module is the thread runner; ``_app`` handles the requests and
-``_script`` builds the messages.
+It runs on 127.0.0.1 in a thread of its own with its own event loop
+(``_thread``), so sync tests, asyncio tests and other processes can all talk
+to it over real sockets. This module is its face: options and observations;
+``_app`` handles the requests, the layout modules say what each Space shows
+and ``_script`` builds the messages.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import threading
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Optional, Union
 
-from aiohttp import web
-
 from ._app import RecordedRequest, SpaceApp
 from ._faults import Fault
-from ._layouts import AnswerFn, FooterFn, Layout, Script, default_answer, make_layout
+from ._layout import AnswerFn, FooterFn, Layout, RecordedChat, Script, default_answer
+from ._layouts import make_layout
+from ._qwen3 import default_reasoning
 from ._script import MessageScript
+from ._thread import ThreadServer
 
 __all__ = ["FakeSpace", "RecordedRequest"]
 
@@ -34,14 +34,27 @@ class FakeSpace:
     No Gradio needed: ``/config``, ``queue/join``, ``queue/data`` (SSE, with
     heartbeats), ``run/predict`` and ``cancel`` behave as on the real Spaces,
     and ``faults`` make it misbehave on purpose. ``layout`` is ``"max"`` (the
-    Qwen2.5-Max demo) or ``"1m"`` (the Qwen2.5-1M demo); ``gradio`` picks the
-    generation (4: no ``/gradio_api`` prefix; 5; 6: messages chatbot), by default
-    the one the real Space runs (5 for Max, 4 for 1M).
+    Qwen2.5-Max demo; on ``gradio=4`` also the Qwen2-72B one), ``"1m"`` (the
+    Qwen2.5-1M demo), ``"qwen3"`` (the Qwen3 demo: eight models, thinking,
+    history kept in the session) or ``"qwen2.5"`` (the Qwen2.5 demo: a size
+    radio, dict cells); ``gradio`` picks the generation (4: no ``/gradio_api``
+    prefix; 5; 6: messages chatbot), by default the one the real Space runs
+    (5 for Max, 4 for 1M and Qwen2.5, which exists on 4 only; 5.27 for Qwen3,
+    on 5 only).
 
     ``answer`` is a str or ``answer(query, turns, system) -> str`` where turns
     counts the earlier exchanges the Space was given (system is "" on 1M); it
     streams ``chunk_size`` characters per update, ``delay`` seconds apart. An
-    answer given as a list of str streams exactly those chunks. ``footer``
+    answer given as a list of str streams exactly those chunks. A callable that
+    takes a fourth argument gets the ``RecordedChat`` (Qwen3's model, thinking
+    state and budget). ``reasoning`` (Qwen3 only) is scripted the same way and
+    streams first, in the turn's "Thinking..." part, while the session's
+    thinking is on; by default it names the query, the model and the budget.
+    Qwen3's timings are constant: "End of Thought (1.23s)", footer "2.34s".
+    ``shift_ids=True`` moves every component id and fn_index of ``/config`` by
+    one (a new block on top), for code that must find them by name.
+    ``chats`` records what reached each run (the model id, the system prompt,
+    the thinking state and budget, the prompt). ``footer``
     (1M) adds a ``"\n<summary>chunk i/n</summary>"`` block that changes at every
     update, so Gradio sends ``replace`` ops; a callable ``footer(i, n)`` makes
     your own. ``tokens=N`` is the benchmark mode: exactly N diffs of
@@ -74,6 +87,8 @@ class FakeSpace:
         faults: Sequence[Fault] = (),
         max_stream_seconds: float = 30.0,
         port: int = 0,
+        reasoning: Union[Script, AnswerFn, None] = None,
+        shift_ids: bool = False,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -81,7 +96,11 @@ class FakeSpace:
             raise ValueError("tokens must not be negative")
         if delay < 0 or heartbeat_interval <= 0 or max_stream_seconds <= 0:
             raise ValueError("delay must be >= 0; heartbeat_interval and max_stream_seconds > 0")
-        the_layout = make_layout(layout, gradio)
+        the_layout = make_layout(layout, gradio, shift_ids=shift_ids)
+        if reasoning is not None and not the_layout.thinks:
+            raise ValueError(f"reasoning is only streamed by the 'qwen3' layout, not {layout!r}")
+        if reasoning is None and the_layout.thinks:
+            reasoning = default_reasoning
         script = MessageScript(
             the_layout,
             answer,
@@ -89,6 +108,7 @@ class FakeSpace:
             footer=footer,
             tokens=tokens,
             token_text=token_text,
+            reasoning=reasoning,
         )
         self._app = SpaceApp(
             the_layout,
@@ -98,29 +118,13 @@ class FakeSpace:
             max_stream_seconds=max_stream_seconds,
             faults=faults,
         )
-        self._port = port
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._runners: list[web.BaseRunner] = []
+        self._server = ThreadServer(self._app, port)
 
     # --- lifecycle -----------------------------------------------------------------
 
     def start(self) -> FakeSpace:
         """Start serving in a background thread; returns once ``url`` accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("this FakeSpace is already started")
-        self._loop = asyncio.new_event_loop()
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._serve, args=(self._loop, ready), name="FakeSpace", daemon=True
-        )
-        self._thread.start()
-        try:
-            ready.result(timeout=30)
-        except BaseException:
-            self._thread.join(timeout=5)
-            self._thread = None
-            raise
+        self._server.start()
         log.debug(
             "fake %s Space (Gradio %s) at %s", self.layout.name, self.layout.version, self.url
         )
@@ -128,18 +132,7 @@ class FakeSpace:
 
     def stop(self) -> None:
         """Close every connection and stop the thread. Safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if thread.is_alive():
-            try:
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=15)
-            except (concurrent.futures.TimeoutError, RuntimeError):  # pragma: no cover
-                log.warning("the fake Space did not shut down cleanly")
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=15)
-        self._thread = None
-        self._loop = None
+        self._server.stop()
         self._app.remove_uploads()
 
     def __enter__(self) -> FakeSpace:
@@ -168,54 +161,6 @@ class FakeSpace:
 
     def __repr__(self) -> str:
         return self._app.describe()
-
-    def _serve(
-        self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[None]
-    ) -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._setup())
-        except BaseException as exc:
-            loop.run_until_complete(self._cleanup_runners())
-            loop.close()
-            ready.set_exception(exc)
-            return
-        ready.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _setup(self) -> None:
-        app = self._app
-        main = web.ServerRunner(app.server(), shutdown_timeout=1.0)
-        await main.setup()
-        self._runners.append(main)
-        site = web.TCPSite(main, "127.0.0.1", self._port)
-        await site.start()
-        app.url = f"http://127.0.0.1:{main.addresses[0][1]}"
-        if "redirect_join" in {f.kind for f in self.faults}:
-            other_server = web.Server(app.handle_other, handler_cancellation=True)
-            other = web.ServerRunner(other_server, shutdown_timeout=1.0)
-            await other.setup()
-            self._runners.append(other)
-            await web.TCPSite(other, "127.0.0.1", 0).start()
-            # Same machine, another host name: a client must treat it as a different host.
-            app.other_url = f"http://localhost:{other.addresses[0][1]}"
-
-    async def _shutdown(self) -> None:
-        self._app.stop_streams()
-        await self._cleanup_runners()
-
-    async def _cleanup_runners(self) -> None:
-        for runner in self._runners:
-            await runner.cleanup()
-        self._runners.clear()
 
     # --- configuration ---------------------------------------------------------
 
@@ -280,6 +225,11 @@ class FakeSpace:
     def redirected_requests(self) -> list[RecordedRequest]:
         """Requests that reached the other host of ``Fault.redirect_join``."""
         return list(self._app.redirected)
+
+    @property
+    def chats(self) -> list[RecordedChat]:
+        """Every chat run the Space started, oldest first: what reached the model."""
+        return list(self._app.chats)
 
     @property
     def cancels(self) -> list[str]:
