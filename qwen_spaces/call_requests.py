@@ -16,7 +16,7 @@ from .adapters import CallInput
 from .attempt import Attempt
 from .endpoints import Endpoints
 from .errors import SpaceError, SpaceTimeoutError
-from .events import ConversationState, new_completion_id
+from .events import ConversationState, SpaceSession, new_completion_id
 from .files import Upload
 from .plan import CHAT, Phase, Plan, Request, Stage, Step
 from .policy import RetryPolicy, RetryState, Timeouts
@@ -74,9 +74,18 @@ class CallRequests:
         self.base_url = base_url
         self.messages = messages
         self.state = state
+        session = state.session
+        if (
+            spec.adapter.keeps_history
+            and session.holds
+            and not session.knows_all_but_last(messages)
+        ):
+            # The Space's session holds other turns than these: a fresh one,
+            # with the whole history in its first message.
+            session = SpaceSession.fresh()
         self.input = CallInput(
             messages,
-            state.session,
+            session,
             spec.model_id,
             thinking if thinking is not None else state.thinking,
             thinking_budget,
@@ -127,7 +136,7 @@ class CallRequests:
 
     @property
     def session_hash(self) -> str:
-        return self.state.session_hash
+        return self.input.session.hash
 
     @property
     def partial_text(self) -> str:

@@ -89,6 +89,7 @@ class AgentChatAdapter(SpaceAdapter):
     """
 
     takes_files = True
+    keeps_history = True
     sides = (ADD_TEXT,)
 
     def accepts(self, inputs: Sequence[Any], config: ConfigView) -> bool:

@@ -42,13 +42,15 @@ class SpaceAdapter:
     """The layout of one kind of chat Space; one module under ``adapters/`` each.
 
     ``takes_files``: it reads documents (``files=``). ``thinks``: it has a
-    thinking mode (``thinking=``, ``thinking_budget=``). ``sides``: the
+    thinking mode (``thinking=``, ``thinking_budget=``). ``keeps_history``:
+    a follow-up sends only the new message to the session that holds the rest. ``sides``: the
     names of the side functions its plan calls, found in ``/config`` by
     ``find_side``. ``default_system``: the system prompt its page starts with.
     """
 
     takes_files = False
     thinks = False
+    keeps_history = False  # the Space holds a conversation's history in its session
     sides: tuple[str, ...] = ()
 
     def __init__(self, default_system: str = "You are a helpful assistant.") -> None:

@@ -120,6 +120,7 @@ class Qwen3Adapter(SpaceAdapter):
     """The Qwen3 demo (``add_message``): one Space, several models, a thinking switch."""
 
     thinks = True
+    keeps_history = True
     sides = (THINKING,)
 
     def __init__(self, default_system: str = "You are a helpful and harmless assistant.") -> None:

@@ -162,3 +162,19 @@ def test_without_config_the_toggle_is_a_clear_error_not_a_guess() -> None:
                     endpoints=spec.fallback, thinking=False)
     with pytest.raises(qs.SpaceError, match="'thinking' function"):
         call.next_request()
+
+
+def test_a_history_the_session_does_not_hold_starts_a_fresh_session() -> None:
+    held = ConversationState("qwen-3-32b", messages=[
+        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+    ], session=SpaceSession("s1", 2, False))
+    spec = resolve_model("qwen-3-32b")
+    more = [*held.messages, {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"},
+            {"role": "user", "content": "e"}]
+    call = ChatCall(spec, "http://space", more, held, endpoints=QWEN3_IDS)
+    join = call.next_request()
+    assert join is not None and join.json is not None
+    assert join.json["session_hash"] != "s1"
+    assert join.json["data"][0] == "User: a\nAssistant: b\nUser: c\nAssistant: d\nUser: e"
+    # A fresh session thinks (the Space's default): no toggle was needed for None.
+    assert [s.fn for s in call._attempt.plan] == [CHAT]
