@@ -95,7 +95,7 @@ def test_without_gpt4free_the_providers_stand_alone() -> None:
     assert providers.GPT4FREE is False
     assert "g4f" not in sys.modules
     bases = {cls.__module__ for cls in Qwen_Qwen_2_5_Max.__mro__}
-    assert bases == {"qwen_spaces.providers", "builtins"}
+    assert {b for b in bases if not b.startswith("qwen_spaces.providers")} == {"builtins"}
     with pytest.raises(ValueError, match="does not serve"):
         Qwen_Qwen_2_5M.get_model("gpt-4")
     assert issubclass(providers.ModelNotFoundError, ValueError)
