@@ -20,7 +20,6 @@ from ..spaces import SpaceSpec
 from ..sync_client import Client
 from ._gpt4free import (
     G4F,
-    HiddenThinkingReasoning,
     JsonConversation,
     ModelNotFoundError,
     ModelsBase,
@@ -176,9 +175,12 @@ class Provider(ProviderBase, ModelsBase):
             return cls._reasoning(event.text, streaming) if G4F is not None else event
         return None
 
-    @classmethod
-    def _reasoning(cls, text: str, streaming: bool) -> Reasoning:
-        return StatusReasoning(text)
+    @staticmethod
+    def _reasoning(text: str, streaming: bool) -> Reasoning:
+        # Truthy for a streaming caller, so gpt4free's async streaming client
+        # hands it out; falsy otherwise, so ChatCompletion.create's str (which
+        # joins every truthy chunk) never holds it.
+        return ThinkingReasoning(text) if streaming else StatusReasoning(text)
 
     @staticmethod
     def _conversation(reply: Reply) -> Optional[JsonConversation]:
@@ -303,10 +305,6 @@ class ThinkingProvider(Provider):
                 raise ValueError("enable_thinking and thinking disagree: pass one of them")
             switch = value
         return _Thinking(switch, _budget_tokens(kwargs.get("thinking_budget")))
-
-    @classmethod
-    def _reasoning(cls, text: str, streaming: bool) -> Reasoning:
-        return ThinkingReasoning(text) if streaming else HiddenThinkingReasoning(text)
 
 
 def _budget_tokens(units: Any) -> Optional[int]:

@@ -22,7 +22,6 @@ class _Gpt4free(NamedTuple):
     model_mixin: Any  # g4f.providers.base_provider.ProviderModelMixin
     conversation: Any  # g4f.providers.response.JsonConversation
     reasoning: Any  # g4f.providers.response.Reasoning
-    hidden: Any  # g4f.providers.response.HiddenResponse
     model_not_found: Any  # g4f.errors.ModelNotFoundError
 
 
@@ -40,7 +39,6 @@ def _load_gpt4free() -> Optional[_Gpt4free]:
         base.ProviderModelMixin,
         response.JsonConversation,
         response.Reasoning,
-        response.HiddenResponse,
         errors.ModelNotFoundError,
     )
 
@@ -63,10 +61,6 @@ class _StandaloneResponse:
     """Stands in for gpt4free's response types when it is not installed."""
 
 
-class _StandaloneHidden:
-    """Stands in for gpt4free's HiddenResponse when it is not installed."""
-
-
 class _StandaloneError(Exception):
     """Stands in for gpt4free's ModelNotFoundError when it is not installed."""
 
@@ -77,21 +71,18 @@ if TYPE_CHECKING:
     ModelsBase = _StandaloneModels
     _ConversationBase = _StandaloneResponse
     _ReasoningBase = _StandaloneResponse
-    _HiddenBase = _StandaloneHidden
     _ModelErrorBase = _StandaloneError
 elif G4F is not None:
     ProviderBase = G4F.provider
     ModelsBase = G4F.model_mixin
     _ConversationBase = G4F.conversation
     _ReasoningBase = G4F.reasoning
-    _HiddenBase = G4F.hidden
     _ModelErrorBase = G4F.model_not_found
 else:
     ProviderBase = _Standalone
     ModelsBase = _StandaloneModels
     _ConversationBase = _StandaloneResponse
     _ReasoningBase = _StandaloneResponse
-    _HiddenBase = _StandaloneHidden
     _ModelErrorBase = _StandaloneError
 
 
@@ -153,11 +144,12 @@ class _GptReasoning(_ReasoningBase, Reasoning):
 
 
 class StatusReasoning(_GptReasoning):
-    """A Space's status text (the 1M demo's "Qwen is thinking...").
+    """Reasoning for a caller that asked for ``stream=False``: a falsy gpt4free Reasoning.
 
     Falsy, so that gpt4free's ChatCompletion.create, which joins every truthy
-    chunk into the answer, leaves it out; gpt4free's Client still reads it as
-    reasoning (its async streaming client and IterListProvider drop it).
+    chunk into one str, leaves it out; gpt4free's clients test for Reasoning
+    first and still hand it out as the message's reasoning (IterListProvider
+    drops falsy chunks: through it, a non-streamed answer comes without).
     """
 
     def __bool__(self) -> bool:
@@ -165,16 +157,8 @@ class StatusReasoning(_GptReasoning):
 
 
 class ThinkingReasoning(_GptReasoning):
-    """A delta of a model's reasoning, for a streaming caller: a truthy gpt4free Reasoning.
+    """Reasoning for a streaming caller: a truthy gpt4free Reasoning.
 
-    Every gpt4free client streams it as ``reasoning`` / ``reasoning_content``.
-    """
-
-
-class HiddenThinkingReasoning(_GptReasoning, _HiddenBase):
-    """A delta of a model's reasoning, for a caller that asked for ``stream=False``.
-
-    Also a gpt4free ``HiddenResponse``: gpt4free's ChatCompletion.create,
-    which joins an answer into one str, skips it, while its clients still
-    collect it (they test for Reasoning first) as ``reasoning_content``.
+    Every gpt4free streaming entry point hands it out as it comes
+    (``reasoning_content`` / ``reasoning`` of the chunk's delta).
     """

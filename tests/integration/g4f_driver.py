@@ -32,7 +32,18 @@ from g4f.errors import ModelNotFoundError
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
 from g4f.providers.response import JsonConversation, Reasoning
 from g4f.providers.retry_provider import IterListProvider
-from g4f_scenarios import CLASSES, FOLLOW_UP, HISTORY, NAMES, NO_THINK, NO_THINK_BUDGET, QUERY, SYSTEM
+from g4f_scenarios import (
+    CACHE_CHATS,
+    CLASSES,
+    FOLLOW_UP,
+    HISTORY,
+    NAMES,
+    NO_THINK,
+    NO_THINK_BUDGET,
+    QUERY,
+    SYSTEM,
+    first_query,
+)
 
 from qwen_spaces import providers
 
@@ -235,8 +246,8 @@ def run_entry(kind: str, name: str, entry: Entry, model: str) -> dict[str, Any]:
     out["history"], _ = call(entry, provider, model, history_messages())
     # A conversation: the first turn asks for it; the follow-up passes back
     # exactly what gpt4free handed out (a dict or an object).
-    first_query, second_query = FOLLOW_UP
-    first_messages = [{"role": "user", "content": first_query}]
+    second_query = FOLLOW_UP[1]
+    first_messages = [{"role": "user", "content": first_query(name)}]
     out["first"], conversation = call(
         entry, provider, model, first_messages, return_conversation=True
     )
@@ -324,6 +335,23 @@ def edge_checks(kind: str) -> dict[str, Any]:
     out["empty_media"], _ = call(client_create, provider, NAMES[kind][0], messages, media=[])
     if kind == "qwen3":
         out["no_think"] = no_think_checks(provider)
+    if kind in ("qwen3", "onem"):
+        out["cache_chats"] = cache_checks(provider, NAMES[kind][0])
+    return out
+
+
+def cache_checks(provider: Any, model: str) -> dict[str, Any]:
+    """Two chats that begin with the same message, each continued with its own conversation."""
+    start, a_query, b_query = CACHE_CHATS
+    out: dict[str, Any] = {}
+    for chat, query in (("a", a_query), ("b", b_query)):
+        first = [{"role": "user", "content": start}]
+        out[chat + "1"], conversation = call(client_create, provider, model, first, return_conversation=True)
+        follow = [*first, {"role": "assistant", "content": out[chat + "1"].get("text", "")},
+                  {"role": "user", "content": query}]
+        out[chat + "2"], _ = call(
+            client_create, provider, model, follow, conversation=conversation, return_conversation=True
+        )
     return out
 
 
@@ -335,7 +363,7 @@ def no_think_checks(provider: Any) -> dict[str, Any]:
     conversation = None
     kwargs: dict[str, Any] = {"enable_thinking": False, "thinking_budget": NO_THINK_BUDGET}
     steps = [("first", client_create), ("second", async_client_stream), ("third", client_create)]
-    for (label, entry), query in zip(steps, NO_THINK):
+    for (label, entry), query in zip(steps, NO_THINK, strict=True):
         messages = [*messages, {"role": "user", "content": query}]
         extra = {} if conversation is None else {"conversation": conversation}
         if label == "third":  # no switch passed: the session keeps thinking off

@@ -16,6 +16,9 @@ HISTORY = [
 ]
 #: The first turn of a conversation and its follow-up.
 FOLLOW_UP = ("Start a story ☕", "And then? ha ha")
+#: Two chats that begin alike: gpt4free 8.x's conversation cache hands the second
+#: the first one's conversation (the providers must notice and start afresh).
+CACHE_CHATS = ("Same start ☕", "A asks on", "B asks on")
 #: The Qwen3 thinking-off conversation: three turns, thinking off from the first,
 #: with a budget of 4 units (gpt4free's unit: 1024 tokens).
 NO_THINK = ("Quiet, please ☕", "Still quiet?", "And now?")
@@ -75,3 +78,8 @@ ENTRY_POINTS = [
     "IterListProvider + Client.create",
     "IterListProvider + AsyncClient.create(stream=True)",
 ]
+
+
+def first_query(entry: str) -> str:
+    """The first turn of ``entry``'s conversation: its own, so chats never begin alike."""
+    return f"{FOLLOW_UP[0]} #{ENTRY_POINTS.index(entry)}"
