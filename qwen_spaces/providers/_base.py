@@ -145,7 +145,10 @@ class Provider(ProviderBase, ModelsBase):
         # user message (the usual demos get the earlier ones as the chatbot's
         # history).
         full = normalize_messages(messages)
-        last = max(i for i, m in enumerate(full) if m["role"] == "user")
+        users = [i for i, m in enumerate(full) if m["role"] == "user"]
+        if not users:
+            raise ValueError("messages must end with a user message to continue a conversation")
+        last = users[-1]
         if digest is not None and not _holds_prefix(digest, full[:last]):
             log.warning(
                 "%s: the conversation's session holds other messages than this history "

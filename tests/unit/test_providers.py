@@ -329,3 +329,8 @@ def test_without_gpt4free_reasoning_is_the_sdks_own_type() -> None:
         pytest.skip("gpt4free is installed here")
     assert type(chunk) is qs.Reasoning and chunk.text == "hmm"
     assert Qwen_Qwen_3._chunk(qs.TextDelta("x"), False) == "x"
+
+
+def test_a_follow_up_without_a_user_message_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="user message"):
+        Qwen_Qwen_3._prepare("qwen-3-8b", [{"role": "system", "content": "s"}], {"session_hash": "ab"}, {})
