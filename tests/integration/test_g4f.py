@@ -11,7 +11,8 @@ Qwen2.5 on Gradio 4). Columns: exact text, streamed chunks, system prompt +
 3-turn history, reasoning, conversation. With
 ``QWEN_SPACES_G4F_TABLE=/path.md`` the results table is written there.
 
-Without a gpt4free venv the tests skip, or fail with ``CI=true``.
+The last tests run the same providers without gpt4free (the dev venv), sync
+and async. Without a gpt4free venv the tests skip, or fail with ``CI=true``.
 """
 
 from __future__ import annotations
@@ -497,3 +498,81 @@ def test_gpt4free_is_not_a_dependency() -> None:
     # venv, which has no gpt4free.
     requires = importlib.metadata.requires("qwen_spaces") or []
     assert requires and not [r for r in requires if r.lower().startswith(("g4f", "nodriver"))]
+
+
+# --- the same provider without gpt4free: the dev venv has no gpt4free ----------------------
+
+
+def _split(chunks: list[Any]) -> tuple[str, str, Any]:
+    import qwen_spaces as qs
+
+    text = "".join(c for c in chunks if isinstance(c, str))
+    reasoning = "".join(c.text for c in chunks if isinstance(c, qs.Reasoning))
+    handed = [c for c in chunks if not isinstance(c, (str, qs.Reasoning))]
+    return text, reasoning, handed[-1] if handed else None
+
+
+def test_qwen3_provider_stands_alone_sync_then_async(
+    qwen3_g527: Replica, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from qwen_spaces.providers import GPT4FREE, Qwen_Qwen_3
+
+    assert GPT4FREE is False
+    monkeypatch.setattr(Qwen_Qwen_3, "url", qwen3_g527.url)
+    model, system = "qwen3-8b", fq.DEFAULT_SYSTEM
+    first = [{"role": "user", "content": spec.QUERY}]
+    chunks = list(
+        Qwen_Qwen_3.create_completion(
+            "qwen-3-8b", first, return_conversation=True, thinking_budget=2, timeout=30
+        )
+    )
+    text, reasoning, conversation = _split(chunks)
+    assert text == fq.expected_answer(spec.QUERY, model, 2, True, system, 0)
+    assert reasoning == fq.expected_reasoning(spec.QUERY, model, 2, system, 0)
+    assert conversation.thinking is True and len(conversation.session_hash) == 12
+    # The async generator continues the same session (only the new message
+    # is sent), with thinking turned off, not streamed.
+    follow_up = [*first, {"role": "assistant", "content": text}, {"role": "user", "content": "Next?"}]
+
+    async def second() -> list[Any]:
+        return [
+            c
+            async for c in Qwen_Qwen_3.create_async_generator(
+                "qwen-3-8b",
+                follow_up,
+                conversation=conversation.get_dict(),
+                return_conversation=True,
+                enable_thinking=False,
+                stream=False,
+            )
+        ]
+
+    text2, reasoning2, conversation2 = _split(asyncio.run(second()))
+    assert text2 == fq.expected_answer("Next?", model, fq.DEFAULT_BUDGET, False, system, 1)
+    assert reasoning2 == ""
+    assert conversation2.session_hash == conversation.session_hash
+    assert conversation2.thinking is False
+
+
+@pytest.mark.parametrize("kind", ["qwen2", "qwen25"])
+def test_older_demo_providers_stand_alone_with_history(
+    kind: str, qwen2_g4: Replica, qwen25_g4: Replica, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from qwen_spaces import providers
+
+    provider = getattr(providers, spec.CLASSES[kind])
+    monkeypatch.setattr(provider, "url", (qwen2_g4 if kind == "qwen2" else qwen25_g4).url)
+    messages = [{"role": "system", "content": spec.SYSTEM}, *_history()]
+    name = spec.NAMES[kind][0]
+    text, reasoning, _ = _split(list(provider.create_completion(name, messages, timeout=30)))
+    assert text == expected(kind, spec.QUERY, len(spec.HISTORY), spec.SYSTEM) and reasoning == ""
+
+    async def streamed() -> list[Any]:
+        return [c async for c in provider.create_async_generator(name, spec.QUERY)]
+
+    chunks = asyncio.run(streamed())
+    assert "".join(chunks) == expected(kind, spec.QUERY, 0) and len(chunks) > 10
