@@ -1,8 +1,11 @@
-"""Drive qwen_spaces.providers through gpt4free's own entry points; run in .venvs/g4f.
+"""Drive qwen_spaces.providers through gpt4free's own entry points; run in a gpt4free venv.
 
     python g4f_driver.py KIND URL > observations.json
 
-KIND is "max" or "onem", URL a replica Space on loopback. For every entry
+KIND is "max", "onem", "qwen3", "qwen2" or "qwen25", URL a replica Space on
+loopback. It runs under g4f 0.5.5.0 (.venvs/g4f) and gpt4free 8.8.x
+(.venvs/g4f-new), whose providers have no ``params`` and whose messages carry
+``reasoning`` rather than ``reasoning_content``. For every entry
 point (gpt4free's Client, AsyncClient, ChatCompletion and IterListProvider)
 it runs the same scenarios and prints, as JSON, what came back: the text,
 the content chunks, the reasoning, the conversation gpt4free handed out and
@@ -29,14 +32,25 @@ from g4f.errors import ModelNotFoundError
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
 from g4f.providers.response import JsonConversation, Reasoning
 from g4f.providers.retry_provider import IterListProvider
-from g4f_scenarios import FOLLOW_UP, HISTORY, NAMES, QUERY, SYSTEM
+from g4f_scenarios import (
+    CACHE_CHATS,
+    CLASSES,
+    FOLLOW_UP,
+    HISTORY,
+    NAMES,
+    NO_THINK,
+    NO_THINK_BUDGET,
+    QUERY,
+    SYSTEM,
+    first_query,
+)
 
 from qwen_spaces import providers
 
 g4f.debug.version_check = False  # no network here: never ask PyPI for a newer g4f
 
 TIMEOUT = 30.0
-PROVIDERS = {"max": providers.Qwen_Qwen_2_5_Max, "onem": providers.Qwen_Qwen_2_5M}
+PROVIDERS = {kind: getattr(providers, name) for kind, name in CLASSES.items()}
 
 
 class Observation:
@@ -45,6 +59,7 @@ class Observation:
     def __init__(self) -> None:
         self.content: list[Any] = []
         self.reasoning: list[str] = []
+        self.reasoning_types: set[str] = set()
         self.conversation: Any = None
         self.other: list[str] = []
 
@@ -65,6 +80,9 @@ class Observation:
         delta = chunk.choices[0].delta
         if isinstance(delta.content, Reasoning) or getattr(delta, "role", None) == "reasoning":
             self.add_reasoning(getattr(delta, "reasoning_content", None) or delta.content)
+        elif getattr(delta, "reasoning", None):  # gpt4free 8.x: content None, reasoning str
+            self.add_reasoning(delta.reasoning)
+            self.add_content(delta.content)
         else:
             self.add_content(delta.content)
         self.add_conversation(getattr(chunk, "conversation", None))
@@ -73,7 +91,8 @@ class Observation:
         """A ChatCompletion from gpt4free's client."""
         message = completion.choices[0].message
         self.add_content(message.content)
-        reasoning = getattr(message, "reasoning_content", None)
+        # gpt4free 0.5 names it reasoning_content, 8.x reasoning
+        reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
         if isinstance(reasoning, list):
             for item in reasoning:
                 self.add_reasoning(item)
@@ -85,6 +104,7 @@ class Observation:
         """An item straight from the provider (ChatCompletion with stream=True)."""
         if isinstance(item, Reasoning):
             self.add_reasoning(item)
+            self.reasoning_types.add(type(item).__name__)
         elif isinstance(item, JsonConversation):
             self.add_conversation(item)
         elif isinstance(item, str):
@@ -102,6 +122,7 @@ class Observation:
             "content_types": sorted({type(c).__name__ for c in self.content}),
             "reasoning": "".join(self.reasoning),
             "reasoning_chunks": len(self.reasoning),
+            "reasoning_types": sorted(self.reasoning_types),
             "conversation": conversation,
             "conversation_is_dict": isinstance(self.conversation, dict),
             "other": self.other,
@@ -225,8 +246,8 @@ def run_entry(kind: str, name: str, entry: Entry, model: str) -> dict[str, Any]:
     out["history"], _ = call(entry, provider, model, history_messages())
     # A conversation: the first turn asks for it; the follow-up passes back
     # exactly what gpt4free handed out (a dict or an object).
-    first_query, second_query = FOLLOW_UP
-    first_messages = [{"role": "user", "content": first_query}]
+    second_query = FOLLOW_UP[1]
+    first_messages = [{"role": "user", "content": first_query(name)}]
     out["first"], conversation = call(
         entry, provider, model, first_messages, return_conversation=True
     )
@@ -239,6 +260,13 @@ def run_entry(kind: str, name: str, entry: Entry, model: str) -> dict[str, Any]:
         out["follow_up"], _ = call(
             entry, provider, model, follow_up, conversation=conversation, return_conversation=True
         )
+        if "error" in out["follow_up"] and isinstance(conversation, dict):
+            # gpt4free 8.x's IterListProvider cannot take back the dict its sync
+            # client hands out; wrapped in its JsonConversation it can.
+            out["follow_up_wrapped"], _ = call(
+                entry, provider, model, follow_up,
+                conversation=JsonConversation(**conversation), return_conversation=True,
+            )
     return out
 
 
@@ -249,14 +277,24 @@ def class_checks(kind: str) -> dict[str, Any]:
         "get_models", "create_completion", "create_async_generator", "create_async",
         "get_parameters",
     ]
+    # The methods this gpt4free's own providers have (8.x dropped some of 0.5's).
+    offered = [m for m in methods if callable(getattr(AsyncGeneratorProvider, m, None))]
+    # 0.5 has a ``params`` str; 8.x has none (None here).
+    params = getattr(provider, "params", None)
     return {
         "gpt4free_flag": providers.GPT4FREE,
         "is_async_generator_provider": issubclass(provider, AsyncGeneratorProvider),
         "is_provider_model_mixin": issubclass(provider, ProviderModelMixin),
-        "missing_methods": [m for m in methods if not callable(getattr(provider, m, None))],
+        "offered_methods": offered,
+        "missing_methods": [m for m in offered if not callable(getattr(provider, m, None))],
         "get_dict": provider.get_dict(),
         "get_parent": provider.get_parent(),
-        "params_is_str": isinstance(provider.params, str),
+        "params": None if params is None else type(params).__name__,
+        "label": provider.label,
+        "url": provider.url,
+        "api_endpoint": provider.api_endpoint,
+        "default_model": provider.default_model,
+        "model_aliases": provider.model_aliases,
         "needs_auth": provider.needs_auth,
         "working": provider.working,
         "supports_stream": provider.supports_stream,
@@ -295,6 +333,54 @@ def edge_checks(kind: str) -> dict[str, Any]:
     except Exception as exc:
         out["media"] = {"raised": type(exc).__name__, "message": str(exc)}
     out["empty_media"], _ = call(client_create, provider, NAMES[kind][0], messages, media=[])
+    if kind == "qwen3":
+        out["no_think"] = no_think_checks(provider)
+    if kind in ("qwen3", "onem"):
+        out["cache_chats"] = cache_checks(provider, NAMES[kind][0])
+    return out
+
+
+def cache_checks(provider: Any, model: str) -> dict[str, Any]:
+    """Two chats that begin with the same message, each continued with its own conversation."""
+    start, a_query, b_query = CACHE_CHATS
+    out: dict[str, Any] = {}
+    for chat, query in (("a", a_query), ("b", b_query)):
+        first = [{"role": "user", "content": start}]
+        out[chat + "1"], conversation = call(client_create, provider, model, first, return_conversation=True)
+        follow = [*first, {"role": "assistant", "content": out[chat + "1"].get("text", "")},
+                  {"role": "user", "content": query}]
+        out[chat + "2"], _ = call(
+            client_create, provider, model, follow, conversation=conversation, return_conversation=True
+        )
+    return out
+
+
+def no_think_checks(provider: Any) -> dict[str, Any]:
+    """Thinking off with a budget, held over two follow-ups (sync client, then async stream)."""
+    out: dict[str, Any] = {}
+    model = NAMES["qwen3"][1]
+    messages: list[dict[str, str]] = []
+    conversation = None
+    kwargs: dict[str, Any] = {"enable_thinking": False, "thinking_budget": NO_THINK_BUDGET}
+    steps = [("first", client_create), ("second", async_client_stream), ("third", client_create)]
+    for (label, entry), query in zip(steps, NO_THINK, strict=True):
+        messages = [*messages, {"role": "user", "content": query}]
+        extra = {} if conversation is None else {"conversation": conversation}
+        if label == "third":  # no switch passed: the session keeps thinking off
+            kwargs = {"thinking_budget": NO_THINK_BUDGET}
+        out[label], conversation = call(
+            entry, provider, model, messages, return_conversation=True, **kwargs, **extra
+        )
+        messages.append({"role": "assistant", "content": out[label].get("text", "")})
+    # Thinking on through its other spelling, and a budget gpt4free users never passed.
+    on = [{"role": "user", "content": QUERY}]
+    out["thinking_on"], _ = call(client_create, provider, model, on, thinking=True)
+    for label, bad in (("budget_tokens", {"thinking_budget": 4096}), ("bad_switch", {"enable_thinking": "no"})):
+        try:
+            Client(provider=provider).chat.completions.create(on, model, **bad)
+            out[label] = {"raised": None}
+        except Exception as exc:
+            out[label] = {"raised": type(exc).__name__, "message": str(exc)}
     return out
 
 

@@ -1,14 +1,18 @@
 """The providers as gpt4free drop-ins, through gpt4free's own client, against the replicas.
 
-gpt4free (g4f 0.5.5.0) lives in its own venv (.venvs/g4f, built by make), so
-each replica gets one run of ``g4f_driver.py`` in that venv, all at once; the
-driver reports what every entry point handed back and the checks are here.
-Rows: entry point x replica (Max on Gradio 4, 5, 6; 1M streaming appends and
-with the changing <summary> footer). Columns: exact text, streamed chunks,
-system prompt + 3-turn history, reasoning, conversation. With
+gpt4free lives in its own venvs, two releases: g4f 0.5.5.0 (.venvs/g4f, the
+last with Qwen providers of its own) and gpt4free 8.8.6 (.venvs/g4f-new, which
+has none: its users pass ours). Each replica gets one run of
+``g4f_driver.py`` per venv, all at once; the driver reports what every entry
+point handed back and the checks are here. Rows: gpt4free release x entry
+point x replica (Max on Gradio 4, 5, 6; 1M streaming appends and with the
+changing <summary> footer; the Qwen3 demo on Gradio 5.27; Qwen2-72B and
+Qwen2.5 on Gradio 4). Columns: exact text, streamed chunks, system prompt +
+3-turn history, reasoning, conversation. With
 ``QWEN_SPACES_G4F_TABLE=/path.md`` the results table is written there.
 
-Without the g4f venv the tests skip, or fail with ``CI=true``.
+The last tests run the same providers without gpt4free (the dev venv), sync
+and async. Without a gpt4free venv the tests skip, or fail with ``CI=true``.
 """
 
 from __future__ import annotations
@@ -27,16 +31,24 @@ from typing import Any
 
 import pytest
 
+from qwen_spaces import payloads
 from tests.integration import g4f_scenarios as spec
 from tests.replicas import fake_model
+from tests.replicas import fake_qwen3 as fq
 from tests.replicas.launcher import Replica
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "g4f_driver.py"
-DRIVER_TIMEOUT = 300.0
-# The first test waits for the replicas and all five driver runs (~45 s on 2 cores).
+DRIVER_TIMEOUT = 420.0
+PARALLEL = 6  # driver processes at once (2 cores; each mostly waits on its replica)
+# The first test waits for the replicas and all sixteen driver runs.
 pytestmark = pytest.mark.timeout(DRIVER_TIMEOUT + 120)
 
+#: gpt4free release -> (environment variable, default venv, version)
+RELEASES = {
+    "0.5": ("QWEN_SPACES_G4F_PYTHON", ".venvs/g4f", "0.5.5.0"),
+    "8.8": ("QWEN_SPACES_G4F_NEW_PYTHON", ".venvs/g4f-new", "8.8.6"),
+}
 #: replica fixture -> (provider kind, row label)
 REPLICAS = {
     "max_g4": ("max", "Max, Gradio 4"),
@@ -44,37 +56,34 @@ REPLICAS = {
     "max_g6": ("max", "Max, Gradio 6"),
     "onem_g4": ("onem", "1M, appends"),
     "onem_g4_footer": ("onem", "1M, <summary> footer"),
+    "qwen3_g527": ("qwen3", "Qwen3, Gradio 5.27"),
+    "qwen2_g4": ("qwen2", "Qwen2-72B, Gradio 4"),
+    "qwen25_g4": ("qwen25", "Qwen2.5, Gradio 4"),
 }
+#: one replica per provider class
+ONE_PER_KIND = {"max": "max_g5", "onem": "onem_g4", "qwen3": "qwen3_g527", "qwen2": "qwen2_g4",
+                "qwen25": "qwen25_g4"}
 ENTRIES = spec.ENTRY_POINTS
 STREAMING = {e for e in ENTRIES if "stream=True" in e}
-# What gpt4free 0.5.5.0 itself does with a provider's chunks (its client code):
-# - a conversation is handed out by these entry points only (the sync
-#   streaming client keeps it; ChatCompletion without stream returns a str);
+NOT_STREAMED_STR = {"ChatCompletion.create", "ChatCompletion.create_async"}
+# What gpt4free itself does with a provider's chunks (its client code):
+# - a conversation is handed out by these entry points only (ChatCompletion
+#   without stream returns a str; 0.5's sync streaming client keeps it);
 EXPOSES_CONVERSATION = {
-    "Client.create",
-    "AsyncClient.create",
-    "AsyncClient.create(stream=True)",
-    "ChatCompletion.create(stream=True)",
-    "ChatCompletion.create_async(stream=True)",
-    "IterListProvider + Client.create",
-    "IterListProvider + AsyncClient.create(stream=True)",
+    "0.5": set(ENTRIES) - NOT_STREAMED_STR - {"Client.create(stream=True)"},
+    "8.8": set(ENTRIES) - NOT_STREAMED_STR,
 }
 # - the sync client hands that conversation out as a plain dict;
 CONVERSATION_AS_DICT = {"Client.create", "IterListProvider + Client.create"}
-# - the 1M status ("Qwen is thinking...") is a Reasoning chunk the providers
-#   keep falsy so that ChatCompletion's str never holds it; gpt4free's async
-#   streaming client and IterListProvider drop falsy chunks, so there it is
-#   not delivered at all (and still never part of the content).
-DELIVERS_REASONING = {
-    "Client.create",
-    "Client.create(stream=True)",
-    "AsyncClient.create",
-    "ChatCompletion.create(stream=True)",
-    "ChatCompletion.create_async(stream=True)",
-}
+# - reasoning (the Qwen3 thinking, the 1M status "Qwen is thinking...") is a
+#   truthy Reasoning when the caller streams, a falsy one when it does not (so
+#   that ChatCompletion's str, which joins every truthy chunk, never holds it):
+#   every entry point delivers it but those two str ones and IterListProvider
+#   without streaming, which drops falsy chunks (never part of the content).
+DELIVERS_REASONING = set(ENTRIES) - NOT_STREAMED_STR - {"IterListProvider + Client.create"}
 REASONING_AS_CHUNKS = {"ChatCompletion.create(stream=True)", "ChatCompletion.create_async(stream=True)"}
 
-_table: dict[tuple[str, str], dict[str, str]] = {}
+_table: dict[tuple[str, str, str], dict[str, str]] = {}
 
 
 def _unavailable(message: str) -> None:
@@ -83,13 +92,24 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
+def _python(release: str) -> str:
+    variable, venv, _ = RELEASES[release]
+    python = os.environ.get(variable) or str(REPO / venv / "bin" / "python")
+    if not Path(python).exists():
+        _unavailable(f"no gpt4free {release} venv at {python} (run `make venvs`, or set {variable})")
+    return python
+
+
 @pytest.fixture(scope="session")
 def g4f_python() -> str:
-    """The Python of the gpt4free venv (QWEN_SPACES_G4F_PYTHON, else .venvs/g4f)."""
-    python = os.environ.get("QWEN_SPACES_G4F_PYTHON") or str(REPO / ".venvs" / "g4f" / "bin" / "python")
-    if not Path(python).exists():
-        _unavailable(f"no gpt4free venv at {python} (run `make venvs`, or set QWEN_SPACES_G4F_PYTHON)")
-    return python
+    """The Python of the g4f 0.5.5.0 venv (QWEN_SPACES_G4F_PYTHON, else .venvs/g4f)."""
+    return _python("0.5")
+
+
+@pytest.fixture(scope="session")
+def g4f_new_python() -> str:
+    """The Python of the gpt4free 8.8.6 venv (QWEN_SPACES_G4F_NEW_PYTHON, else .venvs/g4f-new)."""
+    return _python("8.8")
 
 
 def _env() -> dict[str, str]:
@@ -103,41 +123,51 @@ def _env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def g4f_reports(
     g4f_python: str,
+    g4f_new_python: str,
     max_g4: Replica,
     max_g5: Replica,
     max_g6: Replica,
     onem_g4: Replica,
     onem_g4_footer: Replica,
-) -> dict[str, dict[str, Any]]:
-    """One driver run per replica, all at once: replica name -> the driver's report."""
+    qwen3_g527: Replica,
+    qwen2_g4: Replica,
+    qwen25_g4: Replica,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """One driver run per release and replica, PARALLEL at a time: -> the driver's report."""
     replicas = {
         "max_g4": max_g4, "max_g5": max_g5, "max_g6": max_g6,
         "onem_g4": onem_g4, "onem_g4_footer": onem_g4_footer,
+        "qwen3_g527": qwen3_g527, "qwen2_g4": qwen2_g4, "qwen25_g4": qwen25_g4,
     }
+    pythons = {"0.5": g4f_python, "8.8": g4f_new_python}
+    todo = [(release, name) for name in replicas for release in pythons]
     workdir = tempfile.mkdtemp(prefix="g4f-driver-")  # gpt4free may write files in its cwd
-    running = {
-        name: subprocess.Popen(
-            [g4f_python, str(DRIVER), REPLICAS[name][0], replica.url],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir, env=_env(),
-        )
-        for name, replica in replicas.items()
-    }
-    reports: dict[str, dict[str, Any]] = {}
+    running: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+    reports: dict[tuple[str, str], dict[str, Any]] = {}
     deadline = time.monotonic() + DRIVER_TIMEOUT
     try:
-        for name, process in running.items():
-            try:
-                out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"the gpt4free driver for {name} took over {DRIVER_TIMEOUT:.0f} s")
-            if process.returncode != 0:
-                pytest.fail(f"the gpt4free driver for {name} failed:\n{err.decode()[-3000:]}")
-            reports[name] = json.loads(out)
+        while todo or running:
+            while todo and len(running) < PARALLEL:
+                release, name = todo.pop(0)
+                running[(release, name)] = subprocess.Popen(
+                    [pythons[release], str(DRIVER), REPLICAS[name][0], replicas[name].url],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir, env=_env(),
+                )
+            done = [key for key, process in running.items() if process.poll() is not None]
+            for key in done:
+                process = running.pop(key)
+                out, err = process.communicate()
+                if process.returncode != 0:
+                    pytest.fail(f"the gpt4free {key[0]} driver for {key[1]} failed:\n{err.decode()[-3000:]}")
+                reports[key] = json.loads(out)
+            if time.monotonic() > deadline:
+                pytest.fail(f"the gpt4free drivers took over {DRIVER_TIMEOUT:.0f} s: {sorted(running)}")
+            if not done:
+                time.sleep(0.2)
     finally:
         for process in running.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            process.kill()
+            process.communicate()  # reaps it and closes its pipes
         shutil.rmtree(workdir, ignore_errors=True)
     return reports
 
@@ -153,36 +183,56 @@ def _write_table() -> Any:
 def render_table() -> str:
     columns = ["exact text", "chunks", "history", "reasoning", "conversation"]
     lines = [
-        "| entry point | replica | " + " | ".join(columns) + " |",
-        "|---|---|" + "---|" * len(columns),
+        "| gpt4free | entry point | replica | " + " | ".join(columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
     ]
-    for entry in ENTRIES:
-        for name, (_, label) in REPLICAS.items():
-            cells = _table.get((entry, name))
-            if cells is not None:
-                row = " | ".join(cells.get(c, "not run") for c in columns)
-                lines.append(f"| `{entry}` | {label} | {row} |")
+    for release, (_, _, version) in RELEASES.items():
+        for entry in ENTRIES:
+            for name, (_, label) in REPLICAS.items():
+                cells = _table.get((release, entry, name))
+                if cells is not None:
+                    row = " | ".join(cells.get(c, "not run") for c in columns)
+                    lines.append(f"| {version} | `{entry}` | {label} | {row} |")
     return "\n".join(lines) + "\n"
 
 
-# --- expected answers: the replicas' fake model echoes what it was given ---------------------
+# --- expected answers: the replicas' fake models echo what they were given -------------------
 
 
-def expected(kind: str, query: str, turns: int, system: str = fake_model.DEFAULT_SYSTEM) -> str:
+def expected(kind: str, query: str, turns: int, system: str | None = None, name: str = "") -> str:
+    """The answer of ``kind``'s replica; ``name`` is the model name the call used (Qwen3)."""
     if kind == "onem":  # the 1M Space has no system prompt; its replica labels itself
         return fake_model.expected_answer(query, turns, fake_model.ONEM_SYSTEM)
-    return fake_model.expected_answer(query, turns, system)
+    if kind == "qwen3":
+        model = spec.QWEN3_IDS[name]
+        return fq.expected_answer(query, model, fq.DEFAULT_BUDGET, True, system or fq.DEFAULT_SYSTEM, turns)
+    if kind == "qwen25":  # the size radio's value is part of what the replica answers
+        return fake_model.expected_answer(
+            query, turns, fake_model.sized_system("72B", system or fake_model.QWEN25_SYSTEM)
+        )
+    return fake_model.expected_answer(query, turns, system or fake_model.DEFAULT_SYSTEM)
 
 
-def expected_history(kind: str) -> str:
-    if kind == "max":  # system prompt and three chatbot turns, then the query
-        return expected(kind, spec.QUERY, len(spec.HISTORY), spec.SYSTEM)
-    # The 1M Space takes one text: the conversation flattened (PROTOCOL.md section 3).
-    lines = [f"System: {spec.SYSTEM}"]
+def expected_reasoning(query: str, turns: int, system: str | None = None, name: str = "") -> str:
+    model = spec.QWEN3_IDS[name]
+    return fq.expected_reasoning(query, model, fq.DEFAULT_BUDGET, system or fq.DEFAULT_SYSTEM, turns)
+
+
+def _history() -> list[dict[str, str]]:
+    turns = []
     for user, assistant in spec.HISTORY:
-        lines += [f"User: {user}", f"Assistant: {assistant}"]
-    lines.append(f"User: {spec.QUERY}")
-    return expected(kind, "\n".join(lines), 0)
+        turns += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return [*turns, {"role": "user", "content": spec.QUERY}]
+
+
+def history_prompt(kind: str) -> tuple[str, int]:
+    """What the Space is asked with the system prompt and history: (prompt, earlier turns)."""
+    if kind in ("max", "qwen2", "qwen25"):  # three chatbot turns, then the query
+        return spec.QUERY, len(spec.HISTORY)
+    if kind == "qwen3":  # a history its session has not seen: in the first prompt
+        return payloads.flatten(_history()), 0
+    # The 1M Space takes one text: the conversation flattened (PROTOCOL.md section 3).
+    return payloads.flatten([{"role": "system", "content": spec.SYSTEM}, *_history()]), 0
 
 
 # --- checks: each returns the cell; a failed one raises AssertionError ----------------------
@@ -194,14 +244,14 @@ def _ok(obs: dict[str, Any], what: str) -> dict[str, Any]:
     return obs
 
 
-def check_exact(kind: str, entry: str, run: dict[str, Any]) -> str:
+def check_exact(release: str, kind: str, entry: str, run: dict[str, Any]) -> str:
     obs = _ok(run["plain"], "plain call")
-    assert obs["text"] == expected(kind, spec.QUERY, 0)
-    assert fake_model.THINKING not in obs["text"]
+    assert obs["text"] == expected(kind, spec.QUERY, 0, name=run["model"])
+    assert fake_model.THINKING not in obs["text"] and "hmm hmm" not in obs["text"]
     return "✓ exact"
 
 
-def check_chunks(kind: str, entry: str, run: dict[str, Any]) -> str:
+def check_chunks(release: str, kind: str, entry: str, run: dict[str, Any]) -> str:
     obs = _ok(run["plain"], "plain call")
     if entry not in STREAMING:
         assert obs["content_chunks"] == 1
@@ -210,17 +260,20 @@ def check_chunks(kind: str, entry: str, run: dict[str, Any]) -> str:
     return f"✓ {obs['content_chunks']}"
 
 
-def check_history(kind: str, entry: str, run: dict[str, Any]) -> str:
+def check_history(release: str, kind: str, entry: str, run: dict[str, Any]) -> str:
     obs = _ok(run["history"], "system + history call")
-    assert obs["text"] == expected_history(kind)
-    return "✓ system + 3 turns" if kind == "max" else "✓ system + 3 turns, flattened"
+    prompt, turns = history_prompt(kind)
+    assert obs["text"] == expected(kind, prompt, turns, spec.SYSTEM, run["model"])
+    if kind in ("max", "qwen2", "qwen25"):
+        return "✓ system + 3 turns"
+    return "✓ system + 3 turns, flattened"
 
 
-def check_reasoning(kind: str, entry: str, run: dict[str, Any]) -> str:
+def check_reasoning(release: str, kind: str, entry: str, run: dict[str, Any]) -> str:
     reasoning = [run[s]["reasoning"] for s in ("plain", "history")]
     texts = [run[s]["text"] for s in ("plain", "history")]
-    assert all(fake_model.THINKING not in t for t in texts)
-    if kind == "max":  # the Max Space sends no status
+    assert all(fake_model.THINKING not in t and "hmm hmm" not in t for t in texts)
+    if kind in ("max", "qwen2", "qwen25"):  # these Spaces send no status
         assert reasoning == ["", ""]
         return "none sent"
     if entry not in DELIVERS_REASONING:
@@ -228,33 +281,51 @@ def check_reasoning(kind: str, entry: str, run: dict[str, Any]) -> str:
         if entry.startswith("ChatCompletion"):  # a str: the answer alone
             return "kept out of the str"
         return "dropped by g4f (falsy chunk); not in content"
-    assert reasoning == [fake_model.THINKING] * 2
-    return "✓ Reasoning chunk" if entry in REASONING_AS_CHUNKS else "✓ reasoning_content"
+    if kind == "qwen3":
+        prompt, _ = history_prompt(kind)
+        assert reasoning == [
+            expected_reasoning(spec.QUERY, 0, name=run["model"]),
+            expected_reasoning(prompt, 0, spec.SYSTEM, run["model"]),
+        ]
+        if entry in STREAMING:  # streamed as it came, in many Reasoning chunks
+            assert run["plain"]["reasoning_chunks"] > 10
+    else:
+        assert reasoning == [fake_model.THINKING] * 2
+    if entry in REASONING_AS_CHUNKS:
+        assert run["plain"]["reasoning_types"] == ["ThinkingReasoning"]
+        return "✓ Reasoning chunks"
+    return "✓ reasoning_content" if release == "0.5" else "✓ reasoning"
 
 
-def check_conversation(kind: str, entry: str, run: dict[str, Any]) -> str:
+def check_conversation(release: str, kind: str, entry: str, run: dict[str, Any]) -> str:
     first = _ok(run["first"], "first turn")
-    first_query, second_query = spec.FOLLOW_UP
-    assert first["text"] == expected(kind, first_query, 0)
-    if entry not in EXPOSES_CONVERSATION:
+    second_query = spec.FOLLOW_UP[1]
+    assert first["text"] == expected(kind, spec.first_query(entry), 0, name=run["model"])
+    if entry not in EXPOSES_CONVERSATION[release]:
         assert first["conversation"] is None and "follow_up" not in run
         return "n/a: g4f does not hand it out"
     conversation = first["conversation"]
     assert conversation is not None, "return_conversation=True gave no response.conversation"
-    session = conversation.get("session_hash") or conversation.get(
-        "Qwen_Qwen_2_5_Max" if kind == "max" else "Qwen_Qwen_2_5M", {}
-    ).get("session_hash")
-    assert isinstance(session, str) and len(session) == 12
+    handed = conversation.get(spec.CLASSES[kind], conversation)  # IterListProvider nests it
+    assert isinstance(handed["session_hash"], str) and len(handed["session_hash"]) == 12
+    assert handed.get("thinking") is (True if kind == "qwen3" else None)
     assert first["conversation_is_dict"] is (entry in CONVERSATION_AS_DICT)
-    follow_up = _ok(run["follow_up"], "follow-up")
-    # Turn 1 and only the new message: the 1M Space kept the first turn in
-    # its session (nothing flattened); Max got it as a chatbot turn.
-    assert follow_up["text"] == expected(kind, second_query, 1)
+    # Turn 1 and only the new message: the 1M and Qwen3 Spaces kept the first
+    # turn in their session (nothing flattened); the others got it as a chatbot turn.
+    want = expected(kind, second_query, 1, name=run["model"])
     form = "dict" if first["conversation_is_dict"] else "object"
+    if release == "8.8" and entry == "IterListProvider + Client.create":
+        # gpt4free 8.8's IterListProvider cannot take back the dict its own
+        # sync client handed out (it setattr()s on it); wrapped in its
+        # JsonConversation, it continues.
+        assert "'dict' object has no attribute" in run["follow_up"]["error"]
+        assert _ok(run["follow_up_wrapped"], "follow-up, wrapped")["text"] == want
+        return "✓ continued (dict → g4f JsonConversation(**dict): g4f 8.8 bug)"
+    assert _ok(run["follow_up"], "follow-up")["text"] == want
     return f"✓ continued ({form})"
 
 
-CHECKS: dict[str, Callable[[str, str, dict[str, Any]], str]] = {
+CHECKS: dict[str, Callable[[str, str, str, dict[str, Any]], str]] = {
     "exact text": check_exact,
     "chunks": check_chunks,
     "history": check_history,
@@ -265,53 +336,83 @@ CHECKS: dict[str, Callable[[str, str, dict[str, Any]], str]] = {
 
 @pytest.mark.parametrize("replica", list(REPLICAS))
 @pytest.mark.parametrize("entry", ENTRIES)
-def test_entry_point(entry: str, replica: str, g4f_reports: dict[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_entry_point(
+    release: str, entry: str, replica: str, g4f_reports: dict[tuple[str, str], dict[str, Any]]
+) -> None:
     kind = REPLICAS[replica][0]
-    run = g4f_reports[replica]["entries"][entry]
+    run = g4f_reports[(release, replica)]["entries"][entry]
     cells: dict[str, str] = {}
     failures: list[str] = []
     for column, check in CHECKS.items():
         try:
-            cells[column] = check(kind, entry, run)
-        except AssertionError as exc:
+            cells[column] = check(release, kind, entry, run)
+        except (AssertionError, KeyError) as exc:
             cells[column] = "✗ FAILED"
-            failures.append(f"{column}: {exc}")
-    _table[(entry, replica)] = cells
+            failures.append(f"{column}: {exc!r}")
+    _table[(release, entry, replica)] = cells
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("replica", ["max_g5", "onem_g4"])
-def test_classes_are_gpt4free_providers(replica: str, g4f_reports: dict[str, dict[str, Any]]) -> None:
-    kind = REPLICAS[replica][0]
-    report = g4f_reports[replica]
-    assert report["g4f_version"] == "0.5.5.0"
+#: What each class says of itself, as gpt4free's last versions had it.
+CLASS_FACTS = {
+    "max": ("Qwen Qwen-2.5-Max", "qwen-qwen2-5-max", "/gradio_api/queue/join?", True),
+    "onem": ("Qwen Qwen-2.5M", "qwen-2.5-1m-demo", "/run/predict?__theme=light&", False),
+    "qwen3": ("Qwen Qwen-3", "qwen-3-235b", "/gradio_api/queue/join?__theme=system", False),
+    "qwen2": ("Qwen Qwen-2.72B", "qwen-qwen2-72b-instruct", "/queue/join?", True),
+    "qwen25": ("Qwen Qwen-2.5", "qwen-qwen2-5", "/queue/join", True),
+}
+
+
+@pytest.mark.parametrize("kind", list(ONE_PER_KIND))
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_classes_are_gpt4free_providers(
+    release: str, kind: str, g4f_reports: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    report = g4f_reports[(release, ONE_PER_KIND[kind])]
+    assert report["g4f_version"] == RELEASES[release][2]
     assert Path(report["qwen_spaces_file"]).resolve().is_relative_to(REPO)
     facts = report["class"]
     assert facts["gpt4free_flag"] is True
     assert facts["is_async_generator_provider"] and facts["is_provider_model_mixin"]
-    assert facts["missing_methods"] == []
-    name = "Qwen_Qwen_2_5_Max" if kind == "max" else "Qwen_Qwen_2_5M"
+    # Every method gpt4free's own providers have (0.5 has more than 8.8).
+    assert "create_async_generator" in facts["offered_methods"] and facts["missing_methods"] == []
+    assert len(facts["offered_methods"]) == (8 if release == "0.5" else 4)
+    name = spec.CLASSES[kind]
     assert facts["get_dict"]["name"] == facts["get_parent"] == name
-    assert facts["params_is_str"] and facts["needs_auth"] is False and facts["working"] is True
+    assert facts["params"] == ("str" if release == "0.5" else None)  # 8.8 has no params
+    assert facts["needs_auth"] is False and facts["working"] is True
     assert facts["supports_stream"] and facts["supports_system_message"]
-    # As the seeds list them; Max says True because it sends the real history.
-    assert facts["supports_message_history"] is (kind == "max")
-    default = "qwen-qwen2-5-max" if kind == "max" else "qwen-2.5-1m-demo"
-    assert set(facts["get_model"].values()) == {default}
+    label, default, endpoint, history = CLASS_FACTS[kind]
+    assert facts["label"] == label and facts["default_model"] == default
+    assert facts["api_endpoint"] == facts["url"] + endpoint
+    # As the seeds list them; Max and the older demos send the real history.
+    assert facts["supports_message_history"] is history
     assert set(facts["get_model"]) == set(spec.NAMES[kind])
+    if kind == "qwen3":  # each name to the Space's own id of its model
+        assert facts["get_model"] == spec.QWEN3_IDS
+        assert facts["get_models"] == spec.NAMES["qwen3"][:8]
+    else:
+        assert set(facts["get_model"].values()) == {default}
 
 
 @pytest.mark.parametrize("replica", list(REPLICAS))
-def test_names_unknown_model_and_media(replica: str, g4f_reports: dict[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_names_unknown_model_and_media(
+    release: str, replica: str, g4f_reports: dict[tuple[str, str], dict[str, Any]]
+) -> None:
     kind = REPLICAS[replica][0]
-    edge = g4f_reports[replica]["edge"]
-    # Every spelling of the model: the same answer.
-    assert edge["names"] == {name: expected(kind, spec.QUERY, 0) for name in spec.NAMES[kind]}
+    edge = g4f_reports[(release, replica)]["edge"]
+    # Every spelling of the model: the answer of that model.
+    assert edge["names"] == {
+        name: expected(kind, spec.QUERY, 0, name=name) for name in spec.NAMES[kind]
+    }
     unknown = edge["unknown_model"]
     assert unknown["raised"] == "ModelNotFoundError"
     assert unknown["is_gpt4free_error"] and unknown["is_value_error"]
     assert "gpt-4o-unknown" in unknown["message"]
-    if kind == "max":  # the Max Space reads no documents: refused before any request
+    first = spec.NAMES[kind][0]
+    if kind != "onem":  # these Spaces read no documents: refused before any request
         assert edge["media"]["raised"] == "ValueError" and "files" in edge["media"]["message"]
     else:  # uploaded; the replica's agent read each file from the path it was given
         facts = [
@@ -320,10 +421,66 @@ def test_names_unknown_model_and_media(replica: str, g4f_reports: dict[str, dict
         ]
         assert edge["media"]["raised"] is None, edge["media"]
         assert edge["media"]["text"] == expected(kind, fake_model.with_files(spec.QUERY, facts), 0)
-    assert _ok(edge["empty_media"], "media=[]")["text"] == expected(kind, spec.QUERY, 0)
+    empty = _ok(edge["empty_media"], "media=[]")
+    assert empty["text"] == expected(kind, spec.QUERY, 0, name=first)
 
 
-def test_import_qwen_spaces_never_imports_gpt4free(g4f_python: str) -> None:
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_qwen3_thinking_off_and_budget_hold_over_follow_ups(
+    release: str, g4f_reports: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    checks = g4f_reports[(release, "qwen3_g527")]["edge"]["no_think"]
+    model = spec.QWEN3_IDS[spec.NAMES["qwen3"][1]]
+    system = fq.DEFAULT_SYSTEM
+    # enable_thinking=False and thinking_budget=4 (units of 1024) reached the
+    # Space; the session kept thinking off for the follow-ups (the second
+    # passes enable_thinking=False again, the third nothing), each sending
+    # only its new message.
+    for turn, (label, query) in enumerate(zip(("first", "second", "third"), spec.NO_THINK, strict=True)):
+        obs = _ok(checks[label], label)
+        assert obs["text"] == fq.expected_answer(query, model, spec.NO_THINK_BUDGET, False, system, turn)
+        assert obs["reasoning"] == ""
+        handed = obs["conversation"]
+        assert handed["thinking"] is False and handed["session_hash"] == checks["first"]["conversation"]["session_hash"]
+    on = _ok(checks["thinking_on"], "thinking=True")
+    assert on["text"] == fq.expected_answer(spec.QUERY, model, fq.DEFAULT_BUDGET, True, system, 0)
+    assert on["reasoning"] == fq.expected_reasoning(spec.QUERY, model, fq.DEFAULT_BUDGET, system, 0)
+    # A budget in tokens (what the SDK takes) is refused: gpt4free's unit is 1024 tokens.
+    assert checks["budget_tokens"]["raised"] == "ValueError"
+    assert "units of 1024" in checks["budget_tokens"]["message"]
+    assert "4096 tokens is 4" in checks["budget_tokens"]["message"]
+    assert checks["bad_switch"]["raised"] == "TypeError"
+
+
+@pytest.mark.parametrize("kind", ["onem", "qwen3"])
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_a_chat_never_continues_another_that_began_alike(
+    release: str, kind: str, g4f_reports: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    chats = g4f_reports[(release, ONE_PER_KIND[kind])]["edge"]["cache_chats"]
+    start, a_query, b_query = spec.CACHE_CHATS
+    name = spec.NAMES[kind][0]
+    for chat in ("a", "b"):
+        assert _ok(chats[chat + "1"], chat)["text"] == expected(kind, start, 0, name=name)
+    assert _ok(chats["a2"], "a2")["text"] == expected(kind, a_query, 1, name=name)
+    b2 = _ok(chats["b2"], "b2")["text"]
+    if release == "0.5":  # B's own conversation, continued
+        assert b2 == expected(kind, b_query, 1, name=name)
+    else:
+        # gpt4free 8.8's conversation cache passed B the conversation of A
+        # (same first message), which holds A's turns: the provider saw it and
+        # started a fresh session with B's own history, rather than answer
+        # inside A's.
+        history = [
+            {"role": "user", "content": start},
+            {"role": "assistant", "content": chats["b1"]["text"]},
+            {"role": "user", "content": b_query},
+        ]
+        assert b2 == expected(kind, payloads.flatten(history), 0, name=name)
+
+
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_import_qwen_spaces_never_imports_gpt4free(release: str) -> None:
     code = (
         "import sys, qwen_spaces, qwen_spaces.cli\n"
         "before = 'g4f' in sys.modules\n"
@@ -331,7 +488,7 @@ def test_import_qwen_spaces_never_imports_gpt4free(g4f_python: str) -> None:
         "print(before, 'g4f' in sys.modules, p.GPT4FREE)\n"
     )
     out = subprocess.run(
-        [g4f_python, "-c", code], capture_output=True, text=True, env=_env(), timeout=120, check=True
+        [_python(release), "-c", code], capture_output=True, text=True, env=_env(), timeout=120, check=True
     ).stdout.split()
     assert out == ["False", "True", "True"]
 
@@ -341,3 +498,81 @@ def test_gpt4free_is_not_a_dependency() -> None:
     # venv, which has no gpt4free.
     requires = importlib.metadata.requires("qwen_spaces") or []
     assert requires and not [r for r in requires if r.lower().startswith(("g4f", "nodriver"))]
+
+
+# --- the same provider without gpt4free: the dev venv has no gpt4free ----------------------
+
+
+def _split(chunks: list[Any]) -> tuple[str, str, Any]:
+    import qwen_spaces as qs
+
+    text = "".join(c for c in chunks if isinstance(c, str))
+    reasoning = "".join(c.text for c in chunks if isinstance(c, qs.Reasoning))
+    handed = [c for c in chunks if not isinstance(c, (str, qs.Reasoning))]
+    return text, reasoning, handed[-1] if handed else None
+
+
+def test_qwen3_provider_stands_alone_sync_then_async(
+    qwen3_g527: Replica, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from qwen_spaces.providers import GPT4FREE, Qwen_Qwen_3
+
+    assert GPT4FREE is False
+    monkeypatch.setattr(Qwen_Qwen_3, "url", qwen3_g527.url)
+    model, system = "qwen3-8b", fq.DEFAULT_SYSTEM
+    first = [{"role": "user", "content": spec.QUERY}]
+    chunks = list(
+        Qwen_Qwen_3.create_completion(
+            "qwen-3-8b", first, return_conversation=True, thinking_budget=2, timeout=30
+        )
+    )
+    text, reasoning, conversation = _split(chunks)
+    assert text == fq.expected_answer(spec.QUERY, model, 2, True, system, 0)
+    assert reasoning == fq.expected_reasoning(spec.QUERY, model, 2, system, 0)
+    assert conversation.thinking is True and len(conversation.session_hash) == 12
+    # The async generator continues the same session (only the new message
+    # is sent), with thinking turned off, not streamed.
+    follow_up = [*first, {"role": "assistant", "content": text}, {"role": "user", "content": "Next?"}]
+
+    async def second() -> list[Any]:
+        return [
+            c
+            async for c in Qwen_Qwen_3.create_async_generator(
+                "qwen-3-8b",
+                follow_up,
+                conversation=conversation.get_dict(),
+                return_conversation=True,
+                enable_thinking=False,
+                stream=False,
+            )
+        ]
+
+    text2, reasoning2, conversation2 = _split(asyncio.run(second()))
+    assert text2 == fq.expected_answer("Next?", model, fq.DEFAULT_BUDGET, False, system, 1)
+    assert reasoning2 == ""
+    assert conversation2.session_hash == conversation.session_hash
+    assert conversation2.thinking is False
+
+
+@pytest.mark.parametrize("kind", ["qwen2", "qwen25"])
+def test_older_demo_providers_stand_alone_with_history(
+    kind: str, qwen2_g4: Replica, qwen25_g4: Replica, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from qwen_spaces import providers
+
+    provider = getattr(providers, spec.CLASSES[kind])
+    monkeypatch.setattr(provider, "url", (qwen2_g4 if kind == "qwen2" else qwen25_g4).url)
+    messages = [{"role": "system", "content": spec.SYSTEM}, *_history()]
+    name = spec.NAMES[kind][0]
+    text, reasoning, _ = _split(list(provider.create_completion(name, messages, timeout=30)))
+    assert text == expected(kind, spec.QUERY, len(spec.HISTORY), spec.SYSTEM) and reasoning == ""
+
+    async def streamed() -> list[Any]:
+        return [c async for c in provider.create_async_generator(name, spec.QUERY)]
+
+    chunks = asyncio.run(streamed())
+    assert "".join(chunks) == expected(kind, spec.QUERY, 0) and len(chunks) > 10
