@@ -589,11 +589,11 @@ class ChatCall:
 
     def _transport_error(self, error: TransportError) -> QwenSpacesError:
         kind, now = error.kind, self._clock()
+        if kind is FailureKind.DEADLINE:  # a request's budget is the rest of the total
+            return SpaceTimeoutError("total", self.timeouts.total)
         if kind is not FailureKind.CONNECTION and now + _SLACK >= self._deadline.at:
             return self._deadline.error(self.partial_text)
         sent = self._sent
-        if kind is FailureKind.DEADLINE:
-            return SpaceTimeoutError("total", self.timeouts.total)
         if kind is FailureKind.READ_TIMEOUT:
             return SpaceTimeoutError("read", sent.read if sent else self.timeouts.read)
         if kind is FailureKind.CONNECT_TIMEOUT:
