@@ -116,7 +116,7 @@ class RequestsTransport:
                 reader.close()
         exchange = _Exchange(response, guard)
         try:
-            exchange.check()
+            exchange._check()
             yield exchange
         finally:
             exchange.close()
@@ -175,7 +175,7 @@ class _Exchange:
         self.status: int = response.status_code
         self.headers: Mapping[str, str] = response.headers
 
-    def check(self) -> None:
+    def _check(self) -> None:
         """Raise DEADLINE if the watchdog cut the headers short.
 
         http.client takes the end of a shut connection for the end of the
@@ -192,7 +192,7 @@ class _Exchange:
             body = self._raw.read(limit + 1, decode_content=True)
         except LIBRARY_ERRORS as exc:
             raise failure(exc, self._guard) from None
-        self.check()
+        self._check()
         self._complete = len(body) <= limit
         return bytes(body)
 
@@ -205,7 +205,7 @@ class _Exchange:
             yield from chunks
         except LIBRARY_ERRORS as exc:
             raise failure(exc, self._guard) from None
-        self.check()  # a shut connection ends a body early, with no error
+        self._check()  # a shut connection ends a body early, with no error
         self._complete = True
 
     def drain(self, seconds: float, max_bytes: int) -> None:
