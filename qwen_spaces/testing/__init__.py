@@ -15,6 +15,7 @@ Importing this package imports aiohttp; ``import qwen_spaces`` never imports it.
 """
 
 from ._faults import Fault
+from ._mocks import MockSpace
 from ._server import FakeSpace, RecordedRequest
 
-__all__ = ["FakeSpace", "Fault", "RecordedRequest"]
+__all__ = ["FakeSpace", "Fault", "MockSpace", "RecordedRequest"]

@@ -402,7 +402,7 @@ def test_async_client_sends_through_the_user_s_aiohttp_session_and_leaves_it_ope
 
 
 def test_a_session_of_the_wrong_library_is_a_type_error() -> None:
-    with pytest.raises(TypeError, match="requests.Session"):
+    with pytest.raises(TypeError, match=r"requests\.Session"):
         qs.Client(session=object())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="aiohttp.ClientSession"):
+    with pytest.raises(TypeError, match=r"aiohttp\.ClientSession"):
         qs.AsyncClient(session=requests.Session())  # type: ignore[arg-type]
