@@ -135,6 +135,29 @@ def test_t02_total_bounds_a_dripping_response(mode: str, where: str, path: str, 
     check_total(out)
 
 
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("queue", [None, 1.5], ids=["queue-default", "queue-shorter"])
+def test_t02q_a_deadline_while_stream_headers_drip_is_total_on_time(
+    mode: str, queue: Optional[float]
+) -> None:
+    """Issue 20 item 7: the stream's headers drip (1 byte / 0.3 s) past the total limit.
+
+    It was a ProtocolError (sync: a shut connection read as the end of the
+    headers, then of the body) or the queue limit, named 5 s late (async). It
+    is the total limit, when it passes, whatever the queue limit says.
+    """
+    drip = Shape(write_size=1, per_write=0.3)
+    timeout = qs.Timeouts(total=3.0, read=30.0, queue=queue or 600.0)
+    with FakeSpace(answer=ANSWER) as space, ByteProxy(
+        space.url, {"/gradio_api/queue/data": drip}, max_seconds=8
+    ) as proxy:
+        out = guarded_call(mode, proxy.url, timeout=timeout, max_retries=0)
+    record(f"T2q. stream headers drip 1 byte / 0.3 s (total=3 s, queue={queue})", mode, out)
+    assert isinstance(out.error, qs.SpaceTimeoutError), f"{type(out.error).__name__}: {out.error}"
+    assert out.error.limit == "total" and "3 s" in out.error.message, out.error
+    assert 3.0 - 0.1 <= out.seconds <= 3.0 + 0.5, f"gave up after {out.seconds:.2f} s, total=3 s"
+
+
 # A Max-layout Space in raw bytes (Gradio 5: /gradio_api, tuples chatbot).
 EVENT = "e" * 32
 SYSTEM = "You are a helpful assistant."
