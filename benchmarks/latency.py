@@ -9,8 +9,11 @@ The replay server (``python -m qwen_spaces.testing serve``) runs behind
 from the start of a call to its first text delta, the median of the runs, in
 milliseconds and in round trips (time / 50 ms). Contenders:
 
-- the floor: a hand-written client that knows the ids (http.client, one
-  keep-alive connection; 1M: predict, join, stream; Max: join, stream);
+- the floors: hand-written clients that know the ids, one keep-alive
+  connection (1M: predict, join, stream; Max: join, stream): with http.client,
+  and with requests alone as a user would write it (a Session, ``json=``,
+  ``stream=True`` and ``iter_lines``); the warm clients' target is the
+  requests floor (issue 19);
 - ``Client`` and ``AsyncClient`` warm: a later call on the same client;
 - cold processes running ``qwen-spaces ask``, with the discovery cache empty
   and filled; against them ``qwen-spaces --version`` alone (start-up);
@@ -55,6 +58,7 @@ G4F_PROVIDER = {
 
 LABEL = {
     "floor": "floor: hand-written, ids known, one keep-alive connection",
+    "floor_requests": "floor, requests: a Session, ids known, as a user would write it",
     "qs_sync": "qwen_spaces `Client`, warm (a later call)",
     "qs_async": "qwen_spaces `AsyncClient`, warm (a later call)",
     "cli_empty": "`qwen-spaces ask`, cold process, cache empty",
@@ -113,6 +117,40 @@ def floor(url: str, layout: str, runs: int) -> list[float]:
         assert first is not None, "no process_generating"
         samples.append(first)
     conn.close()
+    return samples
+
+
+def floor_requests(url: str, layout: str, runs: int) -> list[float]:
+    """requests alone: (predict,) join, stream; the first process_generating's arrival."""
+    import requests
+
+    proto = _known_ids(url, layout)
+    samples = []
+    with requests.Session() as session:
+        for r in range(runs + 1):  # the first opens the connection (as a warm client's)
+            h = os.urandom(6).hex()
+            start = time.perf_counter()
+            chatbot = None
+            if proto.predict is not None:
+                answer = session.post(proto.predict_url(url), json=proto.predict_body(h),
+                                      timeout=60)
+                chatbot = answer.json()["data"][1]
+            session.post(proto.join_url(url), json=proto.join_body(h, chatbot), timeout=60)
+            first = None
+            with session.get(proto.data_url(url), params={"session_hash": h}, stream=True,
+                             headers={"Accept": "text/event-stream"}, timeout=60) as response:
+                for line in response.iter_lines():
+                    if line.startswith(b"data:"):
+                        kind = json.loads(line[5:])["msg"]
+                        if kind == "process_generating" and first is None:
+                            first = time.perf_counter() - start
+                        elif kind == "process_completed":
+                            break
+                for _ in response.iter_content(65536):  # to the end: the connection is reused
+                    pass
+            assert first is not None, "no process_generating"
+            if r:
+                samples.append(first)
     return samples
 
 
@@ -201,7 +239,7 @@ def g4f(url: str, layout: str, runs: int) -> list[float]:
 
 
 CONTENDERS: dict[str, Callable[[str, str, int], list[float]]] = {
-    "floor": floor, "qs_sync": qs_sync, "qs_async": qs_async,
+    "floor": floor, "floor_requests": floor_requests, "qs_sync": qs_sync, "qs_async": qs_async,
     "gradio_client": gradio_client, "g4f": g4f,
 }
 
@@ -320,7 +358,7 @@ def measure_layout(layout: str, runs: int, log: Callable[[str], None],
                    quick: bool = False) -> dict[str, Any]:
     """All contenders on one layout; name -> {"samples": [...]} or {"error": ...}."""
     results: dict[str, dict[str, Any]] = {c: {"samples": []} for c in LABEL}
-    workers = ["floor", "qs_sync", "qs_async"]
+    workers = ["floor", "floor_requests", "qs_sync", "qs_async"]
     if layout == "max":
         workers.append("gradio_client")
     g4f_python = _g4f_python()
@@ -382,6 +420,7 @@ def report(layout: str, results: dict[str, Any], runs: int,
     """The section's Markdown lines, and its target rows [name, measured, limit, ok]."""
     med = {name: _median(r["samples"]) for name, r in results.items()}
     base, startup = med["floor"], med["startup"]
+    user_floor = med["floor_requests"]
     rows = []
     for name, result in results.items():
         if result.get("error") and not result["samples"]:
@@ -408,8 +447,9 @@ def report(layout: str, results: dict[str, Any], runs: int,
         targets.append([f"latency, {layout}: {what}", measured, limit, ok])
 
     for name in ("qs_sync", "qs_async"):
-        delta = None if med[name] is None or base is None else med[name] - base
-        target(f"{'Client' if name == 'qs_sync' else 'AsyncClient'} warm vs floor", delta,
+        delta = None if med[name] is None or user_floor is None else med[name] - user_floor
+        target(f"{'Client' if name == 'qs_sync' else 'AsyncClient'} warm vs requests floor",
+               delta,
                f"≤ +{WARM_LIMIT_MS:.0f} ms",
                None if delta is None else delta * 1e3 <= WARM_LIMIT_MS)
     for name, rts, limit in (("cli_filled", 0, "floor + start-up (± 0.5 RT)"),

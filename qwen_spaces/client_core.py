@@ -61,7 +61,7 @@ class ClientCore:
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
         hf_token: Optional[str] = None,
@@ -71,12 +71,13 @@ class ClientCore:
         headers: Optional[Mapping[str, str]] = None,
         verify: Union[bool, str] = True,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        cert: CertArg = None,
+        trust_env: bool = True,
     ) -> None:
         _configure_logging_from_env()
-        self.spec: SpaceSpec = resolve_model(model)
-        self.base_url = check_base_url(base_url if base_url is not None else self.spec.url)
-        token = Secret(check_token(hf_token)) if hf_token is not None else None
-        self._token = token or None  # "" or only whitespace: no token
+        self.spec: SpaceSpec = _model(model)
+        self.base_url = _base_url(base_url, self.spec)
+        self._token = _token(hf_token)
         if proxy is not None:
             check_proxy_url(proxy)
         self.proxy = Secret(proxy) if proxy else None
@@ -88,6 +89,10 @@ class ClientCore:
         if not isinstance(verify, (bool, str)):
             raise TypeError("verify must be True, False or the path of a CA bundle")
         self.verify = verify
+        self.cert = _check_cert(cert)
+        if not isinstance(trust_env, bool):
+            raise TypeError("trust_env must be True or False")
+        self.trust_env = trust_env
         if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int):
             raise TypeError("max_event_bytes must be an int")
         if max_event_bytes <= 0:
@@ -106,6 +111,21 @@ class ClientCore:
     @property
     def authorization(self) -> Optional[Secret]:
         return Secret(f"Bearer {self._token}") if self._token else None
+
+    def ca_bundle(self) -> Optional[str]:
+        """The CA bundle to verify against, if not the HTTP library's default.
+
+        ``verify="path"``, else (with ``trust_env``) ``$REQUESTS_CA_BUNDLE``,
+        ``$CURL_CA_BUNDLE`` or ``$SSL_CERT_FILE``, the first set: one rule that
+        both clients follow, read at each request as requests reads them.
+        """
+        if isinstance(self.verify, str):
+            return self.verify
+        if self.verify and self.trust_env:
+            for name in CA_VARIABLES:
+                if value := os.environ.get(name):
+                    return value
+        return None
 
     def secrets(self) -> tuple[Optional[str], ...]:
         return (self._token, self.proxy)
@@ -203,6 +223,71 @@ class ClientCore:
 
     def describe(self, cls: str) -> str:
         return f"{cls}(model={self.spec.model!r}, base_url={self.base_url!r})"
+
+
+# --- the settings the environment gives when the arguments are not given -------------------
+
+#: A client certificate: the path of a PEM file holding both, or (cert file, key file).
+CertArg = Union[None, str, tuple[str, str]]
+#: Where both clients look for a CA bundle (with trust_env), in this order.
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def _from_env(name: str) -> Optional[str]:
+    value = os.environ.get(name, "").strip()
+    if value:
+        log.debug("%s not given: using $%s", _ARGUMENTS[name], name)
+    return value or None
+
+
+_ARGUMENTS = {
+    "HF_TOKEN": "hf_token",
+    "QWEN_SPACES_MODEL": "model",
+    "QWEN_SPACES_BASE_URL": "base_url",
+}
+
+
+def _model(model: Optional[str]) -> SpaceSpec:
+    if model is not None:
+        return resolve_model(model)
+    named = _from_env("QWEN_SPACES_MODEL")
+    if named is None:
+        return resolve_model(DEFAULT_MODEL)
+    try:
+        return resolve_model(named)
+    except ValueError as exc:
+        raise ValueError(f"$QWEN_SPACES_MODEL: {exc}") from None
+
+
+def _base_url(base_url: Optional[str], spec: SpaceSpec) -> str:
+    if base_url is not None:
+        return check_base_url(base_url)
+    named = _from_env("QWEN_SPACES_BASE_URL")
+    return check_base_url(named, "$QWEN_SPACES_BASE_URL") if named else spec.url
+
+
+def _token(hf_token: Optional[str]) -> Optional[Secret]:
+    if hf_token is not None:
+        return Secret(check_token(hf_token)) or None  # "" or only whitespace: no token
+    named = _from_env("HF_TOKEN")
+    if named is None:
+        return None
+    try:
+        return Secret(check_token(named))
+    except ValueError as exc:  # the message never holds the token itself
+        raise ValueError(str(exc).replace("hf_token", "$HF_TOKEN", 1)) from None
+
+
+def _check_cert(cert: object) -> CertArg:
+    if cert is None or isinstance(cert, str):
+        return cert
+    if (
+        isinstance(cert, tuple)
+        and len(cert) == 2
+        and all(isinstance(part, str) for part in cert)
+    ):
+        return (cert[0], cert[1])
+    raise TypeError("cert must be the path of a PEM file, or a (cert file, key file) tuple")
 
 
 class StreamState:

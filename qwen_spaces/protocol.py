@@ -298,11 +298,11 @@ class ChatCall(CallRequests):
 
     def _transport_error(self, error: TransportError) -> QwenSpacesError:
         kind, now, deadline = error.kind, self._clock(), self._deadline
+        if kind is FailureKind.DEADLINE:  # a request's budget is the rest of the total
+            return SpaceTimeoutError("total", self.timeouts.total)
         if kind is not FailureKind.CONNECTION and now + _SLACK >= deadline.at:
             return deadline.error(self.partial_text)
         sent = self._attempt.sent
-        if kind is FailureKind.DEADLINE:
-            return SpaceTimeoutError("total", self.timeouts.total)
         if kind is FailureKind.READ_TIMEOUT:
             return SpaceTimeoutError("read", sent.read if sent else self.timeouts.read)
         if kind is FailureKind.CONNECT_TIMEOUT:

@@ -1,8 +1,8 @@
-"""Client: the blocking driver (urllib3) of the shared core.
+"""Client: the blocking driver (requests) of the shared core.
 
 It moves bytes and nothing else: the call (``protocol.ChatCall``) decides every
 request, limit and retry; the transport (``sync_transport.py``) sends them and
-is the one place that knows urllib3's exceptions.
+is the one place that knows requests' and urllib3's exceptions.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
-from .client_core import DEFAULT_MODEL, ClientCore, ConversationCore, EndHook, StreamState
+from .client_core import CertArg, ClientCore, ConversationCore, EndHook, StreamState
 from .errors import QwenSpacesError
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
 from .files import FileArg
@@ -22,8 +22,11 @@ from .policy import TimeoutArg
 from .progress import ChatProgress
 from .protocol import ChatCall
 from .sse import DEFAULT_MAX_EVENT_BYTES
-from .sync_transport import Urllib3Transport
+from .sync_transport import RequestsTransport
 from .transport import TransportError
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["Client", "Conversation", "Stream"]
 
@@ -41,12 +44,23 @@ class Client:
     ...         print(text, end="", flush=True)
 
     Nothing touches the network until the first call. The client owns a
-    keep-alive connection pool: use it as a context manager, or call close().
+    requests Session (a keep-alive pool): use it as a context manager, or call
+    close(). ``session=`` hands it one of yours instead (mounted adapters,
+    auth, proxies, its own trust_env); it is used as it is and never closed by
+    the client.
+
+    Arguments not given are read from the environment: ``model`` from
+    ``$QWEN_SPACES_MODEL`` (else qwen-2.5-max), ``base_url`` from
+    ``$QWEN_SPACES_BASE_URL`` (else the model's Space), ``hf_token`` from
+    ``$HF_TOKEN``. With ``trust_env`` (the default), proxies come from
+    ``$HTTPS_PROXY``/``$NO_PROXY`` and the CA bundle from
+    ``$REQUESTS_CA_BUNDLE``, ``$CURL_CA_BUNDLE`` or ``$SSL_CERT_FILE``.
+    ``cert``: a client certificate (mTLS), a PEM path or (cert, key) paths.
     """
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
         hf_token: Optional[str] = None,
@@ -56,6 +70,9 @@ class Client:
         headers: Optional[Mapping[str, str]] = None,
         verify: Union[bool, str] = True,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        cert: CertArg = None,
+        trust_env: bool = True,
+        session: Optional[requests.Session] = None,
     ) -> None:
         self._core = ClientCore(
             model,
@@ -67,8 +84,10 @@ class Client:
             headers=headers,
             verify=verify,
             max_event_bytes=max_event_bytes,
+            cert=cert,
+            trust_env=trust_env,
         )
-        self._transport = Urllib3Transport(self._core)
+        self._transport = RequestsTransport(self._core, _checked_session(session))
 
     @property
     def model(self) -> str:
@@ -238,6 +257,14 @@ class Client:
             if (cancel := call.cancel_request()) is not None:
                 transport.cancel(cancel)
             state.ended(call)
+
+
+def _checked_session(session: object) -> Optional[requests.Session]:
+    if session is None:
+        return None
+    if not callable(getattr(session, "request", None)) or not hasattr(session, "adapters"):
+        raise TypeError(f"session must be a requests.Session, got {type(session).__name__}")
+    return session  # type: ignore[return-value]
 
 
 # --- streams and conversations -------------------------------------------------

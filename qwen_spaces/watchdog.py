@@ -1,6 +1,6 @@
 """A watchdog for blocking I/O: it shuts a request's connections when its time is up.
 
-urllib3's timeouts bound each read, not a whole request, so a server that drips
+requests' (urllib3's) timeouts bound each read, not a whole request, so a server that drips
 its headers or body one byte at a time would hold a call past its total limit.
 Each request gets a :class:`Guard` with its deadline; one daemon thread per
 process fires the guards whose time has come, shutting their sockets so that a

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 SECTIONS = [
-    "## Targets (issues 4, 11, 12 and 13)",
+    "## Targets (issues 4, 11, 12, 13 and 19)",
     "## Streaming, Max layout",
     "## Streaming, 1M layout",
     "## Scaling",
@@ -46,11 +46,12 @@ TARGETS = [
     "connection reuse, async",
     "`import qwen_spaces` vs `import requests`",
     "aiohttp not imported",
-    "latency, max: Client warm vs floor",
-    "latency, max: AsyncClient warm vs floor",
+    "requests not imported",
+    "latency, max: Client warm vs requests floor",
+    "latency, max: AsyncClient warm vs requests floor",
     "latency, max: cold CLI, cache filled",
     "latency, max: cold CLI, cache empty",
-    "latency, 1m: Client warm vs floor",
+    "latency, 1m: Client warm vs requests floor",
     "latency, 1m: cold CLI, cache filled",
     "`qwen-spaces serve`: added latency to the first token",
     "`qwen-spaces serve`: CPU per streamed chunk",
@@ -62,7 +63,7 @@ TARGETS = [
 
 # Rows of the latency section that must hold a figure (not "n/a: why"), and
 # rows that must be there, with a figure or the reason they could not run.
-LATENCY_MEASURED = ["floor:", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`",
+LATENCY_MEASURED = ["floor:", "floor, requests:", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`",
                     "`qwen-spaces ask`, cold process, cache empty",
                     "`qwen-spaces ask`, cold process, cache filled", "`qwen-spaces --version`"]
 LATENCY_PRESENT = ["gradio_client", "gpt4free"]

@@ -16,6 +16,7 @@ Importing this package imports aiohttp; ``import qwen_spaces`` never imports it.
 
 from ._faults import Fault
 from ._layout import RecordedChat
+from ._mocks import MockSpace
 from ._server import FakeSpace, RecordedRequest
 
-__all__ = ["FakeSpace", "Fault", "RecordedChat", "RecordedRequest"]
+__all__ = ["FakeSpace", "Fault", "MockSpace", "RecordedChat", "RecordedRequest"]

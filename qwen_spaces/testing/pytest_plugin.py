@@ -1,10 +1,14 @@
 """A pytest fixture for testing code that talks to the Qwen Spaces, offline.
 
-Enable it in a ``conftest.py``::
+pytest loads this plugin by itself once qwen_spaces is installed (its
+``pytest11`` entry point): every test then keeps the discovery cache in a
+temporary directory of its own, so no test reads or writes the user's cache
+(unless ``$QWEN_SPACES_CACHE_DIR`` was set before pytest started). Older
+setups can enable it in a ``conftest.py``::
 
     pytest_plugins = ["qwen_spaces.testing.pytest_plugin"]
 
-then ask for ``fake_space``: a factory taking FakeSpace's arguments that
+Ask for ``fake_space``: a factory taking FakeSpace's arguments that
 returns a started Space, stopped when the test ends::
 
     def test_my_bot_answers(fake_space):
@@ -15,6 +19,7 @@ returns a started Space, stopped when the test ends::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +30,17 @@ from ._server import FakeSpace
 __all__ = ["FakeSpaceFactory", "fake_space"]
 
 FakeSpaceFactory = Callable[..., FakeSpace]
+_USER_CACHE_DIR = os.environ.get("QWEN_SPACES_CACHE_DIR", "").strip()
+
+
+@pytest.fixture(autouse=True)
+def _qwen_spaces_cache_in_tmp(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The discovery cache of each test in the session's temporary directory."""
+    if not _USER_CACHE_DIR:
+        where = tmp_path_factory.mktemp("qwen_spaces_cache", numbered=True)
+        monkeypatch.setenv("QWEN_SPACES_CACHE_DIR", str(where))
 
 
 @pytest.fixture

@@ -72,51 +72,49 @@ def test_reprs_hide_secrets() -> None:
     sync_client = qs.Client(hf_token=TOKEN, proxy=proxy)
     async_client = qs.AsyncClient(hf_token=TOKEN, proxy=proxy)
     assert_no_secret(repr(sync_client), repr(async_client), repr(vars(sync_client)))
-    pools = sync_client._transport._pools()
+    session, settings = sync_client._transport._ready()
     assert_no_secret(repr(vars(sync_client._core)), repr(vars(sync_client._transport)))
-    assert_no_secret(repr(vars(pools)), repr(pools.proxy_headers))
+    assert_no_secret(repr(vars(session)), repr(settings), repr(vars(async_client._transport)))
     sync_client.close()
 
 
 def test_tls_verification_is_on_by_default_and_takes_a_ca_bundle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import certifi
-
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    with qs.Client() as client:  # as requests: certifi's bundle
-        tls = client._transport._pools().connection_pool_kw
-        assert tls["cert_reqs"] == "CERT_REQUIRED" and tls["ca_certs"] == certifi.where()
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    with qs.Client() as client:  # requests' own default: certifi's bundle
+        assert client._transport._ready()[1]["verify"] is True
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
     with qs.Client(verify=str(bundle)) as client:
-        tls = client._transport._pools().connection_pool_kw
-        assert tls["cert_reqs"] == "CERT_REQUIRED" and tls["ca_certs"] == str(bundle)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        assert client._transport._ready()[1]["verify"] == str(bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     with qs.Client() as client:
-        assert client._transport._pools().connection_pool_kw["ca_certs"] == str(bundle)
+        assert client._transport._ready()[1]["verify"] == str(bundle)
+    with qs.Client(trust_env=False) as client:
+        assert client._transport._ready()[1]["verify"] is True
     with qs.Client(verify=str(tmp_path)) as client:  # a directory of CAs
-        assert client._transport._pools().connection_pool_kw["ca_cert_dir"] == str(tmp_path)
+        assert client._transport._ready()[1]["verify"] == str(tmp_path)
     with qs.Client(verify=False) as client:
-        assert client._transport._pools().connection_pool_kw["cert_reqs"] == "CERT_NONE"
+        assert client._transport._ready()[1]["verify"] is False
 
 
-async def test_async_tls_verification_default_and_off() -> None:
+async def test_async_tls_verification_default_and_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
     async with qs.AsyncClient() as client:
-        connector = (await client._transport._ready_http()).connector
+        _, context = await client._transport._ready_http()
         # A verifying context of the system's CAs, built off the event loop (#13).
-        context = getattr(connector, "_ssl", None)
         assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
         assert context.check_hostname
     async with qs.AsyncClient(verify=False) as client:
-        connector = client._transport._http().connector
-        assert connector is not None and getattr(connector, "_ssl", None) is False
+        assert (await client._transport._ready_http())[1] is False
 
 
 async def test_async_ca_bundle_makes_a_verifying_context(tmp_path: Path) -> None:
     # A real CA bundle: the system's, so the context loads.
     bundle = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     async with qs.AsyncClient(verify=bundle) as client:
-        context = getattr(client._transport._http().connector, "_ssl", None)
+        _, context = await client._transport._ready_http()
         assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED

@@ -135,6 +135,68 @@ def test_t02_total_bounds_a_dripping_response(mode: str, where: str, path: str, 
     check_total(out)
 
 
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("queue", [None, 1.5], ids=["queue-default", "queue-shorter"])
+def test_t02q_a_deadline_while_stream_headers_drip_is_total_on_time(
+    mode: str, queue: Optional[float]
+) -> None:
+    """Issue 20 item 7: the stream's headers drip (1 byte / 0.3 s) past the total limit.
+
+    It was a ProtocolError (sync: a shut connection read as the end of the
+    headers, then of the body) or the queue limit, named 5 s late (async). It
+    is the total limit, when it passes, whatever the queue limit says.
+    """
+    drip = Shape(write_size=1, per_write=0.3)
+    timeout = qs.Timeouts(total=3.0, read=30.0, queue=queue or 600.0)
+    with FakeSpace(answer=ANSWER) as space, ByteProxy(
+        space.url, {"/gradio_api/queue/data": drip}, max_seconds=8
+    ) as proxy:
+        out = guarded_call(mode, proxy.url, timeout=timeout, max_retries=0)
+    record(f"T2q. stream headers drip 1 byte / 0.3 s (total=3 s, queue={queue})", mode, out)
+    assert isinstance(out.error, qs.SpaceTimeoutError), f"{type(out.error).__name__}: {out.error}"
+    assert out.error.limit == "total" and "3 s" in out.error.message, out.error
+    assert 3.0 - 0.1 <= out.seconds <= 3.0 + 0.5, f"gave up after {out.seconds:.2f} s, total=3 s"
+
+
+@pytest.mark.timeout(40)
+def test_t02s_total_holds_on_a_session_the_user_hands_in(mode: str) -> None:
+    """``session=``: the user's requests.Session / aiohttp.ClientSession, and /config's
+    headers drip. The total limit still ends the call on time, and the session
+    stays open for its owner."""
+    import aiohttp
+    import requests
+
+    with FakeSpace(answer=ANSWER) as space, ByteProxy(
+        space.url, {"/config": DRIP}, max_seconds=6
+    ) as proxy:
+        started = time.monotonic()
+        if mode == "sync":
+            with requests.Session() as session:
+                with qs.Client(base_url=proxy.url, timeout=TOTAL_ONLY, max_retries=0,
+                               session=session) as client, pytest.raises(qs.SpaceTimeoutError) as info:
+                    client.chat("hi")
+                seconds = time.monotonic() - started
+                assert session.get(space.url + "/config", timeout=10).status_code == 200
+        else:
+
+            async def run() -> qs.SpaceTimeoutError:
+                async with aiohttp.ClientSession() as session:
+                    async with qs.AsyncClient(base_url=proxy.url, timeout=TOTAL_ONLY,
+                                              max_retries=0, session=session) as client:
+                        try:
+                            await client.chat("hi")
+                        except qs.SpaceTimeoutError as error:
+                            assert not session.closed
+                            return error
+                raise AssertionError("the call ended without a timeout")
+
+            with pytest.raises(qs.SpaceTimeoutError) as info:
+                raise asyncio.run(run())
+            seconds = time.monotonic() - started
+    assert info.value.limit == "total"
+    assert seconds <= TOTAL + SLACK, f"gave up after {seconds:.1f} s, total={TOTAL}"
+
+
 # A Max-layout Space in raw bytes (Gradio 5: /gradio_api, tuples chatbot).
 EVENT = "e" * 32
 SYSTEM = "You are a helpful assistant."

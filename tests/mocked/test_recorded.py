@@ -1,7 +1,8 @@
 """Recorded real-Gradio transcripts replayed through both clients.
 
-The sync client meets them over real HTTP (a local ReplayServer), the async
-client under aioresponses.
+The sync client meets them over real HTTP (a local ReplayServer) and under
+``responses``; the async client under ``aioresponses``. No compatibility shim:
+the test extra pins the aioresponses/aiohttp pair that works (setup.cfg).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import re
 from typing import Any
 
 import pytest
+import responses
 from aioresponses import aioresponses
 
 import qwen_spaces as qs
-from tests.mocked.aiohttp_compat import CompatResponse
 from tests.transcript_replay import (
     BASE,
     ReplayServer,
@@ -45,7 +46,20 @@ def register_async(mock: aioresponses, turn: dict[str, Any], with_config: bool) 
             body=ex["body"].encode("utf-8"),
             status=ex["status"],
             content_type=ex.get("content_type") or "application/json",
-            response_class=CompatResponse,
+        )
+
+
+def register_sync(mock: responses.RequestsMock, turn: dict[str, Any], with_config: bool) -> None:
+    for ex in _exchanges(turn):
+        if ex["path"] == "/config" and not with_config:
+            continue
+        pattern = re.compile("^" + re.escape(BASE + ex["path"]) + r"(\?.*)?$")
+        mock.add(
+            ex["method"],
+            pattern,
+            body=ex["body"].encode("utf-8"),
+            status=ex["status"],
+            content_type=ex.get("content_type") or "application/json",
         )
 
 
@@ -71,6 +85,30 @@ def test_sync_client_replays_transcript(name: str) -> None:
             assert reply.text == turn["expected_answer"]
             assert joined(events) == reply.text
             assert any(path.endswith("/queue/join") for _, path in server.requests)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sync_client_replays_transcript_under_responses(name: str) -> None:
+    transcript = load(name)
+    with qs.Client(model=model_of(transcript), base_url=BASE, max_retries=0) as client:
+        conversation = client.conversation()
+        for i, turn in enumerate(turns(transcript)):
+            # assert_all_requests_are_fired: every recorded exchange was asked for;
+            # and responses refuses any request not registered.
+            with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+                register_sync(mock, turn, with_config=i == 0)
+                if i == 0:
+                    stream = client.stream(messages_of(turn))
+                else:
+                    stream = conversation.stream(turn["request"]["query"])
+                events = list(stream)
+                reply = stream.reply
+                if i == 0:
+                    conversation.commit(reply)
+                sent = [call.request.url for call in mock.calls]
+            assert reply.text == turn["expected_answer"]
+            assert joined(events) == reply.text
+            assert any("/queue/join" in url for url in sent)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -120,7 +158,6 @@ async def test_async_data_stream_http_error_is_a_space_http_error(status: int) -
                     re.compile(re.escape(BASE + ex["path"]) + r"(\?.*)?$"),
                     body="<html>upstream down</html>",
                     status=status,
-                    response_class=CompatResponse,
                 )
             else:
                 register_async(mock, {"exchanges": [ex]}, with_config=True)

@@ -14,19 +14,32 @@ import textwrap
 import pytest
 
 import qwen_spaces as qs
+from qwen_spaces import async_transport, sync_transport
 from qwen_spaces.async_client import AsyncConversation, AsyncStream
 from qwen_spaces.sync_client import Conversation, Stream
 
-PAIRS = [(qs.Client, qs.AsyncClient), (Conversation, AsyncConversation), (Stream, AsyncStream)]
-# The one parameter whose annotation names the twin class itself.
-TWIN_TYPED = {"client"}
+PAIRS = [
+    (qs.Client, qs.AsyncClient),
+    (Conversation, AsyncConversation),
+    (Stream, AsyncStream),
+    # The transports and their exchanges (the answers the loop reads) are twins too.
+    (sync_transport.RequestsTransport, async_transport.AiohttpTransport),
+    (sync_transport._Exchange, async_transport._Exchange),
+]
+# The parameters whose annotation names the twin class itself, or each side's
+# own HTTP library (a requests.Session, an aiohttp.ClientSession).
+TWIN_TYPED = {"client", "session"}
+
+
+# The exchanges are built by their transports from each library's response.
+BUILT_INSIDE = {sync_transport._Exchange, async_transport._Exchange}
 
 
 def public(cls: type) -> dict[str, object]:
     return {
         name: member
         for name, member in inspect.getmembers(cls)
-        if not name.startswith("_") or name == "__init__"
+        if not name.startswith("_") or (name == "__init__" and cls not in BUILT_INSIDE)
     }
 
 
@@ -38,6 +51,19 @@ def _params(member: object) -> list[inspect.Parameter]:
 def _normal(annotation: object) -> str:
     # "Stream" and "AsyncStream", "Iterator[str]" and "AsyncIterator[str]" are twins.
     return re.sub(r"\bAsync(?=[A-Z])", "", str(annotation))
+
+
+def test_the_exchanges_read_the_same_way() -> None:
+    # read/chunks/drain/close and the status and headers the loop reads, on both sides.
+    for cls in (sync_transport._Exchange, async_transport._Exchange):
+        assert {"read", "chunks", "drain", "close", "status", "headers"} <= set(cls.__slots__) | set(
+            dir(cls)
+        )
+    for name in ("read", "drain"):
+        assert inspect.iscoroutinefunction(getattr(async_transport._Exchange, name))
+        assert not inspect.iscoroutinefunction(getattr(sync_transport._Exchange, name))
+    assert inspect.isasyncgenfunction(async_transport._Exchange.chunks)
+    assert inspect.isgeneratorfunction(sync_transport._Exchange.chunks)
 
 
 @pytest.mark.parametrize(("sync_cls", "async_cls"), PAIRS)

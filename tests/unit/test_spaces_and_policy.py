@@ -148,12 +148,12 @@ def test_base_url_must_be_http(url: str) -> None:
 def test_construction_touches_no_network_and_hides_the_token() -> None:
     client = qs.Client(hf_token="hf_secretsecret123", proxy="http://u:pw@127.0.0.1:9")
     assert "hf_secret" not in repr(client) and "pw" not in repr(client)
-    assert client._transport._manager is None
+    assert client._transport._own is None  # no session before the first call
 
 
 def test_import_does_not_load_aiohttp_or_requests() -> None:
-    # aiohttp loads with the first AsyncClient request; requests only with an
-    # upload (requests-toolbelt's encoder): the Client itself runs on urllib3.
+    # aiohttp loads with the first AsyncClient request, requests with the
+    # first Client request: neither at import or construction.
     import subprocess
     import sys
 
