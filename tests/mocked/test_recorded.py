@@ -98,9 +98,9 @@ def test_sync_client_replays_transcript_under_responses(name: str) -> None:
             with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
                 register_sync(mock, turn, with_config=i == 0)
                 if i == 0:
-                    stream = client.stream(messages_of(turn))
+                    stream = client.stream(messages_of(turn), **options_of(turn))
                 else:
-                    stream = conversation.stream(turn["request"]["query"])
+                    stream = conversation.stream(turn["request"]["query"], **options_of(turn))
                 events = list(stream)
                 reply = stream.reply
                 if i == 0:
