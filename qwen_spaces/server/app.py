@@ -27,6 +27,7 @@ from ..policy import redact
 from ..spaces import SPACES, resolve_model
 from .errors import APIError, from_sdk_error
 from .guard import Guard, cors_headers
+from .idle import FirstRequestGuard
 from .parse import (
     DEFAULT_MAX_CHARS,
     DEFAULT_MAX_MESSAGES,
@@ -117,6 +118,8 @@ class _Server:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
+        # Told of each request, when the command serves the app (see server/idle.py).
+        self.first_request: Optional[FirstRequestGuard] = None
         self.clients: dict[str, AsyncClient] = {}
         for model, url in config.spaces.items():
             client = AsyncClient(
@@ -141,6 +144,8 @@ class _Server:
         """Authentication (or, without a key, the guard), CORS for the allowed origins,
         errors in OpenAI's shape, and one log line per request."""
         started = time.monotonic()
+        if self.first_request is not None:
+            self.first_request.request_seen(request.transport)
         status = 500
         cors = self.guard.cors_origin(request.headers.get("Origin"))
         try:

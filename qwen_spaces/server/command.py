@@ -271,16 +271,17 @@ async def serve(config: Any, host: str, port: int) -> None:
     """
     from aiohttp import web
 
-    from .app import create_app
+    from .app import SERVER, create_app
+    from .idle import FirstRequestGuard
     from .logs import HTTP_LOGGER, install, uninstall
 
     redacting = install([config.api_key, os.environ.get("HF_TOKEN")], log.handlers)
     app = create_app(config)
+    guard = app[SERVER].first_request = FirstRequestGuard(config.idle_timeout)
     # handler_cancellation: a client that disconnects cancels its handler at
     # once, even while the answer waits in the Space's queue. keepalive_timeout
-    # also bounds a connection still sending its request's headers: aiohttp's
-    # timer runs from the connection's start (or its last answer) until a whole
-    # request has arrived.
+    # bounds a connection between its answers; the guard, one that has not sent
+    # its first request's headers (aiohttp 3.14 does both, 3.13 only the first).
     runner = web.AppRunner(
         app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS,
         keepalive_timeout=config.idle_timeout, logger=logging.getLogger(HTTP_LOGGER),
@@ -291,12 +292,13 @@ async def serve(config: Any, host: str, port: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        site = web.TCPSite(runner, host, port)
+        protocols = runner.server
+        assert protocols is not None, "set up above"
         try:
-            await site.start()
+            listening = await loop.create_server(guard.wrap(protocols), host, port)
         except OSError as error:
             raise _listen_error(error, host, port) from None
-        bound = runner.addresses[0]
+        bound = listening.sockets[0].getsockname()
         shown = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
         lines = [
             f"qwen-spaces serve: http://{shown}:{bound[1]}/v1 "
@@ -310,6 +312,7 @@ async def serve(config: Any, host: str, port: int) -> None:
         sys.stdout.flush()
         await stop.wait()
         log.info("shutting down")
+        listening.close()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
