@@ -35,6 +35,7 @@ log = logging.getLogger("qwen_spaces")
 
 StatusCallback = Callable[[QueueStatus], Any]
 
+
 class AsyncClient:
     """The asyncio twin of :class:`Client`: the same methods, awaited.
 

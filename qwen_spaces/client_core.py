@@ -157,9 +157,7 @@ class ClientCore:
         adapter = self.spec.adapter
         if uploads and not adapter.takes_files:
             readers = ", ".join(s.model for s in SPACES if s.adapter.takes_files)
-            raise ValueError(
-                f"model {self.spec.model} takes no files; files= works with {readers}"
-            )
+            raise ValueError(f"model {self.spec.model} takes no files; files= works with {readers}")
         units = self._thinking_units(thinking, thinking_budget)
         if conversation is not None:
             if not isinstance(conversation, ConversationState):
@@ -281,11 +279,7 @@ def _token(hf_token: Optional[str]) -> Optional[Secret]:
 def _check_cert(cert: object) -> CertArg:
     if cert is None or isinstance(cert, str):
         return cert
-    if (
-        isinstance(cert, tuple)
-        and len(cert) == 2
-        and all(isinstance(part, str) for part in cert)
-    ):
+    if isinstance(cert, tuple) and len(cert) == 2 and all(isinstance(part, str) for part in cert):
         return (cert[0], cert[1])
     raise TypeError("cert must be the path of a PEM file, or a (cert file, key file) tuple")
 

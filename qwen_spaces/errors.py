@@ -86,9 +86,7 @@ class SpaceHTTPError(QwenSpacesError):
 class QueueFullError(SpaceHTTPError):
     """The Space's queue is full (HTTP 503); retried automatically up to ``max_retries``."""
 
-    def __init__(
-        self, message: str, *, retry_after: Optional[float] = None, url: str = ""
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: Optional[float] = None, url: str = "") -> None:
         super().__init__(503, message, url=url, retry_after=retry_after)
         self.message = message  # what the Space said, not the HTTP framing
 

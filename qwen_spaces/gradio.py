@@ -133,9 +133,7 @@ def check_response(status: int, headers: Mapping[str, str], body: bytes, url: st
         )
     if detail is None:
         raise_if_not_running(body, status=status, url=url, retry_after=retry_after)
-    raise SpaceHTTPError(
-        status, detail or _excerpt(body), url=url, retry_after=retry_after
-    )
+    raise SpaceHTTPError(status, detail or _excerpt(body), url=url, retry_after=retry_after)
 
 
 def is_retryable_status(status: int) -> bool:
@@ -384,7 +382,6 @@ def is_diff(value: Any) -> bool:
             for op in value
         )
     )
-
 
 
 def apply_diff(value: Any, diff: list[Any]) -> Any:

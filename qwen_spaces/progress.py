@@ -116,7 +116,11 @@ class ChatProgress:
             bar = self._upload
             if bar is None:
                 bar = self._upload = _tqdm(
-                    _UPLOAD_LOG, total=total, desc="upload", unit="B", unit_scale=True,
+                    _UPLOAD_LOG,
+                    total=total,
+                    desc="upload",
+                    unit="B",
+                    unit_scale=True,
                     unit_divisor=1024,
                 )
             if sent < bar.n:  # a retried upload starts over

@@ -52,7 +52,7 @@ def page(state: str, *, stage: Optional[str] = "auto", words: bool = True) -> st
         props = f' data-target="SpacePageInner" data-props="{escape(data)}"'
     heading, detail = WORDS[state] if words else ("", "")
     return (
-        "<!DOCTYPE html>\n<html class=\"\">\n<head>\n<meta charset=\"utf-8\" />\n"
+        '<!DOCTYPE html>\n<html class="">\n<head>\n<meta charset="utf-8" />\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1.0" />\n'
         "<title>Qwen2.5 Max Demo - a Hugging Face Space by Qwen</title>\n"
         '<script>window.hubConfig = {"features":{"signupDisabled":false}};</script>\n'

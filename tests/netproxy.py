@@ -31,7 +31,16 @@ from types import TracebackType
 from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
-__all__ = ["ByteProxy", "DelayProxy", "RawServer", "Shape", "chunk", "http_response", "sse", "stream_head"]
+__all__ = [
+    "ByteProxy",
+    "DelayProxy",
+    "RawServer",
+    "Shape",
+    "chunk",
+    "http_response",
+    "sse",
+    "stream_head",
+]
 
 _REQUEST_LINE = re.compile(rb"(?:^|\r\n)([A-Z]{3,7}) (\S+) HTTP/1\.[01]\r\n")
 _READ = 65536
@@ -112,7 +121,10 @@ class _LoopThread:
         return self.start()
 
     def __exit__(
-        self, t: Optional[type[BaseException]], e: Optional[BaseException], tb: Optional[TracebackType]
+        self,
+        t: Optional[type[BaseException]],
+        e: Optional[BaseException],
+        tb: Optional[TracebackType],
     ) -> None:
         self.stop()
 
@@ -159,7 +171,13 @@ class _Response:
     writes: int = 0
 
     def reset(self, method: str, target: str) -> None:
-        self.method, self.target, self.sent, self.head, self.head_done = method, target, 0, b"", False
+        self.method, self.target, self.sent, self.head, self.head_done = (
+            method,
+            target,
+            0,
+            b"",
+            False,
+        )
         self.writes = 0
 
 
@@ -217,8 +235,12 @@ class ByteProxy(_LoopThread):
             self._writers.discard(up_writer)
 
     async def _pump(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, current: _Response,
-        *, upward: bool,
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        current: _Response,
+        *,
+        upward: bool,
     ) -> None:
         """Read one direction and write it shaped, ``latency`` later (through a bounded queue)."""
         loop = asyncio.get_running_loop()
@@ -251,8 +273,13 @@ class ByteProxy(_LoopThread):
             await asyncio.gather(reading, return_exceptions=True)
 
     async def _write(
-        self, writer: asyncio.StreamWriter, data: bytes, shape: Shape, state: _Response,
-        *, count: bool,
+        self,
+        writer: asyncio.StreamWriter,
+        data: bytes,
+        shape: Shape,
+        state: _Response,
+        *,
+        count: bool,
     ) -> None:
         if shape.skip_head and not state.head_done:
             state.head += data
@@ -330,19 +357,30 @@ class RawServer(_LoopThread):
 
 
 def http_response(
-    body: bytes, status: int = 200, content_type: str = "application/json",
+    body: bytes,
+    status: int = 200,
+    content_type: str = "application/json",
     headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """A whole HTTP/1.1 response with Content-Length and ``Connection: close``."""
-    lines = [f"HTTP/1.1 {status} X", f"Content-Type: {content_type}",
-             f"Content-Length: {len(body)}", "Connection: close", *(f"{k}: {v}" for k, v in headers)]
+    lines = [
+        f"HTTP/1.1 {status} X",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{k}: {v}" for k, v in headers),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def stream_head(headers: Sequence[tuple[str, str]] = (), chunked: bool = True) -> bytes:
     """The head of an event-stream response, chunked unless told otherwise."""
-    lines = ["HTTP/1.1 200 OK", "Content-Type: text/event-stream; charset=utf-8",
-             *(["Transfer-Encoding: chunked"] if chunked else []), *(f"{k}: {v}" for k, v in headers)]
+    lines = [
+        "HTTP/1.1 200 OK",
+        "Content-Type: text/event-stream; charset=utf-8",
+        *(["Transfer-Encoding: chunked"] if chunked else []),
+        *(f"{k}: {v}" for k, v in headers),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 

@@ -63,9 +63,15 @@ TARGETS = [
 
 # Rows of the latency section that must hold a figure (not "n/a: why"), and
 # rows that must be there, with a figure or the reason they could not run.
-LATENCY_MEASURED = ["floor:", "floor, requests:", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`",
-                    "`qwen-spaces ask`, cold process, cache empty",
-                    "`qwen-spaces ask`, cold process, cache filled", "`qwen-spaces --version`"]
+LATENCY_MEASURED = [
+    "floor:",
+    "floor, requests:",
+    "qwen_spaces `Client`",
+    "qwen_spaces `AsyncClient`",
+    "`qwen-spaces ask`, cold process, cache empty",
+    "`qwen-spaces ask`, cold process, cache filled",
+    "`qwen-spaces --version`",
+]
 LATENCY_PRESENT = ["gradio_client", "gpt4free"]
 
 MEASURED = ["floor sync", "floor async", "qwen_spaces `Client`", "qwen_spaces `AsyncClient`"]
@@ -74,7 +80,7 @@ MEASURED = ["floor sync", "floor async", "qwen_spaces `Client`", "qwen_spaces `A
 def section(report: str, title: str) -> str:
     start = report.index(title)
     end = report.find("\n## ", start + 1)
-    return report[start: end if end != -1 else len(report)]
+    return report[start : end if end != -1 else len(report)]
 
 
 def rows(text: str, label: str) -> list[str]:
@@ -86,7 +92,10 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=230,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=230,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text()
@@ -123,7 +132,7 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     latency = section(report, "## Latency to the first token")
     for layout in ("### Max layout", "### 1M layout"):
         start = latency.index(layout)
-        part = latency[start: latency.find("\n### ", start + 1)]
+        part = latency[start : latency.find("\n### ", start + 1)]
         for label in LATENCY_MEASURED:
             found = rows(part, label)
             assert found, f"latency {layout}: no row for {label}"
@@ -135,7 +144,12 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     assert len([r for r in sse.splitlines() if r.startswith("| ") and "MiB event" in r]) == 2
     assert len([r for r in sse.splitlines() if "Gradio messages" in r]) == 3
     uploads = section(report, "## Uploading a")
-    for label in ("bare requests", "bare aiohttp", "qwen_spaces `Client.chat", "qwen_spaces `AsyncClient.chat"):
+    for label in (
+        "bare requests",
+        "bare aiohttp",
+        "qwen_spaces `Client.chat",
+        "qwen_spaces `AsyncClient.chat",
+    ):
         found = rows(uploads, label)
         assert found and re.match(r"\d+ \[", found[0].split("|")[2].strip()), found
     served = section(report, "## OpenAI-compatible server")

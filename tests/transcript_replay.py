@@ -179,22 +179,34 @@ class ReplayServer:
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
-    def add(self, method: str, path: str, body: bytes, status: int = 200,
-            content_type: str = "application/json",
-            headers: dict[str, str] | None = None) -> None:
+    def add(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        status: int = 200,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         with self._lock:
             answer = (status, content_type, body, headers or {})
             self._answers.setdefault((method, path), []).append(answer)
 
-    def add_turn(self, turn: dict[str, Any], with_config: bool,
-                 config_headers: dict[str, str] | None = None) -> None:
+    def add_turn(
+        self, turn: dict[str, Any], with_config: bool, config_headers: dict[str, str] | None = None
+    ) -> None:
         """Every exchange of a recorded turn (its /config only if ``with_config``)."""
         for ex in turn["exchanges"]:
             if ex["path"] == "/config" and not with_config:
                 continue
-            self.add(ex["method"], ex["path"], ex["body"].encode("utf-8"), ex["status"],
-                     ex.get("content_type") or "application/json",
-                     config_headers if ex["path"] == "/config" else None)
+            self.add(
+                ex["method"],
+                ex["path"],
+                ex["body"].encode("utf-8"),
+                ex["status"],
+                ex.get("content_type") or "application/json",
+                config_headers if ex["path"] == "/config" else None,
+            )
 
     @property
     def unanswered(self) -> list[tuple[str, str]]:

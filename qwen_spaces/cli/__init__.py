@@ -47,7 +47,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     debug: bool = args.debug
     if debug:
         logging.basicConfig(
-            level=logging.DEBUG, stream=sys.stderr,
+            level=logging.DEBUG,
+            stream=sys.stderr,
             format="%(asctime)s %(name)s %(levelname)s %(message)s",
         )
     try:
@@ -93,31 +94,48 @@ def _parser() -> argparse.ArgumentParser:
     # subcommand's default from overwriting a --debug given before it.
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS,
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="log at DEBUG level and show tracebacks",
     )
     space = argparse.ArgumentParser(add_help=False)
     space.add_argument(
         # The environment's values fill in after parsing (_from_environment),
         # so that an error in one names the variable, not the flag.
-        "-m", "--model", type=model_arg, default=None,
+        "-m",
+        "--model",
+        type=model_arg,
+        default=None,
         help=f"a model name or alias (default $QWEN_SPACES_MODEL, else {DEFAULT_MODEL}; "
         f"see `{PROG} models`)",
     )
     space.add_argument(
-        "--base-url", type=url_arg, default=None,
+        "--base-url",
+        type=url_arg,
+        default=None,
         help="another Space: a duplicate or a local server (default $QWEN_SPACES_BASE_URL)",
     )
     space.add_argument(
-        "--timeout", type=seconds_arg, default=None, metavar="S",
+        "--timeout",
+        type=seconds_arg,
+        default=None,
+        metavar="S",
         help="cap every time limit of a call at S seconds",
     )
     space.add_argument(
-        "--no-think", dest="thinking", action="store_const", const=False, default=None,
+        "--no-think",
+        dest="thinking",
+        action="store_const",
+        const=False,
+        default=None,
         help="a Qwen3 model answers without thinking first (default: it thinks)",
     )
     space.add_argument(
-        "--thinking-budget", type=positive_int_arg, default=None, metavar="N",
+        "--thinking-budget",
+        type=positive_int_arg,
+        default=None,
+        metavar="N",
         help="cap a Qwen3 model's thinking at N tokens (1 to 38912; rounded up to 1024s)",
     )
 

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 def _read_prompt(arg: Optional[str]) -> str:
     if arg is None or arg == "-":
         if arg is None and sys.stdin.isatty():
-            raise UsageError(f"no prompt: {PROG} ask \"PROMPT\", or pipe it on stdin")
+            raise UsageError(f'no prompt: {PROG} ask "PROMPT", or pipe it on stdin')
         data = sys.stdin.buffer.read()
         try:
             text = data.decode("utf-8").rstrip()
@@ -69,7 +69,9 @@ def _read_prompt(arg: Optional[str]) -> str:
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``ask`` command to the subparsers ``commands``."""
     command = commands.add_parser(
-        "ask", parents=parents, help="one question, streamed to stdout",
+        "ask",
+        parents=parents,
+        help="one question, streamed to stdout",
         description="Stream one answer to stdout. Queue position and ETA go to stderr when it "
         "is a terminal (or with --progress), and so does a thinking model's reasoning, dimmed "
         "(--json carries it).",
@@ -79,11 +81,16 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     command.add_argument("-s", "--system", default=None, help="a system prompt")
     command.add_argument(
-        "-f", "--file", action="append", default=[], metavar="PATH",
+        "-f",
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
         help="a document for the model to read (repeatable; qwen-2.5-1m only)",
     )
     command.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print one JSON object (text, reasoning, thinking_seconds, model, timings) "
         "instead of the stream",
     )

@@ -169,9 +169,7 @@ class Outcome:
 _INPUT_ERRORS = ("InputError", "ValueError", "TypeError")
 
 
-async def _run_batch(
-    args: argparse.Namespace, jobs: list[Job], total: int, fd: int
-) -> Outcome:
+async def _run_batch(args: argparse.Namespace, jobs: list[Job], total: int, fd: int) -> Outcome:
     import asyncio
 
     from tqdm import tqdm
@@ -183,7 +181,10 @@ async def _run_batch(
     # Into a log (--progress, stderr no terminal): a line per change, not \r frames.
     log = bar_file(sys.stderr, "{n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
     bar = tqdm(
-        total=total, initial=total - len(jobs), unit="line", disable=not wants_status(args),
+        total=total,
+        initial=total - len(jobs),
+        unit="line",
+        disable=not wants_status(args),
         **(log or {"file": sys.stderr, "dynamic_ncols": True}),
     )
     try:
@@ -260,10 +261,12 @@ def _summary(args: argparse.Namespace, outcome: Outcome, skipped: int) -> list[s
     lines = [f"{outcome.ok} answered, {outcome.failed} failed{already} -> {args.output}"]
     bad = outcome.bad_input
     # "line 3: ..." already names its line; each shown as IN:LINE: reason, as compilers do.
-    lines += [f"{args.input}:{n}: {error.removeprefix(f'line {n}: ')}"
-              for n, error in bad[:_SHOWN_BAD_LINES]]
+    lines += [
+        f"{args.input}:{n}: {error.removeprefix(f'line {n}: ')}"
+        for n, error in bad[:_SHOWN_BAD_LINES]
+    ]
     if len(bad) > _SHOWN_BAD_LINES:
-        lines.append(f"... and {len(bad) - _SHOWN_BAD_LINES} more (the \"error\" of each in OUT)")
+        lines.append(f'... and {len(bad) - _SHOWN_BAD_LINES} more (the "error" of each in OUT)')
     if bad:
         these = "this line" if len(bad) == 1 else f"these {len(bad)} lines"
         lines.append(
@@ -281,7 +284,9 @@ def _summary(args: argparse.Namespace, outcome: Outcome, skipped: int) -> list[s
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``batch`` command to the subparsers ``commands``."""
     command = commands.add_parser(
-        "batch", parents=parents, help="answer a JSONL file of prompts, resumably",
+        "batch",
+        parents=parents,
+        help="answer a JSONL file of prompts, resumably",
         description='Each input line is {"id": ..., "prompt": "..."} or {"id": ..., '
         '"messages": [...]} (the id defaults to the line number). Answers are appended to OUT '
         "as they finish, one JSON line each (id, text or error, model, timings). Rerunning "
@@ -292,7 +297,11 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     command.add_argument("input", type=Path, metavar="IN.jsonl")
     command.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.jsonl")
     command.add_argument(
-        "-c", "--concurrency", type=positive_int_arg, default=4, metavar="N",
+        "-c",
+        "--concurrency",
+        type=positive_int_arg,
+        default=4,
+        metavar="N",
         help="answers in flight at once (default 4)",
     )
     command.add_argument("--progress", action="store_true", help="the progress bar, always")

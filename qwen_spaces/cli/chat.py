@@ -46,6 +46,7 @@ commands:
   /exit           leave (or Ctrl-D)
 Ctrl-C stops an answer and cancels it on the Space. Start a message with // to send a literal /."""
 
+
 def _history_file() -> Path:
     state = os.environ.get("XDG_STATE_HOME")
     if state:
@@ -180,8 +181,11 @@ class ChatSession:
         try:
             self.conversation.thinking = rest == "on"
         except ValueError:
-            print(f"error: {self.client.model} has no thinking mode; /think needs a Qwen3 "
-                  "model (-m qwen-3-235b ...)", file=sys.stderr)
+            print(
+                f"error: {self.client.model} has no thinking mode; /think needs a Qwen3 "
+                "model (-m qwen-3-235b ...)",
+                file=sys.stderr,
+            )
             return
         print(f"(thinking {rest} from the next message)")
 
@@ -194,8 +198,10 @@ class ChatSession:
             print("(attachments cleared)")
             return
         if not resolve_model(self.client.model).adapter.takes_files:
-            print(f"error: {self.client.model} reads no files; /file needs -m qwen-2.5-1m",
-                  file=sys.stderr)
+            print(
+                f"error: {self.client.model} reads no files; /file needs -m qwen-2.5-1m",
+                file=sys.stderr,
+            )
             return
         path = os.path.expanduser(path)
         try:
@@ -246,7 +252,9 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``chat`` command to the subparsers ``commands``."""
     command = commands.add_parser(
-        "chat", parents=parents, help="an interactive conversation",
+        "chat",
+        parents=parents,
+        help="an interactive conversation",
         description="An interactive conversation. " + CHAT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

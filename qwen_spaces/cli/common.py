@@ -131,9 +131,13 @@ def check_thinking_flags(args: argparse.Namespace, model: str) -> None:
             raise UsageError(str(error).replace("thinking_budget", "--thinking-budget")) from None
 
 
-def start(client: Client, messages: Messages, files: Sequence[str] = (),
-          conversation: Optional[Conversation] = None,
-          args: Optional[argparse.Namespace] = None) -> Stream:
+def start(
+    client: Client,
+    messages: Messages,
+    files: Sequence[str] = (),
+    conversation: Optional[Conversation] = None,
+    args: Optional[argparse.Namespace] = None,
+) -> Stream:
     """A call's stream, with what is wrong with its input said as a usage error.
 
     ``args`` brings the thinking flags (``--no-think``, ``--thinking-budget``).
@@ -164,8 +168,6 @@ def flush_or_silence_stdout() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
 
 
 class TextPrinter:

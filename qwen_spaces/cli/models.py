@@ -58,7 +58,9 @@ def _check(model: str, args: argparse.Namespace) -> str:
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``models`` command to the subparsers ``commands``."""
     command = commands.add_parser(
-        "models", parents=parents, help="the known models and their Spaces",
+        "models",
+        parents=parents,
+        help="the known models and their Spaces",
         description="List the known models, their Spaces and aliases (with --base-url, the one "
         "model served there: --model, or the default); --check asks each a tiny question "
         f"(timeout {CHECK_TIMEOUT:g} s unless --timeout) and exits 1 if one fails.",

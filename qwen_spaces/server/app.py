@@ -150,10 +150,13 @@ class _Server:
         cors = self.guard.cors_origin(request.headers.get("Origin"))
         try:
             if self._key is None:
-                self.guard.check(request.method, request.headers, request.content_type,
-                                 _local_address(request))
-            if cors is not None and request.method == "OPTIONS" and (
-                "Access-Control-Request-Method" in request.headers
+                self.guard.check(
+                    request.method, request.headers, request.content_type, _local_address(request)
+                )
+            if (
+                cors is not None
+                and request.method == "OPTIONS"
+                and ("Access-Control-Request-Method" in request.headers)
             ):  # a preflight: no key is sent with it
                 status = 204
                 return web.Response(status=204, headers=cors_headers(cors, preflight=True))
@@ -187,8 +190,12 @@ class _Server:
             if "qs_model" in request:
                 extra = f" model={request['qs_model']} stream={str(request['qs_stream']).lower()}"
             log.info(
-                "%s %s %d %.3fs%s", request.method, request.path, status,
-                time.monotonic() - started, extra,
+                "%s %s %d %.3fs%s",
+                request.method,
+                request.path,
+                status,
+                time.monotonic() - started,
+                extra,
             )
 
     def _authenticate(self, request: web.Request) -> None:
@@ -198,8 +205,10 @@ class _Server:
         given = token.strip().encode("utf-8", "surrogateescape")
         if not (scheme.lower() == "bearer" and hmac.compare_digest(given, self._key)):
             raise APIError(
-                401, "missing or incorrect API key: send 'Authorization: Bearer <key>' with the "
-                "key the server was started with", code="invalid_api_key",
+                401,
+                "missing or incorrect API key: send 'Authorization: Bearer <key>' with the "
+                "key the server was started with",
+                code="invalid_api_key",
             )
 
     # --- routes ------------------------------------------------------------------
@@ -211,10 +220,13 @@ class _Server:
         spec = resolve_model(model)
         thinking: dict[str, Any] = {}
         if spec.adapter.thinks:
-            thinking = {"thinking": {
-                "fields": list(THINKING_FIELDS), "max_budget": MAX_BUDGET,
-                "reasoning_effort": dict(EFFORT_BUDGETS),
-            }}
+            thinking = {
+                "thinking": {
+                    "fields": list(THINKING_FIELDS),
+                    "max_budget": MAX_BUDGET,
+                    "reasoning_effort": dict(EFFORT_BUDGETS),
+                }
+            }
         return {
             "id": model,
             "object": "model",
@@ -240,8 +252,9 @@ class _Server:
         except ValueError:
             model = ""
         if model not in self.clients:
-            raise APIError(404, f"the model {name!r} is not served here", param="model",
-                           code="model_not_found")
+            raise APIError(
+                404, f"the model {name!r} is not served here", param="model", code="model_not_found"
+            )
         return web.json_response(self._model_info(model))
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
@@ -264,8 +277,11 @@ class _Server:
             try:
                 files = list(chat.files) or None
                 stream = client.stream(
-                    messages, conversation=conversation, files=files,
-                    thinking=chat.thinking.enabled, thinking_budget=chat.thinking.budget,
+                    messages,
+                    conversation=conversation,
+                    files=files,
+                    thinking=chat.thinking.enabled,
+                    thinking_budget=chat.thinking.budget,
                 )
             except (ValueError, TypeError) as exc:  # the SDK's own input checks
                 raise _invalid(exc) from None
@@ -290,7 +306,8 @@ class _Server:
     async def _read_body(self, request: web.Request) -> bytes:
         limit = self.config.max_body
         too_large = APIError(
-            413, f"the request body is larger than this server's limit of {limit} bytes",
+            413,
+            f"the request body is larger than this server's limit of {limit} bytes",
             code="request_too_large",
         )
         if request.content_length is not None and request.content_length > limit:
@@ -301,15 +318,19 @@ class _Server:
             raise too_large from None
         except asyncio.TimeoutError:
             raise APIError(
-                408, f"the request body did not arrive within {self.config.body_timeout:g} s",
+                408,
+                f"the request body did not arrive within {self.config.body_timeout:g} s",
                 code="request_timeout",
             ) from None
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
         busy = APIError(
-            429, f"the server is already answering {self.config.concurrency} requests; "
-            "retry shortly", type="rate_limit_error", code="server_busy", retry_after=1,
+            429,
+            f"the server is already answering {self.config.concurrency} requests; retry shortly",
+            type="rate_limit_error",
+            code="server_busy",
+            retry_after=1,
         )
         if not self.slots.locked():
             await self.slots.acquire()  # free: returns at once
@@ -436,17 +457,22 @@ def _error_response(error: APIError, cors: Optional[str] = None) -> web.Response
     if cors is not None:
         headers.update(cors_headers(cors, preflight=False))
     return web.Response(
-        status=error.status, text=error.json(), content_type="application/json", headers=headers,
+        status=error.status,
+        text=error.json(),
+        content_type="application/json",
+        headers=headers,
     )
 
 
 def _http_error(exc: web.HTTPException, request: web.Request) -> APIError:
     if exc.status == 404:
-        return APIError(404, f"no route {request.method} {redact(request.path)}",
-                        code="not_found")
+        return APIError(404, f"no route {request.method} {redact(request.path)}", code="not_found")
     if exc.status == 405:
-        return APIError(405, f"{request.method} is not allowed on {redact(request.path)}",
-                        code="method_not_allowed")
+        return APIError(
+            405,
+            f"{request.method} is not allowed on {redact(request.path)}",
+            code="method_not_allowed",
+        )
     if exc.status == 413:
         return APIError(413, "the request body is too large", code="request_too_large")
     return APIError(exc.status, exc.reason or "HTTP error")

@@ -57,76 +57,118 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     ``--base-url``, ``--timeout`` (a cap on every time limit of a call).
     """
     serve = subparsers.add_parser(
-        "serve", parents=parents or [], help="an OpenAI-compatible server in front of the Spaces",
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "serve",
+        parents=parents or [],
+        help="an OpenAI-compatible server in front of the Spaces",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)"
     )
     serve.add_argument(
-        "--api-key", default=None, metavar="KEY",
+        "--api-key",
+        default=None,
+        metavar="KEY",
         help="require 'Authorization: Bearer KEY' (default $QWEN_SPACES_API_KEY)",
     )
     serve.add_argument(
-        "--insecure-no-auth", action="store_true",
+        "--insecure-no-auth",
+        action="store_true",
         help="allow binding a non-loopback address without an API key",
     )
     serve.add_argument(
-        "--space", action="append", default=[], metavar="MODEL=URL", type=_space,
+        "--space",
+        action="append",
+        default=[],
+        metavar="MODEL=URL",
+        type=_space,
         help="serve MODEL from the Space at URL (a duplicate or a local server); repeatable. "
         "Without it: --model at --base-url, else every model (or --model alone) at its "
         "public Space",
     )
     serve.add_argument(
-        "--concurrency", type=_positive_int, default=32, metavar="N",
+        "--concurrency",
+        type=_positive_int,
+        default=32,
+        metavar="N",
         help="requests read, parsed and answered at once (default 32)",
     )
     serve.add_argument(
-        "--queue-wait", type=_seconds, default=10.0, metavar="S",
+        "--queue-wait",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
         help="how long a request beyond --concurrency waits for a slot before its 429 "
         "(default 10; 0 answers 429 at once)",
     )
     serve.add_argument(
-        "--max-body", type=_positive_int, default=8 * 1024 * 1024, metavar="BYTES",
+        "--max-body",
+        type=_positive_int,
+        default=8 * 1024 * 1024,
+        metavar="BYTES",
         help="largest request body (default 8 MiB); larger ones get a 413",
     )
     serve.add_argument(
-        "--max-messages", type=_positive_int, default=DEFAULT_MAX_MESSAGES, metavar="N",
+        "--max-messages",
+        type=_positive_int,
+        default=DEFAULT_MAX_MESSAGES,
+        metavar="N",
         help=f"most messages in one request (default {DEFAULT_MAX_MESSAGES}); more get a 400",
     )
     serve.add_argument(
-        "--max-chars", type=_positive_int, default=DEFAULT_MAX_CHARS, metavar="N",
+        "--max-chars",
+        type=_positive_int,
+        default=DEFAULT_MAX_CHARS,
+        metavar="N",
         help=f"most characters of text in one request's messages (default {DEFAULT_MAX_CHARS})"
         "; more get a 400",
     )
     serve.add_argument(
-        "--body-timeout", type=_positive_seconds, default=30.0, metavar="S",
+        "--body-timeout",
+        type=_positive_seconds,
+        default=30.0,
+        metavar="S",
         help="how long a request body may take to arrive before a 408 (default 30)",
     )
     serve.add_argument(
-        "--idle-timeout", type=_positive_seconds, default=15.0, metavar="S",
+        "--idle-timeout",
+        type=_positive_seconds,
+        default=15.0,
+        metavar="S",
         help="close a connection that has not sent a whole request's headers within S seconds "
         "of opening or of its last answer: idle keep-alive and half-sent requests (default 15)",
     )
     serve.add_argument(
-        "--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
         help="without an API key, also answer this Host header (a name this machine has, or a "
         "reverse proxy's; without :PORT any port; '*' turns the check off); repeatable",
     )
     serve.add_argument(
-        "--allow-origin", action="append", default=[], metavar="ORIGIN",
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
         help="let web pages at ORIGIN (such as https://app.example) call the server, with CORS "
         "headers; without it, a server without an API key refuses any Origin but its own "
         "('*' allows all); repeatable",
     )
     serve.add_argument(
-        "--sessions", type=_positive_int, default=4096, metavar="N",
-        help="1M and Qwen3 conversations remembered to continue their Space session "
-        "(default 4096)",
+        "--sessions",
+        type=_positive_int,
+        default=4096,
+        metavar="N",
+        help="1M and Qwen3 conversations remembered to continue their Space session (default 4096)",
     )
     serve.add_argument(
-        "--max-retries", type=_count, default=2, metavar="N",
+        "--max-retries",
+        type=_count,
+        default=2,
+        metavar="N",
         help="retries of a call the Space refused before any answer (default 2)",
     )
     serve.set_defaults(run=run)
@@ -217,12 +259,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         config = ServerConfig(
-            spaces=spaces_of(args), api_key=api_key, concurrency=args.concurrency,
-            queue_wait=args.queue_wait, max_body=args.max_body, sessions=args.sessions,
-            max_messages=args.max_messages, max_chars=args.max_chars,
-            body_timeout=args.body_timeout, idle_timeout=args.idle_timeout,
-            allowed_hosts=args.allowed_host, allow_origins=args.allow_origin,
-            timeout=getattr(args, "timeout", None), max_retries=args.max_retries,
+            spaces=spaces_of(args),
+            api_key=api_key,
+            concurrency=args.concurrency,
+            queue_wait=args.queue_wait,
+            max_body=args.max_body,
+            sessions=args.sessions,
+            max_messages=args.max_messages,
+            max_chars=args.max_chars,
+            body_timeout=args.body_timeout,
+            idle_timeout=args.idle_timeout,
+            allowed_hosts=args.allowed_host,
+            allow_origins=args.allow_origin,
+            timeout=getattr(args, "timeout", None),
+            max_retries=args.max_retries,
         )
     except (ValueError, TypeError) as error:
         sys.stderr.write(f"qwen-spaces serve: {error}\n")
@@ -283,8 +333,12 @@ async def serve(config: Any, host: str, port: int) -> None:
     # bounds a connection between its answers; the guard, one that has not sent
     # its first request's headers (aiohttp 3.14 does both, 3.13 only the first).
     runner = web.AppRunner(
-        app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS,
-        keepalive_timeout=config.idle_timeout, logger=logging.getLogger(HTTP_LOGGER),
+        app,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+        keepalive_timeout=config.idle_timeout,
+        logger=logging.getLogger(HTTP_LOGGER),
     )
     await runner.setup()
     stop = asyncio.Event()

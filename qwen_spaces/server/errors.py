@@ -76,8 +76,10 @@ def bad_request(message: str, param: Optional[str] = None, code: Optional[str] =
 def unsupported(what: str, param: str) -> APIError:
     """A 400 for something OpenAI's API has and the Qwen Spaces cannot carry."""
     return APIError(
-        400, f"{what} is not supported by this server (the Qwen Spaces take text only)",
-        param=param, code="unsupported_parameter",
+        400,
+        f"{what} is not supported by this server (the Qwen Spaces take text only)",
+        param=param,
+        code="unsupported_parameter",
     )
 
 
@@ -87,17 +89,24 @@ def from_sdk_error(error: QwenSpacesError) -> APIError:
     message = error.message
     if isinstance(error, QueueFullError):
         return APIError(
-            429, f"the Space's queue is full: {message}", type="rate_limit_error",
-            code="queue_full", retry_after=error.retry_after or DEFAULT_RETRY_AFTER,
+            429,
+            f"the Space's queue is full: {message}",
+            type="rate_limit_error",
+            code="queue_full",
+            retry_after=error.retry_after or DEFAULT_RETRY_AFTER,
         )
     if isinstance(error, SpaceHTTPError) and error.status_code == 429:
         return APIError(
-            429, f"the Space is rate limiting: {message}", type="rate_limit_error",
-            code="rate_limited", retry_after=error.retry_after or DEFAULT_RETRY_AFTER,
+            429,
+            f"the Space is rate limiting: {message}",
+            type="rate_limit_error",
+            code="rate_limited",
+            retry_after=error.retry_after or DEFAULT_RETRY_AFTER,
         )
     if isinstance(error, SpaceTimeoutError):
-        return APIError(504, f"the Space timed out: {message}", type="api_error",
-                        code="space_timeout")
+        return APIError(
+            504, f"the Space timed out: {message}", type="api_error", code="space_timeout"
+        )
     if isinstance(error, SpaceError):  # its message says it is the Space's
         return APIError(502, message, type="api_error", code="space_error")
     if isinstance(error, SpaceConnectionError):

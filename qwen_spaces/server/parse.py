@@ -22,8 +22,13 @@ from .errors import APIError, bad_request, unsupported
 from .thinking import Thinking, parse_thinking
 
 __all__ = [
-    "DEFAULT_MAX_CHARS", "DEFAULT_MAX_MESSAGES", "IGNORED_PARAMETERS", "ChatRequest", "Limits",
-    "parse_chat_request", "parse_json",
+    "DEFAULT_MAX_CHARS",
+    "DEFAULT_MAX_MESSAGES",
+    "IGNORED_PARAMETERS",
+    "ChatRequest",
+    "Limits",
+    "parse_chat_request",
+    "parse_json",
 ]
 
 #: Defaults of ``serve --max-messages`` and ``--max-chars``: a long chat fits (500 turns; about
@@ -34,15 +39,37 @@ DEFAULT_MAX_CHARS = 1_000_000
 #: Common request fields the Spaces have no knob for: accepted and ignored (as is any
 #: field not named anywhere here).
 IGNORED_PARAMETERS = (
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
-    "response_format", "user", "metadata", "store", "service_tier", "parallel_tool_calls",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "user",
+    "metadata",
+    "store",
+    "service_tier",
+    "parallel_tool_calls",
 )
 
 #: What gets a 400 because the Spaces cannot carry it.
-UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call", "n > 1",
-               "tool and function messages", "assistant tool_calls", "image and audio parts",
-               "file parts by file_id")
+UNSUPPORTED = (
+    "tools",
+    "functions",
+    "tool_choice",
+    "function_call",
+    "n > 1",
+    "tool and function messages",
+    "assistant tool_calls",
+    "image and audio parts",
+    "file parts by file_id",
+)
 
 
 @dataclass(frozen=True)
@@ -80,18 +107,22 @@ def parse_json(body: bytes) -> Any:
     except RecursionError:
         raise bad_request(
             "the request body is nested too deeply (arrays or objects inside each other, "
-            "hundreds of levels down); a chat request needs a few levels", code="invalid_json",
+            "hundreds of levels down); a chat request needs a few levels",
+            code="invalid_json",
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"the request body is not valid JSON ({exc})", code="invalid_json") \
-            from None
+        raise bad_request(
+            f"the request body is not valid JSON ({exc})", code="invalid_json"
+        ) from None
     if _SURROGATE_ESCAPE.search(body):
         where = _lone_surrogate(data)
         if where is not None:
             what, path, char = where
             raise bad_request(
                 f"{what} holds a lone UTF-16 surrogate (\\u{ord(char):04x}), which is not "
-                "valid Unicode text", param=path or None, code="invalid_unicode",
+                "valid Unicode text",
+                param=path or None,
+                code="invalid_unicode",
             )
     return data
 
@@ -148,8 +179,10 @@ def parse_chat_request(
         canonical = ""
     if canonical not in served:
         raise APIError(
-            404, f"the model {model!r} is not served here; models: {', '.join(served)}",
-            param="model", code="model_not_found",
+            404,
+            f"the model {model!r} is not served here; models: {', '.join(served)}",
+            param="model",
+            code="model_not_found",
         )
 
     for name in ("tools", "functions"):
@@ -184,7 +217,8 @@ def parse_chat_request(
     if len(messages) > limits.messages:
         raise bad_request(
             f"'messages' holds {len(messages)} messages, over this server's limit of "
-            f"{limits.messages} (serve --max-messages)", param="messages",
+            f"{limits.messages} (serve --max-messages)",
+            param="messages",
             code="too_many_messages",
         )
     for i, message in enumerate(messages):
@@ -199,17 +233,24 @@ def parse_chat_request(
     except (ValueError, TypeError) as exc:
         if str(exc) == "the last user message is empty":  # the SDK's words: say which one
             where = f"messages[{_last_user(messages)}].content"
-            raise bad_request(f"{where} is empty: the last user message needs text",
-                              param=where) from None
+            raise bad_request(
+                f"{where} is empty: the last user message needs text", param=where
+            ) from None
         raise bad_request(f"invalid 'messages': {exc}", param="messages") from None
     chars = sum(len(m["content"]) for m in normalized)
     if chars > limits.chars:
         raise bad_request(
             f"the messages hold {chars} characters of text, over this server's limit of "
-            f"{limits.chars} (serve --max-chars)", param="messages", code="too_many_characters",
+            f"{limits.chars} (serve --max-chars)",
+            param="messages",
+            code="too_many_characters",
         )
     return ChatRequest(
-        canonical, normalized, stream=bool(stream), include_usage=include_usage, files=files,
+        canonical,
+        normalized,
+        stream=bool(stream),
+        include_usage=include_usage,
+        files=files,
         thinking=thinking,
     )
 
@@ -221,9 +262,7 @@ def _last_user(messages: list[Any]) -> int:
     )
 
 
-def _take_files(
-    messages: list[Any], model: str
-) -> tuple[list[Any], tuple[tuple[str, bytes], ...]]:
+def _take_files(messages: list[Any], model: str) -> tuple[list[Any], tuple[tuple[str, bytes], ...]]:
     """The messages without their ``file`` parts, and the last user message's files.
 
     A client resends the whole history each time: the files of earlier
@@ -243,7 +282,8 @@ def _take_files(
             readers = " or ".join(s.model for s in SPACES if s.adapter.takes_files)
             raise bad_request(
                 f"messages[{i}].content[{j}]: file parts work only with model {readers}; "
-                f"{model} reads text only", param=f"messages[{i}].content[{j}]",
+                f"{model} reads text only",
+                param=f"messages[{i}].content[{j}]",
             )
         kept = [part for part in content if not _is_file(part)]
         if i == last_user:
@@ -251,7 +291,8 @@ def _take_files(
             if all(_blank_text(part) for part in kept):
                 raise bad_request(
                     f"messages[{i}].content has file parts but no text: add a text part "
-                    "saying what to do with the files", param=f"messages[{i}].content",
+                    "saying what to do with the files",
+                    param=f"messages[{i}].content",
                 )
         out.append({**message, "content": kept or ""})
     return out, tuple(files)
@@ -277,12 +318,11 @@ def _file(part: Mapping[str, Any], where: str) -> tuple[str, bytes]:
     data, name = file.get("file_data"), file.get("filename")
     if not isinstance(data, str) or not isinstance(name, str) or not name:
         raise bad_request(
-            f"{where}: a file part needs 'filename' and 'file_data' "
-            "(a data: URI or plain base64)", param=where,
+            f"{where}: a file part needs 'filename' and 'file_data' (a data: URI or plain base64)",
+            param=where,
         )
     encoded = data.partition(",")[2] if data.startswith("data:") else data
     try:
         return name, base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise bad_request(f"{where}: 'file_data' of {name!r} is not base64", param=where) \
-            from None
+        raise bad_request(f"{where}: 'file_data' of {name!r} is not base64", param=where) from None

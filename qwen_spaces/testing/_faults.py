@@ -230,7 +230,9 @@ class Fault:
 
     @classmethod
     def upload_error(
-        cls, status: int = 413, body: str = '{"detail":"Request Entity Too Large"}',
+        cls,
+        status: int = 413,
+        body: str = '{"detail":"Request Entity Too Large"}',
         times: Optional[int] = 1,
     ) -> Fault:
         """``POST {P}/upload`` answers ``status`` (413 too large, 5xx...) without storing."""

@@ -68,8 +68,13 @@ class MessageScript:
             return script
         if _takes_record(script):
             record = RecordedChat(
-                "", chat.query, chat.turns, chat.system,
-                chat.model, chat.thinking, chat.thinking_budget,
+                "",
+                chat.query,
+                chat.turns,
+                chat.system,
+                chat.model,
+                chat.thinking,
+                chat.thinking_budget,
             )
             return script(chat.query, chat.turns, chat.system, record)
         return script(chat.query, chat.turns, chat.system)
@@ -257,7 +262,8 @@ def _takes_record(fn: AnswerFn) -> bool:
     except (TypeError, ValueError):  # a builtin without a signature
         return False
     positional = [
-        p for p in parameters
+        p
+        for p in parameters
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
     ]
     return len(positional) >= 4 or any(p.kind is p.VAR_POSITIONAL for p in positional)

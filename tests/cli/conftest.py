@@ -39,7 +39,9 @@ class FakeStdin(io.TextIOWrapper):
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
     """Run ``qwen-spaces ARGS`` in this process: (exit code, stdout, stderr)."""
 
     def run(*args: str, stdin: str = "", tty: bool = False) -> Result:
@@ -58,7 +60,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 def child_env(home: Optional[Path] = None) -> dict[str, str]:
     # The test's own discovery cache stays (tests/conftest.py): never the user's.
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("QWEN_SPACES", "XDG_")) or k == "QWEN_SPACES_CACHE_DIR"
     }
     env["PYTHONPATH"] = str(ROOT)
@@ -84,8 +87,14 @@ def cli_command(*args: str) -> list[str]:
 
 def run_child(*args: str, input: str = "", timeout: float = 15) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        cli_command(*args), input=input, capture_output=True, text=True, timeout=timeout,
-        env=child_env(), cwd=ROOT, preexec_fn=default_sigint,
+        cli_command(*args),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env(),
+        cwd=ROOT,
+        preexec_fn=default_sigint,
     )
 
 

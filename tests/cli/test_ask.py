@@ -42,10 +42,16 @@ def test_streams_as_it_arrives() -> None:
     # A child process with stdout on a pipe: each piece must reach the pipe
     # when it arrives, not when the answer ends.
     arrivals: list[tuple[float, bytes]] = []
-    with FakeSpace(answer=["one ", "two ", "three"], delay=0.5) as space, subprocess.Popen(
-        cli_command("ask", "hi", "--base-url", space.url),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
-    ) as child:
+    with (
+        FakeSpace(answer=["one ", "two ", "three"], delay=0.5) as space,
+        subprocess.Popen(
+            cli_command("ask", "hi", "--base-url", space.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            cwd=ROOT,
+        ) as child,
+    ):
         assert child.stdout is not None
         while chunk := os.read(child.stdout.fileno(), 1024):
             arrivals.append((time.monotonic(), chunk))
@@ -115,7 +121,9 @@ def test_error_after_partial_text(cli: Cli) -> None:
         result = cli("ask", "hi", "--base-url", space.url)
     assert result.code == 1
     assert result.out == "abcdef\n"  # what arrived stays printed, the line is ended
-    assert result.err.startswith("qwen-spaces: SpaceConnectionError: ") and result.err.count("\n") == 1
+    assert (
+        result.err.startswith("qwen-spaces: SpaceConnectionError: ") and result.err.count("\n") == 1
+    )
 
 
 def test_unreachable_exits_1(cli: Cli) -> None:
@@ -123,7 +131,9 @@ def test_unreachable_exits_1(cli: Cli) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = cli("ask", "hi", "--base-url", f"http://127.0.0.1:{port}")
-    assert result.code == 1 and result.err.startswith("qwen-spaces: SpaceConnectionError: cannot reach")
+    assert result.code == 1 and result.err.startswith(
+        "qwen-spaces: SpaceConnectionError: cannot reach"
+    )
     assert result.err.count("\n") == 1  # no retry warnings either
 
 
@@ -153,7 +163,9 @@ def test_debug_shows_the_traceback_and_logs() -> None:
     assert "Traceback" not in plain.stderr
     for result in (debug, before):
         assert "Traceback" in result.stderr and "qwen_spaces DEBUG POST" in result.stderr
-        assert result.stderr.endswith("qwen-spaces: SpaceError: the Space reported an error: boom\n")
+        assert result.stderr.endswith(
+            "qwen-spaces: SpaceError: the Space reported an error: boom\n"
+        )
 
 
 def test_console_script_and_module() -> None:
@@ -161,11 +173,21 @@ def test_console_script_and_module() -> None:
     assert script is not None, "pip install -e . puts qwen-spaces next to python"
     with FakeSpace() as space:
         for command in ([script], cli_command()):
-            ok = subprocess.run([*command, "ask", "hi", "--base-url", space.url],
-                                capture_output=True, text=True, timeout=15, env=child_env())
+            ok = subprocess.run(
+                [*command, "ask", "hi", "--base-url", space.url],
+                capture_output=True,
+                text=True,
+                timeout=15,
+                env=child_env(),
+            )
             assert (ok.returncode, ok.stdout) == (0, "You said: hi (turn 1)\n")
-            usage = subprocess.run([*command, "ask", "hi", "--model", "nope"],
-                                   capture_output=True, text=True, timeout=15, env=child_env())
+            usage = subprocess.run(
+                [*command, "ask", "hi", "--model", "nope"],
+                capture_output=True,
+                text=True,
+                timeout=15,
+                env=child_env(),
+            )
             assert usage.returncode == 2 and "unknown model 'nope'" in usage.stderr
 
 
@@ -184,11 +206,17 @@ def test_ctrl_c_cancels_the_answer(runner: str) -> None:
 
 
 def _ctrl_c_cancels_the_answer() -> None:
-    with FakeSpace(answer="word " * 200, delay=0.05) as space, subprocess.Popen(
-        cli_command("ask", "hi", "--base-url", space.url),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
-        preexec_fn=default_sigint,
-    ) as child:
+    with (
+        FakeSpace(answer="word " * 200, delay=0.05) as space,
+        subprocess.Popen(
+            cli_command("ask", "hi", "--base-url", space.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            cwd=ROOT,
+            preexec_fn=default_sigint,
+        ) as child,
+    ):
         assert child.stdout is not None
         assert os.read(child.stdout.fileno(), 100)  # the answer is under way
         child.send_signal(signal.SIGINT)
@@ -200,18 +228,30 @@ def _ctrl_c_cancels_the_answer() -> None:
 
 def test_importing_the_cli_stays_light() -> None:
     code = "import sys, qwen_spaces.cli; print(sorted({'aiohttp', 'tqdm'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=15, env=child_env(), check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=15,
+        env=child_env(),
+        check=True,
+    ).stdout
     assert out.strip() == "[]"
 
 
 def test_a_closed_stdout_is_quiet_and_cancels() -> None:
     # `qwen-spaces ask ... | head -1`: when the reader leaves, stop without a
     # traceback and tell the Space.
-    with FakeSpace(answer="line\n" * 300, delay=0.01) as space, subprocess.Popen(
-        cli_command("ask", "hi", "--base-url", space.url),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
-    ) as child:
+    with (
+        FakeSpace(answer="line\n" * 300, delay=0.01) as space,
+        subprocess.Popen(
+            cli_command("ask", "hi", "--base-url", space.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            cwd=ROOT,
+        ) as child,
+    ):
         assert child.stdout is not None and child.stderr is not None
         assert os.read(child.stdout.fileno(), 5).startswith(b"li")
         child.stdout.close()
@@ -225,8 +265,16 @@ def test_files_go_to_the_1m_model(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_bytes(b"# notes\n")
     with FakeSpace(layout="1m") as space:
         result = cli(
-            "ask", "-m", "qwen-2.5-1m", "--base-url", space.url,
-            "-f", str(tmp_path / "report.txt"), "-f", str(tmp_path / "notes.md"), "Compare these",
+            "ask",
+            "-m",
+            "qwen-2.5-1m",
+            "--base-url",
+            space.url,
+            "-f",
+            str(tmp_path / "report.txt"),
+            "-f",
+            str(tmp_path / "notes.md"),
+            "Compare these",
         )
         uploads = space.stats()["uploads"]
     assert result.code == 0, result.err
@@ -258,21 +306,33 @@ def test_a_file_for_the_max_model_or_a_missing_file_is_a_usage_error(
 
 
 def test_file_errors_name_the_flag_and_the_path_as_given(cli: Cli, tmp_path: Path) -> None:
-    result = cli("ask", "-m", "qwen-2.5-1m", "--base-url", "http://127.0.0.1:9", "-f", str(tmp_path), "hi")
+    result = cli(
+        "ask", "-m", "qwen-2.5-1m", "--base-url", "http://127.0.0.1:9", "-f", str(tmp_path), "hi"
+    )
     assert result.code == 2
-    assert result.err == f"qwen-spaces: error: -f/--file {tmp_path}: cannot read it: Is a directory\n"
+    assert (
+        result.err == f"qwen-spaces: error: -f/--file {tmp_path}: cannot read it: Is a directory\n"
+    )
     latin1 = run_child("ask", "-m", "qwen-2.5-1m", "-f", os.fsdecode(b"caf\xe9.pdf"), "hi")
     assert latin1.returncode == 2
-    assert latin1.stderr == "qwen-spaces: error: -f/--file caf\\xe9.pdf: cannot read it: No such file or directory\n"
+    assert (
+        latin1.stderr
+        == "qwen-spaces: error: -f/--file caf\\xe9.pdf: cannot read it: No such file or directory\n"
+    )
 
 
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
         ("QWEN_SPACES_MODEL", "gpt-5", "$QWEN_SPACES_MODEL: unknown model 'gpt-5'; known models: "),
-        ("QWEN_SPACES_BASE_URL", "ftp://x", "$QWEN_SPACES_BASE_URL: the URL must be an http(s) URL"),
         (
-            "QWEN_SPACES_BASE_URL", "http://127.0.0.1:9/gradio_api/",
+            "QWEN_SPACES_BASE_URL",
+            "ftp://x",
+            "$QWEN_SPACES_BASE_URL: the URL must be an http(s) URL",
+        ),
+        (
+            "QWEN_SPACES_BASE_URL",
+            "http://127.0.0.1:9/gradio_api/",
             "$QWEN_SPACES_BASE_URL: the URL must be the Space's root URL without a path",
         ),
     ],
@@ -288,7 +348,9 @@ def test_a_bad_variable_is_named(
         assert "argument" not in result.err  # not blamed on a flag that was never given
 
 
-def test_the_variables_fill_in_for_flags_not_given(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_variables_fill_in_for_flags_not_given(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with FakeSpace(layout="1m") as space:
         monkeypatch.setenv("QWEN_SPACES_MODEL", "qwen-2.5-1m-demo")  # an alias
         monkeypatch.setenv("QWEN_SPACES_BASE_URL", space.url + "/")
@@ -304,18 +366,25 @@ def test_text_that_is_not_utf8_is_a_usage_error() -> None:
         argument = run_child("ask", "--base-url", space.url, os.fsdecode(b"caf\xe9"))
         system = run_child("ask", "--base-url", space.url, "-s", os.fsdecode(b"\xff"), "hi")
         piped = subprocess.run(
-            cli_command("ask", "--base-url", space.url), input=b"ab\xe9", capture_output=True,
-            timeout=15, env=child_env(), cwd=ROOT,
+            cli_command("ask", "--base-url", space.url),
+            input=b"ab\xe9",
+            capture_output=True,
+            timeout=15,
+            env=child_env(),
+            cwd=ROOT,
         )
         requests = len(space.requests)
     assert (argument.returncode, argument.stderr) == (
-        2, "qwen-spaces: error: the prompt is not UTF-8 text (byte 0xe9 at index 3)\n"
+        2,
+        "qwen-spaces: error: the prompt is not UTF-8 text (byte 0xe9 at index 3)\n",
     )
     assert (system.returncode, system.stderr) == (
-        2, "qwen-spaces: error: -s/--system is not UTF-8 text (byte 0xff at index 0)\n"
+        2,
+        "qwen-spaces: error: -s/--system is not UTF-8 text (byte 0xff at index 0)\n",
     )
     assert (piped.returncode, piped.stderr) == (
-        2, b"qwen-spaces: error: the prompt on stdin is not UTF-8 text (byte 0xe9 at offset 2)\n"
+        2,
+        b"qwen-spaces: error: the prompt on stdin is not UTF-8 text (byte 0xe9 at offset 2)\n",
     )
     assert requests == 0
 
@@ -344,8 +413,15 @@ def test_a_file_name_that_is_not_utf8_is_sent_as_browsers_send_it(tmp_path: Path
         out.write(b"menu")
     with FakeSpace(layout="1m") as space:
         done = subprocess.run(
-            [*cli_command("ask", "-m", "qwen-2.5-1m", "--base-url", space.url, "-f"), latin1, "Read"],
-            capture_output=True, timeout=15, env=child_env(), cwd=ROOT,
+            [
+                *cli_command("ask", "-m", "qwen-2.5-1m", "--base-url", space.url, "-f"),
+                latin1,
+                "Read",
+            ],
+            capture_output=True,
+            timeout=15,
+            env=child_env(),
+            cwd=ROOT,
         )
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().startswith("You said: Read [files: caf\ufffd.txt (4 bytes, sha256 ")

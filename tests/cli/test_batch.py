@@ -50,7 +50,10 @@ def test_answers_each_line(cli: Cli, tmp_path: Path) -> None:
         {"id": "a", "prompt": "one"},
         {"prompt": "two"},  # no id: its line number
         "",
-        {"id": 7, "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "three"}]},
+        {
+            "id": 7,
+            "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "three"}],
+        },
     )
     out = tmp_path / "out.jsonl"
     with FakeSpace() as space:
@@ -102,16 +105,27 @@ def test_errors_are_per_line_and_retried(cli: Cli, tmp_path: Path) -> None:
         "1 failed at the Space or on the network: run again to retry it",
     ]
     assert second.code == 1
-    assert second.err.splitlines() == [f"1 answered, 3 failed, 1 already answered -> {out}", *bad_lines]
+    assert second.err.splitlines() == [
+        f"1 answered, 3 failed, 1 already answered -> {out}",
+        *bad_lines,
+    ]
     assert "retry" not in second.err  # a rerun cannot help any failure left
     records = read_records(out)
-    assert sorted(r["id"] for r in records) == [1, 2, 3, 4, 5]  # one line per id: old failures dropped
+    assert sorted(r["id"] for r in records) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]  # one line per id: old failures dropped
     assert {r["id"] for r in records if "text" in r} == {1, 4}
 
 
 def test_duplicate_ids_are_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     source = write_lines(tmp_path / "in.jsonl", {"prompt": "x"}, {"id": 1, "prompt": "y"})
-    result = cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", "http://127.0.0.1:9")
+    result = cli(
+        "batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", "http://127.0.0.1:9"
+    )
     assert result.code == 2 and "id 1 is also on line 1" in result.err
     assert not (tmp_path / "out.jsonl").exists()
 
@@ -122,7 +136,9 @@ def test_missing_input_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_a_torn_last_line_is_dropped_and_redone(cli: Cli, tmp_path: Path) -> None:
-    source = write_lines(tmp_path / "in.jsonl", {"id": 1, "prompt": "one"}, {"id": 2, "prompt": "two"})
+    source = write_lines(
+        tmp_path / "in.jsonl", {"id": 1, "prompt": "one"}, {"id": 2, "prompt": "two"}
+    )
     out = tmp_path / "out.jsonl"
     done = {"id": 1, "text": "kept", "model": "qwen-2.5-max", "timings": {}}
     out.write_text(json.dumps(done) + '\n{"id": 2, "text": "You sa')  # power lost mid-write
@@ -135,7 +151,16 @@ def test_runs_concurrently(cli: Cli, tmp_path: Path) -> None:
     source = write_lines(tmp_path / "in.jsonl", *({"prompt": f"p{i}"} for i in range(8)))
     with FakeSpace(answer="abcdefghij", chunk_size=1, delay=0.1) as space:  # ~1 s an answer
         started = time.monotonic()
-        result = cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", space.url, "-c", "8")
+        result = cli(
+            "batch",
+            str(source),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--base-url",
+            space.url,
+            "-c",
+            "8",
+        )
         elapsed = time.monotonic() - started
     assert result.code == 0 and len(read_records(tmp_path / "out.jsonl")) == 8
     assert elapsed < 4  # one at a time would take 8 s
@@ -144,7 +169,15 @@ def test_runs_concurrently(cli: Cli, tmp_path: Path) -> None:
 def test_progress_bar(cli: Cli, tmp_path: Path) -> None:
     source = write_lines(tmp_path / "in.jsonl", {"prompt": "a"}, {"prompt": "b"})
     with FakeSpace() as space:
-        result = cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--base-url", space.url, "--progress")
+        result = cli(
+            "batch",
+            str(source),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--base-url",
+            space.url,
+            "--progress",
+        )
     assert "2/2" in result.err and "line/s" in result.err
     # stderr is no terminal here (a log): whole lines, no \r frames redrawn in place
     assert "\r" not in result.err and "\x1b" not in result.err
@@ -170,19 +203,29 @@ def test_stopped_midway_then_resumed(tmp_path: Path, how: str) -> None:
     # Ctrl-C (SIGINT) or a crash (SIGKILL) in the middle: every line in OUT is
     # whole, and the rerun answers exactly the rest, each id once.
     n = 24
-    source = write_lines(tmp_path / "in.jsonl", *({"id": f"q{i}", "prompt": f"prompt {i}"} for i in range(n)))
+    source = write_lines(
+        tmp_path / "in.jsonl", *({"id": f"q{i}", "prompt": f"prompt {i}"} for i in range(n))
+    )
     out = tmp_path / "out.jsonl"
     command = cli_command("batch", str(source), "-o", str(out), "-c", "4")
     with FakeSpace(delay=0.05) as space:  # about 0.5 s an answer
-        with subprocess.Popen([*command, "--base-url", space.url], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT,
-                              preexec_fn=default_sigint) as child:
+        with subprocess.Popen(
+            [*command, "--base-url", space.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+            cwd=ROOT,
+            preexec_fn=default_sigint,
+        ) as child:
             # Interrupt while an answer is streaming: a call whose join has not
             # answered yet has no event id, so there would be nothing to cancel.
             wait_until(
-                lambda: out.exists()
-                and out.read_bytes().count(b"\n") >= 5
-                and space.stats()["streams_open"] >= 1,
+                lambda: (
+                    out.exists()
+                    and out.read_bytes().count(b"\n") >= 5
+                    and space.stats()["streams_open"] >= 1
+                ),
                 what="5 answers and one streaming",
             )
             child.send_signal(signal.SIGINT if how == "interrupt" else signal.SIGKILL)
@@ -191,7 +234,10 @@ def test_stopped_midway_then_resumed(tmp_path: Path, how: str) -> None:
         assert 5 <= len(first) < n and all("text" in r for r in first)
         if how == "interrupt":
             assert child.returncode == 130, err
-            assert err == f"interrupted: {len(first)} of {n} answered in {out}; run the same command again to resume\n"
+            assert (
+                err
+                == f"interrupted: {len(first)} of {n} answered in {out}; run the same command again to resume\n"
+            )
             # the answers in flight were cancelled on the Space, not left running
             wait_until(lambda: space.cancels, what="cancels")
             assert 1 <= len(space.cancels) <= 4
@@ -216,4 +262,7 @@ def test_unwritable_output_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "no" / "out.jsonl"
     result = cli("batch", str(source), "-o", str(out), "--base-url", "http://127.0.0.1:9")
     assert result.code == 2
-    assert result.err == f"qwen-spaces: error: cannot write {out}: the directory {out.parent} does not exist\n"
+    assert (
+        result.err
+        == f"qwen-spaces: error: cannot write {out}: the directory {out.parent} does not exist\n"
+    )

@@ -39,8 +39,13 @@ def spawn(space: FakeSpace, home: Path, *args: str) -> Child:
     env = child_env(home)
     env["TERM"] = "dumb"
     child = pexpect.spawn(
-        sys.executable, ["-m", "qwen_spaces", "chat", "--base-url", space.url, *args],
-        env=env, cwd=str(ROOT), encoding="utf-8", timeout=10, dimensions=(24, 200),
+        sys.executable,
+        ["-m", "qwen_spaces", "chat", "--base-url", space.url, *args],
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=10,
+        dimensions=(24, 200),
         preexec_fn=default_sigint,
     )
     child.expect_exact(PROMPT)
@@ -116,9 +121,13 @@ def test_ctrl_c_stops_the_answer_and_cancels_it(space: FakeSpace, home: Path) ->
 def test_history_file_under_xdg_state_home(space: FakeSpace, home: Path, tmp_path: Path) -> None:
     env_home = tmp_path / "state"
     child = pexpect.spawn(
-        sys.executable, ["-m", "qwen_spaces", "chat", "--base-url", space.url],
+        sys.executable,
+        ["-m", "qwen_spaces", "chat", "--base-url", space.url],
         env={**child_env(home), "XDG_STATE_HOME": str(env_home), "TERM": "dumb"},
-        cwd=str(ROOT), encoding="utf-8", timeout=10, preexec_fn=default_sigint,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=10,
+        preexec_fn=default_sigint,
     )
     child.expect_exact(PROMPT)
     say(child, "remember me", "remember me (turn 1)")
@@ -154,12 +163,16 @@ def test_file_on_a_model_without_files_is_refused_and_clear_drops_attachments(
     assert leave(child) == 0
 
 
-def test_save_into_a_missing_directory_says_so(space: FakeSpace, home: Path, tmp_path: Path) -> None:
+def test_save_into_a_missing_directory_says_so(
+    space: FakeSpace, home: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "no" / "such" / "conv.json"
     child = spawn(space, home)
     say(child, "hello", "hello (turn 1)")
     child.sendline(f"/save {target}")
-    child.expect_exact(f"error: cannot save to {target}: the directory {target.parent} does not exist")
+    child.expect_exact(
+        f"error: cannot save to {target}: the directory {target.parent} does not exist"
+    )
     child.expect_exact(PROMPT)
     assert ".tmp" not in (child.before or "")  # never the temporary file's name
     say(child, f"/save {tmp_path}", f"error: cannot save to {tmp_path}: Is a directory")
@@ -187,7 +200,10 @@ def test_a_line_that_is_not_utf8_is_refused_without_a_traceback(
         env["PYTHONIOENCODING"] = "utf-8:strict"
     done = subprocess.run(
         [sys.executable, "-m", "qwen_spaces", "chat", "--base-url", space.url],
-        input=b"caf\xe9\n" + "café\n".encode(), capture_output=True, env=env, cwd=ROOT,
+        input=b"caf\xe9\n" + "café\n".encode(),
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
         timeout=15,
     )
     err = done.stderr.decode()

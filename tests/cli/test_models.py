@@ -22,9 +22,16 @@ def test_lists_models_spaces_and_aliases(cli: Cli) -> None:
     lines = result.out.splitlines()
     assert lines[0].split() == ["MODEL", "SPACE", "ALIASES"]
     assert lines[1].split() == [
-        "qwen-2.5-max", "https://qwen-qwen2-5-max-demo.hf.space", "qwen-2-5-max,", "qwen-qwen2-5-max"
+        "qwen-2.5-max",
+        "https://qwen-qwen2-5-max-demo.hf.space",
+        "qwen-2-5-max,",
+        "qwen-qwen2-5-max",
     ]
-    assert lines[2].split() == ["qwen-2.5-1m", "https://qwen-qwen2-5-1m-demo.hf.space", "qwen-2.5-1m-demo"]
+    assert lines[2].split() == [
+        "qwen-2.5-1m",
+        "https://qwen-qwen2-5-1m-demo.hf.space",
+        "qwen-2.5-1m-demo",
+    ]
 
 
 def test_one_model_by_alias(cli: Cli) -> None:
@@ -52,7 +59,9 @@ def test_check_reports_the_error_and_exits_1(cli: Cli) -> None:
 
 def test_check_times_out_quickly(cli: Cli) -> None:
     with FakeSpace(faults=[Fault.heartbeats_only()], heartbeat_interval=0.2) as space:
-        result = cli("models", "--check", "-m", "qwen-2.5-max", "--base-url", space.url, "--timeout", "1")
+        result = cli(
+            "models", "--check", "-m", "qwen-2.5-max", "--base-url", space.url, "--timeout", "1"
+        )
     assert result.code == 1 and "error: SpaceTimeoutError" in result.out
 
 

@@ -76,7 +76,8 @@ def qwen3_replica() -> Iterator[Replica]:
 def env(replica: Replica) -> dict[str, str]:
     """The examples' environment: the replica's URL, and this venv's console scripts first."""
     env = {  # the test's own discovery cache stays (tests/conftest.py)
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith("QWEN_SPACES_") or k == "QWEN_SPACES_CACHE_DIR"
     }
     env.update(
@@ -204,7 +205,9 @@ def test_notebook_runs_in_a_kernel(
     for query in NOTEBOOK_QUERIES:
         assert answer(query) in stdout
     assert "started=True" in stdout  # on_status saw the queue's last status
-    markdown = [out.data["text/markdown"] for out in outputs if "text/markdown" in out.get("data", {})]
+    markdown = [
+        out.data["text/markdown"] for out in outputs if "text/markdown" in out.get("data", {})
+    ]
     assert markdown[0] == answer(MARKDOWN_QUERY)
     # A Qwen3 reply: its reasoning folded apart above the answer.
     model, system = "qwen3-32b", fake_qwen3.DEFAULT_SYSTEM
@@ -232,10 +235,14 @@ def test_notebook_runs_with_jupyter_execute_as_the_readme_says(
     copy.write_bytes((EXAMPLES / "notebook.ipynb").read_bytes())
     run([str(jupyter), "execute", "--output=executed", str(copy)], isolated, cwd=tmp_path)
     executed = json.loads((tmp_path / "executed.ipynb").read_text(encoding="utf-8"))
-    outputs = [out for cell in executed["cells"] if cell["cell_type"] == "code" for out in cell["outputs"]]
+    outputs = [
+        out for cell in executed["cells"] if cell["cell_type"] == "code" for out in cell["outputs"]
+    ]
     assert not [out for out in outputs if out["output_type"] == "error"]
     stdout = "".join(
-        "".join(out["text"]) for out in outputs if out["output_type"] == "stream" and out["name"] == "stdout"
+        "".join(out["text"])
+        for out in outputs
+        if out["output_type"] == "stream" and out["name"] == "stdout"
     )
     for query in NOTEBOOK_QUERIES:
         assert answer(query) in stdout

@@ -35,7 +35,11 @@ class Outcome:
     def summary(self) -> str:
         took = f" in {self.seconds:.1f} s"
         if self.error is not None:
-            partial = f", partial_text {len(self.error.partial_text)} chars" if self.error.partial_text else ""
+            partial = (
+                f", partial_text {len(self.error.partial_text)} chars"
+                if self.error.partial_text
+                else ""
+            )
             return f"{type(self.error).__name__}: {self.error.message[:70]}{partial}{took}"
         assert self.reply is not None
         return f"complete answer, {len(self.reply.text)} chars{took}"

@@ -16,7 +16,11 @@ from qwen_spaces.testing import FakeSpace
 
 pytestmark = pytest.mark.timeout(120)
 
-SLOW = {"answer": "one two three four five six seven eight nine ten " * 4, "chunk_size": 4, "delay": 0.02}
+SLOW = {
+    "answer": "one two three four five six seven eight nine ten " * 4,
+    "chunk_size": 4,
+    "delay": 0.02,
+}
 
 
 @pytest.fixture
@@ -175,7 +179,9 @@ SOCKETS: dict[str, tuple[int, int]] = {}
 
 
 @pytest.mark.timeout(300)
-def test_sync_1000_calls_300_broken_off_hold_no_more_sockets(recwarn: pytest.WarningsRecorder) -> None:
+def test_sync_1000_calls_300_broken_off_hold_no_more_sockets(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
     with FakeSpace(answer="ha ha ha done", chunk_size=4, delay=0.002) as space:
         with qs.Client(base_url=space.url) as client:
 
@@ -238,4 +244,6 @@ def _report() -> None:
     if path:
         with open(path, "w", encoding="utf-8") as out:
             for mode, (a, b) in SOCKETS.items():
-                out.write(f"{mode}: {a} open sockets after 10 calls, {b} after {CALLS} ({EARLY} broken off)\n")
+                out.write(
+                    f"{mode}: {a} open sockets after 10 calls, {b} after {CALLS} ({EARLY} broken off)\n"
+                )

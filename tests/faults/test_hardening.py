@@ -119,7 +119,8 @@ def test_a_token_read_from_a_file_is_sent_stripped(mode: str, raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [f"{TOKEN[:6]} {TOKEN[6:]}", f"{TOKEN}\x00", f"{TOKEN}\u2019", f"{TOKEN[:6]}\n{TOKEN[6:]}"]
+    "raw",
+    [f"{TOKEN[:6]} {TOKEN[6:]}", f"{TOKEN}\x00", f"{TOKEN}\u2019", f"{TOKEN[:6]}\n{TOKEN[6:]}"],
 )
 def test_a_malformed_token_is_refused_at_construction(mode: str, raw: str) -> None:
     with pytest.raises(ValueError, match="expected printable ASCII without spaces") as info:
@@ -135,7 +136,9 @@ def test_a_malformed_token_is_refused_at_construction(mode: str, raw: str) -> No
 
 @pytest.mark.parametrize("layout", ["max", "1m"])
 @pytest.mark.parametrize("split", [False, True], ids=["whole", "split"])
-def test_a_bom_at_the_start_of_the_stream_loses_no_event(mode: str, layout: str, split: bool) -> None:
+def test_a_bom_at_the_start_of_the_stream_loses_no_event(
+    mode: str, layout: str, split: bool
+) -> None:
     model = "qwen-2.5-max" if layout == "max" else "qwen-2.5-1m"
     with FakeSpace(layout, answer=ANSWER, faults=[Fault.stream_bom(split=split)]) as space:
         out = call(mode, space.url, "hi", model=model)

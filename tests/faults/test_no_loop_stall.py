@@ -55,8 +55,9 @@ print(json.dumps({"aiohttp_before": before, "aiohttp_after": "aiohttp" in sys.mo
 """
 
 
-def run_child(url: str, verify: str = "default", stall: bool = False,
-              cert_file: str | None = None) -> dict[str, object]:
+def run_child(
+    url: str, verify: str = "default", stall: bool = False, cert_file: str | None = None
+) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("QWEN_SPACES_LOG", None)
     if cert_file is not None:
@@ -66,7 +67,11 @@ def run_child(url: str, verify: str = "default", stall: bool = False,
         env["SSL_CERT_FILE"] = cert_file
     done = subprocess.run(
         [sys.executable, "-c", CHILD, url, verify, "stall" if stall else "-"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])

@@ -54,7 +54,9 @@ SLACK = 1.0  # seconds past the total limit a call may take to give up
 
 
 def fallback_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "cannot use the Space's /config" in r.getMessage()]
+    return [
+        r.getMessage() for r in caplog.records if "cannot use the Space's /config" in r.getMessage()
+    ]
 
 
 def guarded_call(mode: str, url: str, guard: float = TOTAL + 8, **options: Any) -> Outcome:
@@ -126,10 +128,15 @@ def check_total(out: Outcome, partial: str = "") -> None:
     ],
     ids=["config-head", "join-head", "stream-head", "config-body", "join-body"],
 )
-def test_t02_total_bounds_a_dripping_response(mode: str, where: str, path: str, shape: Shape) -> None:
+def test_t02_total_bounds_a_dripping_response(
+    mode: str, where: str, path: str, shape: Shape
+) -> None:
     # The proxy ends each connection after 6 s: a client that waits for the
     # bytes instead of its total limit fails the elapsed check, not the timeout.
-    with FakeSpace(answer=ANSWER) as space, ByteProxy(space.url, {path: shape}, max_seconds=6) as proxy:
+    with (
+        FakeSpace(answer=ANSWER) as space,
+        ByteProxy(space.url, {path: shape}, max_seconds=6) as proxy,
+    ):
         out = guarded_call(mode, proxy.url, timeout=TOTAL_ONLY, max_retries=0)
     record(f"T2. {where}, 1 byte / 0.2 s (total=2 s, read=30 s)", mode, out)
     check_total(out)
@@ -148,9 +155,10 @@ def test_t02q_a_deadline_while_stream_headers_drip_is_total_on_time(
     """
     drip = Shape(write_size=1, per_write=0.3)
     timeout = qs.Timeouts(total=3.0, read=30.0, queue=queue or 600.0)
-    with FakeSpace(answer=ANSWER) as space, ByteProxy(
-        space.url, {"/gradio_api/queue/data": drip}, max_seconds=8
-    ) as proxy:
+    with (
+        FakeSpace(answer=ANSWER) as space,
+        ByteProxy(space.url, {"/gradio_api/queue/data": drip}, max_seconds=8) as proxy,
+    ):
         out = guarded_call(mode, proxy.url, timeout=timeout, max_retries=0)
     record(f"T2q. stream headers drip 1 byte / 0.3 s (total=3 s, queue={queue})", mode, out)
     assert isinstance(out.error, qs.SpaceTimeoutError), f"{type(out.error).__name__}: {out.error}"
@@ -166,14 +174,19 @@ def test_t02s_total_holds_on_a_session_the_user_hands_in(mode: str) -> None:
     import aiohttp
     import requests
 
-    with FakeSpace(answer=ANSWER) as space, ByteProxy(
-        space.url, {"/config": DRIP}, max_seconds=6
-    ) as proxy:
+    with (
+        FakeSpace(answer=ANSWER) as space,
+        ByteProxy(space.url, {"/config": DRIP}, max_seconds=6) as proxy,
+    ):
         started = time.monotonic()
         if mode == "sync":
             with requests.Session() as session:
-                with qs.Client(base_url=proxy.url, timeout=TOTAL_ONLY, max_retries=0,
-                               session=session) as client, pytest.raises(qs.SpaceTimeoutError) as info:
+                with (
+                    qs.Client(
+                        base_url=proxy.url, timeout=TOTAL_ONLY, max_retries=0, session=session
+                    ) as client,
+                    pytest.raises(qs.SpaceTimeoutError) as info,
+                ):
                     client.chat("hi")
                 seconds = time.monotonic() - started
                 assert session.get(space.url + "/config", timeout=10).status_code == 200
@@ -181,8 +194,9 @@ def test_t02s_total_holds_on_a_session_the_user_hands_in(mode: str) -> None:
 
             async def run() -> qs.SpaceTimeoutError:
                 async with aiohttp.ClientSession() as session:
-                    async with qs.AsyncClient(base_url=proxy.url, timeout=TOTAL_ONLY,
-                                              max_retries=0, session=session) as client:
+                    async with qs.AsyncClient(
+                        base_url=proxy.url, timeout=TOTAL_ONLY, max_retries=0, session=session
+                    ) as client:
                         try:
                             await client.chat("hi")
                         except qs.SpaceTimeoutError as error:
@@ -247,7 +261,9 @@ def raw_space(config: bytes, stream: Callable[[], Iterable[Step]]) -> RawServer:
     return RawServer(
         {
             "GET /config": [http_response(config)],
-            "POST /gradio_api/queue/join": [http_response(json.dumps({"event_id": EVENT}).encode())],
+            "POST /gradio_api/queue/join": [
+                http_response(json.dumps({"event_id": EVENT}).encode())
+            ],
             "GET /gradio_api/queue/data": stream,
             "POST /gradio_api/cancel": [http_response(b'{"success":true}')],
         },
@@ -256,7 +272,9 @@ def raw_space(config: bytes, stream: Callable[[], Iterable[Step]]) -> RawServer:
 
 
 @pytest.mark.timeout(40)
-def test_t02f_total_bounds_a_stream_broken_by_a_bad_chunk_size(mode: str, max_config: bytes) -> None:
+def test_t02f_total_bounds_a_stream_broken_by_a_bad_chunk_size(
+    mode: str, max_config: bytes
+) -> None:
     """Text, then a chunk-size line that is not hex, then silence on an open connection.
 
     The stream is broken: a connection error at once is best; at the latest the
@@ -356,7 +374,11 @@ def call_without_extensions(url: str) -> Outcome:
     env = {**os.environ, "AIOHTTP_NO_EXTENSIONS": "1", "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", _ASYNC_SCRIPT, url],
-        env=env, capture_output=True, text=True, timeout=40, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=40,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -367,7 +389,9 @@ def call_without_extensions(url: str) -> Outcome:
     elif error.startswith("qwen_spaces."):
         cls = getattr(qs, error.rsplit(".", 1)[1])
         out.error = cls.__new__(cls)
-        qs.QwenSpacesError.__init__(out.error, result["message"], partial_text=result["partial_text"])
+        qs.QwenSpacesError.__init__(
+            out.error, result["message"], partial_text=result["partial_text"]
+        )
     else:  # not a QwenSpacesError: the test fails on it (after recording it)
         out.error = qs.QwenSpacesError(f"raw {error} escaped: {result['message']}"[:200])
         out.error.escaped = error  # type: ignore[attr-defined]
@@ -417,7 +441,9 @@ BAD_MESSAGES = {
 }
 
 
-@pytest.mark.parametrize("bad", list(BAD_MESSAGES), ids=["missing-path", "unknown-action", "no-data"])
+@pytest.mark.parametrize(
+    "bad", list(BAD_MESSAGES), ids=["missing-path", "unknown-action", "no-data"]
+)
 def test_t04_protocol_error_mid_answer_keeps_partial_text(
     mode: str, bad: str, max_config: bytes
 ) -> None:
@@ -440,7 +466,12 @@ def test_t05_gzip_stream_delimited_by_close(mode: str, max_config: bytes) -> Non
     """Content-Encoding: gzip, no Content-Length, no chunking: the body ends when
     the connection closes. Each message is flushed (Z_SYNC_FLUSH), as a
     compressing proxy does, so the answer still streams."""
-    messages = [*HELLO, ops(["append", [0, 1], "ld ☕ 你好"]), full("Hello world ☕ 你好", False), CLOSE]
+    messages = [
+        *HELLO,
+        ops(["append", [0, 1], "ld ☕ 你好"]),
+        full("Hello world ☕ 你好", False),
+        CLOSE,
+    ]
 
     def stream() -> Iterator[Step]:
         yield stream_head([("Content-Encoding", "gzip"), ("Connection", "close")], chunked=False)
@@ -450,7 +481,9 @@ def test_t05_gzip_stream_delimited_by_close(mode: str, max_config: bytes) -> Non
             yield 0.02
         yield packer.flush()
 
-    assert gzip.decompress(b"".join(s for s in stream() if isinstance(s, bytes)).split(b"\r\n\r\n", 1)[1])
+    assert gzip.decompress(
+        b"".join(s for s in stream() if isinstance(s, bytes)).split(b"\r\n\r\n", 1)[1]
+    )
     with raw_space(max_config, stream) as server:
         out = call(mode, server.url, max_retries=0, timeout=qs.Timeouts(total=10))
     record("T5. gzip event stream delimited by close", mode, out)
@@ -614,12 +647,16 @@ def test_t07c_bad_input_keeps_the_session(mode: str) -> None:
     """Nothing was sent: the Space's session still holds the conversation, so
     the next turn goes to it with the new message alone."""
     with FakeSpace(layout="1m", answer=answer_fn) as space:
-        results, hashes = converse(mode, space.url, [("first ☕", None), ("", None), ("third ✓", None)])
+        results, hashes = converse(
+            mode, space.url, [("first ☕", None), ("", None), ("third ✓", None)]
+        )
         predicts = [r.json for r in space.requests if r.path.endswith("/run/predict")]
     first, bad, third = results
     out = Outcome(reply=third if isinstance(third, qs.Reply) else None)
     if not isinstance(third, qs.Reply) or hashes[0] != hashes[2]:
-        out.error = qs.QwenSpacesError(f"session kept: {hashes[0] == hashes[2]}; third turn: {third}")
+        out.error = qs.QwenSpacesError(
+            f"session kept: {hashes[0] == hashes[2]}; third turn: {third}"
+        )
     record("T7c. 1M bad input (nothing sent) keeps the session", mode, out)
     assert isinstance(first, qs.Reply) and isinstance(bad, ValueError)
     assert isinstance(third, qs.Reply), third
@@ -631,7 +668,11 @@ def test_t07c_bad_input_keeps_the_session(mode: str) -> None:
 
 # --- 8. cancel through the byte proxy ------------------------------------------------------
 
-SLOW = {"answer": "one two three four five six seven eight nine ten " * 4, "chunk_size": 4, "delay": 0.02}
+SLOW = {
+    "answer": "one two three four five six seven eight nine ten " * 4,
+    "chunk_size": 4,
+    "delay": 0.02,
+}
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
@@ -692,12 +733,18 @@ def test_t08_break_off_through_the_byte_proxy_cancels(mode: str) -> None:
 def test_t09_stream_cut_mid_answer_by_the_proxy(mode: str) -> None:
     """The proxy closes the connection 2,000 bytes into the event stream (mid-answer,
     mid-chunk): a broken connection, with the text so far."""
-    cut = {"/gradio_api/queue/data": Shape(write_size=1, pause_every=8, per_write=0.0002, cut_after=2000)}
+    cut = {
+        "/gradio_api/queue/data": Shape(
+            write_size=1, pause_every=8, per_write=0.0002, cut_after=2000
+        )
+    }
     with FakeSpace(answer=ANSWER) as space, ByteProxy(space.url, cut) as proxy:
         out = guarded_call(mode, proxy.url, max_retries=0)
         joins = space.stats()["joins"]
     record("T9. stream cut by the proxy after 2,000 bytes", mode, out)
-    assert isinstance(out.error, qs.SpaceConnectionError), f"{type(out.error).__name__}: {out.error}"
+    assert isinstance(out.error, qs.SpaceConnectionError), (
+        f"{type(out.error).__name__}: {out.error}"
+    )
     assert out.error.partial_text and ANSWER.startswith(out.error.partial_text)
     assert out.error.partial_text == out.text
     assert joins == 1  # not restarted after text arrived

@@ -116,7 +116,9 @@ def test_progress_shows_the_upload_of_a_large_file(
     with FakeSpace(layout="1m") as space:
         if mode == "sync":
             with qs.Client(ONEM, base_url=space.url) as client:
-                reply: Optional[qs.Reply] = client.chat("hi", files=[("x.bin", data)], progress=True)
+                reply: Optional[qs.Reply] = client.chat(
+                    "hi", files=[("x.bin", data)], progress=True
+                )
         else:
 
             async def main() -> qs.Reply:

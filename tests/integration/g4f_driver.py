@@ -92,7 +92,9 @@ class Observation:
         message = completion.choices[0].message
         self.add_content(message.content)
         # gpt4free 0.5 names it reasoning_content, 8.x reasoning
-        reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+        reasoning = getattr(message, "reasoning_content", None) or getattr(
+            message, "reasoning", None
+        )
         if isinstance(reasoning, list):
             for item in reasoning:
                 self.add_reasoning(item)
@@ -264,8 +266,12 @@ def run_entry(kind: str, name: str, entry: Entry, model: str) -> dict[str, Any]:
             # gpt4free 8.x's IterListProvider cannot take back the dict its sync
             # client hands out; wrapped in its JsonConversation it can.
             out["follow_up_wrapped"], _ = call(
-                entry, provider, model, follow_up,
-                conversation=JsonConversation(**conversation), return_conversation=True,
+                entry,
+                provider,
+                model,
+                follow_up,
+                conversation=JsonConversation(**conversation),
+                return_conversation=True,
             )
     return out
 
@@ -273,8 +279,15 @@ def run_entry(kind: str, name: str, entry: Entry, model: str) -> dict[str, Any]:
 def class_checks(kind: str) -> dict[str, Any]:
     provider = PROVIDERS[kind]
     methods = [
-        "create_function", "async_create_function", "get_parent", "get_dict", "get_model",
-        "get_models", "create_completion", "create_async_generator", "create_async",
+        "create_function",
+        "async_create_function",
+        "get_parent",
+        "get_dict",
+        "get_model",
+        "get_models",
+        "create_completion",
+        "create_async_generator",
+        "create_async",
         "get_parameters",
     ]
     # The methods this gpt4free's own providers have (8.x dropped some of 0.5's).
@@ -346,11 +359,21 @@ def cache_checks(provider: Any, model: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for chat, query in (("a", a_query), ("b", b_query)):
         first = [{"role": "user", "content": start}]
-        out[chat + "1"], conversation = call(client_create, provider, model, first, return_conversation=True)
-        follow = [*first, {"role": "assistant", "content": out[chat + "1"].get("text", "")},
-                  {"role": "user", "content": query}]
+        out[chat + "1"], conversation = call(
+            client_create, provider, model, first, return_conversation=True
+        )
+        follow = [
+            *first,
+            {"role": "assistant", "content": out[chat + "1"].get("text", "")},
+            {"role": "user", "content": query},
+        ]
         out[chat + "2"], _ = call(
-            client_create, provider, model, follow, conversation=conversation, return_conversation=True
+            client_create,
+            provider,
+            model,
+            follow,
+            conversation=conversation,
+            return_conversation=True,
         )
     return out
 
@@ -375,7 +398,10 @@ def no_think_checks(provider: Any) -> dict[str, Any]:
     # Thinking on through its other spelling, and a budget gpt4free users never passed.
     on = [{"role": "user", "content": QUERY}]
     out["thinking_on"], _ = call(client_create, provider, model, on, thinking=True)
-    for label, bad in (("budget_tokens", {"thinking_budget": 4096}), ("bad_switch", {"enable_thinking": "no"})):
+    for label, bad in (
+        ("budget_tokens", {"thinking_budget": 4096}),
+        ("bad_switch", {"enable_thinking": "no"}),
+    ):
         try:
             Client(provider=provider).chat.completions.create(on, model, **bad)
             out[label] = {"raised": None}

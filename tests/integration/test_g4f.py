@@ -61,8 +61,13 @@ REPLICAS = {
     "qwen25_g4": ("qwen25", "Qwen2.5, Gradio 4"),
 }
 #: one replica per provider class
-ONE_PER_KIND = {"max": "max_g5", "onem": "onem_g4", "qwen3": "qwen3_g527", "qwen2": "qwen2_g4",
-                "qwen25": "qwen25_g4"}
+ONE_PER_KIND = {
+    "max": "max_g5",
+    "onem": "onem_g4",
+    "qwen3": "qwen3_g527",
+    "qwen2": "qwen2_g4",
+    "qwen25": "qwen25_g4",
+}
 ENTRIES = spec.ENTRY_POINTS
 STREAMING = {e for e in ENTRIES if "stream=True" in e}
 NOT_STREAMED_STR = {"ChatCompletion.create", "ChatCompletion.create_async"}
@@ -81,7 +86,10 @@ CONVERSATION_AS_DICT = {"Client.create", "IterListProvider + Client.create"}
 #   every entry point delivers it but those two str ones and IterListProvider
 #   without streaming, which drops falsy chunks (never part of the content).
 DELIVERS_REASONING = set(ENTRIES) - NOT_STREAMED_STR - {"IterListProvider + Client.create"}
-REASONING_AS_CHUNKS = {"ChatCompletion.create(stream=True)", "ChatCompletion.create_async(stream=True)"}
+REASONING_AS_CHUNKS = {
+    "ChatCompletion.create(stream=True)",
+    "ChatCompletion.create_async(stream=True)",
+}
 
 _table: dict[tuple[str, str, str], dict[str, str]] = {}
 
@@ -96,7 +104,9 @@ def _python(release: str) -> str:
     variable, venv, _ = RELEASES[release]
     python = os.environ.get(variable) or str(REPO / venv / "bin" / "python")
     if not Path(python).exists():
-        _unavailable(f"no gpt4free {release} venv at {python} (run `make venvs`, or set {variable})")
+        _unavailable(
+            f"no gpt4free {release} venv at {python} (run `make venvs`, or set {variable})"
+        )
     return python
 
 
@@ -135,9 +145,14 @@ def g4f_reports(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """One driver run per release and replica, PARALLEL at a time: -> the driver's report."""
     replicas = {
-        "max_g4": max_g4, "max_g5": max_g5, "max_g6": max_g6,
-        "onem_g4": onem_g4, "onem_g4_footer": onem_g4_footer,
-        "qwen3_g527": qwen3_g527, "qwen2_g4": qwen2_g4, "qwen25_g4": qwen25_g4,
+        "max_g4": max_g4,
+        "max_g5": max_g5,
+        "max_g6": max_g6,
+        "onem_g4": onem_g4,
+        "onem_g4_footer": onem_g4_footer,
+        "qwen3_g527": qwen3_g527,
+        "qwen2_g4": qwen2_g4,
+        "qwen25_g4": qwen25_g4,
     }
     pythons = {"0.5": g4f_python, "8.8": g4f_new_python}
     todo = [(release, name) for name in replicas for release in pythons]
@@ -151,17 +166,24 @@ def g4f_reports(
                 release, name = todo.pop(0)
                 running[(release, name)] = subprocess.Popen(
                     [pythons[release], str(DRIVER), REPLICAS[name][0], replicas[name].url],
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir, env=_env(),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    cwd=workdir,
+                    env=_env(),
                 )
             done = [key for key, process in running.items() if process.poll() is not None]
             for key in done:
                 process = running.pop(key)
                 out, err = process.communicate()
                 if process.returncode != 0:
-                    pytest.fail(f"the gpt4free {key[0]} driver for {key[1]} failed:\n{err.decode()[-3000:]}")
+                    pytest.fail(
+                        f"the gpt4free {key[0]} driver for {key[1]} failed:\n{err.decode()[-3000:]}"
+                    )
                 reports[key] = json.loads(out)
             if time.monotonic() > deadline:
-                pytest.fail(f"the gpt4free drivers took over {DRIVER_TIMEOUT:.0f} s: {sorted(running)}")
+                pytest.fail(
+                    f"the gpt4free drivers took over {DRIVER_TIMEOUT:.0f} s: {sorted(running)}"
+                )
             if not done:
                 time.sleep(0.2)
     finally:
@@ -205,7 +227,9 @@ def expected(kind: str, query: str, turns: int, system: str | None = None, name:
         return fake_model.expected_answer(query, turns, fake_model.ONEM_SYSTEM)
     if kind == "qwen3":
         model = spec.QWEN3_IDS[name]
-        return fq.expected_answer(query, model, fq.DEFAULT_BUDGET, True, system or fq.DEFAULT_SYSTEM, turns)
+        return fq.expected_answer(
+            query, model, fq.DEFAULT_BUDGET, True, system or fq.DEFAULT_SYSTEM, turns
+        )
     if kind == "qwen25":  # the size radio's value is part of what the replica answers
         return fake_model.expected_answer(
             query, turns, fake_model.sized_system("72B", system or fake_model.QWEN25_SYSTEM)
@@ -215,7 +239,9 @@ def expected(kind: str, query: str, turns: int, system: str | None = None, name:
 
 def expected_reasoning(query: str, turns: int, system: str | None = None, name: str = "") -> str:
     model = spec.QWEN3_IDS[name]
-    return fq.expected_reasoning(query, model, fq.DEFAULT_BUDGET, system or fq.DEFAULT_SYSTEM, turns)
+    return fq.expected_reasoning(
+        query, model, fq.DEFAULT_BUDGET, system or fq.DEFAULT_SYSTEM, turns
+    )
 
 
 def _history() -> list[dict[str, str]]:
@@ -436,12 +462,19 @@ def test_qwen3_thinking_off_and_budget_hold_over_follow_ups(
     # Space; the session kept thinking off for the follow-ups (the second
     # passes enable_thinking=False again, the third nothing), each sending
     # only its new message.
-    for turn, (label, query) in enumerate(zip(("first", "second", "third"), spec.NO_THINK, strict=True)):
+    for turn, (label, query) in enumerate(
+        zip(("first", "second", "third"), spec.NO_THINK, strict=True)
+    ):
         obs = _ok(checks[label], label)
-        assert obs["text"] == fq.expected_answer(query, model, spec.NO_THINK_BUDGET, False, system, turn)
+        assert obs["text"] == fq.expected_answer(
+            query, model, spec.NO_THINK_BUDGET, False, system, turn
+        )
         assert obs["reasoning"] == ""
         handed = obs["conversation"]
-        assert handed["thinking"] is False and handed["session_hash"] == checks["first"]["conversation"]["session_hash"]
+        assert (
+            handed["thinking"] is False
+            and handed["session_hash"] == checks["first"]["conversation"]["session_hash"]
+        )
     on = _ok(checks["thinking_on"], "thinking=True")
     assert on["text"] == fq.expected_answer(spec.QUERY, model, fq.DEFAULT_BUDGET, True, system, 0)
     assert on["reasoning"] == fq.expected_reasoning(spec.QUERY, model, fq.DEFAULT_BUDGET, system, 0)
@@ -488,7 +521,12 @@ def test_import_qwen_spaces_never_imports_gpt4free(release: str) -> None:
         "print(before, 'g4f' in sys.modules, p.GPT4FREE)\n"
     )
     out = subprocess.run(
-        [_python(release), "-c", code], capture_output=True, text=True, env=_env(), timeout=120, check=True
+        [_python(release), "-c", code],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=True,
     ).stdout.split()
     assert out == ["False", "True", "True"]
 
@@ -534,7 +572,11 @@ def test_qwen3_provider_stands_alone_sync_then_async(
     assert conversation.thinking is True and len(conversation.session_hash) == 12
     # The async generator continues the same session (only the new message
     # is sent), with thinking turned off, not streamed.
-    follow_up = [*first, {"role": "assistant", "content": text}, {"role": "user", "content": "Next?"}]
+    follow_up = [
+        *first,
+        {"role": "assistant", "content": text},
+        {"role": "user", "content": "Next?"},
+    ]
 
     async def second() -> list[Any]:
         return [

@@ -104,7 +104,9 @@ def test_a_follow_up_sends_only_the_new_message_sync(qwen3_replica: Replica) -> 
         reply = client.chat(QUERY)
         again = client.chat("Again, ha!", conversation=reply.conversation)
     # The session holds the first turn: the Space saw one earlier exchange and the bare prompt.
-    assert again.text == fq.expected_answer("Again, ha!", "qwen3-14b", 38, True, fq.DEFAULT_SYSTEM, 1)
+    assert again.text == fq.expected_answer(
+        "Again, ha!", "qwen3-14b", 38, True, fq.DEFAULT_SYSTEM, 1
+    )
 
 
 async def test_a_history_the_space_has_not_seen_goes_in_the_first_prompt_async(
@@ -129,7 +131,9 @@ def test_saved_conversation_keeps_the_session_and_its_thinking_sync(qwen3_g527: 
         saved = qs.ConversationState.from_dict(conv.state.to_dict())
         resumed = client.conversation(state=saved)
         reply = resumed.send("Again, ha!")
-    assert reply.text == fq.expected_answer("Again, ha!", "qwen3-1.7b", 38, False, fq.DEFAULT_SYSTEM, 1)
+    assert reply.text == fq.expected_answer(
+        "Again, ha!", "qwen3-1.7b", 38, False, fq.DEFAULT_SYSTEM, 1
+    )
 
 
 @pytest.mark.parametrize("thinking", [True, False])
@@ -164,7 +168,9 @@ def test_the_older_demos_answer_exactly_sync(
 
     replica = qwen2_g4 if model == "qwen-2-72b" else qwen25_g4
     with qs.Client(model=model, base_url=replica.url, timeout=TIMEOUT) as client:
-        reply = client.chat([{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUERY}])
+        reply = client.chat(
+            [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUERY}]
+        )
     system = SYSTEM if model == "qwen-2-72b" else fake_model.sized_system("72B", SYSTEM)
     assert reply.text == fake_model.expected_answer(QUERY, 0, system)
 

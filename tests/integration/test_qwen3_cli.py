@@ -20,7 +20,11 @@ QUERY = "Laugh: ha ha — café ☕?"
 def ask(replica: Replica, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "qwen_spaces", "ask", QUERY, "--base-url", replica.url, *args],
-        capture_output=True, text=True, env=child_env(), cwd=str(ROOT), timeout=120,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=str(ROOT),
+        timeout=120,
         preexec_fn=default_sigint,
     )
 
@@ -41,20 +45,38 @@ def test_ask_no_think_and_json(qwen3_g527: Replica) -> None:
     assert answer["reasoning"] == "" and answer["thinking_seconds"] is None
     assert answer["model"] == "qwen-3-8b"
     thinking = json.loads(ask(qwen3_g527, "-m", "qwen-3-4b", "--json").stdout)
-    assert thinking["reasoning"] == fq.expected_reasoning(QUERY, "qwen3-4b", 38, fq.DEFAULT_SYSTEM, 0)
+    assert thinking["reasoning"] == fq.expected_reasoning(
+        QUERY, "qwen3-4b", 38, fq.DEFAULT_SYSTEM, 0
+    )
     assert thinking["thinking_seconds"] >= 0
 
 
 def test_ask_on_a_terminal_shows_the_reasoning_dimmed_on_stderr(
     qwen3_g527: Replica, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "qwen_spaces", "ask", QUERY, "-m", "qwen-3-0.6b",
-               "--base-url", qwen3_g527.url]
+    command = [
+        sys.executable,
+        "-m",
+        "qwen_spaces",
+        "ask",
+        QUERY,
+        "-m",
+        "qwen-3-0.6b",
+        "--base-url",
+        qwen3_g527.url,
+    ]
     # stderr on a terminal, stdout into a pipe: the answer alone on stdout.
     target = tmp_path / "out.txt"
     script = " ".join(f"'{c}'" for c in command) + f" > '{target}'"
-    child = pexpect.spawn("/bin/sh", ["-c", script], env=child_env(), cwd=str(ROOT),
-                          encoding="utf-8", timeout=120, preexec_fn=default_sigint)
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", script],
+        env=child_env(),
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=120,
+        preexec_fn=default_sigint,
+    )
     child.expect(pexpect.EOF)
     child.close()
     out = target.read_text(encoding="utf-8")
@@ -68,9 +90,14 @@ def test_chat_think_off_holds_for_the_next_turns(qwen3_g527: Replica, tmp_path: 
     env = child_env(tmp_path)
     env["TERM"] = "dumb"
     child = pexpect.spawn(
-        sys.executable, ["-m", "qwen_spaces", "chat", "-m", "qwen-3-14b", "--base-url",
-                         qwen3_g527.url], env=env, cwd=str(ROOT), encoding="utf-8", timeout=120,
-        dimensions=(24, 400), preexec_fn=default_sigint,
+        sys.executable,
+        ["-m", "qwen_spaces", "chat", "-m", "qwen-3-14b", "--base-url", qwen3_g527.url],
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(24, 400),
+        preexec_fn=default_sigint,
     )
     child.expect_exact("you> ")
     child.sendline("/think off")
@@ -78,7 +105,9 @@ def test_chat_think_off_holds_for_the_next_turns(qwen3_g527: Replica, tmp_path: 
     child.expect_exact("you> ")
     for turn, query in enumerate(("Hi", "Again, ha!")):
         child.sendline(query)
-        child.expect_exact(fq.expected_answer(query, "qwen3-14b", 38, False, fq.DEFAULT_SYSTEM, turn))
+        child.expect_exact(
+            fq.expected_answer(query, "qwen3-14b", 38, False, fq.DEFAULT_SYSTEM, turn)
+        )
         child.expect_exact("you> ")
     child.sendline("/think")
     child.expect_exact("thinking: off")
@@ -97,8 +126,21 @@ def test_thinking_flags_are_checked_in_the_command_lines_words(
     args: list[str], message: str
 ) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "qwen_spaces", "ask", "hi", "--base-url", "http://127.0.0.1:9", *args],
-        capture_output=True, text=True, env=child_env(), cwd=str(ROOT), timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "qwen_spaces",
+            "ask",
+            "hi",
+            "--base-url",
+            "http://127.0.0.1:9",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=str(ROOT),
+        timeout=60,
     )
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr

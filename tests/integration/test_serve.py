@@ -61,8 +61,14 @@ def calls(serve: Serve, model: str, *items: dict[str, Any]) -> list[dict[str, An
 
 
 def test_openai_python_every_call_shape_gives_the_exact_answer(served: Serve) -> None:
-    kinds = ["sync_create", "sync_stream", "sync_helper", "async_create", "async_stream",
-             "async_helper"]
+    kinds = [
+        "sync_create",
+        "sync_stream",
+        "sync_helper",
+        "async_create",
+        "async_stream",
+        "async_helper",
+    ]
     results = calls(served, MAX, *({"kind": k, "messages": [user(f"{k} ☕ ha ha")]} for k in kinds))
     for kind, result in zip(kinds, results, strict=True):
         expected = max_answer(f"{kind} ☕ ha ha")
@@ -84,19 +90,26 @@ def test_history_goes_to_max_as_real_turns_with_openai_message_variants(served: 
         {"role": "system", "content": "Be brief — très.", "name": "rules"},
         {"role": "user", "content": [{"type": "text", "text": "one"}], "name": "ann"},
         {"role": "assistant", "content": "first answer"},
-        {"role": "user", "content": [{"type": "text", "text": "two "}, {"type": "text", "text": "parts"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "two "}, {"type": "text", "text": "parts"}],
+        },
     ]
     extra = {"temperature": 0.1, "max_tokens": 5, "top_p": 0.5, "seed": 1, "user": "u1"}
     stream_extra = {**extra, "stream_options": {"include_usage": True}}
     create, stream = calls(
-        served, MAX,
+        served,
+        MAX,
         {"kind": "sync_create", "messages": history, "extra": extra},
         {"kind": "sync_stream", "messages": history, "extra": stream_extra},
     )
     expected = max_answer("two parts", 1, "Be brief — très.")
     assert create["text"] == stream["text"] == expected
     usage = stream["usage"]
-    assert usage is not None and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    assert (
+        usage is not None
+        and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    )
 
 
 def test_1m_conversation_sends_only_the_new_message_on_turns_2_and_3(served: Serve) -> None:
@@ -106,7 +119,8 @@ def test_1m_conversation_sends_only_the_new_message_on_turns_2_and_3(served: Ser
     turn2 = [user("first"), {"role": "assistant", "content": first}, user("second")]
     turn3 = [*turn2, {"role": "assistant", "content": second}, user("third")]
     one, two, three = calls(
-        served, ONEM,
+        served,
+        ONEM,
         {"kind": "sync_create", "messages": [user("first")]},
         {"kind": "sync_stream", "messages": turn2},
         {"kind": "async_create", "messages": turn3},
@@ -159,7 +173,9 @@ def test_readme_snippets_run_against_the_server(max_g5: Replica, onem_g4: Replic
     snippets = readme_snippets(MAX)
     assert set(snippets) == {"openai", "langchain_openai"}
     python = openai_python()
-    with Serve("--api-key", "my-key", *space_args([(MAX, max_g5.url), (ONEM, onem_g4.url)])) as serve:
+    with Serve(
+        "--api-key", "my-key", *space_args([(MAX, max_g5.url), (ONEM, onem_g4.url)])
+    ) as serve:
         for name, code in snippets.items():
             assert "http://127.0.0.1:8000/v1" in code
             code = code.replace("http://127.0.0.1:8000/v1", serve.base_url)
@@ -173,20 +189,28 @@ def test_readme_snippets_run_against_the_server(max_g5: Replica, onem_g4: Replic
 
 def file_part(name: str, data: bytes, mime: str = "text/plain") -> dict[str, Any]:
     encoded = base64.b64encode(data).decode()
-    return {"type": "file", "file": {"filename": name, "file_data": f"data:{mime};base64,{encoded}"}}
+    return {
+        "type": "file",
+        "file": {"filename": name, "file_data": f"data:{mime};base64,{encoded}"},
+    }
 
 
 def test_file_parts_become_uploads_the_1m_space_reads(served: Serve) -> None:
     notes, pdf = "Notes — café ☕\n".encode(), b"%PDF-1.4\n%%EOF\n"
-    message = {"role": "user", "content": [
-        {"type": "text", "text": "Compare these"},
-        file_part("notes.txt", notes),
-        file_part("tiny.pdf", pdf, "application/pdf"),
-    ]}
+    message = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "Compare these"},
+            file_part("notes.txt", notes),
+            file_part("tiny.pdf", pdf, "application/pdf"),
+        ],
+    }
     facts = [fake_model.file_fact("notes.txt", notes), fake_model.file_fact("tiny.pdf", pdf)]
     expected = onem_answer(fake_model.with_files("Compare these", facts))
     streamed, created = calls(
-        served, ONEM, {"kind": "sync_stream", "messages": [message]},
+        served,
+        ONEM,
+        {"kind": "sync_stream", "messages": [message]},
         {"kind": "async_create", "messages": [message]},
     )
     assert streamed.get("text") == expected, streamed
@@ -198,8 +222,10 @@ def test_file_parts_become_uploads_the_1m_space_reads(served: Serve) -> None:
 
 
 def test_a_file_part_for_the_max_model_is_a_400(served: Serve) -> None:
-    message = {"role": "user", "content": [{"type": "text", "text": "hi"},
-                                            file_part("a.txt", b"a")]}
+    message = {
+        "role": "user",
+        "content": [{"type": "text", "text": "hi"}, file_part("a.txt", b"a")],
+    }
     (result,) = calls(served, MAX, {"kind": "sync_create", "messages": [message]})
     assert result["error"]["class"] == "BadRequestError"
     assert "file parts work only with model qwen-2.5-1m" in result["error"]["message"]
@@ -212,13 +238,24 @@ QUERY = "Laugh: ha ha — café ☕?"
 OLDER = {"qwen-2-72b": SYSTEM, "qwen-2.5": fake_model.sized_system("72B", SYSTEM)}
 
 
-def q3_answer(prompt: str, model: str = "qwen3-32b", budget: int = fq.MAX_BUDGET,
-              thinking: bool = True, system: str = SYSTEM, turns: int = 0) -> str:
+def q3_answer(
+    prompt: str,
+    model: str = "qwen3-32b",
+    budget: int = fq.MAX_BUDGET,
+    thinking: bool = True,
+    system: str = SYSTEM,
+    turns: int = 0,
+) -> str:
     return fq.expected_answer(prompt, model, budget, thinking, system, turns)
 
 
-def q3_reasoning(prompt: str, model: str = "qwen3-32b", budget: int = fq.MAX_BUDGET,
-                 system: str = SYSTEM, turns: int = 0) -> str:
+def q3_reasoning(
+    prompt: str,
+    model: str = "qwen3-32b",
+    budget: int = fq.MAX_BUDGET,
+    system: str = SYSTEM,
+    turns: int = 0,
+) -> str:
     return fq.expected_reasoning(prompt, model, budget, system, turns)
 
 
@@ -232,8 +269,13 @@ def served_all(
 ) -> Iterator[Serve]:
     """One server for all twelve models, each at its replica (the eight Qwen3 at one)."""
     openai_python()
-    pairs = [(MAX, max_g5.url), (ONEM, onem_g4.url), ("qwen-2-72b", qwen2_g4.url),
-             ("qwen-2.5", qwen25_g4.url), *((spec.model, qwen3_g527.url) for spec in QWEN3)]
+    pairs = [
+        (MAX, max_g5.url),
+        (ONEM, onem_g4.url),
+        ("qwen-2-72b", qwen2_g4.url),
+        ("qwen-2.5", qwen25_g4.url),
+        *((spec.model, qwen3_g527.url) for spec in QWEN3),
+    ]
     with Serve("--api-key", KEY, *space_args(pairs)) as serve:
         yield serve
 
@@ -245,8 +287,10 @@ def test_models_lists_the_twelve_and_each_one_answers(served_all: Serve) -> None
     thinkers = {m["id"] for m in listed["models"] if "thinking" in m}
     assert thinkers == {spec.model for spec in QWEN3}
     kinds = ["sync_create", "async_stream"]
-    items = [{"kind": kinds[i % 2], "model": model, "messages": with_system(QUERY)}
-             for i, model in enumerate(ids)]
+    items = [
+        {"kind": kinds[i % 2], "model": model, "messages": with_system(QUERY)}
+        for i, model in enumerate(ids)
+    ]
     results = calls(served_all, MAX, *items)
     for item, result in zip(items, results, strict=True):
         model = item["model"]
@@ -284,13 +328,23 @@ def test_qwen3_reasoning_content_streamed_and_whole_with_a_budget(served_all: Se
 
 def test_qwen3_thinking_off_by_extra_body_and_by_chat_template_kwargs(served_all: Serve) -> None:
     off, kwargs_off, stream_off = calls(
-        served_all, "qwen-3-8b",
-        {"kind": "sync_create", "messages": with_system("one"),
-         "extra": {"extra_body": {"enable_thinking": False}}},
-        {"kind": "async_create", "messages": with_system("two"),
-         "extra": {"extra_body": {"chat_template_kwargs": {"enable_thinking": False}}}},
-        {"kind": "sync_stream", "messages": with_system("three"),
-         "extra": {"extra_body": {"enable_thinking": False, "thinking_budget": 2048}}},
+        served_all,
+        "qwen-3-8b",
+        {
+            "kind": "sync_create",
+            "messages": with_system("one"),
+            "extra": {"extra_body": {"enable_thinking": False}},
+        },
+        {
+            "kind": "async_create",
+            "messages": with_system("two"),
+            "extra": {"extra_body": {"chat_template_kwargs": {"enable_thinking": False}}},
+        },
+        {
+            "kind": "sync_stream",
+            "messages": with_system("three"),
+            "extra": {"extra_body": {"enable_thinking": False, "thinking_budget": 2048}},
+        },
     )
     assert off["text"] == q3_answer("one", "qwen3-8b", thinking=False)
     assert kwargs_off["text"] == q3_answer("two", "qwen3-8b", thinking=False)
@@ -301,11 +355,18 @@ def test_qwen3_thinking_off_by_extra_body_and_by_chat_template_kwargs(served_all
 @pytest.mark.parametrize(
     ("effort", "budget"), [("minimal", 1), ("low", 4), ("medium", 16), ("high", 38), ("none", 0)]
 )
-def test_qwen3_reasoning_effort_maps_to_budgets(served_all: Serve, effort: str, budget: int) -> None:
-    (result,) = calls(served_all, "qwen-3-4b", {
-        "kind": "sync_stream", "messages": with_system(effort),
-        "extra": {"reasoning_effort": effort},
-    })
+def test_qwen3_reasoning_effort_maps_to_budgets(
+    served_all: Serve, effort: str, budget: int
+) -> None:
+    (result,) = calls(
+        served_all,
+        "qwen-3-4b",
+        {
+            "kind": "sync_stream",
+            "messages": with_system(effort),
+            "extra": {"reasoning_effort": effort},
+        },
+    )
     if effort == "none":  # thinking off, the Space's own budget
         assert result["text"] == q3_answer(effort, "qwen3-4b", thinking=False)
         assert result["reasoning"] == ""
@@ -321,10 +382,16 @@ BAD_THINKING = [
     ("qwen-3-32b", {"extra_body": {"thinking_budget": "4096"}}, "thinking_budget"),
     ("qwen-3-32b", {"extra_body": {"thinking_budget": 1.5}}, "thinking_budget"),
     ("qwen-3-32b", {"reasoning_effort": "extreme"}, "reasoning_effort"),
-    ("qwen-3-32b", {"reasoning_effort": "high", "extra_body": {"enable_thinking": False}},
-     "reasoning_effort"),
-    ("qwen-3-32b", {"extra_body": {"chat_template_kwargs": {"enable_thinking": 0}}},
-     "chat_template_kwargs.enable_thinking"),
+    (
+        "qwen-3-32b",
+        {"reasoning_effort": "high", "extra_body": {"enable_thinking": False}},
+        "reasoning_effort",
+    ),
+    (
+        "qwen-3-32b",
+        {"extra_body": {"chat_template_kwargs": {"enable_thinking": 0}}},
+        "chat_template_kwargs.enable_thinking",
+    ),
     (MAX, {"extra_body": {"enable_thinking": False}}, "enable_thinking"),
     ("qwen-2.5", {"extra_body": {"thinking_budget": 4096}}, "thinking_budget"),
     (ONEM, {"reasoning_effort": "low"}, "reasoning_effort"),
@@ -332,12 +399,15 @@ BAD_THINKING = [
 
 
 def test_bad_thinking_fields_are_a_400_naming_the_field(served_all: Serve) -> None:
-    items = [{"kind": "sync_create", "model": model, "messages": [user("hi")], "extra": extra}
-             for model, extra, _ in BAD_THINKING]
+    items = [
+        {"kind": "sync_create", "model": model, "messages": [user("hi")], "extra": extra}
+        for model, extra, _ in BAD_THINKING
+    ]
     items.append({**items[0], "kind": "async_stream"})  # streamed: still a 400, before any chunk
     results = calls(served_all, MAX, *items)
-    for (model, extra, field), result in zip([*BAD_THINKING, BAD_THINKING[0]], results,
-                                             strict=True):
+    for (model, extra, field), result in zip(
+        [*BAD_THINKING, BAD_THINKING[0]], results, strict=True
+    ):
         error = result.get("error")
         assert error is not None, (model, extra, result)
         assert (error["class"], error["status"]) == ("BadRequestError", 400), (model, extra)
@@ -351,15 +421,19 @@ def test_qwen3_follow_ups_reuse_the_session_and_its_thinking_switch(served_all: 
     """Turn 2 sends only the new message into turn 1's session ("turn 1"), with thinking
     still off without flipping it; turn 3 names no thinking field: thinking is back on."""
     off = {"extra_body": {"enable_thinking": False}}
-    (one,) = calls(served_all, "qwen-3-14b",
-                   {"kind": "sync_create", "messages": with_system("first"), "extra": off})
+    (one,) = calls(
+        served_all,
+        "qwen-3-14b",
+        {"kind": "sync_create", "messages": with_system("first"), "extra": off},
+    )
     first = q3_answer("first", "qwen3-14b", thinking=False)
     assert one["text"] == first
     turn2 = [*with_system("first"), {"role": "assistant", "content": first}, user("second")]
     second = q3_answer("second", "qwen3-14b", thinking=False, turns=1)
     turn3 = [*turn2, {"role": "assistant", "content": second}, user("third")]
     two, three = calls(
-        served_all, "qwen-3-14b",
+        served_all,
+        "qwen-3-14b",
         {"kind": "sync_stream", "messages": turn2, "extra": off},
         {"kind": "async_create", "messages": turn3},
     )
@@ -370,8 +444,13 @@ def test_qwen3_follow_ups_reuse_the_session_and_its_thinking_switch(served_all: 
 
 def test_langchain_chat_qwen_reasoning_and_follow_up(served_all: Serve) -> None:
     result = run_client(
-        "langchain_calls", base_url=served_all.base_url, api_key=KEY, model="qwen3-30b-a3b",
-        chat="qwen", options={"thinking_budget": 5000}, messages=with_system(QUERY),
+        "langchain_calls",
+        base_url=served_all.base_url,
+        api_key=KEY,
+        model="qwen3-30b-a3b",
+        chat="qwen",
+        options={"thinking_budget": 5000},
+        messages=with_system(QUERY),
         followup="And again?",
     )
     answer = q3_answer(QUERY, "qwen3-30b-a3b", budget=5)
@@ -388,16 +467,25 @@ def test_langchain_chat_qwen_reasoning_and_follow_up(served_all: Serve) -> None:
 
 def test_langchain_thinking_off_and_reasoning_effort(served_all: Serve) -> None:
     off = run_client(
-        "langchain_calls", base_url=served_all.base_url, api_key=KEY, model="qwen-3-1.7b",
-        chat="qwen", options={"enable_thinking": False}, messages=with_system(QUERY),
+        "langchain_calls",
+        base_url=served_all.base_url,
+        api_key=KEY,
+        model="qwen-3-1.7b",
+        chat="qwen",
+        options={"enable_thinking": False},
+        messages=with_system(QUERY),
         followup="More?",
     )
     assert off["invoke"] == off["stream"] == q3_answer(QUERY, "qwen3-1.7b", thinking=False)
     assert off["invoke_reasoning"] == off["stream_reasoning"] == ""
     assert off["followup"] == q3_answer("More?", "qwen3-1.7b", thinking=False, turns=1)
     effort = run_client(
-        "langchain_calls", base_url=served_all.base_url, api_key=KEY, model="qwen-3-0.6b",
-        options={"reasoning_effort": "medium"}, messages=with_system(QUERY),
+        "langchain_calls",
+        base_url=served_all.base_url,
+        api_key=KEY,
+        model="qwen-3-0.6b",
+        options={"reasoning_effort": "medium"},
+        messages=with_system(QUERY),
     )
     # ChatOpenAI reads no reasoning_content; the answer shows the budget the Space got.
     assert effort["invoke"] == effort["stream"] == q3_answer(QUERY, "qwen3-0.6b", budget=16)
@@ -409,10 +497,15 @@ def test_readme_qwen3_snippets_print_the_exact_reasoning_and_answers(qwen3_g527:
     model, system, query = "qwen3-32b", fq.DEFAULT_SYSTEM, "What is 2+2?"
     expected = {
         # reasoning_effort "low" (4096 tokens), then a stream with thinking off.
-        "openai": [q3_reasoning(query, model, 4, system), q3_answer(query, model, 4, True, system),
-                   q3_answer(query, model, thinking=False, system=system)],
-        "langchain_qwq": [q3_reasoning(query, model, 4, system),
-                          q3_answer(query, model, 4, True, system)],
+        "openai": [
+            q3_reasoning(query, model, 4, system),
+            q3_answer(query, model, 4, True, system),
+            q3_answer(query, model, thinking=False, system=system),
+        ],
+        "langchain_qwq": [
+            q3_reasoning(query, model, 4, system),
+            q3_answer(query, model, 4, True, system),
+        ],
     }
     python = openai_python()
     with Serve("--api-key", "my-key", "--space", f"qwen-3-32b={qwen3_g527.url}") as serve:
@@ -430,7 +523,8 @@ def test_qwen3_error_turn_is_a_502_or_an_error_event_with_the_spaces_words(
     served_all: Serve,
 ) -> None:
     late, early, whole = calls(
-        served_all, "qwen-3-32b",
+        served_all,
+        "qwen-3-32b",
         {"kind": "sync_stream", "messages": [user(f"{fq.ERROR_MARKER} late")]},
         {"kind": "async_stream", "messages": [user(f"{fq.ERROR_EARLY_MARKER} early")]},
         {"kind": "sync_create", "messages": [user(f"{fq.ERROR_MARKER} whole")]},

@@ -49,7 +49,9 @@ def stream_all(
             return events, None, error
 
     async def run() -> Optional[qs.Reply]:
-        async with qs.AsyncClient(model=model, base_url=url, timeout=TIMEOUT, max_retries=0) as client:
+        async with qs.AsyncClient(
+            model=model, base_url=url, timeout=TIMEOUT, max_retries=0
+        ) as client:
             async with client.stream(prompt) as stream:
                 async for event in stream:
                     events.append(event)

@@ -34,8 +34,16 @@ from qwen_spaces.testing import FakeSpace
 from tests.tls import TLSFront
 from tests.transcript_replay import ReplayServer, load, messages_of, turns
 
-PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
-             "no_proxy", "NO_PROXY")
+PROXY_ENV = (
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+)
 CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
@@ -232,8 +240,9 @@ def test_cookies_the_space_sets_are_sent_back_on_its_later_requests(mode: str) -
     # through the replay server as its proxy.
     with ReplayServer() as proxy:
         # A sticky-session cookie, as a load balancer in front of replicas sets.
-        proxy.add_turn(turn, with_config=True,
-                       config_headers={"Set-Cookie": "replica=r2; Path=/; HttpOnly"})
+        proxy.add_turn(
+            turn, with_config=True, config_headers={"Set-Cookie": "replica=r2; Path=/; HttpOnly"}
+        )
         proxy.add_turn(turn, with_config=False)  # a later call on the same client
         texts = chats(mode, "http://space.test", [messages_of(turn)] * 2, proxy=proxy.url)
     assert texts == [turn["expected_answer"]] * 2
@@ -305,9 +314,27 @@ def _self_signed(where: Path, name: str) -> tuple[Path, Path]:
         pytest.fail("openssl is needed to make a loopback certificate")
     cert, key = where / f"{name}-cert.pem", where / f"{name}-key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 

@@ -90,8 +90,9 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def check(scenario: str, mode: str, url: str, turns: list[tuple[str, list[Any]]],
-          expected: list[str]) -> None:
+def check(
+    scenario: str, mode: str, url: str, turns: list[tuple[str, list[Any]]], expected: list[str]
+) -> None:
     started = time.monotonic()
     got = run(mode, url, turns)
     record(scenario, mode, got == expected, time.monotonic() - started)

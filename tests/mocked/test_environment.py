@@ -34,8 +34,11 @@ async def _async_chat(space: MockSpace, **options: object) -> tuple[str, list[st
         space.register(mock)
         async with qs.AsyncClient(max_retries=0, **options) as client:  # type: ignore[arg-type]
             text = (await client.chat("hi")).text
-        auth = [str((kw.get("headers") or {}).get("Authorization")) for calls in
-                mock.requests.values() for kw in (call.kwargs for call in calls)]
+        auth = [
+            str((kw.get("headers") or {}).get("Authorization"))
+            for calls in mock.requests.values()
+            for kw in (call.kwargs for call in calls)
+        ]
     return text, auth
 
 
@@ -60,14 +63,19 @@ def test_the_environment_names_model_space_and_token(
     monkeypatch.setenv("QWEN_SPACES_MODEL", "qwen-2.5-1m")
     monkeypatch.setenv("QWEN_SPACES_BASE_URL", "https://my-duplicate.hf.space/")
     monkeypatch.setenv("HF_TOKEN", f"  {TOKEN}\n")
-    space = MockSpace("1m", answer="From the environment.", base_url="https://my-duplicate.hf.space")
+    space = MockSpace(
+        "1m", answer="From the environment.", base_url="https://my-duplicate.hf.space"
+    )
     text, auth = chat(mode, space)
     assert text == "From the environment."
     assert "/run/predict" in [path for _, path in space.requests]  # the 1M layout: the model
     assert auth and set(auth) == {f"Bearer {TOKEN}"}
     said = [r.getMessage() for r in caplog.records]
-    for argument, variable in (("model", "QWEN_SPACES_MODEL"), ("base_url", "QWEN_SPACES_BASE_URL"),
-                               ("hf_token", "HF_TOKEN")):
+    for argument, variable in (
+        ("model", "QWEN_SPACES_MODEL"),
+        ("base_url", "QWEN_SPACES_BASE_URL"),
+        ("hf_token", "HF_TOKEN"),
+    ):
         assert f"{argument} not given: using ${variable}" in said
     assert all(TOKEN not in line for line in said)
 
@@ -77,8 +85,9 @@ def test_arguments_win_over_the_environment(mode: str, monkeypatch: pytest.Monke
     monkeypatch.setenv("QWEN_SPACES_BASE_URL", "https://elsewhere.hf.space")
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     space = MockSpace("max", answer="From the arguments.", base_url="https://mine.hf.space")
-    text, auth = chat(mode, space, model="qwen-2.5-max", base_url="https://mine.hf.space",
-                      hf_token="")
+    text, auth = chat(
+        mode, space, model="qwen-2.5-max", base_url="https://mine.hf.space", hf_token=""
+    )
     assert text == "From the arguments."
     assert set(auth) == {"None"}  # hf_token="" is no token, whatever $HF_TOKEN says
 

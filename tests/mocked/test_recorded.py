@@ -66,9 +66,10 @@ def register_sync(mock: responses.RequestsMock, turn: dict[str, Any], with_confi
 @pytest.mark.parametrize("name", NAMES)
 def test_sync_client_replays_transcript(name: str) -> None:
     transcript = load(name)
-    with ReplayServer() as server, qs.Client(
-        model=model_of(transcript), base_url=server.url, max_retries=0
-    ) as client:
+    with (
+        ReplayServer() as server,
+        qs.Client(model=model_of(transcript), base_url=server.url, max_retries=0) as client,
+    ):
         conversation = client.conversation()
         for i, turn in enumerate(turns(transcript)):
             server.add_turn(turn, with_config=i == 0)

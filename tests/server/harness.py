@@ -46,18 +46,33 @@ class Serve:
     """``qwen-spaces serve`` on 127.0.0.1, a free port; a context manager that stops it."""
 
     def __init__(self, *args: str, env: Optional[dict[str, str]] = None) -> None:
-        self.args = [sys.executable, "-m", "qwen_spaces", "serve", "--host", "127.0.0.1",
-                     "--port", "0", *args]
+        self.args = [
+            sys.executable,
+            "-m",
+            "qwen_spaces",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            *args,
+        ]
         child = {  # the test's own discovery cache stays (tests/conftest.py)
-            k: v for k, v in os.environ.items()
+            k: v
+            for k, v in os.environ.items()
             if not k.startswith("QWEN_SPACES_") or k == "QWEN_SPACES_CACHE_DIR"
         }
         child.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **(env or {}))
         # stderr (one log line a request) goes to a file: a pipe nobody reads could fill up.
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
         self.process = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=self._log, text=True, env=child,
-            cwd=ROOT, start_new_session=True,
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=child,
+            cwd=ROOT,
+            start_new_session=True,
         )
         self.url = ""
         self.stderr = ""
@@ -119,7 +134,10 @@ def run_client(script: str, *args: Any, timeout: float = 120, **spec: Any) -> An
     """Run ``clients/<script>.py`` in the OpenAI venv with a JSON spec; its JSON answer."""
     done = subprocess.run(
         [openai_python(), str(CLIENTS / f"{script}.py"), json.dumps(spec), *map(str, args)],
-        capture_output=True, text=True, encoding="utf-8", timeout=timeout,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
         env={k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "QWEN_"))},
     )
     if done.returncode != 0:

@@ -94,8 +94,9 @@ class Raw:
         self.conn.close()
 
 
-def request_json(serve: Serve, method: str, path: str, body: Any = None,
-                 key: Optional[str] = KEY) -> tuple[int, Any]:
+def request_json(
+    serve: Serve, method: str, path: str, body: Any = None, key: Optional[str] = KEY
+) -> tuple[int, Any]:
     """One request on its own connection, closed after: (status, JSON body)."""
     raw = Raw(serve, key)
     try:
@@ -121,10 +122,17 @@ def read_until_content(response: http.client.HTTPResponse) -> str:
 
 def test_models_health_and_a_chat_through_openai_python(served: Serve) -> None:
     models, chat = run_client(
-        "openai_calls", base_url=served.base_url, api_key=KEY, model=MAX, calls=[
+        "openai_calls",
+        base_url=served.base_url,
+        api_key=KEY,
+        model=MAX,
+        calls=[
             {"kind": "models"},
-            {"kind": "sync_create", "messages": [user("hi")],
-             "extra": {"temperature": 0.3, "max_tokens": 9, "extra_body": {"frobnicate": True}}},
+            {
+                "kind": "sync_create",
+                "messages": [user("hi")],
+                "extra": {"temperature": 0.3, "max_tokens": 9, "extra_body": {"frobnicate": True}},
+            },
         ],
     )
     (model,) = models["models"]
@@ -132,7 +140,8 @@ def test_models_health_and_a_chat_through_openai_python(served: Serve) -> None:
     assert {"temperature", "max_tokens"} <= set(model["ignored_parameters"])
     assert chat["text"] == echo("hi")
     assert request_json(served, "GET", "/health", key=None) == (
-        200, {"status": "ok", "models": [MAX]}
+        200,
+        {"status": "ok", "models": [MAX]},
     )
     assert served.stop() == 0
     # Shut down cleanly: every client session closed, nothing left behind.
@@ -148,14 +157,27 @@ def test_a_request_without_the_key_gets_401_from_curl(served: Serve) -> None:
     body = json.dumps({"model": MAX, "messages": [user("hi")]})
     if curl is not None:
         done = subprocess.run(
-            [curl, "-s", "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
-             "-d", body, url], capture_output=True, text=True, timeout=30,
+            [
+                curl,
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                body,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         text, status = done.stdout.rsplit("\n", 1)
         payload = json.loads(text)
     else:  # no curl here: the same request by hand
-        status_code, payload = request_json(served, "POST", "/v1/chat/completions",
-                                            json.loads(body), key=None)
+        status_code, payload = request_json(
+            served, "POST", "/v1/chat/completions", json.loads(body), key=None
+        )
         status = str(status_code)
     assert status == "401"
     assert payload["error"]["code"] == "invalid_api_key"
@@ -172,9 +194,22 @@ def test_a_request_without_the_key_gets_401_from_curl(served: Serve) -> None:
 
 def test_without_a_key_the_server_refuses_a_non_loopback_address() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "qwen_spaces", "serve", "--host", "0.0.0.0", "--port", "0",
-         "--space", f"{MAX}=http://127.0.0.1:9"],
-        capture_output=True, text=True, timeout=30, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "qwen_spaces",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--space",
+            f"{MAX}=http://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 2
@@ -190,27 +225,95 @@ BAD_REQUESTS: list[tuple[str, Any, int, Optional[str], str]] = [
     ("no messages", {"model": MAX}, 400, "messages", "'messages'"),
     ("messages not a list", {"model": MAX, "messages": "hi"}, 400, "messages", "array"),
     ("unknown model", {"model": "gpt-4o", "messages": [user("hi")]}, 404, "model", "gpt-4o"),
-    ("tools", {"model": MAX, "messages": [user("hi")],
-               "tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools",
-     "not supported"),
-    ("tool_choice", {"model": MAX, "messages": [user("hi")], "tool_choice": "auto"}, 400,
-     "tool_choice", "not supported"),
+    (
+        "tools",
+        {
+            "model": MAX,
+            "messages": [user("hi")],
+            "tools": [{"type": "function", "function": {"name": "f"}}],
+        },
+        400,
+        "tools",
+        "not supported",
+    ),
+    (
+        "tool_choice",
+        {"model": MAX, "messages": [user("hi")], "tool_choice": "auto"},
+        400,
+        "tool_choice",
+        "not supported",
+    ),
     ("n > 1", {"model": MAX, "messages": [user("hi")], "n": 2}, 400, "n", "not supported"),
-    ("image part", {"model": MAX, "messages": [{"role": "user", "content": [
-        {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]},
-     400, "messages", "text"),
-    ("tool message", {"model": MAX, "messages": [
-        user("hi"), {"role": "tool", "tool_call_id": "1", "content": "42"}, user("and?")]},
-     400, "messages", "tool"),
-    ("assistant tool calls", {"model": MAX, "messages": [
-        user("hi"), {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-        user("and?")]}, 400, "messages[1]", "tool calls"),
-    ("ends with the assistant", {"model": MAX, "messages": [
-        user("hi"), {"role": "assistant", "content": "yes"}]}, 400, "messages", "last message"),
-    ("stream not a bool", {"model": MAX, "messages": [user("hi")], "stream": "yes"}, 400,
-     "stream", "'stream'"),
+    (
+        "image part",
+        {
+            "model": MAX,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "what is this?"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                    ],
+                }
+            ],
+        },
+        400,
+        "messages",
+        "text",
+    ),
+    (
+        "tool message",
+        {
+            "model": MAX,
+            "messages": [
+                user("hi"),
+                {"role": "tool", "tool_call_id": "1", "content": "42"},
+                user("and?"),
+            ],
+        },
+        400,
+        "messages",
+        "tool",
+    ),
+    (
+        "assistant tool calls",
+        {
+            "model": MAX,
+            "messages": [
+                user("hi"),
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "1",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": "{}"},
+                        }
+                    ],
+                },
+                user("and?"),
+            ],
+        },
+        400,
+        "messages[1]",
+        "tool calls",
+    ),
+    (
+        "ends with the assistant",
+        {"model": MAX, "messages": [user("hi"), {"role": "assistant", "content": "yes"}]},
+        400,
+        "messages",
+        "last message",
+    ),
+    (
+        "stream not a bool",
+        {"model": MAX, "messages": [user("hi")], "stream": "yes"},
+        400,
+        "stream",
+        "'stream'",
+    ),
 ]
 
 
@@ -218,8 +321,9 @@ def test_bad_requests_get_openai_errors_that_say_what_is_wrong(served: Serve) ->
     raw = Raw(served)
     for name, body, status, param, words in BAD_REQUESTS:
         kwargs = {"raw": body} if isinstance(body, bytes) else {}
-        got, payload = raw.json("POST", "/v1/chat/completions",
-                                None if isinstance(body, bytes) else body, **kwargs)
+        got, payload = raw.json(
+            "POST", "/v1/chat/completions", None if isinstance(body, bytes) else body, **kwargs
+        )
         error = payload["error"]
         assert (got, error["param"]) == (status, param), (name, payload)
         assert words in error["message"], (name, error["message"])
@@ -234,12 +338,17 @@ def test_bad_requests_get_openai_errors_that_say_what_is_wrong(served: Serve) ->
     assert raw.json("DELETE", "/v1/models")[0] == 405
     # Still up, still answering.
     assert raw.json("GET", "/health")[0] == 200
-    got, payload = raw.json("POST", "/v1/chat/completions", {"model": MAX, "messages": [user("ok")]})
+    got, payload = raw.json(
+        "POST", "/v1/chat/completions", {"model": MAX, "messages": [user("ok")]}
+    )
     assert got == 200 and payload["choices"][0]["message"]["content"] == echo("ok")
     raw.close()
     # openai-python raises its own class for a 400.
     (result,) = run_client(
-        "openai_calls", base_url=served.base_url, api_key=KEY, model=MAX,
+        "openai_calls",
+        base_url=served.base_url,
+        api_key=KEY,
+        model=MAX,
         calls=[{"kind": "sync_create", "messages": [user("hi")], "extra": {"n": 3}}],
     )
     assert result["error"]["class"] == "BadRequestError" and result["error"]["status"] == 400
@@ -247,10 +356,14 @@ def test_bad_requests_get_openai_errors_that_say_what_is_wrong(served: Serve) ->
 
 def _supports_openai_variants() -> bool:
     try:
-        normalize_messages([
-            {"role": "developer", "content": "d"},
-            user("u"), {"role": "assistant", "content": None}, user("v"),
-        ])
+        normalize_messages(
+            [
+                {"role": "developer", "content": "d"},
+                user("u"),
+                {"role": "assistant", "content": None},
+                user("v"),
+            ]
+        )
     except (ValueError, TypeError):
         return False
     return True
@@ -268,15 +381,26 @@ def test_developer_role_becomes_system_and_null_assistant_content_is_skipped() -
         seen.append((query, turns, system))
         return "ok"
 
-    with FakeSpace(answer=answer) as fake, Serve("--api-key", KEY,
-                                                *space_args([(MAX, fake.url)])) as serve:
+    with (
+        FakeSpace(answer=answer) as fake,
+        Serve("--api-key", KEY, *space_args([(MAX, fake.url)])) as serve,
+    ):
         (result,) = run_client(
-            "openai_calls", base_url=serve.base_url, api_key=KEY, model=MAX, calls=[
-                {"kind": "sync_create", "messages": [
-                    {"role": "developer", "content": "Be terse."}, user("one"),
-                    {"role": "assistant", "content": None}, {"role": "assistant", "content": "1"},
-                    user("two"),
-                ]},
+            "openai_calls",
+            base_url=serve.base_url,
+            api_key=KEY,
+            model=MAX,
+            calls=[
+                {
+                    "kind": "sync_create",
+                    "messages": [
+                        {"role": "developer", "content": "Be terse."},
+                        user("one"),
+                        {"role": "assistant", "content": None},
+                        {"role": "assistant", "content": "1"},
+                        user("two"),
+                    ],
+                },
             ],
         )
     assert result["text"] == "ok"
@@ -295,11 +419,18 @@ FAULTS: dict[str, tuple[list[Fault], list[str]]] = {
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_failure_before_the_answer_is_an_http_status_openai_python_raises(fault: str) -> None:
     faults, args = FAULTS[fault]
-    with FakeSpace(faults=faults) as fake, Serve(
-        "--api-key", KEY, "--max-retries", "0", *args, *space_args([(MAX, fake.url)])
-    ) as serve:
+    with (
+        FakeSpace(faults=faults) as fake,
+        Serve(
+            "--api-key", KEY, "--max-retries", "0", *args, *space_args([(MAX, fake.url)])
+        ) as serve,
+    ):
         results = run_client(
-            "openai_calls", base_url=serve.base_url, api_key=KEY, model=MAX, calls=[
+            "openai_calls",
+            base_url=serve.base_url,
+            api_key=KEY,
+            model=MAX,
+            calls=[
                 {"kind": "sync_create", "messages": [user("hi")]},
                 {"kind": "async_stream", "messages": [user("hi")]},
             ],
@@ -320,21 +451,31 @@ def test_a_failure_before_the_answer_is_an_http_status_openai_python_raises(faul
         assert KEY not in json.dumps(error)
 
 
-@pytest.mark.parametrize("fault", [Fault.space_error("broke midway", updates=3, times=None),
-                                   Fault.drop_after(updates=3, times=None)],
-                         ids=["space error", "dropped"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.space_error("broke midway", updates=3, times=None),
+        Fault.drop_after(updates=3, times=None),
+    ],
+    ids=["space error", "dropped"],
+)
 def test_a_failure_mid_stream_ends_it_with_an_error_openai_python_raises(fault: Fault) -> None:
     # Paced, so that the failure comes in a later read than the first text.
-    with FakeSpace(answer=LONG, delay=0.01, faults=[fault]) as fake, Serve(
-        "--api-key", KEY, *space_args([(MAX, fake.url)])
-    ) as serve:
-        sync, = run_client(
-            "openai_calls", base_url=serve.base_url, api_key=KEY, model=MAX,
+    with (
+        FakeSpace(answer=LONG, delay=0.01, faults=[fault]) as fake,
+        Serve("--api-key", KEY, *space_args([(MAX, fake.url)])) as serve,
+    ):
+        (sync,) = run_client(
+            "openai_calls",
+            base_url=serve.base_url,
+            api_key=KEY,
+            model=MAX,
             calls=[{"kind": "sync_stream", "messages": [user("hi")]}],
         )
         raw = Raw(serve)
-        response = raw.send("POST", "/v1/chat/completions",
-                            {"model": MAX, "messages": [user("hi")], "stream": True})
+        response = raw.send(
+            "POST", "/v1/chat/completions", {"model": MAX, "messages": [user("hi")], "stream": True}
+        )
         lines = [line for line in response.read().decode().split("\n\n") if line]
         raw.close()
     error = sync["error"]
@@ -354,13 +495,17 @@ def test_a_failure_mid_stream_ends_it_with_an_error_openai_python_raises(fault: 
 @pytest.mark.parametrize("where", ["streaming", "queued"])
 def test_a_client_that_disconnects_cancels_the_answer_on_the_space(where: str) -> None:
     faults = [Fault.queue_wait(ahead=50, seconds=0.2)] if where == "queued" else []
-    with FakeSpace(answer=long_for_hi, delay=0.05, faults=faults) as fake, Serve(
-        "--api-key", KEY, *space_args([(MAX, fake.url)])
-    ) as serve:
+    with (
+        FakeSpace(answer=long_for_hi, delay=0.05, faults=faults) as fake,
+        Serve("--api-key", KEY, *space_args([(MAX, fake.url)])) as serve,
+    ):
         raw = Raw(serve)
-        raw.conn.request("POST", "/v1/chat/completions", body=json.dumps(
-            {"model": MAX, "messages": [user("hi")], "stream": True}),
-            headers={"Authorization": f"Bearer {KEY}"})
+        raw.conn.request(
+            "POST",
+            "/v1/chat/completions",
+            body=json.dumps({"model": MAX, "messages": [user("hi")], "stream": True}),
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
         if where == "streaming":
             assert read_until_content(raw.conn.getresponse())
         else:
@@ -371,21 +516,34 @@ def test_a_client_that_disconnects_cancels_the_answer_on_the_space(where: str) -
         wait_for(lambda: fake.stats()["streams_open"] == 0)
         assert len(fake.cancels) == 1
         # And the server is fine.
-        assert request_json(serve, "POST", "/v1/chat/completions",
-                            {"model": MAX, "messages": [user("next")]})[0] == 200
+        assert (
+            request_json(
+                serve, "POST", "/v1/chat/completions", {"model": MAX, "messages": [user("next")]}
+            )[0]
+            == 200
+        )
         status = serve.stop()
     assert status == 0
     assert "POST /v1/chat/completions 499" in serve.stderr
 
 
 def test_beyond_the_concurrency_limit_a_request_gets_429() -> None:
-    with FakeSpace(answer=long_for_hi, delay=0.05) as fake, Serve(
-        "--api-key", KEY, "--concurrency", "1", "--queue-wait", "0",
-        *space_args([(MAX, fake.url)]),
-    ) as serve:
+    with (
+        FakeSpace(answer=long_for_hi, delay=0.05) as fake,
+        Serve(
+            "--api-key",
+            KEY,
+            "--concurrency",
+            "1",
+            "--queue-wait",
+            "0",
+            *space_args([(MAX, fake.url)]),
+        ) as serve,
+    ):
         first = Raw(serve)
-        response = first.send("POST", "/v1/chat/completions",
-                              {"model": MAX, "messages": [user("hi")], "stream": True})
+        response = first.send(
+            "POST", "/v1/chat/completions", {"model": MAX, "messages": [user("hi")], "stream": True}
+        )
         read_until_content(response)
         second = Raw(serve)
         busy = second.send("POST", "/v1/chat/completions", {"model": MAX, "messages": [user("x")]})
@@ -397,37 +555,54 @@ def test_beyond_the_concurrency_limit_a_request_gets_429() -> None:
 
 
 def test_beyond_the_concurrency_limit_a_request_waits_for_a_slot() -> None:
-    with FakeSpace(delay=0.05) as fake, Serve(
-        "--api-key", KEY, "--concurrency", "1", "--queue-wait", "20",
-        *space_args([(MAX, fake.url)]),
-    ) as serve:
+    with (
+        FakeSpace(delay=0.05) as fake,
+        Serve(
+            "--api-key",
+            KEY,
+            "--concurrency",
+            "1",
+            "--queue-wait",
+            "20",
+            *space_args([(MAX, fake.url)]),
+        ) as serve,
+    ):
 
         def ask(text: str) -> tuple[int, Any]:
-            return request_json(serve, "POST", "/v1/chat/completions",
-                                {"model": MAX, "messages": [user(text)]})
+            return request_json(
+                serve, "POST", "/v1/chat/completions", {"model": MAX, "messages": [user(text)]}
+            )
 
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
             results = list(pool.map(ask, ["w1", "w2", "w3"]))
     assert [r[0] for r in results] == [200, 200, 200]
     assert [r[1]["choices"][0]["message"]["content"] for r in results] == [
-        echo("w1"), echo("w2"), echo("w3")
+        echo("w1"),
+        echo("w2"),
+        echo("w3"),
     ]
 
 
 def test_two_requests_forking_one_1m_conversation_get_a_session_each() -> None:
-    with FakeSpace(layout="1m", delay=0.02) as fake, Serve(
-        "--api-key", KEY, *space_args([(ONEM, fake.url)])
-    ) as serve:
-        status, first = request_json(serve, "POST", "/v1/chat/completions",
-                                     {"model": ONEM, "messages": [user("a")]})
+    with (
+        FakeSpace(layout="1m", delay=0.02) as fake,
+        Serve("--api-key", KEY, *space_args([(ONEM, fake.url)])) as serve,
+    ):
+        status, first = request_json(
+            serve, "POST", "/v1/chat/completions", {"model": ONEM, "messages": [user("a")]}
+        )
         assert status == 200
         answer = first["choices"][0]["message"]["content"]
         assert answer == echo("a")
         history = [user("a"), {"role": "assistant", "content": answer}]
 
         def ask(text: str) -> str:
-            got, body = request_json(serve, "POST", "/v1/chat/completions",
-                                     {"model": ONEM, "messages": [*history, user(text)]})
+            got, body = request_json(
+                serve,
+                "POST",
+                "/v1/chat/completions",
+                {"model": ONEM, "messages": [*history, user(text)]},
+            )
             assert got == 200, body
             return str(body["choices"][0]["message"]["content"])
 
@@ -451,11 +626,15 @@ def test_two_requests_forking_one_1m_conversation_get_a_session_each() -> None:
 
 
 def test_fifty_concurrent_streams_all_exact() -> None:
-    with FakeSpace(delay=0.002) as fake, Serve(
-        "--api-key", KEY, *space_args([(MAX, fake.url)])
-    ) as serve:
+    with (
+        FakeSpace(delay=0.002) as fake,
+        Serve("--api-key", KEY, *space_args([(MAX, fake.url)])) as serve,
+    ):
         (load,) = run_client(
-            "openai_calls", base_url=serve.base_url, api_key=KEY, model=MAX,
+            "openai_calls",
+            base_url=serve.base_url,
+            api_key=KEY,
+            model=MAX,
             calls=[{"kind": "load", "n": 50, "prompt": "load %d ☕", "timeout": 60}],
         )
     assert load["results"] == [echo(f"load {i} ☕") for i in range(50)]
@@ -464,15 +643,22 @@ def test_fifty_concurrent_streams_all_exact() -> None:
 
 
 def test_base_url_and_model_from_the_environment_serve_one_model() -> None:
-    with FakeSpace(layout="1m") as fake, Serve(
-        "--api-key", KEY,
-        env={"QWEN_SPACES_BASE_URL": fake.url, "QWEN_SPACES_MODEL": "qwen-2.5-1m-demo"},
-    ) as serve:
-        assert request_json(serve, "GET", "/health") == (
-            200, {"status": "ok", "models": [ONEM]}
+    with (
+        FakeSpace(layout="1m") as fake,
+        Serve(
+            "--api-key",
+            KEY,
+            env={"QWEN_SPACES_BASE_URL": fake.url, "QWEN_SPACES_MODEL": "qwen-2.5-1m-demo"},
+        ) as serve,
+    ):
+        assert request_json(serve, "GET", "/health") == (200, {"status": "ok", "models": [ONEM]})
+        status, body = request_json(
+            serve, "POST", "/v1/chat/completions", {"model": ONEM, "messages": [user("env")]}
         )
-        status, body = request_json(serve, "POST", "/v1/chat/completions",
-                                    {"model": ONEM, "messages": [user("env")]})
         assert status == 200 and body["choices"][0]["message"]["content"] == echo("env")
-        assert request_json(serve, "POST", "/v1/chat/completions",
-                            {"model": MAX, "messages": [user("env")]})[0] == 404
+        assert (
+            request_json(
+                serve, "POST", "/v1/chat/completions", {"model": MAX, "messages": [user("env")]}
+            )[0]
+            == 404
+        )

@@ -31,28 +31,40 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=25,
 )
 ids = st.integers(min_value=-1, max_value=20) | st.booleans() | json_values
 id_lists = st.lists(ids, max_size=4) | json_values
-dependency = st.dictionaries(
-    st.sampled_from(["id", "targets", "inputs", "outputs", "api_name", "queue", "trigger_after"]),
-    st.one_of(
-        ids,
-        id_lists,
-        st.lists(st.lists(ids, max_size=3), max_size=3),
-        st.sampled_from(["model_chat", "/agent_run", "add_text", "then"]),
-    ),
-) | json_values
-component = st.dictionaries(
-    st.sampled_from(["id", "type", "props"]),
-    st.one_of(
-        ids,
-        st.sampled_from(["chatbot", "textbox", "state", "ChatBot", "multimodalinput"]),
-        st.fixed_dictionaries({}, optional={"type": st.sampled_from(["tuples", "messages"]) | json_values}),
-    ),
-) | json_values
+dependency = (
+    st.dictionaries(
+        st.sampled_from(
+            ["id", "targets", "inputs", "outputs", "api_name", "queue", "trigger_after"]
+        ),
+        st.one_of(
+            ids,
+            id_lists,
+            st.lists(st.lists(ids, max_size=3), max_size=3),
+            st.sampled_from(["model_chat", "/agent_run", "add_text", "then"]),
+        ),
+    )
+    | json_values
+)
+component = (
+    st.dictionaries(
+        st.sampled_from(["id", "type", "props"]),
+        st.one_of(
+            ids,
+            st.sampled_from(["chatbot", "textbox", "state", "ChatBot", "multimodalinput"]),
+            st.fixed_dictionaries(
+                {}, optional={"type": st.sampled_from(["tuples", "messages"]) | json_values}
+            ),
+        ),
+    )
+    | json_values
+)
 configs = st.fixed_dictionaries(
     {},
     optional={
@@ -136,10 +148,19 @@ def max_config(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (lambda c: c["components"][0].update(id=[4]), r"components\[0\] is malformed: its id is not an int"),
+        (
+            lambda c: c["components"][0].update(id=[4]),
+            r"components\[0\] is malformed: its id is not an int",
+        ),
         (lambda c: c["components"][0].update(id=True), r"its id is not an int"),
-        (lambda c: c["dependencies"][0].update(inputs=5), r"dependencies\[0\] is malformed: inputs"),
-        (lambda c: c["dependencies"][0].update(outputs=[1, [2]]), r"outputs is not a list of component ids"),
+        (
+            lambda c: c["dependencies"][0].update(inputs=5),
+            r"dependencies\[0\] is malformed: inputs",
+        ),
+        (
+            lambda c: c["dependencies"][0].update(outputs=[1, [2]]),
+            r"outputs is not a list of component ids",
+        ),
         (lambda c: c["dependencies"][0].update(inputs={"a": 1}), r"inputs is not a list"),
         (lambda c: c["dependencies"][0].update(id="0"), r"dependencies\[0\] is malformed: its id"),
         (lambda c: c["dependencies"][0].update(id=-1), r"its id"),
@@ -180,5 +201,3 @@ def test_an_odd_version_is_dropped_not_fatal(version: Any) -> None:
     read = read_config(max_config(version=version))
     assert "version" not in read
     assert resolve_endpoints(QWEN_MAX, read).fn_index == 0
-
-

@@ -18,7 +18,10 @@ def answer(query: str, turns: int, system: str) -> str:
 
 
 def test_saved_state_resumes_the_same_space_session() -> None:
-    with FakeSpace(layout="1m", answer=answer) as space, qs.Client("qwen-2.5-1m", base_url=space.url) as client:
+    with (
+        FakeSpace(layout="1m", answer=answer) as space,
+        qs.Client("qwen-2.5-1m", base_url=space.url) as client,
+    ):
         conv = client.conversation()
         assert conv.send("a").text == "turn 0: a"
         saved = conv.state
@@ -42,7 +45,9 @@ def test_failed_1m_turn_moves_to_a_fresh_session_and_resends_the_history() -> No
     def flat(query: str, turns: int, system: str) -> str:
         return f"turns={turns} prompt={query!r}"
 
-    with FakeSpace(layout="1m", answer=flat, faults=[Fault.drop_after(updates=2, times=1)]) as space:
+    with FakeSpace(
+        layout="1m", answer=flat, faults=[Fault.drop_after(updates=2, times=1)]
+    ) as space:
         with qs.Client("qwen-2.5-1m", base_url=space.url, max_retries=0) as client:
             conv = client.conversation()
             first = conv.session_hash
@@ -55,7 +60,10 @@ def test_failed_1m_turn_moves_to_a_fresh_session_and_resends_the_history() -> No
 
 
 def test_failed_streamed_turn_leaves_no_trace() -> None:
-    with FakeSpace(answer="ok", faults=[Fault.space_error("boom")]) as space, qs.Client(base_url=space.url) as client:
+    with (
+        FakeSpace(answer="ok", faults=[Fault.space_error("boom")]) as space,
+        qs.Client(base_url=space.url) as client,
+    ):
         conv = client.conversation(system="S")
         with pytest.raises(qs.SpaceError):
             for _ in conv.stream("q"):
@@ -123,7 +131,11 @@ def test_conversation_state_round_trips_through_json() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [[], {"model": "m"}, {"model": "m", "session_hash": "h", "messages": [{"role": "tool", "content": "x"}]}],
+    [
+        [],
+        {"model": "m"},
+        {"model": "m", "session_hash": "h", "messages": [{"role": "tool", "content": "x"}]},
+    ],
 )
 def test_a_bad_saved_conversation_is_a_clear_error(data: object) -> None:
     with pytest.raises(ValueError):

@@ -46,8 +46,9 @@ def next_step(call: ChatCall) -> Step | None:
 # --- the file ------------------------------------------------------------------------------
 
 
-def test_the_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+def test_the_directory_follows_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("QWEN_SPACES_CACHE_DIR", str(tmp_path / "explicit"))
     assert discovery_cache.cache_dir() == tmp_path / "explicit"
     monkeypatch.delenv("QWEN_SPACES_CACHE_DIR")
@@ -136,8 +137,9 @@ def test_a_corrupt_file_is_ignored(content: object) -> None:
     assert discovery_cache.load(URL, QWEN_MAX.model) is None
 
 
-def test_an_unwritable_directory_is_not_an_error(monkeypatch: pytest.MonkeyPatch,
-                                                 tmp_path: Path) -> None:
+def test_an_unwritable_directory_is_not_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("QWEN_SPACES_CACHE_DIR", str(blocker / "cache"))
@@ -147,8 +149,9 @@ def test_an_unwritable_directory_is_not_an_error(monkeypatch: pytest.MonkeyPatch
 
 def test_the_file_holds_no_url_and_no_token() -> None:
     # (A base URL with credentials in it is refused when the client is built.)
-    core = ClientCore(QWEN_MAX.model, base_url="https://example.hf.space",
-                      hf_token="hf_secrettoken123")
+    core = ClientCore(
+        QWEN_MAX.model, base_url="https://example.hf.space", hf_token="hf_secrettoken123"
+    )
     core._remember(MAX_IDS)
     text = discovery_cache.entry_path(core.base_url, core.model).read_text()
     for secret in ("hf_secrettoken123", "example.hf.space", "Bearer"):
@@ -172,8 +175,14 @@ for _ in range(300):
 def test_two_processes_writing_at_once_leave_a_valid_file() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     writers = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(fn)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(fn)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         for fn in (3, 7)
     ]
     try:
@@ -236,10 +245,20 @@ def test_cached_ids_the_join_refuses_go_back_to_config_once(status: int) -> None
     assert call.config_refetched
     request = call.next_request()
     assert request is not None and request.step is Step.CONFIG
-    config = {"version": "5.12.0", "api_prefix": "/gradio_api", "components": [
-        {"id": 12, "type": "chatbot", "props": {"type": "tuples"}}],
-        "dependencies": [{"id": 4, "api_name": "model_chat", "targets": [[13, "submit"]],
-                          "inputs": [12], "outputs": [12]}]}
+    config = {
+        "version": "5.12.0",
+        "api_prefix": "/gradio_api",
+        "components": [{"id": 12, "type": "chatbot", "props": {"type": "tuples"}}],
+        "dependencies": [
+            {
+                "id": 4,
+                "api_name": "model_chat",
+                "targets": [[13, "submit"]],
+                "inputs": [12],
+                "outputs": [12],
+            }
+        ],
+    }
     call.on_response(request, 200, {}, json.dumps(config).encode())
     assert call.endpoints is not None and call.endpoints.fn_index == 4
     # Refused again with fresh ids: an ordinary failure now (a retry or the error).
@@ -282,9 +301,15 @@ def test_a_failure_naming_the_inputs_on_the_stream_refetches_before_any_text() -
     call.on_response(join, 200, {}, b'{"event_id": "e1"}')
     data = call.next_request()
     assert data is not None and data.step is Step.DATA and call.on_headers(data, 200)
-    failed = {"msg": "process_completed", "event_id": "e1", "success": False, "output": {
-        "error": "An event handler (model_chat) didn't receive enough input values "
-                 "(needed: 4, got: 3)."}}
+    failed = {
+        "msg": "process_completed",
+        "event_id": "e1",
+        "success": False,
+        "output": {
+            "error": "An event handler (model_chat) didn't receive enough input values "
+            "(needed: 4, got: 3)."
+        },
+    }
     assert call.feed(f"data: {json.dumps(failed)}\n\n".encode()) == []
     assert call.finished
     with pytest.raises(SpaceError) as caught:
@@ -300,10 +325,18 @@ def test_the_refetch_is_skipped_once_text_arrived() -> None:
     call.on_response(join, 200, {}, b'{"event_id": "e1"}')
     data = call.next_request()
     assert data is not None and call.on_headers(data, 200)
-    generating = {"msg": "process_generating", "event_id": "e1", "success": True, "output": {
-        "data": ["", [["hi", "Hel"]], "sys"], "is_generating": True}}
-    failed = {"msg": "process_completed", "event_id": "e1", "success": False, "output": {
-        "error": "1 validation error: input should be a valid list"}}
+    generating = {
+        "msg": "process_generating",
+        "event_id": "e1",
+        "success": True,
+        "output": {"data": ["", [["hi", "Hel"]], "sys"], "is_generating": True},
+    }
+    failed = {
+        "msg": "process_completed",
+        "event_id": "e1",
+        "success": False,
+        "output": {"error": "1 validation error: input should be a valid list"},
+    }
     events = call.feed(f"data: {json.dumps(generating)}\n\n".encode())
     assert [getattr(e, "text", None) for e in events if isinstance(e, qs.TextDelta)] == ["Hel"]
     call.feed(f"data: {json.dumps(failed)}\n\n".encode())
@@ -323,10 +356,18 @@ def test_building_a_client_reads_no_cache(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(discovery_cache, "load", refuse)
     qs.Client(model=QWEN_MAX.model, base_url=URL).close()
-    code = ("import sys, qwen_spaces as qs; qs.Client(base_url='http://127.0.0.1:9'); "
-            "print('qwen_spaces.discovery_cache' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60, check=True)
+    code = (
+        "import sys, qwen_spaces as qs; qs.Client(base_url='http://127.0.0.1:9'); "
+        "print('qwen_spaces.discovery_cache' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
     assert done.stdout.strip() == "False"
 
 

@@ -199,6 +199,7 @@ def test_the_sdk_finds_its_functions_in_the_fakes_config() -> None:
 @pytest.mark.parametrize("gradio", [4, 5, 6])
 def test_gradio_client_reads_the_max_api_info_and_chats(gradio: int) -> None:
     import gradio_client
+
     with FakeSpace("max", gradio=gradio, answer="Hello from the fake") as space:
         prefix = "" if gradio == 4 else P5
         info = requests.get(space.url + prefix + "/info?serialize=False", timeout=10).json()

@@ -84,7 +84,7 @@ def test_wording_and_markup_may_vary(html: str) -> None:
         '{"detail": "Space is sleeping"}',  # JSON is the app's own answer
         "The Space is sleeping",  # not HTML
         "<!doctype html><html><head><title>Gradio</title></head><body><gradio-app></gradio-app>"
-        "<script>window.gradio_config = {\"version\": \"5.12.0\"};</script></body></html>",
+        '<script>window.gradio_config = {"version": "5.12.0"};</script></body></html>',
         "<html><body><script>const s = 'this space is sleeping';</script></body></html>",
         b"\xff\xfe<\x00h\x00",
         "",
@@ -123,7 +123,11 @@ def test_the_error_names_the_state(state: str, says: str) -> None:
 def test_check_response_turns_a_status_page_into_the_error(status: int, state: str) -> None:
     with pytest.raises(SpaceNotRunningError) as info:
         check_response(status, {"Retry-After": "30"}, page(state).encode(), URL)
-    assert (info.value.state, info.value.status_code, info.value.retry_after) == (state, status, 30.0)
+    assert (info.value.state, info.value.status_code, info.value.retry_after) == (
+        state,
+        status,
+        30.0,
+    )
 
 
 def test_check_response_keeps_other_errors() -> None:

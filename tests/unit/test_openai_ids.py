@@ -29,7 +29,11 @@ def test_an_id_given_is_kept() -> None:
 def test_chunks_carry_the_id_they_are_given() -> None:
     completion_id = new_completion_id()
     chunks = OpenAIChunks("m", id=completion_id)
-    out = [*chunks.convert(Reasoning("thinking")), *chunks.convert(TextDelta("hi")), chunks.finish()]
+    out = [
+        *chunks.convert(Reasoning("thinking")),
+        *chunks.convert(TextDelta("hi")),
+        chunks.finish(),
+    ]
     assert len(out) == 4 and {c["id"] for c in out} == {completion_id}
 
 

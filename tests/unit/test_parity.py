@@ -56,9 +56,9 @@ def _normal(annotation: object) -> str:
 def test_the_exchanges_read_the_same_way() -> None:
     # read/chunks/drain/close and the status and headers the loop reads, on both sides.
     for cls in (sync_transport._Exchange, async_transport._Exchange):
-        assert {"read", "chunks", "drain", "close", "status", "headers"} <= set(cls.__slots__) | set(
-            dir(cls)
-        )
+        assert {"read", "chunks", "drain", "close", "status", "headers"} <= set(
+            cls.__slots__
+        ) | set(dir(cls))
     for name in ("read", "drain"):
         assert inspect.iscoroutinefunction(getattr(async_transport._Exchange, name))
         assert not inspect.iscoroutinefunction(getattr(sync_transport._Exchange, name))

@@ -42,8 +42,12 @@ def run_toggle(call: ChatCall) -> None:
     call.on_response(join, 200, {}, b'{"event_id": "t1"}')
     data = call.next_request()
     assert data is not None and data.step is Step.DATA and call.on_headers(data, 200)
-    done = {"msg": "process_completed", "event_id": "t1", "success": True,
-            "output": {"data": [None]}}
+    done = {
+        "msg": "process_completed",
+        "event_id": "t1",
+        "success": True,
+        "output": {"data": [None]},
+    }
     assert call.feed(sse(done)) == [] and call.phase is Phase.COMPLETED
     call.end_of_stream()
     assert call.phase is Phase.READY
@@ -52,13 +56,21 @@ def run_toggle(call: ChatCall) -> None:
 def answer_turn(text: str, reasoning: str = "") -> list[object]:
     parts: list[dict[str, object]] = []
     if reasoning:
-        parts.append({"type": "tool", "content": reasoning,
-                      "options": {"title": "End of Thought (1.50s)", "status": "done"}})
+        parts.append(
+            {
+                "type": "tool",
+                "content": reasoning,
+                "options": {"title": "End of Thought (1.50s)", "status": "done"},
+            }
+        )
     parts.append({"type": "text", "content": text})
-    chatbot = {"__type__": "update", "value": [
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": parts, "status": "done", "footer": "2.00s"},
-    ]}
+    chatbot = {
+        "__type__": "update",
+        "value": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": parts, "status": "done", "footer": "2.00s"},
+        ],
+    }
     return [None, None, None, None, None, chatbot, None]
 
 
@@ -77,13 +89,20 @@ def test_thinking_off_runs_the_toggle_first_then_the_chat() -> None:
     join = call.next_request()
     assert join is not None and join.json is not None and join.json["fn_index"] == 13
     settings = join.json["data"][1]
-    assert settings == {"model": "qwen3-32b", "sys_prompt": "You are a helpful and harmless assistant.",
-                        "thinking_budget": 38}
+    assert settings == {
+        "model": "qwen3-32b",
+        "sys_prompt": "You are a helpful and harmless assistant.",
+        "thinking_budget": 38,
+    }
     call.on_response(join, 200, {}, b'{"event_id": "c1"}')
     data = call.next_request()
     assert data is not None and call.on_headers(data, 200)
-    done = {"msg": "process_completed", "event_id": "c1", "success": True,
-            "output": {"data": answer_turn("Four.")}}
+    done = {
+        "msg": "process_completed",
+        "event_id": "c1",
+        "success": True,
+        "output": {"data": answer_turn("Four.")},
+    }
     events = call.feed(sse(done))
     assert [e.text for e in events if isinstance(e, qs.TextDelta)] == ["Four."]
     call.end_of_stream()
@@ -108,9 +127,14 @@ def test_a_retry_after_the_toggle_does_not_toggle_again() -> None:
 
 
 def test_a_session_already_off_needs_no_toggle_and_one_on_needs_it_to_think() -> None:
-    off = ConversationState("qwen-3-32b", messages=[
-        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-    ], session=SpaceSession("s1", 2, False))
+    off = ConversationState(
+        "qwen-3-32b",
+        messages=[
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+        ],
+        session=SpaceSession("s1", 2, False),
+    )
     assert [s.fn for s in qwen3_call(None, off)._attempt.plan] == [CHAT]
     assert [s.fn for s in qwen3_call(False, off)._attempt.plan] == [CHAT]
     assert [s.fn for s in qwen3_call(True, off)._attempt.plan] == ["thinking", CHAT]
@@ -126,18 +150,45 @@ def test_reasoning_streams_as_its_own_deltas_and_the_error_span_is_not_answer() 
     call.on_response(join, 200, {}, b'{"event_id": "c1"}')
     data = call.next_request()
     assert data is not None and call.on_headers(data, 200)
-    first = {"msg": "process_generating", "event_id": "c1", "success": True,
-             "output": {"data": answer_turn("Fo", "Let me")}}
-    more = {"msg": "process_generating", "event_id": "c1", "success": True, "output": {"data": [
-        [], [], [], [], [],
-        [["append", ["value", 1, "content", 0, "content"], " think"],
-         ["append", ["value", 1, "content", 1, "content"], "ur"],
-         ["add", ["value", 1, "content", 2], {"type": "text", "content":
-          '<span style="color: var(--color-red-500)">Upstream &amp; down</span>'}]],
-        [],
-    ]}}
-    failed = {"msg": "process_completed", "event_id": "c1", "success": False,
-              "output": {"error": None}}
+    first = {
+        "msg": "process_generating",
+        "event_id": "c1",
+        "success": True,
+        "output": {"data": answer_turn("Fo", "Let me")},
+    }
+    more = {
+        "msg": "process_generating",
+        "event_id": "c1",
+        "success": True,
+        "output": {
+            "data": [
+                [],
+                [],
+                [],
+                [],
+                [],
+                [
+                    ["append", ["value", 1, "content", 0, "content"], " think"],
+                    ["append", ["value", 1, "content", 1, "content"], "ur"],
+                    [
+                        "add",
+                        ["value", 1, "content", 2],
+                        {
+                            "type": "text",
+                            "content": '<span style="color: var(--color-red-500)">Upstream &amp; down</span>',
+                        },
+                    ],
+                ],
+                [],
+            ]
+        },
+    }
+    failed = {
+        "msg": "process_completed",
+        "event_id": "c1",
+        "success": False,
+        "output": {"error": None},
+    }
     events = call.feed(sse(first) + sse(more) + sse(failed))
     assert [e.text for e in events if isinstance(e, qs.Reasoning)] == ["Let me", " think"]
     assert [e.text for e in events if isinstance(e, qs.TextDelta)] == ["Fo", "ur"]
@@ -158,19 +209,34 @@ def test_a_layout_without_side_functions_plans_only_the_chat() -> None:
 def test_without_config_the_toggle_is_a_clear_error_not_a_guess() -> None:
     spec = resolve_model("qwen-3-8b")
     state = ConversationState(spec.model)
-    call = ChatCall(spec, "http://space", [{"role": "user", "content": "hi"}], state,
-                    endpoints=spec.fallback, thinking=False)
+    call = ChatCall(
+        spec,
+        "http://space",
+        [{"role": "user", "content": "hi"}],
+        state,
+        endpoints=spec.fallback,
+        thinking=False,
+    )
     with pytest.raises(qs.SpaceError, match="'thinking' function"):
         call.next_request()
 
 
 def test_a_history_the_session_does_not_hold_starts_a_fresh_session() -> None:
-    held = ConversationState("qwen-3-32b", messages=[
-        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-    ], session=SpaceSession("s1", 2, False))
+    held = ConversationState(
+        "qwen-3-32b",
+        messages=[
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+        ],
+        session=SpaceSession("s1", 2, False),
+    )
     spec = resolve_model("qwen-3-32b")
-    more = [*held.messages, {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"},
-            {"role": "user", "content": "e"}]
+    more = [
+        *held.messages,
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
+        {"role": "user", "content": "e"},
+    ]
     call = ChatCall(spec, "http://space", more, held, endpoints=QWEN3_IDS)
     join = call.next_request()
     assert join is not None and join.json is not None

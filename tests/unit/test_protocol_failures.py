@@ -18,8 +18,13 @@ def sse(message: dict[str, object]) -> bytes:
 
 def streaming_call() -> ChatCall:
     state = ConversationState(model=QWEN_MAX.model, session_hash="abc")
-    call = ChatCall(QWEN_MAX, "http://space", [{"role": "user", "content": "hi"}], state,
-                    endpoints=QWEN_MAX.fallback)
+    call = ChatCall(
+        QWEN_MAX,
+        "http://space",
+        [{"role": "user", "content": "hi"}],
+        state,
+        endpoints=QWEN_MAX.fallback,
+    )
     join = call.next_request()
     assert join is not None and join.step is Step.JOIN
     call.on_response(join, 200, {}, b'{"event_id": "e1"}')
@@ -30,10 +35,18 @@ def streaming_call() -> ChatCall:
 
 def test_events_before_a_failure_in_the_same_chunk_are_returned_then_it_is_raised() -> None:
     call = streaming_call()
-    first = {"msg": "process_generating", "event_id": "e1", "success": True,
-             "output": {"data": ["", [["hi", "Hello"]], "sys"]}}
-    failed = {"msg": "process_completed", "event_id": "e1", "success": False,
-              "output": {"error": "GPU quota exceeded"}}
+    first = {
+        "msg": "process_generating",
+        "event_id": "e1",
+        "success": True,
+        "output": {"data": ["", [["hi", "Hello"]], "sys"]},
+    }
+    failed = {
+        "msg": "process_completed",
+        "event_id": "e1",
+        "success": False,
+        "output": {"error": "GPU quota exceeded"},
+    }
     events = call.feed(sse(first) + sse(failed))
     assert [e.text for e in events if isinstance(e, qs.TextDelta)] == ["Hello"]
     assert call.finished and call.drain_budget() == (0.0, 0)  # no drain for a failed stream
@@ -46,10 +59,18 @@ def test_events_before_a_failure_in_the_same_chunk_are_returned_then_it_is_raise
 
 def test_an_unreadable_diff_after_text_keeps_the_text() -> None:
     call = streaming_call()
-    first = {"msg": "process_generating", "event_id": "e1", "success": True,
-             "output": {"data": ["", [["hi", "Hello"]], "sys"]}}
-    bad = {"msg": "process_generating", "event_id": "e1", "success": True,
-           "output": {"data": [[], [["frobnicate", [0, 1], "x"]], []]}}
+    first = {
+        "msg": "process_generating",
+        "event_id": "e1",
+        "success": True,
+        "output": {"data": ["", [["hi", "Hello"]], "sys"]},
+    }
+    bad = {
+        "msg": "process_generating",
+        "event_id": "e1",
+        "success": True,
+        "output": {"data": [[], [["frobnicate", [0, 1], "x"]], []]},
+    }
     events = call.feed(sse(first) + sse(bad))
     assert [e.text for e in events if isinstance(e, qs.TextDelta)] == ["Hello"]
     with pytest.raises(qs.ProtocolError) as info:

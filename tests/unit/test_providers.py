@@ -113,7 +113,9 @@ def test_1m_conversation_continues_from_the_object_or_its_dict(
     with FakeSpace(layout="1m", answer=answer) as space:
         monkeypatch.setattr(Qwen_Qwen_2_5M, "url", space.url)
         first = [{"role": "user", "content": "a"}]
-        chunks = list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", first, return_conversation=True))
+        chunks = list(
+            Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", first, return_conversation=True)
+        )
         conversation = chunks[-1]
         assert isinstance(conversation, JsonConversation) and str(conversation) == ""
         assert "".join(c for c in chunks if isinstance(c, str)) == "turn 0: a"
@@ -124,7 +126,9 @@ def test_1m_conversation_continues_from_the_object_or_its_dict(
         history = [*first, {"role": "assistant", "content": "turn 0: a"}]
         for turn, given in enumerate((conversation, conversation.get_dict()), start=1):
             follow_up = [*history, {"role": "user", "content": f"q{turn}"}]
-            chunks = list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", follow_up, conversation=given))
+            chunks = list(
+                Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", follow_up, conversation=given)
+            )
             text = "".join(c for c in chunks if isinstance(c, str))
             assert text == f"turn {turn}: q{turn}"
             history = [*follow_up, {"role": "assistant", "content": text}]
@@ -134,7 +138,9 @@ def test_1m_conversation_continues_from_the_object_or_its_dict(
         assert not [r for r in space.requests if "sk-not-for-spaces" in str(r.headers)]
 
 
-def test_non_stream_completion_gives_reasoning_then_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_non_stream_completion_gives_reasoning_then_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import qwen_spaces as qs
 
     with FakeSpace(layout="1m", answer=answer) as space:
@@ -146,7 +152,9 @@ def test_non_stream_completion_gives_reasoning_then_the_answer(monkeypatch: pyte
 
 def test_media_is_refused_by_the_max_model_before_any_network() -> None:
     with pytest.raises(ValueError, match="files"):
-        list(Qwen_Qwen_2_5_Max.create_completion("qwen-2.5-max", "hi", media=[("data:,x", "x.txt")]))
+        list(
+            Qwen_Qwen_2_5_Max.create_completion("qwen-2.5-max", "hi", media=[("data:,x", "x.txt")])
+        )
     with pytest.raises(TypeError, match="session_hash"):
         list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", "hi", conversation={"id": 1}))
 
@@ -174,8 +182,14 @@ def test_qwen3_attributes_as_gpt4free_had_them() -> None:
     assert p.working and p.supports_stream and p.supports_system_message
     assert p.default_model == "qwen-3-235b"
     assert set(p.models) == {
-        "qwen-3-235b", "qwen-3-32b", "qwen-3-30b-a3b", "qwen-3-14b",
-        "qwen-3-8b", "qwen-3-4b", "qwen-3-1.7b", "qwen-3-0.6b",
+        "qwen-3-235b",
+        "qwen-3-32b",
+        "qwen-3-30b-a3b",
+        "qwen-3-14b",
+        "qwen-3-8b",
+        "qwen-3-4b",
+        "qwen-3-1.7b",
+        "qwen-3-0.6b",
     }
     # gpt4free's aliases, plus the two it forgot (8b, and 30b-a3b which it listed).
     assert p.model_aliases == QWEN3_IDS
@@ -199,7 +213,9 @@ def test_older_demos_attributes_as_gpt4free_had_them() -> None:
         assert provider.working and provider.supports_stream and provider.supports_system_message
 
 
-@pytest.mark.parametrize("name", [*QWEN3_IDS, *QWEN3_IDS.values(), "QWEN-3-8B", "qwen-3-235b-a22b", ""])
+@pytest.mark.parametrize(
+    "name", [*QWEN3_IDS, *QWEN3_IDS.values(), "QWEN-3-8B", "qwen-3-235b-a22b", ""]
+)
 def test_every_qwen3_name_resolves_to_its_model(name: str) -> None:
     import qwen_spaces as qs
     from qwen_spaces.spaces import resolve_model
@@ -216,13 +232,23 @@ def test_every_qwen3_name_resolves_to_its_model(name: str) -> None:
 @pytest.mark.parametrize(
     ("provider", "names", "sdk"),
     [
-        (Qwen_Qwen_2_72B, ["qwen-2-72b", "qwen-qwen2-72b-instruct", "Qwen-2-72B", ""], "qwen-2-72b"),
+        (
+            Qwen_Qwen_2_72B,
+            ["qwen-2-72b", "qwen-qwen2-72b-instruct", "Qwen-2-72B", ""],
+            "qwen-2-72b",
+        ),
         (Qwen_Qwen_2_5, ["qwen-2.5", "qwen-qwen2-5", ""], "qwen-2.5"),
-        (Qwen_Qwen_2_5_Max, ["qwen-2-5-max", "qwen-2.5-max", "qwen-qwen2-5-max", ""], "qwen-2.5-max"),
+        (
+            Qwen_Qwen_2_5_Max,
+            ["qwen-2-5-max", "qwen-2.5-max", "qwen-qwen2-5-max", ""],
+            "qwen-2.5-max",
+        ),
         (Qwen_Qwen_2_5M, ["qwen-2.5-1m", "qwen-2.5-1m-demo", ""], "qwen-2.5-1m"),
     ],
 )
-def test_every_name_of_the_other_providers_resolves(provider: Any, names: list[str], sdk: str) -> None:
+def test_every_name_of_the_other_providers_resolves(
+    provider: Any, names: list[str], sdk: str
+) -> None:
     for name in names:
         assert provider.get_model(name) == provider.default_model
         assert provider.sdk_model(name) == sdk
@@ -254,12 +280,17 @@ def test_thinking_arguments_are_checked_before_any_network(monkeypatch: pytest.M
 def test_thinking_arguments_reach_the_client_in_its_units() -> None:
     from qwen_spaces.providers._base import Provider
 
-    call = Qwen_Qwen_3._prepare("qwen-3-8b", "hi", None, {"enable_thinking": False, "thinking_budget": 4})
+    call = Qwen_Qwen_3._prepare(
+        "qwen-3-8b", "hi", None, {"enable_thinking": False, "thinking_budget": 4}
+    )
     assert call.model == "qwen-3-8b"
     assert call.thinking == (False, 4096)  # the SDK takes tokens
     assert Qwen_Qwen_3._prepare("", "hi", None, {"thinking": True}).thinking == (True, None)
     # The other demos have no thinking: gpt4free's arguments are ignored, as others are.
-    assert Qwen_Qwen_2_5._prepare("qwen-2.5", "hi", None, {"enable_thinking": False}).thinking == (None, None)
+    assert Qwen_Qwen_2_5._prepare("qwen-2.5", "hi", None, {"enable_thinking": False}).thinking == (
+        None,
+        None,
+    )
     assert issubclass(Qwen_Qwen_2_5, Provider)
 
 
@@ -288,10 +319,17 @@ def test_a_conversation_from_another_chat_starts_a_fresh_session() -> None:
     # that began alike and is further along: its digest does not fit.
     from qwen_spaces.providers._base import _digest
 
-    other = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "x"},
-             {"role": "user", "content": "d"}, {"role": "assistant", "content": "y"}]
-    mine = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "x"},
-            {"role": "user", "content": "e"}]
+    other = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "x"},
+        {"role": "user", "content": "d"},
+        {"role": "assistant", "content": "y"},
+    ]
+    mine = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "x"},
+        {"role": "user", "content": "e"},
+    ]
     given = JsonConversation("0123456789ab", digest=_digest(other))
     call = Qwen_Qwen_3._prepare("qwen-3-32b", mine, given, {})
     assert call.state is None and call.sent == mine  # the whole history, in a new session
@@ -313,9 +351,14 @@ def test_1m_conversation_carries_a_digest_that_a_follow_up_checks(
         )[-1]
         assert conversation.get_dict()["digest"].startswith("2:")  # the question and its answer
         # A history that is not the one the session holds: a fresh session, flattened.
-        other = [*first, {"role": "assistant", "content": "not what was said"},
-                 {"role": "user", "content": "q"}]
-        chunks = list(Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", other, conversation=conversation))
+        other = [
+            *first,
+            {"role": "assistant", "content": "not what was said"},
+            {"role": "user", "content": "q"},
+        ]
+        chunks = list(
+            Qwen_Qwen_2_5M.create_completion("qwen-2.5-1m", other, conversation=conversation)
+        )
         text = "".join(c for c in chunks if isinstance(c, str))
         assert text == "turn 0: User: a\nAssistant: not what was said\nUser: q"
 
@@ -333,4 +376,6 @@ def test_without_gpt4free_reasoning_is_the_sdks_own_type() -> None:
 
 def test_a_follow_up_without_a_user_message_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="user message"):
-        Qwen_Qwen_3._prepare("qwen-3-8b", [{"role": "system", "content": "s"}], {"session_hash": "ab"}, {})
+        Qwen_Qwen_3._prepare(
+            "qwen-3-8b", [{"role": "system", "content": "s"}], {"session_hash": "ab"}, {}
+        )

@@ -51,7 +51,9 @@ async def test_a_full_queue_is_retried_then_answers(kind: str) -> None:
             with qs.Client(model="qwen-3-8b", base_url=space.url, max_retries=2) as client:
                 reply = client.chat("hi", thinking=False)
         else:
-            async with qs.AsyncClient(model="qwen-3-8b", base_url=space.url, max_retries=2) as aclient:
+            async with qs.AsyncClient(
+                model="qwen-3-8b", base_url=space.url, max_retries=2
+            ) as aclient:
                 reply = await aclient.chat("hi", thinking=False)
         chats = list(space.chats)
     assert reply.text == "".join(ANSWER)

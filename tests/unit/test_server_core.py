@@ -21,29 +21,41 @@ def parse(**body: Any) -> Any:
 
 
 def test_a_request_is_normalized_and_unknown_fields_are_ignored() -> None:
-    chat = parse_chat_request({
-        "model": "Qwen-2-5-Max", "temperature": 0.5, "max_tokens": 3, "whatever": [1],
-        "stream": True, "stream_options": {"include_usage": True},
-        "messages": [{"role": "system", "content": "s", "name": "x"},
-                     {"role": "user", "content": [{"type": "text", "text": "a"}, "b"]}],
-    }, SERVED)
+    chat = parse_chat_request(
+        {
+            "model": "Qwen-2-5-Max",
+            "temperature": 0.5,
+            "max_tokens": 3,
+            "whatever": [1],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [
+                {"role": "system", "content": "s", "name": "x"},
+                {"role": "user", "content": [{"type": "text", "text": "a"}, "b"]},
+            ],
+        },
+        SERVED,
+    )
     assert chat.model == "qwen-2.5-max"  # an alias, any case
     assert chat.messages == [{"role": "system", "content": "s"}, {"role": "user", "content": "ab"}]
     assert chat.stream and chat.include_usage
 
 
-@pytest.mark.parametrize("body, status, param", [
-    ({"tools": [{"type": "function"}]}, 400, "tools"),
-    ({"functions": [{"name": "f"}]}, 400, "functions"),
-    ({"tool_choice": "required"}, 400, "tool_choice"),
-    ({"n": 2}, 400, "n"),
-    ({"n": 0}, 400, "n"),
-    ({"stream_options": "yes"}, 400, "stream_options"),
-    ({"model": 5}, 400, "model"),
-    ({"model": "qwen-3"}, 404, "model"),
-    ({"messages": []}, 400, "messages"),
-    ({"messages": [{"role": "user", "content": {"a": 1}}]}, 400, "messages"),
-])
+@pytest.mark.parametrize(
+    "body, status, param",
+    [
+        ({"tools": [{"type": "function"}]}, 400, "tools"),
+        ({"functions": [{"name": "f"}]}, 400, "functions"),
+        ({"tool_choice": "required"}, 400, "tool_choice"),
+        ({"n": 2}, 400, "n"),
+        ({"n": 0}, 400, "n"),
+        ({"stream_options": "yes"}, 400, "stream_options"),
+        ({"model": 5}, 400, "model"),
+        ({"model": "qwen-3"}, 404, "model"),
+        ({"messages": []}, 400, "messages"),
+        ({"messages": [{"role": "user", "content": {"a": 1}}]}, 400, "messages"),
+    ],
+)
 def test_what_cannot_be_carried_is_a_client_error_naming_the_field(
     body: dict[str, Any], status: int, param: str
 ) -> None:
@@ -132,7 +144,10 @@ def test_sdk_errors_map_to_statuses() -> None:
 
 
 def test_file_parts_of_the_last_user_message_become_files_and_leave_the_text() -> None:
-    part = {"type": "file", "file": {"filename": "a.txt", "file_data": "data:text/plain;base64,aGk="}}
+    part = {
+        "type": "file",
+        "file": {"filename": "a.txt", "file_data": "data:text/plain;base64,aGk="},
+    }
     old = {"type": "file", "file": {"filename": "old.txt", "file_data": "b2xk"}}
     messages = [
         {"role": "user", "content": [{"type": "text", "text": "first"}, old]},

@@ -29,10 +29,22 @@ def max_config(shift: int = 0, version: str = "5.12.0", chatbot_type: str = "tup
             {"id": 14 + s, "type": "button", "props": {}},
         ],
         "dependencies": [
-            {"id": 0, "targets": [[11 + s, "submit"]], "inputs": [11 + s, 10 + s, 8 + s],
-             "outputs": [11 + s, 10 + s, 4 + s], "api_name": "model_chat", "queue": None},
-            {"id": 1, "targets": [[14 + s, "click"]], "inputs": [11 + s, 10 + s, 8 + s],
-             "outputs": [11 + s, 10 + s, 4 + s], "api_name": "model_chat_1", "queue": None},
+            {
+                "id": 0,
+                "targets": [[11 + s, "submit"]],
+                "inputs": [11 + s, 10 + s, 8 + s],
+                "outputs": [11 + s, 10 + s, 4 + s],
+                "api_name": "model_chat",
+                "queue": None,
+            },
+            {
+                "id": 1,
+                "targets": [[14 + s, "click"]],
+                "inputs": [11 + s, 10 + s, 8 + s],
+                "outputs": [11 + s, 10 + s, 4 + s],
+                "api_name": "model_chat_1",
+                "queue": None,
+            },
         ],
     }
 
@@ -40,8 +52,16 @@ def max_config(shift: int = 0, version: str = "5.12.0", chatbot_type: str = "tup
 def test_models_and_aliases() -> None:
     assert qs.MODELS[:2] == ("qwen-2.5-max", "qwen-2.5-1m")
     assert set(qs.MODELS[2:]) == {
-        "qwen-3-235b", "qwen-3-32b", "qwen-3-30b", "qwen-3-14b", "qwen-3-8b", "qwen-3-4b",
-        "qwen-3-1.7b", "qwen-3-0.6b", "qwen-2-72b", "qwen-2.5",
+        "qwen-3-235b",
+        "qwen-3-32b",
+        "qwen-3-30b",
+        "qwen-3-14b",
+        "qwen-3-8b",
+        "qwen-3-4b",
+        "qwen-3-1.7b",
+        "qwen-3-0.6b",
+        "qwen-2-72b",
+        "qwen-2.5",
     }
     for alias in ("qwen-2-5-max", "qwen-qwen2-5-max", "QWEN-2.5-MAX"):
         assert resolve_model(alias) is QWEN_MAX

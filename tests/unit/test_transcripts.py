@@ -120,9 +120,12 @@ def test_an_add_text_answer_that_is_a_diff_still_joins_with_the_user_turn() -> N
     predict = next(e for e in second["exchanges"] if e["path"].endswith("/run/predict"))
     answer = json.loads(predict["body"])
     answer["data"][1] = [["replace", [0, 0, "text"], query]]
-    diffed = {**second, "exchanges": [
-        {**e, "body": json.dumps(answer)} if e is predict else e for e in second["exchanges"]
-    ]}
+    diffed = {
+        **second,
+        "exchanges": [
+            {**e, "body": json.dumps(answer)} if e is predict else e for e in second["exchanges"]
+        ],
+    }
     call = core.new_call([{"role": "user", "content": query}], conversation=state)
     sent: list[Request] = []
     events = replay_call(call, diffed, sent=sent)

@@ -308,7 +308,11 @@ def test_qwen_spaces_log_switches_logging_on_and_never_logs_the_token(
         env["QWEN_SPACES_LOG"] = level
     done = subprocess.run(
         [sys.executable, "-c", LOG_SCRIPT],
-        env=env, capture_output=True, text=True, encoding="utf-8", timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"{ANSWER}\n" * 2

@@ -23,14 +23,23 @@ def model_of(spec: dict[str, Any]) -> Any:
         from langchain_qwq import ChatQwen
 
         return ChatQwen(
-            api_base=spec["base_url"], api_key=spec["api_key"], model=spec["model"],
-            max_retries=0, timeout=60, **options,
+            api_base=spec["base_url"],
+            api_key=spec["api_key"],
+            model=spec["model"],
+            max_retries=0,
+            timeout=60,
+            **options,
         )
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
-        base_url=spec["base_url"], api_key=spec["api_key"], model=spec["model"],
-        temperature=0.2, max_retries=0, timeout=60, **options,
+        base_url=spec["base_url"],
+        api_key=spec["api_key"],
+        model=spec["model"],
+        temperature=0.2,
+        max_retries=0,
+        timeout=60,
+        **options,
     )
 
 

@@ -28,7 +28,8 @@ def error_of(exc: BaseException) -> dict[str, Any]:
         "message": str(getattr(exc, "message", exc)),
         "body": getattr(exc, "body", None),
         "retry_after": (
-            exc.response.headers.get("retry-after") if isinstance(exc, openai.APIStatusError)
+            exc.response.headers.get("retry-after")
+            if isinstance(exc, openai.APIStatusError)
             else None
         ),
     }
@@ -53,7 +54,14 @@ def from_completion(completion: Any) -> dict[str, Any]:
 
 class Chunks:
     def __init__(self) -> None:
-        self.text, self.reasoning, self.finish, self.usage, self.n, self.roles = "", "", None, None, 0, []
+        self.text, self.reasoning, self.finish, self.usage, self.n, self.roles = (
+            "",
+            "",
+            None,
+            None,
+            0,
+            [],
+        )
 
     def add(self, chunk: Any) -> None:
         self.n += 1
@@ -68,8 +76,14 @@ class Chunks:
             self.finish = choice.finish_reason or self.finish
 
     def result(self) -> dict[str, Any]:
-        return {"text": self.text, "reasoning": self.reasoning, "finish_reason": self.finish,
-                "usage": self.usage, "chunks": self.n, "roles": self.roles}
+        return {
+            "text": self.text,
+            "reasoning": self.reasoning,
+            "finish_reason": self.finish,
+            "usage": self.usage,
+            "chunks": self.n,
+            "roles": self.roles,
+        }
 
 
 def sync_call(client: openai.OpenAI, spec: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
@@ -86,9 +100,7 @@ def sync_call(client: openai.OpenAI, spec: dict[str, Any], call: dict[str, Any])
         return chunks.result()
     if kind == "sync_helper":
         with client.chat.completions.stream(**args) as stream:
-            text = "".join(
-                event.delta for event in stream if event.type == "content.delta"
-            )
+            text = "".join(event.delta for event in stream if event.type == "content.delta")
             final = stream.get_final_completion()
         return {**from_completion(final), "streamed": text}
     raise ValueError(kind)
@@ -115,6 +127,7 @@ async def async_call(
             final = await stream.get_final_completion()
         return {**from_completion(final), "streamed": text}
     if kind == "load":
+
         async def one(i: int) -> Any:
             messages = [{"role": "user", "content": call["prompt"] % i}]
             chunks = Chunks()
@@ -138,7 +151,9 @@ async def async_call(
 async def run_async(spec: dict[str, Any], calls: list[dict[str, Any]]) -> list[Any]:
     out = []
     async with openai.AsyncOpenAI(
-        base_url=spec["base_url"], api_key=spec["api_key"], max_retries=spec.get("max_retries", 0),
+        base_url=spec["base_url"],
+        api_key=spec["api_key"],
+        max_retries=spec.get("max_retries", 0),
         timeout=spec.get("timeout", 60),
     ) as client:
         for call in calls:
@@ -153,7 +168,9 @@ def main() -> None:
     spec = json.loads(sys.argv[1])
     results: list[Any] = []
     client = openai.OpenAI(
-        base_url=spec["base_url"], api_key=spec["api_key"], max_retries=spec.get("max_retries", 0),
+        base_url=spec["base_url"],
+        api_key=spec["api_key"],
+        max_retries=spec.get("max_retries", 0),
         timeout=spec.get("timeout", 60),
     )
     with client:
