@@ -246,7 +246,12 @@ CONTENDERS: dict[str, Callable[[str, str, int], list[float]]] = {
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     try:
-        samples = CONTENDERS[spec["contender"]](spec["url"], spec["layout"], spec["runs"])
+        if spec["layout"] == "qwen3":
+            from benchmarks.qwen3_latency import run_contender
+
+            samples = run_contender(spec)
+        else:
+            samples = CONTENDERS[spec["contender"]](spec["url"], spec["layout"], spec["runs"])
         return {"ok": True, "samples": samples}
     except Exception as exc:  # reported as n/a with the reason
         if os.environ.get("QS_BENCH_DEBUG"):
@@ -488,7 +493,11 @@ def section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], list[li
         lines, rows = report(layout, results, runs, table)
         body += lines
         targets += rows
-    return body, targets
+    from benchmarks import qwen3_latency  # issue 18: thinking on and off
+
+    log(f"latency, qwen3 layout, {runs} runs")
+    lines, rows = qwen3_latency.section(runs, log)
+    return [*body, *lines], [*targets, *rows]
 
 
 def main(argv: Optional[list[str]] = None) -> int:

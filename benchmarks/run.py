@@ -119,7 +119,13 @@ class Server:
 
     def __init__(self, layout: str, tokens: int, footer: bool = False) -> None:
         self.args = [sys.executable, "-m", SERVER_MODULE, "serve", "--layout", layout,
-                     "--tokens", str(tokens), "--port", "0"]
+                     "--port", "0"]
+        if layout == "qwen3":  # N pieces of reasoning and answer (benchmarks/qwen3.py)
+            from benchmarks.qwen3 import server_args
+
+            self.args += server_args(tokens)
+        else:
+            self.args += ["--tokens", str(tokens)]
         if footer:
             self.args.append("--footer")
         self.layout, self.tokens = layout, tokens
@@ -319,20 +325,23 @@ def exact(result: Result, ref: Optional[str]) -> Optional[bool]:
     return result.shas == {ref}
 
 
-def stream_table(results: dict[str, Result], n: int) -> tuple[list[str], Optional[str]]:
+def stream_table(
+    results: dict[str, Result], n: int, labels: Optional[dict[str, str]] = None
+) -> tuple[list[str], Optional[str]]:
+    labels = {**LABEL, **(labels or {})}
     ref = reference(results)
     rows = []
     for contender, result in results.items():
         floor = results.get(FLOOR_OF[contender])
         if not result.ok:
             reason = (result.error or "no result").replace("\n", " ")[:300]
-            rows.append([LABEL[contender], f"n/a: {reason}", "", "", "", "", "", "", ""])
+            rows.append([labels[contender], f"n/a: {reason}", "", "", "", "", "", "", ""])
             continue
         x = ratio(result.cpu_per_msg.median, floor.cpu_per_msg.median if floor and floor.ok
                   else None)
         is_floor = contender in FLOORS
         rows.append([
-            LABEL[contender],
+            labels[contender],
             result.cpu_per_msg.fmt(1e6, 2),
             "1 (floor)" if is_floor else f"{fmt_ratio(x)} {FLOOR_OF[contender].replace('_', ' ')}",
             result.wall.fmt(1e3, 1),
@@ -508,6 +517,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                "did not run" if not result.ok
                else {True: "exact", False: "differs", None: "n/a"}[same], "exact", same)
 
+    # 2b. The Qwen3 layout: reasoning and answer in nested diffs (benchmarks/qwen3.py).
+    from benchmarks.qwen3 import section as qwen3_section  # it imports this module
+
+    qwen3_lines, qwen3_targets = qwen3_section(plan)
+    body += qwen3_lines
+    targets += qwen3_targets
+
     # 3. Scaling.
     log(f"scaling, N={plan.scaling_ns}")
     scaling: dict[int, dict[str, Result]] = {}
@@ -669,7 +685,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "",
         *table(["machine", ""], machine()),
         *table(["package", "version"], versions()),
-        "## Targets (issues 4, 11, 12, 13 and 19)",
+        "## Targets (issues 4, 11, 12, 13, 18 and 19)",
         "",
         *table(["target", "measured", "limit", "result"], targets),
     ]

@@ -346,7 +346,10 @@ def text_of(outcome: Outcome) -> Optional[str]:
         completed = outcome.pop("completed")
         proto = outcome.pop("proto")
         return proto.answer(completed) if completed else None
-    return outcome.get("text")
+    text = outcome.get("text")
+    if "check" in outcome and outcome["check"] != text:  # the Qwen3 floors
+        raise RuntimeError("the floor's streamed deltas differ from process_completed")
+    return text
 
 
 def digest(text: Optional[str]) -> Optional[str]:
@@ -369,6 +372,13 @@ def summarise(outcome: Outcome, t0: float, t1: float, c0: float, c1: float) -> d
 
 def sync_runner(spec: dict[str, Any]) -> tuple[Callable[[], Outcome], Callable[[], None]]:
     contender, url, layout = spec["contender"], spec["url"], spec["layout"]
+    if layout == "qwen3":
+        from benchmarks import qwen3
+
+        if contender == "qs_sync":
+            run, client = qwen3.make_qs_sync(url)
+            return run, client.close
+        return qwen3.make_floor_sync(url), lambda: None
     if contender == "floor_sync":
         return make_floor_sync(url, layout), lambda: None
     if contender == "qs_sync":
@@ -381,6 +391,10 @@ def sync_runner(spec: dict[str, Any]) -> tuple[Callable[[], Outcome], Callable[[
 
 def async_runner(spec: dict[str, Any]) -> tuple[Any, Any]:
     contender, url, layout = spec["contender"], spec["url"], spec["layout"]
+    if layout == "qwen3":
+        from benchmarks import qwen3
+
+        return (qwen3.make_qs_async if contender == "qs_async" else qwen3.make_floor_async)(url)
     if contender == "floor_async":
         return make_floor_async(url, layout)
     if contender == "qs_async":
