@@ -38,8 +38,14 @@ Outcome = dict[str, Any]
 def server_args(n: int) -> list[str]:
     """The fake server's arguments for N pieces: N/2 of reasoning, the rest of answer."""
     reasoning = n // 2
-    return ["--answer", ANSWER_PIECE * (n - reasoning), "--reasoning",
-            REASONING_PIECE * reasoning, "--chunk-size", str(len(ANSWER_PIECE))]
+    return [
+        "--answer",
+        ANSWER_PIECE * (n - reasoning),
+        "--reasoning",
+        REASONING_PIECE * reasoning,
+        "--chunk-size",
+        str(len(ANSWER_PIECE)),
+    ]
 
 
 class Proto:
@@ -63,8 +69,9 @@ class Proto:
         self.trigger = chat["targets"][0][0]
         self.toggle_trigger = toggle["targets"][0][0]
         outputs = chat.get("outputs") or []
-        self.chatbot = next(i for i, o in enumerate(outputs)
-                            if "chatbot" in str(comps.get(o, {}).get("type", "")))
+        self.chatbot = next(
+            i for i, o in enumerate(outputs) if "chatbot" in str(comps.get(o, {}).get("type", ""))
+        )
         form = next(c for c in comps.values() if c.get("type") == "antdform")
         self.settings = dict(form["props"]["value"])
 
@@ -75,12 +82,22 @@ class Proto:
         return f"{url}{self.prefix}/queue/data"
 
     def join_body(self, session_hash: str) -> dict[str, Any]:
-        return {"data": [PROMPT, self.settings, None, None], "event_data": None,
-                "fn_index": self.fn, "trigger_id": self.trigger, "session_hash": session_hash}
+        return {
+            "data": [PROMPT, self.settings, None, None],
+            "event_data": None,
+            "fn_index": self.fn,
+            "trigger_id": self.trigger,
+            "session_hash": session_hash,
+        }
 
     def toggle_body(self, session_hash: str) -> dict[str, Any]:
-        return {"data": [None], "event_data": None, "fn_index": self.toggle_fn,
-                "trigger_id": self.toggle_trigger, "session_hash": session_hash}
+        return {
+            "data": [None],
+            "event_data": None,
+            "fn_index": self.toggle_fn,
+            "trigger_id": self.toggle_trigger,
+            "session_hash": session_hash,
+        }
 
 
 def apply(value: Any, ops: list[Any], reasoning: list[str], answer: list[str]) -> Any:
@@ -116,8 +133,12 @@ def text_in(value: Any) -> str:
     """The last assistant turn's reasoning and answer in a chatbot value, NUL-joined."""
     turn = next(m for m in reversed(value["value"]) if m["role"] == "assistant")
     parts = turn["content"]
-    return (SEP.join(("".join(p["content"] for p in parts if p["type"] == "tool"),
-                      "".join(p["content"] for p in parts if p["type"] == "text"))))
+    return SEP.join(
+        (
+            "".join(p["content"] for p in parts if p["type"] == "tool"),
+            "".join(p["content"] for p in parts if p["type"] == "text"),
+        )
+    )
 
 
 def session_hash() -> str:
@@ -159,9 +180,12 @@ class Reader:
     def outcome(self) -> Outcome:
         if self.completed is None:
             raise RuntimeError("the stream ended without process_completed")
-        return {"deltas": len(self.reasoning) + len(self.answer), "first": self.first,
-                "text": SEP.join(("".join(self.reasoning), "".join(self.answer))),
-                "check": text_in(self.completed)}
+        return {
+            "deltas": len(self.reasoning) + len(self.answer),
+            "first": self.first,
+            "text": SEP.join(("".join(self.reasoning), "".join(self.answer))),
+            "check": text_in(self.completed),
+        }
 
 
 def make_floor_sync(url: str) -> Callable[[], Outcome]:
@@ -236,8 +260,11 @@ def make_qs_sync(url: str) -> tuple[Callable[[], Outcome], Any]:
                 continue
             if first is None:
                 first = time.perf_counter()
-        return {"deltas": len(reasoning) + len(answer), "first": first,
-                "text": SEP.join(("".join(reasoning), "".join(answer)))}
+        return {
+            "deltas": len(reasoning) + len(answer),
+            "first": first,
+            "text": SEP.join(("".join(reasoning), "".join(answer))),
+        }
 
     return run, client
 
@@ -270,8 +297,11 @@ def make_qs_async(url: str) -> tuple[Callable[[], Awaitable[Outcome]], Any]:
                 continue
             if first is None:
                 first = time.perf_counter()
-        return {"deltas": len(reasoning) + len(answer), "first": first,
-                "text": SEP.join(("".join(reasoning), "".join(answer)))}
+        return {
+            "deltas": len(reasoning) + len(answer),
+            "first": first,
+            "text": SEP.join(("".join(reasoning), "".join(answer))),
+        }
 
     async def close() -> None:
         if "c" in holder:
@@ -285,8 +315,7 @@ def make_qs_async(url: str) -> tuple[Callable[[], Awaitable[Outcome]], Any]:
 
 LABELS = {
     "floor_sync": "floor sync (requests `iter_lines` + `json.loads` + the nested diffs applied)",
-    "floor_async": "floor async (aiohttp line iteration + `json.loads` + the nested diffs "
-                   "applied)",
+    "floor_async": "floor async (aiohttp line iteration + `json.loads` + the nested diffs applied)",
     "qs_sync": "qwen_spaces `Client` (`Reasoning` + `TextDelta`)",
     "qs_async": "qwen_spaces `AsyncClient` (`Reasoning` + `TextDelta`)",
 }
@@ -305,30 +334,43 @@ def section(plan: Any) -> tuple[list[str], list[list[str]]]:
     lines, ref = stream_table(results, n, LABELS)
     body = [
         f"## Streaming, Qwen3 layout: {n:,} nested `append` diffs ({n // 2:,} of reasoning, "
-        f"{n - n // 2:,} of answer)", "",
+        f"{n - n // 2:,} of answer)",
+        "",
         "The fake Qwen3 Space's chatbot (output 5) is an update dict; the reasoning streams "
-        "as `[\"append\", [\"value\", 1, \"content\", 0, \"content\"], piece]` into a `tool` "
-        "part, the answer as `[..., 1, \"content\"]` into a `text` part, amid the turn's "
+        'as `["append", ["value", 1, "content", 0, "content"], piece]` into a `tool` '
+        'part, the answer as `[..., 1, "content"]` into a `text` part, amid the turn\'s '
         "`add`/`replace`/`delete` ops. Served on the fake's general path (its `--tokens` mode "
         "streams no reasoning): the server diffs every frame, so messages arrive one by one, "
         "as from a real Space. The floors apply every op of output 5 into its value as "
         "Gradio's client does and take each piece added to a part's content as reasoning "
         "(`tool`) or answer (`text`); they check what they streamed against "
-        "`process_completed`. \"deltas\" counts reasoning and answer pieces; the text "
+        '`process_completed`. "deltas" counts reasoning and answer pieces; the text '
         "compared is the reasoning and the answer together. Same runs as the Max layout.",
-        "", *lines,
+        "",
+        *lines,
     ]
     targets: list[list[str]] = []
     for contender, floor in (("qs_sync", "floor_sync"), ("qs_async", "floor_async")):
         result, base = results[contender], results[floor]
-        x = ratio(result.cpu_per_msg.median if result.ok else None,
-                  base.cpu_per_msg.median if base.ok else None)
+        x = ratio(
+            result.cpu_per_msg.median if result.ok else None,
+            base.cpu_per_msg.median if base.ok else None,
+        )
         complete = bool(result.deltas) and min(result.deltas) >= n and exact(result, ref) is True
         side = contender.replace("qs_", "")
         ok = False if not result.ok else (None if x is None else x <= LIMIT and complete)
-        measured = ("did not run" if not result.ok
-                    else fmt_ratio(x) + ("" if complete else " (pieces or text wrong)"))
-        targets.append([f"Qwen3 layout, {side} CPU/msg vs {side} floor applying the nested "
-                        f"diffs, exact reasoning and text (N={n:,})", measured, f"≤ {LIMIT}x",
-                        verdict(ok)])
+        measured = (
+            "did not run"
+            if not result.ok
+            else fmt_ratio(x) + ("" if complete else " (pieces or text wrong)")
+        )
+        targets.append(
+            [
+                f"Qwen3 layout, {side} CPU/msg vs {side} floor applying the nested "
+                f"diffs, exact reasoning and text (N={n:,})",
+                measured,
+                f"≤ {LIMIT}x",
+                verdict(ok),
+            ]
+        )
     return body, targets

@@ -52,8 +52,9 @@ def floor(url: str, runs: int, thinking: bool) -> list[float]:
     path = urlsplit(proto.join_url(url)).path.rsplit("/queue/join", 1)[0]
 
     def stream(h: str, reader: Optional[Reader]) -> None:
-        conn.request("GET", f"{path}/queue/data?session_hash={h}",
-                     headers={"Accept": "text/event-stream"})
+        conn.request(
+            "GET", f"{path}/queue/data?session_hash={h}", headers={"Accept": "text/event-stream"}
+        )
         response = conn.getresponse()
         while line := response.readline():
             if reader is not None:
@@ -90,8 +91,13 @@ def floor_requests(url: str, runs: int, thinking: bool) -> list[float]:
     with requests.Session() as session:
 
         def stream(h: str, reader: Optional[Reader]) -> None:
-            with session.get(proto.data_url(url), params={"session_hash": h}, stream=True,
-                             headers={"Accept": "text/event-stream"}, timeout=60) as response:
+            with session.get(
+                proto.data_url(url),
+                params={"session_hash": h},
+                stream=True,
+                headers={"Accept": "text/event-stream"},
+                timeout=60,
+            ) as response:
                 for line in response.iter_lines():
                     if reader is not None:
                         if reader.line(line):
@@ -155,7 +161,10 @@ def qs_async(url: str, runs: int, thinking: bool) -> list[float]:
 
 
 CONTENDERS: dict[str, Callable[[str, int, bool], list[float]]] = {
-    "floor": floor, "floor_requests": floor_requests, "qs_sync": qs_sync, "qs_async": qs_async,
+    "floor": floor,
+    "floor_requests": floor_requests,
+    "qs_sync": qs_sync,
+    "qs_async": qs_async,
 }
 
 
@@ -174,14 +183,23 @@ def section(runs: int, log: Callable[[str], None]) -> tuple[list[str], list[list
     client_pin = _pin(CLIENT_CPU)
     with Server("qwen3", TOKENS) as server, Proxy(server.url, _pin(SERVER_CPU)) as proxy:
         for r in range(runs):
-            order = names[r % len(names):] + names[:r % len(names)]
+            order = names[r % len(names) :] + names[: r % len(names)]
             for name, thinking in order:
                 result = results[(name, thinking)]
                 if result.get("error"):
                     continue
-                answer = _run_worker(sys.executable, {"contender": name, "url": proxy.url,
-                                                      "layout": "qwen3", "runs": 1,
-                                                      "thinking": thinking}, client_pin, 300)
+                answer = _run_worker(
+                    sys.executable,
+                    {
+                        "contender": name,
+                        "url": proxy.url,
+                        "layout": "qwen3",
+                        "runs": 1,
+                        "thinking": thinking,
+                    },
+                    client_pin,
+                    300,
+                )
                 if answer.get("ok"):
                     result["samples"].extend(answer["samples"])
                 else:
@@ -197,39 +215,64 @@ def section(runs: int, log: Callable[[str], None]) -> tuple[list[str], list[list
     for key in names:
         name, thinking = key
         result, base = results[key], med(("floor", thinking))
-        mode = ("on: join, stream (2 RT)" if thinking
-                else "off: toggle join + its stream, then join, stream (4 RT: +2)")
+        mode = (
+            "on: join, stream (2 RT)"
+            if thinking
+            else "off: toggle join + its stream, then join, stream (4 RT: +2)"
+        )
         if result.get("error") and not result["samples"]:
             rows.append([LABEL[name], mode, f"n/a: {result['error']}", "", "", ""])
             continue
         value = med(key)
-        over = ("" if name == "floor" or value is None or base is None
-                else f"{(value - base) * 1e3:+,.1f} ms ({(value - base) / RTT:+.2f} RT)")
-        rows.append([LABEL[name], mode,
-                     _fmt_ms(result["samples"]),
-                     "n/a" if value is None else f"{value / RTT:.2f}", over,
-                     str(len(result["samples"]))])
+        over = (
+            ""
+            if name == "floor" or value is None or base is None
+            else f"{(value - base) * 1e3:+,.1f} ms ({(value - base) / RTT:+.2f} RT)"
+        )
+        rows.append(
+            [
+                LABEL[name],
+                mode,
+                _fmt_ms(result["samples"]),
+                "n/a" if value is None else f"{value / RTT:.2f}",
+                over,
+                str(len(result["samples"])),
+            ]
+        )
     for name in ("qs_sync", "qs_async"):
         for thinking in MODES:
             value, user = med((name, thinking)), med(("floor_requests", thinking))
             delta = None if value is None or user is None else value - user
             who = "Client" if name == "qs_sync" else "AsyncClient"
-            targets.append([
-                f"latency, qwen3, thinking {'on' if thinking else 'off'}: {who} warm vs "
-                f"requests floor ({FLOOR_RT[thinking]} RT)",
-                "n/a" if delta is None else f"{delta * 1e3:+.2f} ms ({delta / RTT:+.2f} RT)",
-                f"≤ +{WARM_LIMIT_MS:.0f} ms", None if delta is None
-                else delta * 1e3 <= WARM_LIMIT_MS,
-            ])
+            targets.append(
+                [
+                    f"latency, qwen3, thinking {'on' if thinking else 'off'}: {who} warm vs "
+                    f"requests floor ({FLOOR_RT[thinking]} RT)",
+                    "n/a" if delta is None else f"{delta * 1e3:+.2f} ms ({delta / RTT:+.2f} RT)",
+                    f"≤ +{WARM_LIMIT_MS:.0f} ms",
+                    None if delta is None else delta * 1e3 <= WARM_LIMIT_MS,
+                ]
+            )
     lines = [
-        "### Qwen3 layout (floor: 2 round trips thinking on, 4 thinking off)", "",
+        "### Qwen3 layout (floor: 2 round trips thinking on, 4 thinking off)",
+        "",
         "First token: the first piece of reasoning or answer (thinking on: a `Reasoning` "
         "event; off: a `TextDelta`). Thinking off runs the Space's queued toggle in the "
         "session first, its join and its event stream to the completion, then the chat's "
         "join and stream: 2 round trips more than thinking on, for the floors as for the "
-        "clients (every call is a new session). \"over the floor\": against the http.client "
-        "floor of the same mode.", "",
-        *table(["contender", "thinking (floor round trips)", "first token ms, median [min-max]",
-                "round trips", "over the floor", "runs"], rows),
+        'clients (every call is a new session). "over the floor": against the http.client '
+        "floor of the same mode.",
+        "",
+        *table(
+            [
+                "contender",
+                "thinking (floor round trips)",
+                "first token ms, median [min-max]",
+                "round trips",
+                "over the floor",
+                "runs",
+            ],
+            rows,
+        ),
     ]
     return lines, targets
