@@ -347,7 +347,7 @@ def text_of(outcome: Outcome) -> Optional[str]:
         proto = outcome.pop("proto")
         return proto.answer(completed) if completed else None
     text = outcome.get("text")
-    if "check" in outcome and outcome["check"] != text:  # the Qwen3 floors
+    if "check" in outcome and outcome["check"]() != text:  # the Qwen3 floors
         raise RuntimeError("the floor's streamed deltas differ from process_completed")
     return text
 
