@@ -20,6 +20,9 @@ milliseconds and in round trips (time / 50 ms). Contenders:
 - gradio_client 2.7.2 and gpt4free's own providers (its venv, ``.venvs/g4f``)
   where they can connect.
 
+The Qwen3 layout (issue 18: the floors and the warm clients, thinking on and
+off) is ``benchmarks/qwen3_latency.py``, run at the end of this section.
+
 Every in-process contender runs in a fresh interpreter (``worker`` below; the
 top of this module imports the standard library only, so gpt4free's venv can
 run it too); the contenders alternate, run by run.

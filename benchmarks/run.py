@@ -5,7 +5,7 @@ own process, so its CPU is never counted, and runs every contender in a fresh
 interpreter (``benchmarks/worker.py``), alternating the contenders round by
 round. Writes one Markdown report: the machine, the versions, every figure as
 a median of several runs with its min and max and its ratio to the floor, and
-each target of issues 4 and 12 with PASS or FAIL. See ``benchmarks/README.md``.
+each target of issues 4, 12 and 18 with PASS or FAIL. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
