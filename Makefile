@@ -87,6 +87,7 @@ test: venvs
 
 lint: $(BIN)/.done
 	$(BIN)/ruff check qwen_spaces tests benchmarks examples
+	$(BIN)/ruff format --check qwen_spaces tests benchmarks examples
 	$(BIN)/mypy qwen_spaces
 
 bench: venvs

@@ -97,8 +97,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 client, _ = listener.accept()
             except OSError:
                 return  # the listener was closed: stopping
-            threading.Thread(target=_serve, args=(client, target, args.delay),
-                             daemon=True).start()
+            threading.Thread(target=_serve, args=(client, target, args.delay), daemon=True).start()
 
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     threading.Thread(target=accept, daemon=True).start()

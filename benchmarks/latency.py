@@ -20,6 +20,9 @@ milliseconds and in round trips (time / 50 ms). Contenders:
 - gradio_client 2.7.2 and gpt4free's own providers (its venv, ``.venvs/g4f``)
   where they can connect.
 
+The Qwen3 layout (issue 18: the floors and the warm clients, thinking on and
+off) is ``benchmarks/qwen3_latency.py``, run at the end of this section.
+
 Every in-process contender runs in a fresh interpreter (``worker`` below; the
 top of this module imports the standard library only, so gpt4free's venv can
 run it too); the contenders alternate, run by run.
@@ -96,14 +99,17 @@ def floor(url: str, layout: str, runs: int) -> list[float]:
         start = time.perf_counter()
         chatbot = None
         if proto.predict is not None:
-            conn.request("POST", f"{prefix}/run/predict", json.dumps(proto.predict_body(h)),
-                         headers)
+            conn.request(
+                "POST", f"{prefix}/run/predict", json.dumps(proto.predict_body(h)), headers
+            )
             chatbot = json.loads(conn.getresponse().read())["data"][1]
-        conn.request("POST", f"{prefix}/queue/join", json.dumps(proto.join_body(h, chatbot)),
-                     headers)
+        conn.request(
+            "POST", f"{prefix}/queue/join", json.dumps(proto.join_body(h, chatbot)), headers
+        )
         conn.getresponse().read()
-        conn.request("GET", f"{prefix}/queue/data?session_hash={h}",
-                     headers={"Accept": "text/event-stream"})
+        conn.request(
+            "GET", f"{prefix}/queue/data?session_hash={h}", headers={"Accept": "text/event-stream"}
+        )
         response = conn.getresponse()
         first = None
         while line := response.readline():
@@ -132,13 +138,19 @@ def floor_requests(url: str, layout: str, runs: int) -> list[float]:
             start = time.perf_counter()
             chatbot = None
             if proto.predict is not None:
-                answer = session.post(proto.predict_url(url), json=proto.predict_body(h),
-                                      timeout=60)
+                answer = session.post(
+                    proto.predict_url(url), json=proto.predict_body(h), timeout=60
+                )
                 chatbot = answer.json()["data"][1]
             session.post(proto.join_url(url), json=proto.join_body(h, chatbot), timeout=60)
             first = None
-            with session.get(proto.data_url(url), params={"session_hash": h}, stream=True,
-                             headers={"Accept": "text/event-stream"}, timeout=60) as response:
+            with session.get(
+                proto.data_url(url),
+                params={"session_hash": h},
+                stream=True,
+                headers={"Accept": "text/event-stream"},
+                timeout=60,
+            ) as response:
                 for line in response.iter_lines():
                     if line.startswith(b"data:"):
                         kind = json.loads(line[5:])["msg"]
@@ -239,14 +251,23 @@ def g4f(url: str, layout: str, runs: int) -> list[float]:
 
 
 CONTENDERS: dict[str, Callable[[str, str, int], list[float]]] = {
-    "floor": floor, "floor_requests": floor_requests, "qs_sync": qs_sync, "qs_async": qs_async,
-    "gradio_client": gradio_client, "g4f": g4f,
+    "floor": floor,
+    "floor_requests": floor_requests,
+    "qs_sync": qs_sync,
+    "qs_async": qs_async,
+    "gradio_client": gradio_client,
+    "g4f": g4f,
 }
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     try:
-        samples = CONTENDERS[spec["contender"]](spec["url"], spec["layout"], spec["runs"])
+        if spec["layout"] == "qwen3":
+            from benchmarks.qwen3_latency import run_contender
+
+            samples = run_contender(spec)
+        else:
+            samples = CONTENDERS[spec["contender"]](spec["url"], spec["layout"], spec["runs"])
         return {"ok": True, "samples": samples}
     except Exception as exc:  # reported as n/a with the reason
         if os.environ.get("QS_BENCH_DEBUG"):
@@ -258,8 +279,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _g4f_python() -> Optional[str]:
-    python = os.environ.get("QWEN_SPACES_G4F_PYTHON") or str(ROOT / ".venvs" / "g4f" / "bin" /
-                                                             "python")
+    python = os.environ.get("QWEN_SPACES_G4F_PYTHON") or str(
+        ROOT / ".venvs" / "g4f" / "bin" / "python"
+    )
     return python if Path(python).exists() else None
 
 
@@ -272,16 +294,28 @@ class Proxy:
     """benchmarks/delay_proxy.py in its own process, in front of ``target``."""
 
     def __init__(self, target: str, preexec: Any) -> None:
-        self.args = [sys.executable, "-m", "benchmarks.delay_proxy", "--target", target,
-                     "--delay", str(DELAY)]
+        self.args = [
+            sys.executable,
+            "-m",
+            "benchmarks.delay_proxy",
+            "--target",
+            target,
+            "--delay",
+            str(DELAY),
+        ]
         self.preexec = preexec
         self.proc: Optional[subprocess.Popen[str]] = None
         self.url = ""
 
     def __enter__(self) -> Proxy:
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True,
-                                     preexec_fn=self.preexec)
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=self.preexec,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("READY "):
@@ -297,9 +331,14 @@ class Proxy:
 
 
 def _run_worker(python: str, spec: dict[str, Any], preexec: Any, timeout: float) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False", QWEN_SPACES_CACHE="off",
-               PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        PYTHONDONTWRITEBYTECODE="1",
+        HF_HUB_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        QWEN_SPACES_CACHE="off",
+        PYTHONPATH=str(ROOT),
+    )
     from benchmarks.run import run_json_worker  # benchmarks.run imports this module
 
     cmd = [python, "-m", "benchmarks.latency", "worker", json.dumps(spec)]
@@ -312,8 +351,9 @@ def _cold_cli(url: str, layout: str, cache_dir: str, preexec: Any) -> float:
     env.update(QWEN_SPACES_CACHE_DIR=cache_dir, PYTHONDONTWRITEBYTECODE="1")
     args = [*_cli(), "ask", "-m", MODEL[layout], "--base-url", url, "--timeout", "60", PROMPT]
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            preexec_fn=preexec)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=preexec
+    )
     assert proc.stdout is not None
     first = os.read(proc.stdout.fileno(), 1)
     elapsed = time.perf_counter() - start
@@ -326,8 +366,12 @@ def _cold_cli(url: str, layout: str, cache_dir: str, preexec: Any) -> float:
 def _startup(preexec: Any) -> float:
     """``qwen-spaces --version``: from spawning it to its first byte on stdout."""
     start = time.perf_counter()
-    proc = subprocess.Popen([*_cli(), "--version"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, preexec_fn=preexec)
+    proc = subprocess.Popen(
+        [*_cli(), "--version"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=preexec,
+    )
     assert proc.stdout is not None
     first = os.read(proc.stdout.fileno(), 1)
     elapsed = time.perf_counter() - start
@@ -344,18 +388,26 @@ def _median(values: list[float]) -> Optional[float]:
 def _fmt_ms(values: list[float]) -> str:
     if not values:
         return "n/a"
-    return (f"{statistics.median(values) * 1e3:,.1f} "
-            f"[{min(values) * 1e3:,.1f}-{max(values) * 1e3:,.1f}]")
+    return (
+        f"{statistics.median(values) * 1e3:,.1f} "
+        f"[{min(values) * 1e3:,.1f}-{max(values) * 1e3:,.1f}]"
+    )
 
 
 def _rt(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value / RTT:.2f}"
 
 
-def measure_layout(layout: str, runs: int, log: Callable[[str], None],
-                   server_cls: Any, pin: Callable[[Optional[int]], Any],
-                   server_cpu: Optional[int], client_cpu: Optional[int],
-                   quick: bool = False) -> dict[str, Any]:
+def measure_layout(
+    layout: str,
+    runs: int,
+    log: Callable[[str], None],
+    server_cls: Any,
+    pin: Callable[[Optional[int]], Any],
+    server_cpu: Optional[int],
+    client_cpu: Optional[int],
+    quick: bool = False,
+) -> dict[str, Any]:
     """All contenders on one layout; name -> {"samples": [...]} or {"error": ...}."""
     results: dict[str, dict[str, Any]] = {c: {"samples": []} for c in LABEL}
     workers = ["floor", "floor_requests", "qs_sync", "qs_async"]
@@ -370,17 +422,20 @@ def measure_layout(layout: str, runs: int, log: Callable[[str], None],
         results["g4f"]["error"] = "no gpt4free venv (.venvs/g4f or $QWEN_SPACES_G4F_PYTHON)"
     if layout == "1m":
         results["gradio_client"]["error"] = (
-            "not run: the 1M layout is two chained functions (add_text, then agent_run)")
+            "not run: the 1M layout is two chained functions (add_text, then agent_run)"
+        )
     client_pin = pin(client_cpu)
-    with server_cls("max" if layout == "max" else "1m", TOKENS) as server, \
-            Proxy(server.url, pin(server_cpu)) as proxy:
+    with (
+        server_cls("max" if layout == "max" else "1m", TOKENS) as server,
+        Proxy(server.url, pin(server_cpu)) as proxy,
+    ):
         url = proxy.url
         filled = tempfile.mkdtemp(prefix="qs-lat-filled-")
         try:
             _cold_cli(url, layout, filled, client_pin)  # fills the cache
             contenders = [*workers, "cli_empty", "cli_filled", "startup"]
             for r in range(runs):
-                order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+                order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
                 for name in order:
                     result = results[name]
                     if result.get("error"):
@@ -389,8 +444,7 @@ def measure_layout(layout: str, runs: int, log: Callable[[str], None],
                         if name == "cli_empty":
                             empty = tempfile.mkdtemp(prefix="qs-lat-empty-")
                             try:
-                                result["samples"].append(_cold_cli(url, layout, empty,
-                                                                   client_pin))
+                                result["samples"].append(_cold_cli(url, layout, empty, client_pin))
                             finally:
                                 shutil.rmtree(empty, ignore_errors=True)
                         elif name == "cli_filled":
@@ -400,9 +454,12 @@ def measure_layout(layout: str, runs: int, log: Callable[[str], None],
                         else:
                             python = g4f_python if name == "g4f" else sys.executable
                             assert python is not None
-                            answer = _run_worker(python, {"contender": name, "url": url,
-                                                          "layout": layout, "runs": 1},
-                                                 client_pin, 300)
+                            answer = _run_worker(
+                                python,
+                                {"contender": name, "url": url, "layout": layout, "runs": 1},
+                                client_pin,
+                                300,
+                            )
                             if not answer.get("ok"):
                                 result["error"] = answer.get("error", "failed")
                             else:
@@ -415,8 +472,9 @@ def measure_layout(layout: str, runs: int, log: Callable[[str], None],
     return results
 
 
-def report(layout: str, results: dict[str, Any], runs: int,
-           table: Callable[..., list[str]]) -> tuple[list[str], list[list[Any]]]:
+def report(
+    layout: str, results: dict[str, Any], runs: int, table: Callable[..., list[str]]
+) -> tuple[list[str], list[list[Any]]]:
     """The section's Markdown lines, and its target rows [name, measured, limit, ok]."""
     med = {name: _median(r["samples"]) for name, r in results.items()}
     base, startup = med["floor"], med["startup"]
@@ -427,18 +485,36 @@ def report(layout: str, results: dict[str, Any], runs: int,
             rows.append([LABEL[name], f"n/a: {result['error']}", "", "", ""])
             continue
         value = med[name]
-        over = "" if value is None or base is None or name == "startup" else (
-            f"{(value - base) * 1e3:+,.1f} ms ({(value - base) / RTT:+.2f} RT)")
+        over = (
+            ""
+            if value is None or base is None or name == "startup"
+            else (f"{(value - base) * 1e3:+,.1f} ms ({(value - base) / RTT:+.2f} RT)")
+        )
         if name.startswith("cli_") and value is not None and base is not None and startup:
             less = value - startup - base
             over += f"; less start-up: {less * 1e3:+,.1f} ms ({less / RTT:+.2f} RT)"
-        rows.append([LABEL[name], _fmt_ms(result["samples"]), _rt(value),
-                     "" if name == "floor" else over, str(len(result["samples"]))])
+        rows.append(
+            [
+                LABEL[name],
+                _fmt_ms(result["samples"]),
+                _rt(value),
+                "" if name == "floor" else over,
+                str(len(result["samples"])),
+            ]
+        )
     lines = [
-        f"### {'Max' if layout == 'max' else '1M'} layout (floor: {FLOOR_RT[layout]} round "
-        "trips)", "",
-        *table(["contender", "first delta ms, median [min-max]", "round trips",
-                "over the floor", "runs"], rows),
+        f"### {'Max' if layout == 'max' else '1M'} layout (floor: {FLOOR_RT[layout]} round trips)",
+        "",
+        *table(
+            [
+                "contender",
+                "first delta ms, median [min-max]",
+                "round trips",
+                "over the floor",
+                "runs",
+            ],
+            rows,
+        ),
     ]
     targets: list[list[Any]] = []
 
@@ -448,17 +524,29 @@ def report(layout: str, results: dict[str, Any], runs: int,
 
     for name in ("qs_sync", "qs_async"):
         delta = None if med[name] is None or user_floor is None else med[name] - user_floor
-        target(f"{'Client' if name == 'qs_sync' else 'AsyncClient'} warm vs requests floor",
-               delta,
-               f"≤ +{WARM_LIMIT_MS:.0f} ms",
-               None if delta is None else delta * 1e3 <= WARM_LIMIT_MS)
-    for name, rts, limit in (("cli_filled", 0, "floor + start-up (± 0.5 RT)"),
-                             ("cli_empty", 1, "floor + start-up + 1 RT (± 0.5 RT)")):
-        extra = (None if med[name] is None or base is None or startup is None
-                 else med[name] - startup - base)
+        target(
+            f"{'Client' if name == 'qs_sync' else 'AsyncClient'} warm vs requests floor",
+            delta,
+            f"≤ +{WARM_LIMIT_MS:.0f} ms",
+            None if delta is None else delta * 1e3 <= WARM_LIMIT_MS,
+        )
+    for name, rts, limit in (
+        ("cli_filled", 0, "floor + start-up (± 0.5 RT)"),
+        ("cli_empty", 1, "floor + start-up + 1 RT (± 0.5 RT)"),
+    ):
+        extra = (
+            None
+            if med[name] is None or base is None or startup is None
+            else med[name] - startup - base
+        )
         ok = None if extra is None else abs(extra / RTT - rts) <= 0.5
-        target(f"cold CLI, cache {'filled' if name == 'cli_filled' else 'empty'}: over floor "
-               "+ start-up", extra, limit, ok)
+        target(
+            f"cold CLI, cache {'filled' if name == 'cli_filled' else 'empty'}: over floor "
+            "+ start-up",
+            extra,
+            limit,
+            ok,
+        )
     return lines, targets
 
 
@@ -468,7 +556,8 @@ def section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], list[li
 
     runs = 2 if quick else 15
     body = [
-        "## Latency to the first token (issue #13)", "",
+        "## Latency to the first token (issue #13)",
+        "",
         f"`python -m benchmarks.latency{' --quick' if quick else ''}`: the replay server "
         f"behind `benchmarks/delay_proxy.py`, {DELAY * 1e3:.0f} ms each way ({RTT * 1e3:.0f} ms "
         "a round trip; opening a connection is free, so cold processes pay no TCP or TLS "
@@ -483,12 +572,15 @@ def section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], list[li
     targets: list[list[Any]] = []
     for layout in ("max", "1m"):
         log(f"latency, {layout} layout, {runs} runs")
-        results = measure_layout(layout, runs, log, Server, _pin, SERVER_CPU, CLIENT_CPU,
-                                 quick)
+        results = measure_layout(layout, runs, log, Server, _pin, SERVER_CPU, CLIENT_CPU, quick)
         lines, rows = report(layout, results, runs, table)
         body += lines
         targets += rows
-    return body, targets
+    from benchmarks import qwen3_latency  # issue 18: thinking on and off
+
+    log(f"latency, qwen3 layout, {runs} runs")
+    lines, rows = qwen3_latency.section(runs, log)
+    return [*body, *lines], [*targets, *rows]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -498,14 +590,25 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 runs: a check that it works")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write the Markdown section there (default: print it)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the Markdown section there (default: print it)",
+    )
     args = parser.parse_args(argv)
     from benchmarks.run import log, table, verdict
 
     body, targets = section(args.quick, log)
-    text = "\n".join([*body, *table(["target", "measured", "limit", "result"],
-                                    [[n, m, lim, verdict(ok)] for n, m, lim, ok in targets])])
+    text = "\n".join(
+        [
+            *body,
+            *table(
+                ["target", "measured", "limit", "result"],
+                [[n, m, lim, verdict(ok)] for n, m, lim, ok in targets],
+            ),
+        ]
+    )
     if args.out:
         args.out.write_text(text)
         print(args.out)

@@ -52,8 +52,14 @@ def main(argv: list[str]) -> int:
             conn.getresponse().read()
 
         def via_urllib3() -> None:
-            response = manager.urlopen("POST", url, body=json.dumps(BODY).encode(),
-                                       headers=headers, preload_content=False, retries=False)
+            response = manager.urlopen(
+                "POST",
+                url,
+                body=json.dumps(BODY).encode(),
+                headers=headers,
+                preload_content=False,
+                retries=False,
+            )
             response.read()
             response.release_conn()
 
@@ -64,9 +70,11 @@ def main(argv: list[str]) -> int:
             response.raw.read()
             response.close()
 
-        paths = {"http.client (the latency floor's)": bare,
-                 "urllib3 PoolManager.urlopen (Client)": via_urllib3,
-                 "requests: prepare + Session.send (Client before #13)": via_requests}
+        paths = {
+            "http.client (the latency floor's)": bare,
+            "urllib3 PoolManager.urlopen (Client)": via_urllib3,
+            "requests: prepare + Session.send (Client before #13)": via_requests,
+        }
         results: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(2):
             for name, fn in paths.items():

@@ -5,7 +5,7 @@ own process, so its CPU is never counted, and runs every contender in a fresh
 interpreter (``benchmarks/worker.py``), alternating the contenders round by
 round. Writes one Markdown report: the machine, the versions, every figure as
 a median of several runs with its min and max and its ratio to the floor, and
-each target of issues 4 and 12 with PASS or FAIL. See ``benchmarks/README.md``.
+each target of issues 4, 12 and 18 with PASS or FAIL. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -75,14 +75,39 @@ class Plan:
     @classmethod
     def of(cls, quick: bool) -> Plan:
         if quick:
-            return cls(quick=True, runs=2, repeat=1, mem_runs=1, main_n=200, onem_n=200,
-                       scaling_ns=(200, 400, 1000), scaling_runs=2, conc_n=200,
-                       async_streams=20, sync_threads=16, sync_streams=16, import_runs=2,
-                       worker_timeout=60, sse_args=["--quick"])
-        return cls(quick=False, runs=5, repeat=3, mem_runs=3, main_n=5000, onem_n=2000,
-                   scaling_ns=(1000, 10000, 100000), scaling_runs=3, conc_n=200,
-                   async_streams=500, sync_threads=16, sync_streams=64, import_runs=9,
-                   worker_timeout=900)
+            return cls(
+                quick=True,
+                runs=2,
+                repeat=1,
+                mem_runs=1,
+                main_n=200,
+                onem_n=200,
+                scaling_ns=(200, 400, 1000),
+                scaling_runs=2,
+                conc_n=200,
+                async_streams=20,
+                sync_threads=16,
+                sync_streams=16,
+                import_runs=2,
+                worker_timeout=60,
+                sse_args=["--quick"],
+            )
+        return cls(
+            quick=False,
+            runs=5,
+            repeat=3,
+            mem_runs=3,
+            main_n=5000,
+            onem_n=2000,
+            scaling_ns=(1000, 10000, 100000),
+            scaling_runs=3,
+            conc_n=200,
+            async_streams=500,
+            sync_threads=16,
+            sync_streams=64,
+            import_runs=9,
+            worker_timeout=900,
+        )
 
 
 def log(message: str) -> None:
@@ -118,8 +143,22 @@ class Server:
     """The fake Gradio server in a subprocess; ``url`` once it said READY."""
 
     def __init__(self, layout: str, tokens: int, footer: bool = False) -> None:
-        self.args = [sys.executable, "-m", SERVER_MODULE, "serve", "--layout", layout,
-                     "--tokens", str(tokens), "--port", "0"]
+        self.args = [
+            sys.executable,
+            "-m",
+            SERVER_MODULE,
+            "serve",
+            "--layout",
+            layout,
+            "--port",
+            "0",
+        ]
+        if layout == "qwen3":  # N pieces of reasoning and answer (benchmarks/qwen3.py)
+            from benchmarks.qwen3 import server_args
+
+            self.args += server_args(tokens)
+        else:
+            self.args += ["--tokens", str(tokens)]
         if footer:
             self.args.append("--footer")
         self.layout, self.tokens = layout, tokens
@@ -128,7 +167,11 @@ class Server:
 
     def __enter__(self) -> Server:
         self.proc = subprocess.Popen(
-            self.args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            self.args,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
             preexec_fn=_pin(SERVER_CPU),
         )
         assert self.proc.stdout is not None
@@ -172,8 +215,16 @@ def run_json_worker(
     ``{"ok": False, "error": ...}``. Shared by every benchmark's workers.
     """
     try:
-        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=timeout, preexec_fn=preexec, check=False)
+        done = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            preexec_fn=preexec,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -186,8 +237,12 @@ def run_json_worker(
 
 def worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run one contender in a fresh interpreter; its JSON answer (ok False on failure)."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(
+        os.environ,
+        PYTHONDONTWRITEBYTECODE="1",
+        HF_HUB_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
     cmd = [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)]
     return run_json_worker(cmd, timeout, env, _pin(CLIENT_CPU))
 
@@ -274,30 +329,46 @@ class Result:
 
 
 def measure(
-    plan: Plan, server: Server, contenders: list[str], runs: int, mem_runs: int,
+    plan: Plan,
+    server: Server,
+    contenders: list[str],
+    runs: int,
+    mem_runs: int,
 ) -> dict[str, Result]:
     """Alternate the contenders round by round (rotating who goes first)."""
     results = {c: Result(c) for c in contenders}
     base = {"url": server.url, "layout": server.layout}
     for r in range(runs):
-        order = contenders[r % len(contenders):] + contenders[: r % len(contenders)]
+        order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
         for contender in order:
             result = results[contender]
             if result.error and not result.cpu_per_msg.values:
                 continue  # it failed to run at all: don't retry every round
-            answer = worker({**base, "contender": contender, "mode": "stream", "warmup": 1,
-                             "repeat": plan.repeat}, plan.worker_timeout)
+            answer = worker(
+                {
+                    **base,
+                    "contender": contender,
+                    "mode": "stream",
+                    "warmup": 1,
+                    "repeat": plan.repeat,
+                },
+                plan.worker_timeout,
+            )
             result.add_stream(answer, server.tokens)
-            log(f"  {server.layout} N={server.tokens} round {r + 1}/{runs} {contender}: "
-                + (f"{result.cpu_per_msg.values[-1] * 1e6:.2f} µs/msg" if answer.get("ok")
-                   else f"n/a ({answer.get('error', '')[:120]})"))
+            log(
+                f"  {server.layout} N={server.tokens} round {r + 1}/{runs} {contender}: "
+                + (
+                    f"{result.cpu_per_msg.values[-1] * 1e6:.2f} µs/msg"
+                    if answer.get("ok")
+                    else f"n/a ({answer.get('error', '')[:120]})"
+                )
+            )
     for r in range(mem_runs):
-        for contender in contenders[r % len(contenders):] + contenders[: r % len(contenders)]:
+        for contender in contenders[r % len(contenders) :] + contenders[: r % len(contenders)]:
             result = results[contender]
             if not result.ok:
                 continue
-            answer = worker({**base, "contender": contender, "mode": "memory"},
-                            plan.worker_timeout)
+            answer = worker({**base, "contender": contender, "mode": "memory"}, plan.worker_timeout)
             result.add_memory(answer)
             if not answer.get("ok"):
                 log(f"  memory {contender}: n/a ({answer.get('error', '')[:120]})")
@@ -319,31 +390,48 @@ def exact(result: Result, ref: Optional[str]) -> Optional[bool]:
     return result.shas == {ref}
 
 
-def stream_table(results: dict[str, Result], n: int) -> tuple[list[str], Optional[str]]:
+def stream_table(
+    results: dict[str, Result], n: int, labels: Optional[dict[str, str]] = None
+) -> tuple[list[str], Optional[str]]:
+    labels = {**LABEL, **(labels or {})}
     ref = reference(results)
     rows = []
     for contender, result in results.items():
         floor = results.get(FLOOR_OF[contender])
         if not result.ok:
             reason = (result.error or "no result").replace("\n", " ")[:300]
-            rows.append([LABEL[contender], f"n/a: {reason}", "", "", "", "", "", "", ""])
+            rows.append([labels[contender], f"n/a: {reason}", "", "", "", "", "", "", ""])
             continue
-        x = ratio(result.cpu_per_msg.median, floor.cpu_per_msg.median if floor and floor.ok
-                  else None)
+        x = ratio(
+            result.cpu_per_msg.median, floor.cpu_per_msg.median if floor and floor.ok else None
+        )
         is_floor = contender in FLOORS
-        rows.append([
-            LABEL[contender],
-            result.cpu_per_msg.fmt(1e6, 2),
-            "1 (floor)" if is_floor else f"{fmt_ratio(x)} {FLOOR_OF[contender].replace('_', ' ')}",
-            result.wall.fmt(1e3, 1),
-            result.ttfd.fmt(1e3, 2),
-            result.rss_delta.fmt(1 / 2**20, 2),
-            result.traced_peak.fmt(1 / 2**20, 2),
-            "/".join(str(d) for d in sorted(set(result.deltas))),
-            {True: "yes", False: "**no**", None: "n/a"}[exact(result, ref)],
-        ])
-    header = ["contender", "CPU µs/msg", "x floor", "wall ms/stream", "first delta ms",
-              "peak RSS Δ MiB", "traced peak MiB", "deltas", "exact text"]
+        rows.append(
+            [
+                labels[contender],
+                result.cpu_per_msg.fmt(1e6, 2),
+                "1 (floor)"
+                if is_floor
+                else f"{fmt_ratio(x)} {FLOOR_OF[contender].replace('_', ' ')}",
+                result.wall.fmt(1e3, 1),
+                result.ttfd.fmt(1e3, 2),
+                result.rss_delta.fmt(1 / 2**20, 2),
+                result.traced_peak.fmt(1 / 2**20, 2),
+                "/".join(str(d) for d in sorted(set(result.deltas))),
+                {True: "yes", False: "**no**", None: "n/a"}[exact(result, ref)],
+            ]
+        )
+    header = [
+        "contender",
+        "CPU µs/msg",
+        "x floor",
+        "wall ms/stream",
+        "first delta ms",
+        "peak RSS Δ MiB",
+        "traced peak MiB",
+        "deltas",
+        "exact text",
+    ]
     return table(header, rows), ref
 
 
@@ -352,8 +440,12 @@ def run_import(plan: Plan) -> dict[str, Any]:
 
     def once(module: str) -> Optional[float]:
         done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT,
-            capture_output=True, text=True, timeout=120, preexec_fn=_pin(CLIENT_CPU),
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=_pin(CLIENT_CPU),
         )
         for line in done.stderr.splitlines():
             m = re.match(r"import time:\s*(\d+)\s*\|\s*(\d+)\s*\|(\s*)(\S+)\s*$", line)
@@ -370,11 +462,14 @@ def run_import(plan: Plan) -> dict[str, Any]:
             value = once(module)
             if value is not None:
                 times[module].append(value)
-    probe = ("import sys, qwen_spaces; qwen_spaces.Client(); sync = 'aiohttp' in sys.modules; "
-             "req = 'requests' in sys.modules; "
-             "qwen_spaces.AsyncClient; print(sync, 'aiohttp' in sys.modules, req)")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    probe = (
+        "import sys, qwen_spaces; qwen_spaces.Client(); sync = 'aiohttp' in sys.modules; "
+        "req = 'requests' in sys.modules; "
+        "qwen_spaces.AsyncClient; print(sync, 'aiohttp' in sys.modules, req)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     words = done.stdout.split()
     return {
         "times": {m: Figure(v) for m, v in times.items()},
@@ -390,7 +485,11 @@ def run_sse(plan: Plan) -> list[str]:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.sse_decoders", "--markdown", *plan.sse_args],
-            cwd=ROOT, capture_output=True, text=True, timeout=600, preexec_fn=_pin(CLIENT_CPU),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            preexec_fn=_pin(CLIENT_CPU),
         )
     except subprocess.TimeoutExpired:
         return ["n/a: the SSE decoder benchmark timed out", ""]
@@ -404,8 +503,15 @@ def versions() -> list[tuple[str, str]]:
     from importlib import metadata
 
     out = []
-    for name in ("qwen_spaces", "requests", "urllib3", "aiohttp", "gradio_client", "orjson",
-                 "sseclient-py"):
+    for name in (
+        "qwen_spaces",
+        "requests",
+        "urllib3",
+        "aiohttp",
+        "gradio_client",
+        "orjson",
+        "sseclient-py",
+    ):
         try:
             out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
@@ -422,8 +528,11 @@ def machine() -> list[tuple[str, str]]:
                 break
     except OSError:
         pass
-    pin = (f"server on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}" if SERVER_CPU is not None
-           else "none (one CPU)")
+    pin = (
+        f"server on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}"
+        if SERVER_CPU is not None
+        else "none (one CPU)"
+    )
     return [
         ("CPU", cpu),
         ("cores", str(os.cpu_count())),
@@ -438,11 +547,18 @@ def machine() -> list[tuple[str, str]]:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, two runs: a check that the suite works (< 60 s)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where to write the Markdown report (default: benchmarks/RESULTS.md; "
-                             "a temporary file with --quick)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes, two runs: a check that the suite works (< 60 s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the Markdown report (default: benchmarks/RESULTS.md; "
+        "a temporary file with --quick)",
+    )
     args = parser.parse_args(argv)
     # Every contender starts from /config, as the figures say, and the user's
     # discovery cache is left alone (the latency section gives its cold
@@ -450,7 +566,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     os.environ["QWEN_SPACES_CACHE"] = "off"
     plan = Plan.of(args.quick)
     out: Path = args.out or (
-        Path(tempfile.mkstemp(prefix="qs-bench-", suffix=".md")[1]) if args.quick
+        Path(tempfile.mkstemp(prefix="qs-bench-", suffix=".md")[1])
+        if args.quick
         else ROOT / "benchmarks" / "RESULTS.md"
     )
     started = time.monotonic()
@@ -467,74 +584,134 @@ def main(argv: Optional[list[str]] = None) -> int:
     with Server("max", n) as server:
         main_results = measure(plan, server, contenders, plan.runs, plan.mem_runs)
     lines, ref = stream_table(main_results, n)
-    body += [f"## Streaming, Max layout: {n:,} append diffs a stream",
-             "",
-             f"Median [min-max] of {plan.runs} runs x {plan.repeat} streams, each run a fresh "
-             "process with one warm-up stream first; memory from "
-             f"{plan.mem_runs} separate fresh process(es) (peak RSS growth over one cold stream; "
-             "tracemalloc peak over one more). CPU is the process's CPU time (all threads) "
-             "around the stream, divided by N.",
-             "", *lines]
-    for contender, floor, limit in (("qs_sync", "floor_sync", SYNC_LIMIT),
-                                    ("qs_async", "floor_async", ASYNC_LIMIT)):
+    body += [
+        f"## Streaming, Max layout: {n:,} append diffs a stream",
+        "",
+        f"Median [min-max] of {plan.runs} runs x {plan.repeat} streams, each run a fresh "
+        "process with one warm-up stream first; memory from "
+        f"{plan.mem_runs} separate fresh process(es) (peak RSS growth over one cold stream; "
+        "tracemalloc peak over one more). CPU is the process's CPU time (all threads) "
+        "around the stream, divided by N.",
+        "",
+        *lines,
+    ]
+    for contender, floor, limit in (
+        ("qs_sync", "floor_sync", SYNC_LIMIT),
+        ("qs_async", "floor_async", ASYNC_LIMIT),
+    ):
         result, base = main_results[contender], main_results[floor]
-        x = ratio(result.cpu_per_msg.median if result.ok else None,
-                  base.cpu_per_msg.median if base.ok else None)
+        x = ratio(
+            result.cpu_per_msg.median if result.ok else None,
+            base.cpu_per_msg.median if base.ok else None,
+        )
         complete = bool(result.deltas) and min(result.deltas) >= n and exact(result, ref) is True
         side = "sync" if contender == "qs_sync" else "async"
         if not result.ok:
             ok: Optional[bool] = False  # it did not run: that fails the target
         else:
             ok = None if x is None else (x <= limit and complete)
-        target(f"{side} CPU/msg vs {side} floor, every delta delivered, exact text (N={n:,})",
-               (f"{fmt_ratio(x)}" + ("" if complete else " (deltas or text wrong)"))
-               if result.ok else "did not run", f"≤ {limit}x", ok)
+        target(
+            f"{side} CPU/msg vs {side} floor, every delta delivered, exact text (N={n:,})",
+            (f"{fmt_ratio(x)}" + ("" if complete else " (deltas or text wrong)"))
+            if result.ok
+            else "did not run",
+            f"≤ {limit}x",
+            ok,
+        )
 
     # 2. The 1M layout: replace ops with a growing footer.
     n1 = plan.onem_n
     log(f"streaming, 1M layout with footer, N={n1}")
     with Server("1m", n1, footer=True) as server:
-        onem = measure(plan, server, ["floor_sync", "floor_async", "qs_sync", "qs_async"],
-                       plan.runs, plan.mem_runs)
+        onem = measure(
+            plan,
+            server,
+            ["floor_sync", "floor_async", "qs_sync", "qs_async"],
+            plan.runs,
+            plan.mem_runs,
+        )
     lines, onem_ref = stream_table(onem, n1)
-    body += [f"## Streaming, 1M layout: {n1:,} `replace` diffs with a growing footer", "",
-             "The whole text (answer + a changing `<summary>` footer) arrives in every message, "
-             "so the bytes per message grow with the answer for every client, the floor "
-             "included. Text is compared without the footer.", "", *lines]
+    body += [
+        f"## Streaming, 1M layout: {n1:,} `replace` diffs with a growing footer",
+        "",
+        "The whole text (answer + a changing `<summary>` footer) arrives in every message, "
+        "so the bytes per message grow with the answer for every client, the floor "
+        "included. Text is compared without the footer.",
+        "",
+        *lines,
+    ]
     for contender in ("qs_sync", "qs_async"):
         result = onem[contender]
         same = exact(result, onem_ref) if result.ok else False
-        target(f"1M layout, {contender.replace('qs_', '')}: exact text, footer removed",
-               "did not run" if not result.ok
-               else {True: "exact", False: "differs", None: "n/a"}[same], "exact", same)
+        target(
+            f"1M layout, {contender.replace('qs_', '')}: exact text, footer removed",
+            "did not run"
+            if not result.ok
+            else {True: "exact", False: "differs", None: "n/a"}[same],
+            "exact",
+            same,
+        )
+
+    # 2b. The Qwen3 layout: reasoning and answer in nested diffs (benchmarks/qwen3.py).
+    from benchmarks.qwen3 import section as qwen3_section  # it imports this module
+
+    qwen3_lines, qwen3_targets = qwen3_section(plan)
+    body += qwen3_lines
+    targets += qwen3_targets
 
     # 3. Scaling.
     log(f"scaling, N={plan.scaling_ns}")
     scaling: dict[int, dict[str, Result]] = {}
     for size in plan.scaling_ns:
         with Server("max", size) as server:
-            scaling[size] = measure(plan, server, ["floor_sync", "floor_async", "qs_sync",
-                                                   "qs_async"], plan.scaling_runs, 0)
+            scaling[size] = measure(
+                plan,
+                server,
+                ["floor_sync", "floor_async", "qs_sync", "qs_async"],
+                plan.scaling_runs,
+                0,
+            )
     small, large = plan.scaling_ns[0], plan.scaling_ns[-1]
     rows = []
     for contender in ("floor_sync", "floor_async", "qs_sync", "qs_async"):
         cells = [scaling[s][contender].cpu_per_msg.fmt(1e6, 2) for s in plan.scaling_ns]
         lo, hi = scaling[small][contender], scaling[large][contender]
-        x = ratio(hi.cpu_per_msg.median if hi.ok else None, lo.cpu_per_msg.median if lo.ok
-                  else None)
+        x = ratio(
+            hi.cpu_per_msg.median if hi.ok else None, lo.cpu_per_msg.median if lo.ok else None
+        )
         ok = None if x is None else x <= SCALING_LIMIT
         if contender.startswith("qs_") and not (hi.ok and lo.ok):
             ok = False
         if contender.startswith("qs_"):
-            target(f"{contender.replace('qs_', '')} CPU/msg at N={large:,} vs N={small:,}",
-                   fmt_ratio(x), f"≤ {SCALING_LIMIT}x", ok)
-        rows.append([LABEL[contender], *cells, fmt_ratio(x),
-                     verdict(ok) if contender.startswith("qs_") else "(reference)"])
-    body += ["## Scaling: CPU µs per message as the answer grows", "",
-             f"Max layout; median [min-max] of {plan.scaling_runs} runs x {plan.repeat} streams.",
-             "",
-             *table(["contender", *(f"N={s:,}" for s in plan.scaling_ns),
-                     f"N={large:,} / N={small:,}", "≤ 1.2x"], rows)]
+            target(
+                f"{contender.replace('qs_', '')} CPU/msg at N={large:,} vs N={small:,}",
+                fmt_ratio(x),
+                f"≤ {SCALING_LIMIT}x",
+                ok,
+            )
+        rows.append(
+            [
+                LABEL[contender],
+                *cells,
+                fmt_ratio(x),
+                verdict(ok) if contender.startswith("qs_") else "(reference)",
+            ]
+        )
+    body += [
+        "## Scaling: CPU µs per message as the answer grows",
+        "",
+        f"Max layout; median [min-max] of {plan.scaling_runs} runs x {plan.repeat} streams.",
+        "",
+        *table(
+            [
+                "contender",
+                *(f"N={s:,}" for s in plan.scaling_ns),
+                f"N={large:,} / N={small:,}",
+                "≤ 1.2x",
+            ],
+            rows,
+        ),
+    ]
 
     # 4. Concurrency and 5. connection reuse, on one small-N server.
     cn = plan.conc_n
@@ -543,44 +720,91 @@ def main(argv: Optional[list[str]] = None) -> int:
         refs = measure(plan, server, ["floor_sync"], 1, 0)["floor_sync"]
         conc_ref = next(iter(refs.shas)) if len(refs.shas) == 1 else None
         base = {"url": server.url, "layout": "max", "expect_sha": conc_ref, "min_deltas": cn}
-        conc_async = worker({**base, "contender": "qs_async", "mode": "concurrency",
-                             "streams": plan.async_streams}, plan.worker_timeout)
-        conc_sync = worker({**base, "contender": "qs_sync", "mode": "concurrency",
-                            "streams": plan.sync_streams, "threads": plan.sync_threads},
-                           plan.worker_timeout)
-        reuse = {c: worker({**base, "contender": c, "mode": "reuse", "calls": 5},
-                           plan.worker_timeout) for c in ("qs_sync", "qs_async")}
+        conc_async = worker(
+            {**base, "contender": "qs_async", "mode": "concurrency", "streams": plan.async_streams},
+            plan.worker_timeout,
+        )
+        conc_sync = worker(
+            {
+                **base,
+                "contender": "qs_sync",
+                "mode": "concurrency",
+                "streams": plan.sync_streams,
+                "threads": plan.sync_threads,
+            },
+            plan.worker_timeout,
+        )
+        reuse = {
+            c: worker({**base, "contender": c, "mode": "reuse", "calls": 5}, plan.worker_timeout)
+            for c in ("qs_sync", "qs_async")
+        }
     rows = []
     for name, answer, how in (
         ("qwen_spaces `AsyncClient`", conc_async, f"{plan.async_streams} tasks, one client"),
-        ("qwen_spaces `Client`", conc_sync,
-         f"{plan.sync_threads} threads, one client, {plan.sync_streams} streams"),
+        (
+            "qwen_spaces `Client`",
+            conc_sync,
+            f"{plan.sync_threads} threads, one client, {plan.sync_streams} streams",
+        ),
     ):
         if not answer.get("ok"):
             rows.append([name, how, f"n/a: {answer.get('error', '')[:300]}", "", "", "", "", ""])
             ok = False
         else:
-            ok = (answer["errors"] == 0 and answer["wrong_text"] == 0 and answer["short"] == 0
-                  and conc_ref is not None)
+            ok = (
+                answer["errors"] == 0
+                and answer["wrong_text"] == 0
+                and answer["short"] == 0
+                and conc_ref is not None
+            )
             msgs = answer["streams"] * cn
-            rows.append([
-                name, how, str(answer["errors"]) + (
-                    f" ({'; '.join(answer['error_samples'])})" if answer["errors"] else ""),
-                str(answer["wrong_text"]), f"{answer['wall_s']:.2f}",
-                f"{answer['cpu_s'] * 1e6 / msgs:.2f}", f"{msgs / answer['wall_s']:,.0f}",
-                verdict(ok),
-            ])
+            rows.append(
+                [
+                    name,
+                    how,
+                    str(answer["errors"])
+                    + (f" ({'; '.join(answer['error_samples'])})" if answer["errors"] else ""),
+                    str(answer["wrong_text"]),
+                    f"{answer['wall_s']:.2f}",
+                    f"{answer['cpu_s'] * 1e6 / msgs:.2f}",
+                    f"{msgs / answer['wall_s']:,.0f}",
+                    verdict(ok),
+                ]
+            )
         if name.endswith("`AsyncClient`"):
-            target(f"{plan.async_streams} concurrent async streams: zero errors, exact text",
-                   "see Concurrency", "0 errors", ok)
+            target(
+                f"{plan.async_streams} concurrent async streams: zero errors, exact text",
+                "see Concurrency",
+                "0 errors",
+                ok,
+            )
         else:
-            target(f"sync, {plan.sync_threads} threads sharing one Client: zero errors, exact "
-                   "text", "see Concurrency", "0 errors", ok)
-    body += [f"## Concurrency: streams of {cn:,} appends at once", "",
-             "One warm-up stream first (reads `/config`), then all at once; CPU is the whole "
-             "process's over the whole run.", "",
-             *table(["client", "how", "errors", "wrong text", "total wall s", "CPU µs/msg",
-                     "msgs/s", "result"], rows)]
+            target(
+                f"sync, {plan.sync_threads} threads sharing one Client: zero errors, exact text",
+                "see Concurrency",
+                "0 errors",
+                ok,
+            )
+    body += [
+        f"## Concurrency: streams of {cn:,} appends at once",
+        "",
+        "One warm-up stream first (reads `/config`), then all at once; CPU is the whole "
+        "process's over the whole run.",
+        "",
+        *table(
+            [
+                "client",
+                "how",
+                "errors",
+                "wrong text",
+                "total wall s",
+                "CPU µs/msg",
+                "msgs/s",
+                "result",
+            ],
+            rows,
+        ),
+    ]
 
     rows = []
     for contender, answer in reuse.items():
@@ -591,44 +815,73 @@ def main(argv: Optional[list[str]] = None) -> int:
         per_call = answer["per_call"]
         later = sum(per_call[1:])
         ok = later == 0
-        rows.append([LABEL[contender], ", ".join(map(str, per_call)), str(answer["total"]),
-                     str(later), verdict(ok)])
-        target(f"connection reuse, {contender.replace('qs_', '')}: calls 2-5 open no new "
-               "connection", f"{answer['total']} in 5 calls ({later} after the first)",
-               "1 in 5 calls", ok)
-    body += ["## Connection reuse: 5 sequential calls on one client", "",
-             "New TCP connections the server accepted during each call (`connections_opened` "
-             "from `/_fake/stats`, less the one each stats read costs, measured first).", "",
-             *table(["client", "new connections per call", "total", "after the first call",
-                     "result"], rows)]
+        rows.append(
+            [
+                LABEL[contender],
+                ", ".join(map(str, per_call)),
+                str(answer["total"]),
+                str(later),
+                verdict(ok),
+            ]
+        )
+        target(
+            f"connection reuse, {contender.replace('qs_', '')}: calls 2-5 open no new connection",
+            f"{answer['total']} in 5 calls ({later} after the first)",
+            "1 in 5 calls",
+            ok,
+        )
+    body += [
+        "## Connection reuse: 5 sequential calls on one client",
+        "",
+        "New TCP connections the server accepted during each call (`connections_opened` "
+        "from `/_fake/stats`, less the one each stats read costs, measured first).",
+        "",
+        *table(
+            ["client", "new connections per call", "total", "after the first call", "result"], rows
+        ),
+    ]
 
     # 6. Import.
     log("import time")
     imports = run_import(plan)
     req, qs_ = imports["times"]["requests"], imports["times"]["qwen_spaces"]
     x = ratio(qs_.median if qs_.values else None, req.median if req.values else None)
-    target("`import qwen_spaces` vs `import requests` (cumulative, -X importtime, paired runs)",
-           fmt_ratio(x), f"≤ {IMPORT_LIMIT}x", None if x is None else x <= IMPORT_LIMIT)
+    target(
+        "`import qwen_spaces` vs `import requests` (cumulative, -X importtime, paired runs)",
+        fmt_ratio(x),
+        f"≤ {IMPORT_LIMIT}x",
+        None if x is None else x <= IMPORT_LIMIT,
+    )
     sync_aio = imports["aiohttp_sync"]
-    target("aiohttp not imported by `import qwen_spaces; qwen_spaces.Client()`",
-           {True: "imported", False: "not imported", None: "n/a"}[sync_aio], "not imported",
-           None if sync_aio is None else not sync_aio)
+    target(
+        "aiohttp not imported by `import qwen_spaces; qwen_spaces.Client()`",
+        {True: "imported", False: "not imported", None: "n/a"}[sync_aio],
+        "not imported",
+        None if sync_aio is None else not sync_aio,
+    )
     sync_req = imports["requests_at_import"]
-    target("requests not imported by `import qwen_spaces; qwen_spaces.Client()`",
-           {True: "imported", False: "not imported", None: "n/a"}[sync_req], "not imported",
-           None if sync_req is None else not sync_req)
+    target(
+        "requests not imported by `import qwen_spaces; qwen_spaces.Client()`",
+        {True: "imported", False: "not imported", None: "n/a"}[sync_req],
+        "not imported",
+        None if sync_req is None else not sync_req,
+    )
     rows = [
         ["`import requests`", req.fmt(1e-3, 1), "1 (baseline)"],
         ["`import qwen_spaces`", qs_.fmt(1e-3, 1), fmt_ratio(x)],
     ]
-    body += ["## Import", "",
-             f"`python -X importtime -c 'import X'`, cumulative time of the top-level import, "
-             f"fresh interpreters, {plan.import_runs} runs alternating after one warm-up each.",
-             "", *table(["import", "ms", "x requests"], rows),
-             f"aiohttp in `sys.modules` after `import qwen_spaces; qwen_spaces.Client`: "
-             f"**{sync_aio}**; after `qwen_spaces.AsyncClient`: {imports['aiohttp_async']}."
-             + (f" (probe failed: {imports['probe_error']})" if imports["probe_error"] else ""),
-             ""]
+    body += [
+        "## Import",
+        "",
+        f"`python -X importtime -c 'import X'`, cumulative time of the top-level import, "
+        f"fresh interpreters, {plan.import_runs} runs alternating after one warm-up each.",
+        "",
+        *table(["import", "ms", "x requests"], rows),
+        f"aiohttp in `sys.modules` after `import qwen_spaces; qwen_spaces.Client`: "
+        f"**{sync_aio}**; after `qwen_spaces.AsyncClient`: {imports['aiohttp_async']}."
+        + (f" (probe failed: {imports['probe_error']})" if imports["probe_error"] else ""),
+        "",
+    ]
 
     # 7. Latency to the first token behind a 50 ms round trip (benchmarks/latency.py).
     from benchmarks import latency
@@ -640,9 +893,13 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     # 8. The SSE decoders.
     log("SSE decoders")
-    body += ["## SSE decoders: sseclient-py vs `qwen_spaces.sse.SSEDecoder`", "",
-             "`python -m benchmarks.sse_decoders`: the same recorded bytes through each.", "",
-             *run_sse(plan)]
+    body += [
+        "## SSE decoders: sseclient-py vs `qwen_spaces.sse.SSEDecoder`",
+        "",
+        "`python -m benchmarks.sse_decoders`: the same recorded bytes through each.",
+        "",
+        *run_sse(plan),
+    ]
 
     # 9. The OpenAI-compatible server.
     from benchmarks.serve import run_section as serve_section  # it imports this module
@@ -669,7 +926,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "",
         *table(["machine", ""], machine()),
         *table(["package", "version"], versions()),
-        "## Targets (issues 4, 11, 12, 13 and 19)",
+        "## Targets (issues 4, 11, 12, 13, 18 and 19)",
         "",
         *table(["target", "measured", "limit", "result"], targets),
     ]

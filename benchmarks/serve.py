@@ -51,14 +51,26 @@ class Served:
     """``qwen-spaces serve`` in front of ``space_url``, pinned to the clients' CPU."""
 
     def __init__(self, space_url: str) -> None:
-        self.args = [sys.executable, "-m", "qwen_spaces", "serve", "--port", "0",
-                     "--space", f"{MODEL}={space_url}"]
+        self.args = [
+            sys.executable,
+            "-m",
+            "qwen_spaces",
+            "serve",
+            "--port",
+            "0",
+            "--space",
+            f"{MODEL}={space_url}",
+        ]
         self.proc: Optional[subprocess.Popen[str]] = None
         self.url = ""
 
     def __enter__(self) -> Served:
         self.proc = subprocess.Popen(
-            self.args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            self.args,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
             preexec_fn=_pin(CLIENT_CPU),
         )
         assert self.proc.stdout is not None
@@ -104,8 +116,11 @@ async def read_stream(session: Any, url: str) -> dict[str, Any]:
                 chunks += 1
                 parts.append(content)
     text = "".join(parts)
-    return {"ttft_s": None if first is None else first - t0, "chunks": chunks,
-            "sha": hashlib.sha256(text.encode()).hexdigest()}
+    return {
+        "ttft_s": None if first is None else first - t0,
+        "chunks": chunks,
+        "sha": hashlib.sha256(text.encode()).hexdigest(),
+    }
 
 
 def measure_served(space_url: str, n: int, repeat: int) -> dict[str, Any]:
@@ -137,9 +152,17 @@ def _alternate(
         for r in range(runs):
             for who in ("direct", "served") if r % 2 == 0 else ("served", "direct"):
                 if who == "direct":
-                    answer = worker({"url": server.url, "layout": "max", "contender": "qs_async",
-                                     "mode": "stream", "warmup": 1, "repeat": repeat},
-                                    plan.worker_timeout)
+                    answer = worker(
+                        {
+                            "url": server.url,
+                            "layout": "max",
+                            "contender": "qs_async",
+                            "mode": "stream",
+                            "warmup": 1,
+                            "repeat": repeat,
+                        },
+                        plan.worker_timeout,
+                    )
                     if answer.get("ok"):
                         direct += answer["samples"]
                     else:
@@ -171,17 +194,34 @@ def run_section(plan: Plan) -> tuple[list[str], list[list[str]]]:
     chunks = sorted({s["chunks"] for s in served})
     shas = {s["text_sha"] or "none" for s in direct}
     exact = len(shas) == 1 and {s["sha"] for s in served} == shas
-    x = ratio(served_cpu.median if served_cpu.values else None,
-              direct_cpu.median if direct_cpu.values else None)
-    added_ms = (served_ttft.median - direct_ttfd.median) * 1e3 if (
-        served_ttft.values and direct_ttfd.values) else None
+    x = ratio(
+        served_cpu.median if served_cpu.values else None,
+        direct_cpu.median if direct_cpu.values else None,
+    )
+    added_ms = (
+        (served_ttft.median - direct_ttfd.median) * 1e3
+        if (served_ttft.values and direct_ttfd.values)
+        else None
+    )
     rows = [
-        ["`AsyncClient` direct", direct_cpu.fmt(1e6, 2), "1 (baseline)", direct_ttfd.fmt(1e3, 2),
-         "", f"{n:,} deltas"],
-        ["through `qwen-spaces serve`", served_cpu.fmt(1e6, 2), fmt_ratio(x),
-         served_ttft.fmt(1e3, 2), "n/a" if added_ms is None else f"{added_ms:+.2f}",
-         "/".join(f"{c:,}" for c in chunks) + " content chunks"
-         + ("" if exact else " (**text differs**)")],
+        [
+            "`AsyncClient` direct",
+            direct_cpu.fmt(1e6, 2),
+            "1 (baseline)",
+            direct_ttfd.fmt(1e3, 2),
+            "",
+            f"{n:,} deltas",
+        ],
+        [
+            "through `qwen-spaces serve`",
+            served_cpu.fmt(1e6, 2),
+            fmt_ratio(x),
+            served_ttft.fmt(1e3, 2),
+            "n/a" if added_ms is None else f"{added_ms:+.2f}",
+            "/".join(f"{c:,}" for c in chunks)
+            + " content chunks"
+            + ("" if exact else " (**text differs**)"),
+        ],
     ]
     lines = [
         "## OpenAI-compatible server: `qwen-spaces serve` vs `AsyncClient` direct",
@@ -196,18 +236,25 @@ def run_section(plan: Plan) -> tuple[list[str], list[list[str]]]:
         f"({runs} runs x {3 if plan.quick else 10}). Median [min-max], after a warm-up "
         "stream each.",
         "",
-        *table(["path", "CPU µs/chunk", "x direct", "first token ms", "added ms", "delivered"],
-               rows),
+        *table(
+            ["path", "CPU µs/chunk", "x direct", "first token ms", "added ms", "delivered"], rows
+        ),
     ]
     if errors:
         lines += ["Errors: " + "; ".join(e[:200] for e in errors), ""]
     targets = [
-        ["`qwen-spaces serve`: added latency to the first token",
-         "n/a" if added_ms is None else f"{added_ms:+.2f} ms", f"≤ {TTFT_LIMIT_MS:g} ms",
-         verdict(None if added_ms is None else added_ms <= TTFT_LIMIT_MS)],
-        ["`qwen-spaces serve`: CPU per streamed chunk vs `AsyncClient` direct, exact text",
-         fmt_ratio(x), f"≤ {CPU_LIMIT}x",
-         verdict(None if x is None else x <= CPU_LIMIT and exact)],
+        [
+            "`qwen-spaces serve`: added latency to the first token",
+            "n/a" if added_ms is None else f"{added_ms:+.2f} ms",
+            f"≤ {TTFT_LIMIT_MS:g} ms",
+            verdict(None if added_ms is None else added_ms <= TTFT_LIMIT_MS),
+        ],
+        [
+            "`qwen-spaces serve`: CPU per streamed chunk vs `AsyncClient` direct, exact text",
+            fmt_ratio(x),
+            f"≤ {CPU_LIMIT}x",
+            verdict(None if x is None else x <= CPU_LIMIT and exact),
+        ],
     ]
     return lines, targets
 

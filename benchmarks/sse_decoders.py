@@ -40,25 +40,47 @@ def gradio_stream(n: int) -> tuple[bytes, list[bytes]]:
     event_id = "5d1d8b3e1f2a4c6b9a7e0c3d2b1a0f9e"
     words = ["ha", " ", "naïve", " café", " ☕", " 你好", " ✓", "\n", "the", " answer"]
     payloads = []
-    common = {"is_generating": True, "duration": 0.01, "average_duration": 0.01,
-              "render_config": None, "changed_state_ids": []}
-    first = {"msg": "process_generating", "event_id": event_id,
-             "output": {"data": ["", [["hi", "ha"]], "You are a helpful assistant."], **common},
-             "success": True, "time_limit": None}
+    common = {
+        "is_generating": True,
+        "duration": 0.01,
+        "average_duration": 0.01,
+        "render_config": None,
+        "changed_state_ids": [],
+    }
+    first = {
+        "msg": "process_generating",
+        "event_id": event_id,
+        "output": {"data": ["", [["hi", "ha"]], "You are a helpful assistant."], **common},
+        "success": True,
+        "time_limit": None,
+    }
     payloads.append(json.dumps(first).encode())
     text = ["ha"]
     for i in range(n):
         word = words[i % len(words)]
         text.append(word)
-        message = {"msg": "process_generating", "event_id": event_id,
-                   "output": {"data": [[], [["append", [0, 1], word]], []], **common},
-                   "success": True, "time_limit": None}
+        message = {
+            "msg": "process_generating",
+            "event_id": event_id,
+            "output": {"data": [[], [["append", [0, 1], word]], []], **common},
+            "success": True,
+            "time_limit": None,
+        }
         payloads.append(json.dumps(message).encode())
-    done = {"msg": "process_completed", "event_id": event_id,
-            "output": {"data": ["", [["hi", "".join(text)]], "You are a helpful assistant."],
-                       "is_generating": False, "duration": 1.0, "average_duration": 1.0,
-                       "render_config": None, "changed_state_ids": []},
-            "success": True, "title": None}
+    done = {
+        "msg": "process_completed",
+        "event_id": event_id,
+        "output": {
+            "data": ["", [["hi", "".join(text)]], "You are a helpful assistant."],
+            "is_generating": False,
+            "duration": 1.0,
+            "average_duration": 1.0,
+            "render_config": None,
+            "changed_state_ids": [],
+        },
+        "success": True,
+        "title": None,
+    }
     payloads.append(json.dumps(done).encode())
     return b"".join(b"data: " + p + b"\n\n" for p in payloads), payloads
 
@@ -68,7 +90,7 @@ def per_event(stream: bytes) -> list[bytes]:
 
 
 def fixed(stream: bytes, size: int) -> list[bytes]:
-    return [stream[i: i + size] for i in range(0, len(stream), size)]
+    return [stream[i : i + size] for i in range(0, len(stream), size)]
 
 
 def random_cuts(stream: bytes, seed: int = 4) -> list[bytes]:
@@ -76,18 +98,19 @@ def random_cuts(stream: bytes, seed: int = 4) -> list[bytes]:
     out, i = [], 0
     while i < len(stream):
         size = rng.randint(1, 4096)
-        out.append(stream[i: i + size])
+        out.append(stream[i : i + size])
         i += size
     return out
 
 
 def big_event(size: int, line: Optional[int]) -> tuple[bytes, bytes]:
     """One event of about ``size`` bytes of data: one line, or lines of ``line`` bytes."""
-    body = json.dumps({"msg": "process_generating",
-                       "output": {"data": ["x" * (size - 64)]}}).encode()
+    body = json.dumps(
+        {"msg": "process_generating", "output": {"data": ["x" * (size - 64)]}}
+    ).encode()
     if line is None:
         return b"data: " + body + b"\n\n", body
-    lines = [body[i: i + line] for i in range(0, len(body), line)]
+    lines = [body[i : i + line] for i in range(0, len(body), line)]
     return b"".join(b"data: " + piece + b"\n" for piece in lines) + b"\n", b"\n".join(lines)
 
 
@@ -168,8 +191,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     stream, payloads = gradio_stream(n)
     rows: list[list[str]] = []
 
-    def compare(case: str, chunks: list[bytes], expected: list[bytes], count: int,
-                big_case: bool) -> None:
+    def compare(
+        case: str, chunks: list[bytes], expected: list[bytes], count: int, big_case: bool
+    ) -> None:
         figures: dict[str, str] = {}
         cpu: dict[str, Optional[float]] = {}
         for name, fn in (("sseclient-py", run_sseclient), ("SSEDecoder", run_sdk)):
@@ -181,6 +205,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
                 def fn(chunks: list[bytes], limit: int = limit) -> list[bytes]:
                     return run_sdk(chunks, limit)
+
             samples = []
             for _ in range(1 if big_case else runs):
                 seconds, result = timed(lambda fn=fn: fn(chunks), bound)
@@ -195,8 +220,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                 continue
             med = statistics.median(samples)
             cpu[name] = med
-            figures[name] = (f"{med * 1e3:,.1f} ms" if big_case
-                             else f"{med * 1e6 / count:.2f} µs/event")
+            figures[name] = (
+                f"{med * 1e3:,.1f} ms" if big_case else f"{med * 1e6 / count:.2f} µs/event"
+            )
         a, b = cpu.get("sseclient-py"), cpu.get("SSEDecoder")
         if a is not None and b:
             speed = f"{a / b:.1f}x"
@@ -204,23 +230,41 @@ def main(argv: Optional[list[str]] = None) -> int:
             speed = f"> {bound / b:.0f}x"
         else:
             speed = "n/a"
-        rows.append([case, f"{len(chunks):,}", figures["sseclient-py"], figures["SSEDecoder"],
-                     speed])
+        rows.append(
+            [case, f"{len(chunks):,}", figures["sseclient-py"], figures["SSEDecoder"], speed]
+        )
 
     count = len(payloads)
-    compare(f"{count:,} Gradio messages, one event per chunk", per_event(stream), payloads,
-            count, False)
-    compare(f"{count:,} Gradio messages, 64 KiB reads", fixed(stream, CHUNK), payloads, count,
-            False)
-    compare(f"{count:,} Gradio messages, random cuts 1 B-4 KiB", random_cuts(stream), payloads,
-            count, False)
+    compare(
+        f"{count:,} Gradio messages, one event per chunk", per_event(stream), payloads, count, False
+    )
+    compare(
+        f"{count:,} Gradio messages, 64 KiB reads", fixed(stream, CHUNK), payloads, count, False
+    )
+    compare(
+        f"{count:,} Gradio messages, random cuts 1 B-4 KiB",
+        random_cuts(stream),
+        payloads,
+        count,
+        False,
+    )
     mib = big // 2**20
     framed, body = big_event(big, None)
-    compare(f"one {mib} MiB event (one `data:` line), 64 KiB chunks", fixed(framed, CHUNK),
-            [body], 1, True)
+    compare(
+        f"one {mib} MiB event (one `data:` line), 64 KiB chunks",
+        fixed(framed, CHUNK),
+        [body],
+        1,
+        True,
+    )
     framed, body = big_event(big, 1024)
-    compare(f"one {mib} MiB event (1 KiB `data:` lines), 64 KiB chunks", fixed(framed, CHUNK),
-            [body], 1, True)
+    compare(
+        f"one {mib} MiB event (1 KiB `data:` lines), 64 KiB chunks",
+        fixed(framed, CHUNK),
+        [body],
+        1,
+        True,
+    )
 
     # And the bound: with its default limit the SDK refuses an oversized event early.
     from qwen_spaces.errors import ProtocolError
@@ -239,16 +283,25 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ProtocolError:
         refused = True
     seconds = time.process_time() - c0
-    note = (f"With `max_event_bytes={limit // 2**20} MiB` the SDK's decoder "
-            + (f"refuses the {mib} MiB event after {fed / 2**20:.1f} MiB, in "
-               f"{seconds * 1e3:.1f} ms (`ProtocolError`)" if refused else "did not refuse it")
-            + "; sseclient-py has no limit.")
+    note = (
+        f"With `max_event_bytes={limit // 2**20} MiB` the SDK's decoder "
+        + (
+            f"refuses the {mib} MiB event after {fed / 2**20:.1f} MiB, in "
+            f"{seconds * 1e3:.1f} ms (`ProtocolError`)"
+            if refused
+            else "did not refuse it"
+        )
+        + "; sseclient-py has no limit."
+    )
 
     header = ["case", "chunks", "sseclient-py 1.9.0", "`SSEDecoder`", "SSEDecoder faster by"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", f"CPU time, median of {runs} runs (one run for the large events, stopped after "
-              f"{bound:.0f} s). {note}"]
+    lines += [
+        "",
+        f"CPU time, median of {runs} runs (one run for the large events, stopped after "
+        f"{bound:.0f} s). {note}",
+    ]
     if not args.markdown:
         print(f"SSE decoders, Python {sys.version.split()[0]}\n")
     print("\n".join(lines))

@@ -83,7 +83,7 @@ def _reset_peak() -> None:
 def _multipart(path: str, boundary: str) -> Iterator[bytes]:
     name = os.path.basename(path)
     yield (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
     with open(path, "rb") as f:
@@ -109,8 +109,10 @@ def run_one(contender: str, url: str, path: str, sha: str) -> dict[str, Any]:
 
         boundary = uuid.uuid4().hex
         response = requests.post(
-            f"{url}/upload", data=_multipart(path, boundary),
-            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}, timeout=600,
+            f"{url}/upload",
+            data=_multipart(path, boundary),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            timeout=600,
         )
         ok = response.status_code == 200 and len(response.json()) == 1
     elif contender == "bare_aiohttp":
@@ -159,7 +161,7 @@ def section(quick: bool) -> tuple[list[str], list[list[str]]]:
         server.args = [a for a in server.args if a not in ("--tokens", "1")]
         with server:
             for run in range(runs):
-                order = CONTENDERS[run % len(CONTENDERS):] + CONTENDERS[:run % len(CONTENDERS)]
+                order = CONTENDERS[run % len(CONTENDERS) :] + CONTENDERS[: run % len(CONTENDERS)]
                 for contender in order:
                     results[contender].append(worker(contender, server.url, path, sha))
     rows, targets = [], []
@@ -175,29 +177,51 @@ def section(quick: bool) -> tuple[list[str], list[list[str]]]:
         rss = [r["rss_growth_mb"] for r in done]
         throughput[contender] = statistics.median(speeds)
         floor = FLOOR.get(contender)
-        x = (throughput[contender] / throughput[floor]  # type: ignore[operator]
-             if floor and throughput.get(floor) else None)
-        rows.append([LABEL[contender], f"{statistics.median(speeds):.0f} "
-                     f"[{min(speeds):.0f}-{max(speeds):.0f}]",
-                     f"{statistics.median(rss):.1f} [{min(rss):.1f}-{max(rss):.1f}]",
-                     "1 (floor)" if floor is None else f"{x:.2f}x" if x else "n/a",
-                     f"{statistics.median(r['seconds'] for r in done):.2f}"])
+        x = (
+            throughput[contender] / throughput[floor]  # type: ignore[operator]
+            if floor and throughput.get(floor)
+            else None
+        )
+        rows.append(
+            [
+                LABEL[contender],
+                f"{statistics.median(speeds):.0f} [{min(speeds):.0f}-{max(speeds):.0f}]",
+                f"{statistics.median(rss):.1f} [{min(rss):.1f}-{max(rss):.1f}]",
+                "1 (floor)" if floor is None else f"{x:.2f}x" if x else "n/a",
+                f"{statistics.median(r['seconds'] for r in done):.2f}",
+            ]
+        )
         if floor is not None:
             side = contender.replace("qs_", "")
-            targets.append([f"{size_mb} MB upload, {side}: throughput vs {LABEL[floor]}",
-                            f"{x:.2f}x" if x else "n/a", f"≥ {THROUGHPUT_LIMIT}x",
-                            verdict(None if x is None else x >= THROUGHPUT_LIMIT)])
+            targets.append(
+                [
+                    f"{size_mb} MB upload, {side}: throughput vs {LABEL[floor]}",
+                    f"{x:.2f}x" if x else "n/a",
+                    f"≥ {THROUGHPUT_LIMIT}x",
+                    verdict(None if x is None else x >= THROUGHPUT_LIMIT),
+                ]
+            )
             worst = max(rss)
-            targets.append([f"{size_mb} MB upload, {side}: peak RSS growth", f"{worst:.1f} MB",
-                            f"< {RSS_LIMIT_MB:g} MB", verdict(worst < RSS_LIMIT_MB)])
+            targets.append(
+                [
+                    f"{size_mb} MB upload, {side}: peak RSS growth",
+                    f"{worst:.1f} MB",
+                    f"< {RSS_LIMIT_MB:g} MB",
+                    verdict(worst < RSS_LIMIT_MB),
+                ]
+            )
     for contender in CONTENDERS:
         if throughput[contender] is None and contender.startswith("qs_"):
             targets.append([f"{size_mb} MB upload, {contender}", "did not run", "", verdict(False)])
-    body = [f"## Uploading a {size_mb} MB file", "",
-            f"`python -m benchmarks.uploads`: median [min-max] of {runs} run(s), each contender "
-            "in a fresh process, alternating; the fake 1M Space stores the upload on disk. "
-            "Peak RSS growth is the high-water mark less the RSS before the call.", "",
-            *table(["contender", "MB/s", "peak RSS growth MB", "x floor", "seconds"], rows)]
+    body = [
+        f"## Uploading a {size_mb} MB file",
+        "",
+        f"`python -m benchmarks.uploads`: median [min-max] of {runs} run(s), each contender "
+        "in a fresh process, alternating; the fake 1M Space stores the upload on disk. "
+        "Peak RSS growth is the high-water mark less the RSS before the call.",
+        "",
+        *table(["contender", "MB/s", "peak RSS growth MB", "x floor", "seconds"], rows),
+    ]
     return body, targets
 
 

@@ -111,12 +111,25 @@ class Layout:
             data: list[Any] = [PROMPT, [], SYSTEM]
         else:
             if not chatbot:
-                user = {"id": None, "elem_id": None, "elem_classes": None, "name": None,
-                        "text": PROMPT, "flushing": None, "avatar": "", "files": []}
+                user = {
+                    "id": None,
+                    "elem_id": None,
+                    "elem_classes": None,
+                    "name": None,
+                    "text": PROMPT,
+                    "flushing": None,
+                    "avatar": "",
+                    "files": [],
+                }
                 chatbot = [[user, None]]
             data = [chatbot, None, 0]
-        return {"data": data, "event_data": None, "fn_index": self.fn_index,
-                "trigger_id": self.trigger_id, "session_hash": session_hash}
+        return {
+            "data": data,
+            "event_data": None,
+            "fn_index": self.fn_index,
+            "trigger_id": self.trigger_id,
+            "session_hash": session_hash,
+        }
 
     def answer(self, completed: dict[str, Any]) -> Optional[str]:
         """The answer text in a process_completed message (footer removed); not timed."""
@@ -184,8 +197,13 @@ def make_floor_sync(url: str, layout: str) -> Callable[[], Outcome]:
                     completed = message
                     break
         response.close()
-        return {"deltas": generating, "first": first, "messages": messages,
-                "completed": completed, "proto": proto}
+        return {
+            "deltas": generating,
+            "first": first,
+            "messages": messages,
+            "completed": completed,
+            "proto": proto,
+        }
 
     return run
 
@@ -226,8 +244,13 @@ def make_floor_async(url: str, layout: str) -> tuple[Callable[[], Awaitable[Outc
                     elif kind == "process_completed":
                         completed = message
                         break
-        return {"deltas": generating, "first": first, "messages": messages,
-                "completed": completed, "proto": proto}
+        return {
+            "deltas": generating,
+            "first": first,
+            "messages": messages,
+            "completed": completed,
+            "proto": proto,
+        }
 
     async def close() -> None:
         if "s" in holder:
@@ -346,7 +369,10 @@ def text_of(outcome: Outcome) -> Optional[str]:
         completed = outcome.pop("completed")
         proto = outcome.pop("proto")
         return proto.answer(completed) if completed else None
-    return outcome.get("text")
+    text = outcome.get("text")
+    if "check" in outcome and outcome["check"]() != text:  # the Qwen3 floors
+        raise RuntimeError("the floor's streamed deltas differ from process_completed")
+    return text
 
 
 def digest(text: Optional[str]) -> Optional[str]:
@@ -369,6 +395,13 @@ def summarise(outcome: Outcome, t0: float, t1: float, c0: float, c1: float) -> d
 
 def sync_runner(spec: dict[str, Any]) -> tuple[Callable[[], Outcome], Callable[[], None]]:
     contender, url, layout = spec["contender"], spec["url"], spec["layout"]
+    if layout == "qwen3":
+        from benchmarks import qwen3
+
+        if contender == "qs_sync":
+            run, client = qwen3.make_qs_sync(url)
+            return run, client.close
+        return qwen3.make_floor_sync(url), lambda: None
     if contender == "floor_sync":
         return make_floor_sync(url, layout), lambda: None
     if contender == "qs_sync":
@@ -381,6 +414,10 @@ def sync_runner(spec: dict[str, Any]) -> tuple[Callable[[], Outcome], Callable[[
 
 def async_runner(spec: dict[str, Any]) -> tuple[Any, Any]:
     contender, url, layout = spec["contender"], spec["url"], spec["layout"]
+    if layout == "qwen3":
+        from benchmarks import qwen3
+
+        return (qwen3.make_qs_async if contender == "qs_async" else qwen3.make_floor_async)(url)
     if contender == "floor_async":
         return make_floor_async(url, layout)
     if contender == "qs_async":
@@ -577,8 +614,12 @@ def mode_reuse(spec: dict[str, Any]) -> dict[str, Any]:
                 before = after
         finally:
             client.close()
-    return {"per_call": per_call, "total": sum(per_call), "stats_overhead": overhead,
-            "text_shas": sorted(set(t for t in texts if t))}
+    return {
+        "per_call": per_call,
+        "total": sum(per_call),
+        "stats_overhead": overhead,
+        "text_shas": sorted(set(t for t in texts if t)),
+    }
 
 
 MODES = {

@@ -8,19 +8,22 @@ figures (a harness that silently records "n/a" for them would be broken).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 SECTIONS = [
-    "## Targets (issues 4, 11, 12, 13 and 19)",
+    "## Targets (issues 4, 11, 12, 13, 18 and 19)",
     "## Streaming, Max layout",
     "## Streaming, 1M layout",
+    "## Streaming, Qwen3 layout",
     "## Scaling",
     "## Concurrency",
     "## Connection reuse",
@@ -28,6 +31,7 @@ SECTIONS = [
     "## Latency to the first token",
     "### Max layout (floor: 2 round trips)",
     "### 1M layout (floor: 3 round trips)",
+    "### Qwen3 layout (floor: 2 round trips thinking on, 4 thinking off)",
     "## SSE decoders",
     "## OpenAI-compatible server",
     "## Uploading a",
@@ -38,6 +42,8 @@ TARGETS = [
     "async CPU/msg vs async floor",
     "1M layout, sync",
     "1M layout, async",
+    "Qwen3 layout, sync CPU/msg vs sync floor",
+    "Qwen3 layout, async CPU/msg vs async floor",
     "sync CPU/msg at N=",
     "async CPU/msg at N=",
     "concurrent async streams",
@@ -53,6 +59,10 @@ TARGETS = [
     "latency, max: cold CLI, cache empty",
     "latency, 1m: Client warm vs requests floor",
     "latency, 1m: cold CLI, cache filled",
+    "latency, qwen3, thinking on: Client warm",
+    "latency, qwen3, thinking off: Client warm",
+    "latency, qwen3, thinking on: AsyncClient warm",
+    "latency, qwen3, thinking off: AsyncClient warm",
     "`qwen-spaces serve`: added latency to the first token",
     "`qwen-spaces serve`: CPU per streamed chunk",
     "MB upload, sync: throughput",
@@ -87,7 +97,7 @@ def rows(text: str, label: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(f"| {label}")]
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     done = subprocess.run(
@@ -95,7 +105,7 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=230,
+        timeout=350,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text()
@@ -110,7 +120,12 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
         assert found, f"no target row for {name!r}"
         assert re.search(r"\*\*(PASS|FAIL)\*\*|\| n/a \|$", found[0]), found[0]
 
-    for title in ("## Streaming, Max layout", "## Streaming, 1M layout", "## Scaling"):
+    for title in (
+        "## Streaming, Max layout",
+        "## Streaming, 1M layout",
+        "## Streaming, Qwen3 layout",
+        "## Scaling",
+    ):
         part = section(report, title)
         for label in MEASURED:
             found = rows(part, label)
@@ -119,6 +134,10 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
             cell = found[0].split("|")[2].strip()
             assert re.match(r"[\d,]+\.\d+", cell), f"{title}, {label}: {cell}"
     assert rows(section(report, "## Streaming, Max layout"), "gradio_client")
+    qwen3 = section(report, "## Streaming, Qwen3 layout")
+    for label in ("qwen_spaces `Client`", "qwen_spaces `AsyncClient`"):
+        cells = [c.strip() for c in rows(qwen3, label)[0].split("|")]
+        assert cells[-3] == "200" and cells[-2] == "yes", cells  # every piece, exact
 
     concurrency = section(report, "## Concurrency")
     assert rows(concurrency, "qwen_spaces `AsyncClient`")
@@ -140,6 +159,12 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
             assert re.match(r"[\d,]+\.\d+ \[", cell), f"latency {layout}, {label}: {cell}"
         for label in LATENCY_PRESENT:
             assert rows(part, label), f"latency {layout}: no row for {label}"
+    qwen3_latency = latency[latency.index("### Qwen3 layout") :]
+    for label in LATENCY_MEASURED[:4]:  # thinking on, then off: each with a figure
+        found = rows(qwen3_latency, label)
+        assert len(found) == 2, f"latency qwen3: {label}: {found}"
+        for row in found:
+            assert re.match(r"[\d,]+\.\d+ \[", row.split("|")[3].strip()), row
     sse = section(report, "## SSE decoders")
     assert len([r for r in sse.splitlines() if r.startswith("| ") and "MiB event" in r]) == 2
     assert len([r for r in sse.splitlines() if "Gradio messages" in r]) == 3
@@ -156,3 +181,51 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     for label in ("`AsyncClient` direct", "through `qwen-spaces serve`"):
         found = rows(served, label)
         assert found and re.match(r"[\d,]+\.\d+", found[0].split("|")[2].strip()), found
+
+
+@pytest.mark.timeout(120)
+def test_qwen3_floors_and_clients_read_the_same_reasoning_and_answer() -> None:
+    """The Qwen3 contenders, each in its worker: every piece, the exact reasoning and answer."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.qwen3 import ANSWER_PIECE, REASONING_PIECE, SEP
+    from benchmarks.run import Server, worker
+    from benchmarks.worker import digest
+
+    expected = digest(REASONING_PIECE * 30 + SEP + ANSWER_PIECE * 30)
+    with Server("qwen3", 60) as server:
+        for contender in ("floor_sync", "floor_async", "qs_sync", "qs_async"):
+            spec = {
+                "url": server.url,
+                "layout": "qwen3",
+                "contender": contender,
+                "mode": "stream",
+                "warmup": 1,
+                "repeat": 1,
+            }
+            answer = worker(spec, 60)
+            assert answer.get("ok"), (contender, answer)
+            sample = answer["samples"][0]
+            assert (sample["deltas"], sample["text_sha"]) == (60, expected), contender
+            assert sample["ttfd_s"] is not None and sample["ttfd_s"] > 0, contender
+
+
+@pytest.mark.timeout(120)
+def test_qwen3_latency_contenders_see_a_first_token_with_thinking_on_and_off() -> None:
+    """Each latency contender, straight to the server (no proxy): thinking off costs a toggle."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.qwen3_latency import CONTENDERS, TOKENS
+    from benchmarks.run import Server
+
+    def joins(url: str) -> int:
+        return int(json.loads(urlopen(f"{url}/_fake/stats", timeout=10).read())["joins"])
+
+    with Server("qwen3", TOKENS) as server:
+        for name, contender in CONTENDERS.items():
+            made = {}
+            for thinking in (True, False):
+                before = joins(server.url)
+                samples = contender(server.url, 1, thinking)
+                assert len(samples) == 1 and 0 < samples[0] < 10, (name, thinking, samples)
+                made[thinking] = joins(server.url) - before
+            # Thinking off: the toggle's join before every chat's (one or two calls a run).
+            assert made[True] >= 1 and made[False] == 2 * made[True], (name, made)
