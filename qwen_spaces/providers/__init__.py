@@ -84,7 +84,7 @@ class Qwen_Qwen_3(ThinkingProvider):
     arrives as gpt4free ``Reasoning`` chunks, apart from the answer text.
     """
 
-    label = "Qwen Qwen-3"
+    label = QWEN3[0].label
     url = QWEN3[0].url
     api_endpoint = _Endpoint("/gradio_api/queue/join?__theme=system")
     default_model = "qwen-3-235b"

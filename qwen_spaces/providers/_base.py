@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, NamedTuple, Optional, Union
 
-from ..adapters.qwen3 import MAX_BUDGET_UNITS, MIN_BUDGET_UNITS
+from ..adapters.qwen3 import BUDGET_UNIT, MAX_BUDGET_UNITS, MIN_BUDGET_UNITS
 from ..events import ConversationState, Event, Reasoning, Reply, TextDelta
 from ..files import FileArg
 from ..payloads import Messages, normalize_messages
@@ -317,12 +317,14 @@ def _budget_tokens(units: Any) -> Optional[int]:
     if isinstance(units, bool) or not isinstance(units, int):
         raise TypeError(f"thinking_budget must be an int, got {type(units).__name__}")
     if not MIN_BUDGET_UNITS <= units <= MAX_BUDGET_UNITS:
-        hint = f" ({units} tokens is {-(-units // 1024)})" if units > MAX_BUDGET_UNITS else ""
+        hint = (
+            f" ({units} tokens is {-(-units // BUDGET_UNIT)})" if units > MAX_BUDGET_UNITS else ""
+        )
         raise ValueError(
             f"thinking_budget is in the Space's units of 1024 tokens, as gpt4free's "
             f"Qwen_Qwen_3 took it: {MIN_BUDGET_UNITS} to {MAX_BUDGET_UNITS}{hint}; got {units}"
         )
-    return units * 1024
+    return units * BUDGET_UNIT
 
 
 def _digest(messages: list[dict[str, str]]) -> str:
