@@ -28,10 +28,13 @@ class Attempt:
     ``position`` indexes ``plan``; ``event_id`` is the current queued
     function's (set once joined); ``tracker`` reads the answer (chat stage
     only); ``queue_at`` is when the queue limit ends (None once the Space
-    started); ``failure`` is what the stream brought, for ``end_of_stream``.
+    started); ``failure`` is what the stream brought, for ``end_of_stream``;
+    ``check_first`` sees the chatbot's first value before it is read (it may
+    raise: the session behind it is gone).
     """
 
     __slots__ = (
+        "check_first",
         "decoder",
         "event_id",
         "failure",
@@ -59,6 +62,7 @@ class Attempt:
         self.sent: Optional[Request] = None
         self.side_result: Any = None  # a side function's completed outputs
         self.uploaded = 0  # bytes of the files read for sending
+        self.check_first: Optional[Callable[[Any], None]] = None
 
     @property
     def stage(self) -> Stage:
@@ -100,6 +104,7 @@ class Attempt:
                 if tracker is None:
                     continue  # a side function's intermediate outputs
                 if tracker.value is None:
+                    self._first(value)
                     tracker.full(value, out)
                 else:
                     tracker.diff(value, out)
@@ -112,6 +117,8 @@ class Attempt:
                     out.append(value)
             elif kind is Msg.COMPLETED:
                 if tracker is not None:
+                    if tracker.value is None:
+                        self._first(value)
                     tracker.full(value, out, final=True)
                 else:
                     self.side_result = value
@@ -122,6 +129,11 @@ class Attempt:
             else:  # Msg.CLOSED
                 self.move(Phase.CLOSED)
                 return
+
+    def _first(self, value: Any) -> None:
+        check, self.check_first = self.check_first, None
+        if check is not None:
+            check(value)
 
     def start(self) -> None:
         """The Space started the current function: queue time is over."""

@@ -6,8 +6,10 @@ sans-I/O state machine (see ``protocol``'s docstring for the driver's loop).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Optional
 from urllib.parse import urlencode
 
@@ -15,7 +17,7 @@ from . import payloads
 from .adapters import CallInput
 from .attempt import Attempt
 from .endpoints import Endpoints
-from .errors import SpaceError, SpaceTimeoutError
+from .errors import SessionLostError, SpaceError, SpaceTimeoutError
 from .events import ConversationState, SpaceSession, new_completion_id
 from .files import Upload
 from .plan import CHAT, Phase, Plan, Request, Stage, Step
@@ -24,6 +26,8 @@ from .spaces import SpaceSpec
 from .sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["CANCEL_TIMEOUT", "CallRequests"]
+
+log = logging.getLogger("qwen_spaces")
 
 CANCEL_TIMEOUT = 2.0
 _STREAM_HEADERS = {"Accept": "text/event-stream"}
@@ -74,6 +78,14 @@ class CallRequests:
         self.base_url = base_url
         self.messages = messages
         self.state = state
+        self.input = CallInput(
+            messages,
+            state.session,
+            spec.model_id,
+            thinking if thinking is not None else state.thinking,
+            thinking_budget,
+            len(files),
+        )
         session = state.session
         if (
             spec.adapter.keeps_history
@@ -82,15 +94,7 @@ class CallRequests:
         ):
             # The Space's session holds other turns than these: a fresh one,
             # with the whole history in its first message.
-            session = SpaceSession.fresh()
-        self.input = CallInput(
-            messages,
-            session,
-            spec.model_id,
-            thinking if thinking is not None else state.thinking,
-            thinking_budget,
-            len(files),
-        )
+            self.input = self._in_fresh_session()
         self.endpoints = endpoints
         self.timeouts = timeouts = timeouts or Timeouts()
         self.body_limit = max_event_bytes  # the largest plain answer read whole
@@ -111,14 +115,80 @@ class CallRequests:
         # kept across attempts, so a retry does not repeat them.
         self._done: dict[str, Any] = {}
         self.touched_session = False  # something was sent that may change the Space's session
+        # The Space's app_id, learnt from /config or /app_id during this call.
+        self.app_id: Optional[int] = None
+        self._pending_cancel: Optional[Request] = None  # a job to stop before going on
+        self._cancelling = False
         self.timings: dict[str, float] = {}
         self.completion_id = new_completion_id()  # the Reply's id, known while it streams
         self._attempt = self._new_attempt()
 
     def _new_attempt(self) -> Attempt:
-        discover: Plan = (Stage(Step.CONFIG),) if self.endpoints is None else ()
-        plan = (*discover, *self.spec.adapter.plan(self.input, self._done))
-        return Attempt(plan, self.body_limit)
+        adapter = self.spec.adapter
+        if self.endpoints is None:
+            first: Plan = (Stage(Step.CONFIG),)  # its answer holds the app_id too
+        elif adapter.keeps_history and not adapter.shows_session and self.app_id is None:
+            # Where the Space's outputs never show what its session holds, a
+            # restart is seen only in its app_id: asked before the turn, so a
+            # session that is gone is never sent a follow-up alone.
+            first = (Stage(Step.APP_ID),)
+        else:
+            first = ()
+        attempt = Attempt((*first, *adapter.plan(self.input, self._done)), self.body_limit)
+        if adapter.shows_session and self.input.session.continued:
+            attempt.check_first = self._check_held_turns
+        return attempt
+
+    def _in_fresh_session(self) -> CallInput:
+        """The call's input moved to a new Space session, with the thinking switch kept.
+
+        The whole conversation goes in its first message (see the adapters'
+        ``join_data``); a switch the old session had is set again in the new one.
+        """
+        old = self.input
+        thinking = old.thinking if old.thinking is not None else old.session.thinking
+        return replace(old, session=SpaceSession.fresh(), thinking=thinking)
+
+    # --- a session the Space no longer holds ------------------------------
+
+    def learn_app_id(self, app_id: Any) -> None:
+        """The Space's app_id now; a different one than the session's means a restart.
+
+        Raises SessionLostError when the session is gone and its turns
+        cannot be sent again; otherwise a lost session moves the call to a
+        fresh one.
+        """
+        if isinstance(app_id, bool) or not isinstance(app_id, int):
+            log.debug("the Space gave no usable app_id: a restart cannot be seen")
+            return
+        self.app_id = app_id
+        session = self.input.session
+        if session.continued and session.app_id is not None and session.app_id != app_id:
+            self._session_lost(SessionLostError("restart", "the Space restarted"))
+
+    def _check_held_turns(self, outputs: Any) -> None:
+        # The chat's first outputs, before any of their text is read.
+        index = self._ids.chatbot_output
+        value = outputs[index] if isinstance(outputs, list) and len(outputs) > index else None
+        held = self.spec.adapter.held_turns(value)
+        if held == 0:
+            raise SessionLostError("empty session", "the Space's session was empty")
+
+    def _session_lost(self, lost: SessionLostError) -> None:
+        """Go on in a fresh session with the whole history; raise ``lost`` when there is none."""
+        session = self.input.session
+        if session.unseen:
+            raise lost
+        log.info(
+            "%s: the Space no longer holds this conversation's session (%s): sending its "
+            "%d earlier messages again in a new session",
+            self.spec.model,
+            lost.cause,
+            len(self.messages) - 1,
+        )
+        self.input = self._in_fresh_session()
+        self._done = {}  # what the old session was given (a switch, a user turn) is gone
+        self._attempt = self._new_attempt()
 
     @property
     def phase(self) -> Phase:
@@ -158,6 +228,11 @@ class CallRequests:
 
         Leaves the call waiting for that request's answer (``on_headers``).
         """
+        if self._pending_cancel is not None:
+            # The job left running on a lost session: stopped before going on.
+            request, self._pending_cancel = self._pending_cancel, None
+            self._cancelling = True
+            return request
         attempt = self._attempt
         if attempt.phase is not Phase.READY:
             return None
@@ -166,6 +241,8 @@ class CallRequests:
         if step is Step.CONFIG:
             # /config is always at the root, whatever the api prefix.
             request = self._request("GET", f"{self.base_url}/config", step)
+        elif step is Step.APP_ID:
+            request = self._request("GET", self._url("/app_id"), step)
         elif step is Step.UPLOAD:
             attempt.uploaded = 0
             request = self._request(
@@ -243,12 +320,20 @@ class CallRequests:
         None when there is nothing to stop (finished, or not yet in the queue).
         Leaves the call finished: it asks only once.
         """
+        if self._pending_cancel is not None:
+            pending, self._pending_cancel = self._pending_cancel, None
+            return pending
         attempt = self._attempt
         if attempt.event_id is None or attempt.finished or self.endpoints is None:
             return None
+        attempt.move(Phase.CANCELLED)
+        return self._cancel_of(attempt)
+
+    def _cancel_of(self, attempt: Attempt) -> Request:
+        """The request that stops ``attempt``'s queued job on the Space."""
+        assert self.endpoints is not None and attempt.event_id is not None
         fn = attempt.stage.fn
         fn_index = self.endpoints.fn_index if fn == CHAT else self.endpoints.ids(fn)[0]
-        attempt.move(Phase.CANCELLED)
         body = {
             "session_hash": self.session_hash,
             "fn_index": fn_index,

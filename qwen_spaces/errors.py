@@ -8,6 +8,7 @@ __all__ = [
     "ProtocolError",
     "QueueFullError",
     "QwenSpacesError",
+    "SessionLostError",
     "SpaceConnectionError",
     "SpaceError",
     "SpaceHTTPError",
@@ -101,6 +102,29 @@ class ProtocolError(QwenSpacesError):
     def __init__(self, message: str, payload: Any = None, *, partial_text: str = "") -> None:
         super().__init__(message, partial_text=partial_text)
         self.payload = payload
+
+
+class SessionLostError(QwenSpacesError):
+    """The Space no longer holds the conversation's session, and its turns are not here to resend.
+
+    Spaces that keep the history in their session (the 1M and Qwen3 demos)
+    lose it when they restart or evict the session. The clients notice and
+    send the whole conversation again in a new session; this is raised only
+    when they cannot, because the conversation was resumed from a bare
+    ``session_hash`` and its earlier turns were never known here. ``cause``
+    says what was seen (``"restart"`` or ``"empty session"``). Nothing of the
+    answer is kept: an answer from the empty session would be wrong.
+    """
+
+    def __init__(self, cause: str, detail: str) -> None:
+        super().__init__(
+            f"the Space no longer holds this conversation's session ({detail}), and its "
+            "earlier turns are not known here to send again: it was resumed from a bare "
+            "session_hash. Start a new conversation, or resume with the messages too "
+            "(ConversationState.resumed(model, session_hash, messages), or a state saved "
+            "with to_dict())"
+        )
+        self.cause = cause
 
 
 class SpaceNotRunningError(QwenSpacesError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
 from .payloads import new_session_hash
@@ -88,17 +88,29 @@ class SpaceSession:
     conversation's messages the Space's session already has (Spaces that
     keep history server-side need only newer ones); ``thinking`` the
     session's thinking switch where the Space has one (None: never set, the
-    Space's default). A value: every change makes a new one.
+    Space's default). ``app_id`` is the Space's ``app_id`` when the session
+    last took a turn: Gradio draws a new one at each start, so a different
+    one means the Space restarted and the session is gone. ``unseen`` marks a
+    session resumed from a bare hash: it holds turns this side never saw, so
+    they cannot be sent again if the session is lost. A value: every change
+    makes a new one.
     """
 
     hash: str
     holds: int = 0
     thinking: Optional[bool] = None
+    app_id: Optional[int] = None
+    unseen: bool = False
 
     @classmethod
     def fresh(cls) -> SpaceSession:
         """A new session on the Space: it holds nothing yet."""
         return cls(new_session_hash())
+
+    @property
+    def continued(self) -> bool:
+        """Whether the Space should already hold turns of this conversation."""
+        return bool(self.holds) or self.unseen
 
     def knows_all_but_last(self, messages: list[dict[str, str]]) -> bool:
         """Whether the session holds every message but the last (send only that one)."""
@@ -106,7 +118,7 @@ class SpaceSession:
 
     def after_turn(self, holds: int, thinking: Optional[bool]) -> SpaceSession:
         """The session after a finished turn: it holds ``holds`` messages."""
-        return SpaceSession(self.hash, holds, thinking)
+        return replace(self, holds=holds, thinking=thinking)
 
     def after_failure(self, touched: bool) -> SpaceSession:
         """The session to go on with after a turn that did not finish.
@@ -142,7 +154,12 @@ class ConversationState:
         self.model = model
         self.messages: list[dict[str, str]] = messages if messages is not None else []
         if session is None:
-            session = SpaceSession(session_hash) if session_hash else SpaceSession.fresh()
+            if session_hash:
+                # A bare hash names a session that holds turns not given here.
+                bare = not synced and all(m["role"] == "system" for m in self.messages)
+                session = SpaceSession(session_hash, unseen=bare)
+            else:
+                session = SpaceSession.fresh()
             if synced:
                 session = session.after_turn(synced, None)
         self.session = session
@@ -150,10 +167,23 @@ class ConversationState:
 
     @classmethod
     def resumed(
-        cls, model: str, session_hash: str, messages: list[dict[str, str]]
+        cls,
+        model: str,
+        session_hash: str,
+        messages: list[dict[str, str]],
+        *,
+        app_id: Optional[int] = None,
     ) -> ConversationState:
-        """A conversation whose Space session ``session_hash`` already holds ``messages``."""
-        return cls(model, messages=messages, session=SpaceSession(session_hash, len(messages)))
+        """A conversation whose Space session ``session_hash`` already holds ``messages``.
+
+        With ``messages`` the client can send them again if the Space lost the
+        session; ``app_id`` (the Space's when the session last took a turn)
+        lets it notice a restart. Without any turn in ``messages`` the session
+        is a bare hash (see :class:`~qwen_spaces.SessionLostError`).
+        """
+        bare = all(m["role"] == "system" for m in messages)
+        session = SpaceSession(session_hash, len(messages), app_id=app_id, unseen=bare)
+        return cls(model, messages=messages, session=session)
 
     @property
     def session_hash(self) -> str:
@@ -215,6 +245,10 @@ class ConversationState:
         }
         if self.session.thinking is not None:
             data["session_thinking"] = self.session.thinking
+        if self.session.app_id is not None:
+            data["app_id"] = self.session.app_id
+        if self.session.unseen:
+            data["unseen"] = True
         if self.thinking is not None:
             data["thinking"] = self.thinking
         return data
@@ -243,10 +277,15 @@ class ConversationState:
             if flag is not None and not isinstance(flag, bool):
                 raise ValueError(f"{key!r} must be true, false or absent")
             flags.append(flag)
+        app_id, unseen = data.get("app_id"), data.get("unseen", False)
+        if app_id is not None and (isinstance(app_id, bool) or not isinstance(app_id, int)):
+            raise ValueError("'app_id' must be an int or absent")
+        if not isinstance(unseen, bool):
+            raise ValueError("'unseen' must be true, false or absent")
         return cls(
             model,
             messages=[{"role": m["role"], "content": m["content"]} for m in messages],
-            session=SpaceSession(session_hash, synced, flags[0]),
+            session=SpaceSession(session_hash, synced, flags[0], app_id, unseen),
             thinking=flags[1],
         )
 

@@ -27,6 +27,7 @@ class Step(enum.Enum):
     """The kind of one request."""
 
     CONFIG = "config"  # GET /config: find the functions
+    APP_ID = "app_id"  # GET /app_id: has the Space restarted since the session's last turn?
     UPLOAD = "upload"  # POST /upload: the call's files, multipart
     PREDICT = "predict"  # POST /run/predict: an un-queued function
     JOIN = "join"  # POST /queue/join: a queued function

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Union
 
 from .adapters import UPLOADED
@@ -41,6 +42,7 @@ from .call_requests import CANCEL_TIMEOUT, CallRequests
 from .errors import (
     ProtocolError,
     QwenSpacesError,
+    SessionLostError,
     SpaceConnectionError,
     SpaceError,
     SpaceTimeoutError,
@@ -101,11 +103,19 @@ class ChatCall(CallRequests):
         Raises the error the answer stands for (HTTP errors, unreadable JSON,
         a Space without the model's function, a body over ``body_limit``).
         """
-        check_body_size(body, self.body_limit)
         step, attempt = request.step, self._attempt
+        if step is Step.CANCEL:  # best effort: whatever it answers, go on
+            self._cancelling = False
+            log.debug("cancel of the lost session's job: HTTP %s", status)
+            return
+        check_body_size(body, self.body_limit)
         if step is Step.CONFIG:
-            self._on_config(status, body)
             attempt.next_stage()
+            self._on_config(status, body)
+            return
+        if step is Step.APP_ID:
+            attempt.next_stage()
+            self._on_app_id(status, body)
             return
         check_response(status, headers, body, request.url)
         if step is Step.UPLOAD:
@@ -164,6 +174,15 @@ class ChatCall(CallRequests):
         log.debug("found %s in /config: %s", self.spec.api_names[0], self.endpoints)
         if self._on_endpoints is not None:
             self._on_endpoints(self.endpoints)
+        self.learn_app_id(config.get("app_id"))
+
+    def _on_app_id(self, status: int, body: bytes) -> None:
+        # {"app_id": N}; a Space too old to say (404) just cannot be checked.
+        try:
+            answer = parse_json(body, "/app_id") if status == 200 else None
+        except ProtocolError:
+            answer = None
+        self.learn_app_id(answer.get("app_id") if isinstance(answer, dict) else None)
 
     # --- the event stream ------------------------------------------------
 
@@ -260,6 +279,15 @@ class ChatCall(CallRequests):
         ``policy.cached_ids_refused``) send the call back to ``/config`` at once, one time,
         without using a retry: 0.
         """
+        if self._cancelling:  # the lost session's job: stopping it was best effort
+            self._cancelling = False
+            return 0.0
+        if isinstance(error, SessionLostError) and self._attempt.event_id is not None:
+            # Seen in the answer's first value: its job runs on an empty
+            # session. Stop it, then (or instead of raising) go on afresh.
+            self._pending_cancel = self._cancel_of(self._attempt)
+            self._session_lost(error)
+            return 0.0
         if (
             self._cached_ids
             and not self.partial_text
@@ -340,10 +368,13 @@ class ChatCall(CallRequests):
         )
         adapter = self.spec.adapter
         messages = [*self.messages, {"role": "assistant", "content": text}]
+        session = adapter.session_after(self.input, self._done, len(messages))
+        if self.app_id is not None:
+            session = replace(session, app_id=self.app_id)
         state = ConversationState(
             self.spec.model,
             messages=messages,
-            session=adapter.session_after(self.input, self._done, len(messages)),
+            session=session,
             thinking=self.state.thinking,
         )
         return Reply(

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from qwen_spaces.events import Event, TextDelta
 from qwen_spaces.protocol import ChatCall, Request
+from qwen_spaces.spaces import resolve_model
 
 DIR = Path(__file__).parent / "transcripts"
 BASE = "http://space.test"
@@ -34,14 +35,42 @@ def load(name: str) -> dict[str, Any]:
 
 
 def turns(transcript: dict[str, Any]) -> list[dict[str, Any]]:
-    """A transcript is one call, or several calls of one session under "turns"."""
-    return transcript.get("turns") or [transcript]
+    """A transcript is one call, or several calls of one session under "turns".
+
+    Where the client asks ``GET /app_id`` (a follow-up on a layout whose
+    outputs do not show the session), the turn answers it as its Gradio did:
+    the app_id of the /config recorded with it (the same process). The
+    transcripts were recorded before the clients asked.
+    """
+    recorded = transcript.get("turns") or [transcript]
+    adapter = resolve_model(model_of(transcript)).adapter
+    if not adapter.keeps_history or adapter.shows_session:
+        return recorded
+    return [recorded[0], *(_with_app_id(turn) for turn in recorded[1:])]
+
+
+def _with_app_id(turn: dict[str, Any]) -> dict[str, Any]:
+    config = next((e for e in turn["exchanges"] if e["path"] == "/config"), None)
+    if config is None or any(e["path"].endswith("/app_id") for e in turn["exchanges"]):
+        return turn
+    data = json.loads(config["body"])
+    if not isinstance(data.get("app_id"), int):
+        return turn
+    answer = {
+        "method": "GET",
+        "path": f"{data.get('api_prefix') or ''}/app_id",
+        "status": 200,
+        "body": json.dumps({"app_id": data["app_id"]}),
+        "content_type": "application/json",
+    }
+    return {**turn, "exchanges": [*turn["exchanges"], answer]}
 
 
 def model_of(transcript: dict[str, Any]) -> str:
     scenario = transcript["scenario"]
     if scenario.startswith("qwen3"):  # the Space's own id of the model is an alias
-        return str(turns(transcript)[0]["request"].get("model") or "qwen-3-235b")
+        first = (transcript.get("turns") or [transcript])[0]
+        return str(first["request"].get("model") or "qwen-3-235b")
     for prefix, model in (("onem", "qwen-2.5-1m"), ("qwen25", "qwen-2.5"), ("qwen2", "qwen-2-72b")):
         if scenario.startswith(prefix):
             return model

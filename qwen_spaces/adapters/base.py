@@ -51,6 +51,7 @@ class SpaceAdapter:
     takes_files = False
     thinks = False
     keeps_history = False  # the Space holds a conversation's history in its session
+    shows_session = False  # its chatbot output shows the turns the session holds
     sides: tuple[str, ...] = ()
 
     def __init__(self, default_system: str = "You are a helpful assistant.") -> None:
@@ -109,6 +110,13 @@ class SpaceAdapter:
     def tracker(self, endpoints: Endpoints, first: int) -> AnswerTracker:
         """A tracker that reads this layout's answer from the chatbot output."""
         return AnswerTracker(endpoints.chatbot_format, endpoints.chatbot_output, first)
+
+    def held_turns(self, value: Any) -> Optional[int]:
+        """From the chatbot's first value of a call: how many turns the session held before it.
+
+        None: the value does not tell (only where ``shows_session``).
+        """
+        return None
 
     def failure_text(self, tracker: AnswerTracker) -> Optional[str]:
         """The error the Space showed in its chatbot before failing, if any (plain text)."""

@@ -121,6 +121,7 @@ class Qwen3Adapter(SpaceAdapter):
 
     thinks = True
     keeps_history = True
+    shows_session = True  # add_message's first value is the session's whole history
     sides = (THINKING,)
 
     def __init__(self, default_system: str = "You are a helpful and harmless assistant.") -> None:
@@ -194,6 +195,12 @@ class Qwen3Adapter(SpaceAdapter):
         turns = [m for m in messages if m["role"] != "system"]
         if call.session.knows_all_but_last(messages):
             prompt = turns[-1]["content"]
+        elif system is not None and system != self.default_system:
+            # The page builds the model's messages from the session's turns
+            # alone (its form's system prompt never reaches the model): the
+            # first prompt of a session carries it, as a flattened history
+            # does. The page's own default is left as the page leaves it.
+            prompt = payloads.flatten(messages)
         else:
             # A history the session has not seen goes in the first prompt.
             prompt = payloads.flatten(turns)
@@ -221,6 +228,14 @@ class Qwen3Adapter(SpaceAdapter):
             locate=locate_text,
             locate_reasoning=locate_reasoning,
         )
+
+    def held_turns(self, value: Any) -> Optional[int]:
+        # The session's turns, then our user turn and the pending answer.
+        turns = _turns(value)
+        if turns is None:
+            return None
+        users = [i for i, t in enumerate(turns) if isinstance(t, dict) and t.get("role") == "user"]
+        return users[-1] if users else None
 
     def failure_text(self, tracker: AnswerTracker) -> Optional[str]:
         found = _answer_turn(tracker.value)

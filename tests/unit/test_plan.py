@@ -30,7 +30,7 @@ def sse(message: dict[str, object]) -> bytes:
 
 def qwen3_call(thinking: bool | None, state: ConversationState | None = None) -> ChatCall:
     spec = resolve_model("qwen-3-32b")
-    state = state or ConversationState(spec.model, session_hash="s1")
+    state = state or ConversationState(spec.model, session=SpaceSession("s1"))
     messages = [*state.messages, {"role": "user", "content": "hi"}]
     return ChatCall(spec, "http://space", messages, state, endpoints=QWEN3_IDS, thinking=thinking)
 
@@ -238,9 +238,11 @@ def test_a_history_the_session_does_not_hold_starts_a_fresh_session() -> None:
         {"role": "user", "content": "e"},
     ]
     call = ChatCall(spec, "http://space", more, held, endpoints=QWEN3_IDS)
+    # The old session had thinking off: the new one is switched off too
+    # before the whole history goes in its first message.
+    assert [s.fn for s in call._attempt.plan] == ["thinking", CHAT]
+    run_toggle(call)
     join = call.next_request()
     assert join is not None and join.json is not None
     assert join.json["session_hash"] != "s1"
     assert join.json["data"][0] == "User: a\nAssistant: b\nUser: c\nAssistant: d\nUser: e"
-    # A fresh session thinks (the Space's default): no toggle was needed for None.
-    assert [s.fn for s in call._attempt.plan] == [CHAT]

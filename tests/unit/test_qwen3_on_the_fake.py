@@ -39,7 +39,9 @@ async def test_async_thinking_off_holds_and_the_history_stays_in_the_session() -
         chats = list(space.chats)
     assert first.reasoning == second.reasoning == "" and second.text == "".join(ANSWER)
     assert [(c.query, c.turns, c.thinking, c.system, c.model) for c in chats] == [
-        ("Hi", 0, False, "Be brief.", "qwen3-30b-a3b"),
+        # The page never gives the model its form's system prompt: the first
+        # prompt of the session carries it, once.
+        ("System: Be brief.\nUser: Hi", 0, False, "Be brief.", "qwen3-30b-a3b"),
         ("Again", 1, False, "Be brief.", "qwen3-30b-a3b"),
     ]
 

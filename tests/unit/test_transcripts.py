@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from qwen_spaces.client_core import ClientCore
-from qwen_spaces.events import ConversationState, Reasoning, TextDelta
+from qwen_spaces.events import ConversationState, Reasoning, SpaceSession, TextDelta
 from qwen_spaces.gradio import is_diff
 from qwen_spaces.protocol import Request, Step
 from tests.transcript_replay import (
@@ -38,7 +38,7 @@ def run(name: str, chunk_size: int | None) -> list[tuple[list[Any], Any, dict[st
         if state is not None:
             messages = messages[-1:]
         if state is None:  # the recorded session
-            state = ConversationState(core.model, session_hash=turn.get("session_hash"))
+            state = ConversationState(core.model, session=SpaceSession(turn["session_hash"]))
         call = core.new_call(messages, conversation=state, **options_of(turn))
         events = replay_call(call, turn, chunk_size)
         reply = call.reply()
@@ -83,7 +83,7 @@ def test_join_body_matches_what_was_recorded(name: str) -> None:
         recorded_join = next(e for e in turn["exchanges"] if e["path"].endswith("/queue/join"))
         if state is None:  # the recorded session
             recorded = recorded_join["request_json"]["session_hash"]
-            state = ConversationState(core.model, session_hash=recorded)
+            state = ConversationState(core.model, session=SpaceSession(recorded))
         call = core.new_call(messages, conversation=state, **options_of(turn))
         requests: list[Request] = []
         replay_call(call, turn, sent=requests)
