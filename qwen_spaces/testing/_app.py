@@ -12,6 +12,7 @@ import asyncio
 import copy
 import json
 import logging
+import random
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional
@@ -83,6 +84,7 @@ class SpaceApp:
         self._book = FaultBook(self.faults)
         self.url = ""
         self.other_url = ""
+        self.app_id = _new_app_id()  # Gradio draws one at each start of the app
 
         self.requests: list[RecordedRequest] = []
         self.redirected: list[RecordedRequest] = []
@@ -136,6 +138,11 @@ class SpaceApp:
     def server(self) -> web.Server:
         """A low-level server for the Space's own host."""
         return _Server(self, self.handle)
+
+    def restart(self) -> None:
+        """Forget every session and draw a new app_id, as a Space that restarted."""
+        self.app_id = _new_app_id()
+        self.streams.sessions.clear()
 
     def stop_streams(self) -> None:
         """Cancel every event and every open stream (the loop is shutting down)."""
@@ -192,7 +199,7 @@ class SpaceApp:
                 return web.Response(
                     status=fault.status, body=fault.body.encode(), content_type=fault.content_type
                 )
-            return json_response(self.layout.config(self.url))
+            return json_response({**self.layout.config(self.url), "app_id": self.app_id})
         if path in ("", "/") and method == "GET":
             return web.Response(
                 text=f"<html><body>{self.describe()}</body></html>", content_type="text/html"
@@ -210,6 +217,8 @@ class SpaceApp:
                 # trips on pydantic 2.14's "additionalProperties": true), 200 on 6.31;
                 # the fake answers 200 on all, so gradio_client can connect.
                 return json_response(self.layout.api_info())
+            if route == "/app_id" and method == "GET":
+                return json_response({"app_id": self.app_id})
             if route == "/cancel" and method == "POST":
                 return self._cancel(record.json)
             if route.startswith("/call/"):
@@ -330,3 +339,7 @@ class SpaceApp:
 def _log_crash(task: asyncio.Task[None], event_id: str) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("event %s crashed", event_id, exc_info=task.exception())
+
+
+def _new_app_id() -> int:
+    return random.getrandbits(63)

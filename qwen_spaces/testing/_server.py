@@ -133,6 +133,19 @@ class FakeSpace:
     def stop(self) -> None:
         """Close every connection and stop the thread. Safe to call twice."""
         self._server.stop()
+
+    def restart(self) -> None:
+        """Act as a Space that restarted: every session is forgotten, ``app_id`` changes.
+
+        Call it between calls. A follow-up then finds its session empty, as
+        after a real Space's crash, rebuild or wake from sleep.
+        """
+        self._app.restart()
+
+    @property
+    def app_id(self) -> int:
+        """The ``app_id`` the Space gives in ``/config`` and at ``/app_id``."""
+        return self._app.app_id
         self._app.remove_uploads()
 
     def __enter__(self) -> FakeSpace:
