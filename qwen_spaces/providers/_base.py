@@ -140,7 +140,7 @@ class Provider(ProviderBase, ModelsBase):
         streaming = kwargs.get("stream") is not False
         if conversation is None:
             return _Call(sdk_model, messages, None, thinking, files, streaming)
-        session_hash, session_thinking, digest = _session_fields(conversation, cls.__name__)
+        held = _session_fields(conversation, cls.__name__)
         # The Space's session already holds the earlier turns: send the last
         # user message (the usual demos get the earlier ones as the chatbot's
         # history).
@@ -149,16 +149,22 @@ class Provider(ProviderBase, ModelsBase):
         if not users:
             raise ValueError("messages must end with a user message to continue a conversation")
         last = users[-1]
-        if digest is not None and not _holds_prefix(digest, full[:last]):
+        history = full[:last]
+        if all(m["role"] == "system" for m in history):
+            # The seed's rule: with a conversation, the new user message
+            # alone continues it. What the session holds is what the
+            # conversation carries (to send again if the Space lost it).
+            history = held.messages if held.messages is not None else history
+        elif held.digest is not None and not _holds_prefix(held.digest, history):
             log.warning(
                 "%s: the conversation's session holds other messages than this history "
                 "(gpt4free's conversation cache?): starting a fresh session",
                 cls.__name__,
             )
             return _Call(sdk_model, full, None, thinking, files, streaming)
-        state = ConversationState.resumed(sdk_model, session_hash, full[:last])
-        if session_thinking is not None:
-            state.session = dataclasses.replace(state.session, thinking=session_thinking)
+        state = ConversationState.resumed(sdk_model, held.session_hash, history, app_id=held.app_id)
+        if held.thinking is not None:
+            state.session = dataclasses.replace(state.session, thinking=held.thinking)
         return _Call(sdk_model, full[last:], state, thinking, files, streaming)
 
     @classmethod
@@ -189,9 +195,14 @@ class Provider(ProviderBase, ModelsBase):
     def _conversation(reply: Reply) -> Optional[JsonConversation]:
         if reply.conversation is None:
             return None
-        session = reply.conversation.session
-        digest = _digest(reply.conversation.messages)
-        return JsonConversation(session.hash, thinking=session.thinking, digest=digest)
+        session, messages = reply.conversation.session, reply.conversation.messages
+        return JsonConversation(
+            session.hash,
+            thinking=session.thinking,
+            digest=_digest(messages),
+            messages=[dict(m) for m in messages],
+            app_id=session.app_id,
+        )
 
     @classmethod
     async def create_async_generator(
@@ -346,26 +357,56 @@ def _holds_prefix(digest: str, history: list[dict[str, str]]) -> bool:
     return _digest(history[: int(count)]) == digest
 
 
-def _session_fields(conversation: Any, provider: str) -> tuple[str, Optional[bool], Optional[str]]:
-    """The session hash, thinking switch and digest a handed-back conversation carries.
+class _Held(NamedTuple):
+    """What a handed-back conversation says of the Space session it continues."""
+
+    session_hash: str
+    thinking: Optional[bool]
+    digest: Optional[str]
+    messages: Optional[list[dict[str, str]]]  # the turns it holds, when carried
+    app_id: Optional[int]
+
+
+def _session_fields(conversation: Any, provider: str) -> _Held:
+    """The session a handed-back conversation carries, checked.
 
     A JsonConversation (ours or gpt4free's), or the dict gpt4free's client
     hands out as response.conversation; gpt4free's IterListProvider keeps it
-    under the provider's name.
+    under the provider's name. Carried messages that do not match its digest
+    are ignored (the session is then continued without them).
     """
     for candidate in (conversation, _field(conversation, provider)):
         value = _field(candidate, "session_hash")
         if isinstance(value, str) and value:
             thinking, digest = _field(candidate, "thinking"), _field(candidate, "digest")
-            return (
+            digest = digest if isinstance(digest, str) else None
+            app_id = _field(candidate, "app_id")
+            messages = _carried(_field(candidate, "messages"), digest)
+            return _Held(
                 value,
                 thinking if isinstance(thinking, bool) else None,
-                digest if isinstance(digest, str) else None,
+                digest,
+                messages,
+                app_id if isinstance(app_id, int) and not isinstance(app_id, bool) else None,
             )
     raise TypeError(
         "conversation must have a session_hash: a JsonConversation, "
         "or the dict gpt4free's client returns as response.conversation"
     )
+
+
+def _carried(messages: Any, digest: Optional[str]) -> Optional[list[dict[str, str]]]:
+    if not isinstance(messages, list) or not all(
+        isinstance(m, Mapping)
+        and m.get("role") in ("system", "user", "assistant")
+        and isinstance(m.get("content"), str)
+        for m in messages
+    ):
+        return None
+    turns = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+    if digest is not None and _digest(turns) != digest:
+        return None
+    return turns
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -109,21 +109,30 @@ class JsonConversation(_ConversationBase):
     the messages the session held after the turn, so that a follow-up whose
     history does not begin with them (gpt4free 8.x's conversation cache may
     hand a provider the session of another chat that began alike) starts a
-    fresh session with its own history instead of continuing someone else's. A gpt4free
+    fresh session with its own history instead of continuing someone else's;
+    ``messages`` and ``app_id`` let a follow-up notice that the Space lost the
+    session and send the turns again. JSON-ready throughout. A gpt4free
     ``JsonConversation`` when gpt4free is installed; never answer text.
     """
 
     session_hash: str
     thinking: Optional[bool] = None
     digest: Optional[str] = None
+    #: The messages the session holds, so that a follow-up can send them again
+    #: in a new session when the Space lost this one (a restart).
+    messages: Optional[list[dict[str, str]]] = None
+    #: The Space's app_id when the session took its last turn (1M: how a
+    #: restart is seen).
+    app_id: Optional[int] = None
 
     def get_dict(self) -> dict[str, Any]:
         """The conversation as a JSON-ready dict (``{"session_hash": ...}``)."""
         data: dict[str, Any] = {"session_hash": self.session_hash}
-        if self.thinking is not None:
-            data["thinking"] = self.thinking
-        if self.digest is not None:
-            data["digest"] = self.digest
+        for key in ("thinking", "digest", "app_id"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        if self.messages is not None:
+            data["messages"] = [dict(m) for m in self.messages]
         return data
 
     def __str__(self) -> str:

@@ -33,6 +33,7 @@ from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMix
 from g4f.providers.response import JsonConversation, Reasoning
 from g4f.providers.retry_provider import IterListProvider
 from g4f_scenarios import (
+    ALONE,
     CACHE_CHATS,
     CLASSES,
     FOLLOW_UP,
@@ -41,6 +42,7 @@ from g4f_scenarios import (
     NO_THINK,
     NO_THINK_BUDGET,
     QUERY,
+    RESTART,
     SYSTEM,
     first_query,
 )
@@ -259,9 +261,13 @@ def run_entry(kind: str, name: str, entry: Entry, model: str) -> dict[str, Any]:
             {"role": "assistant", "content": out["first"]["text"]},
             {"role": "user", "content": second_query},
         ]
-        out["follow_up"], _ = call(
+        out["follow_up"], second = call(
             entry, provider, model, follow_up, conversation=conversation, return_conversation=True
         )
+        if second is not None:
+            # The seed's rule: with a conversation, the new user message alone.
+            alone = [{"role": "user", "content": ALONE}]
+            out["alone"], _ = call(entry, provider, model, alone, conversation=second)
         if "error" in out["follow_up"] and isinstance(conversation, dict):
             # gpt4free 8.x's IterListProvider cannot take back the dict its sync
             # client hands out; wrapped in its JsonConversation it can.
@@ -350,6 +356,7 @@ def edge_checks(kind: str) -> dict[str, Any]:
         out["no_think"] = no_think_checks(provider)
     if kind in ("qwen3", "onem"):
         out["cache_chats"] = cache_checks(provider, NAMES[kind][0])
+        out["restart"] = restart_checks(kind)
     return out
 
 
@@ -375,6 +382,40 @@ def cache_checks(provider: Any, model: str) -> dict[str, Any]:
             conversation=conversation,
             return_conversation=True,
         )
+    return out
+
+
+def restart_checks(kind: str) -> dict[str, Any]:
+    """Turn one, a Space restart, then the new message alone (sync client, then async stream).
+
+    On the testing kit's FakeSpace in this process: it restarts on demand (the
+    replicas are shared by every driver run). Its answer echoes what reached it.
+    """
+    from qwen_spaces.testing import FakeSpace
+
+    provider = PROVIDERS[kind]
+    layout = "1m" if kind == "onem" else "qwen3"
+    model = NAMES[kind][0]
+    out: dict[str, Any] = {}
+    for label, (first, second) in (
+        ("sync", (client_create, client_create)),
+        ("async", (async_client_stream, async_client_stream)),
+    ):
+        space = FakeSpace(layout, answer=lambda query, turns, system: f"[{turns}] {query}")
+        with space:
+            saved_url, provider.url = provider.url, space.url
+            try:
+                one = [{"role": "user", "content": RESTART[0]}]
+                kwargs: dict[str, Any] = {"enable_thinking": False} if kind == "qwen3" else {}
+                out[label + "1"], conversation = call(
+                    first, provider, model, one, return_conversation=True, **kwargs
+                )
+                space.restart()
+                two = [{"role": "user", "content": RESTART[1]}]
+                out[label + "2"], _ = call(second, provider, model, two, conversation=conversation)
+                out[label + "_chats"] = [c._asdict() for c in space.chats]
+            finally:
+                provider.url = saved_url
     return out
 
 

@@ -16,6 +16,12 @@ HISTORY = [
 ]
 #: The first turn of a conversation and its follow-up.
 FOLLOW_UP = ("Start a story ☕", "And then? ha ha")
+#: A third turn sent alone (the seed's rule: with a conversation, only the
+#: new user message is sent).
+ALONE = "The end — alone?"
+#: A conversation over a Space restart (on the testing kit's FakeSpace, which
+#: restarts on demand): turn one, restart, then the new message alone.
+RESTART = ("Before the restart ☕", "After it?")
 #: Two chats that begin alike: gpt4free 8.x's conversation cache hands the second
 #: the first one's conversation (the providers must notice and start afresh).
 CACHE_CHATS = ("Same start ☕", "A asks on", "B asks on")

@@ -346,9 +346,13 @@ def check_conversation(release: str, kind: str, entry: str, run: dict[str, Any])
         # JsonConversation, it continues.
         assert "'dict' object has no attribute" in run["follow_up"]["error"]
         assert _ok(run["follow_up_wrapped"], "follow-up, wrapped")["text"] == want
+        assert "alone" not in run  # the failed follow-up handed nothing back
         return "✓ continued (dict → g4f JsonConversation(**dict): g4f 8.8 bug)"
     assert _ok(run["follow_up"], "follow-up")["text"] == want
-    return f"✓ continued ({form})"
+    # Then the seed's rule: the new user message alone continues the session.
+    alone = _ok(run["alone"], "the new message alone")
+    assert alone["text"] == expected(kind, spec.ALONE, 2, name=run["model"])
+    return f"✓ continued ({form}), then alone"
 
 
 CHECKS: dict[str, Callable[[str, str, str, dict[str, Any]], str]] = {
@@ -449,6 +453,25 @@ def test_names_unknown_model_and_media(
         assert edge["media"]["text"] == expected(kind, fake_model.with_files(spec.QUERY, facts), 0)
     empty = _ok(edge["empty_media"], "media=[]")
     assert empty["text"] == expected(kind, spec.QUERY, 0, name=first)
+
+
+@pytest.mark.parametrize("replica", ["onem_g4", "qwen3_g527"])
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_a_conversation_survives_a_space_restart(
+    release: str, replica: str, g4f_reports: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    restart = g4f_reports[(release, replica)]["edge"]["restart"]
+    first, second = spec.RESTART
+    for label in ("sync", "async"):
+        assert _ok(restart[label + "1"], "turn one")["text"] == f"[0] {first}"
+        chats = restart[label + "_chats"]
+        # After the restart the follow-up went with turn one to a new session.
+        last = chats[-1]
+        assert last["turns"] == 0 and first in last["query"] and second in last["query"]
+        assert last["session_hash"] != chats[0]["session_hash"]
+        assert _ok(restart[label + "2"], "after the restart")["text"] == f"[0] {last['query']}"
+        if replica.startswith("qwen3"):  # thinking stayed off in the new session
+            assert chats[0]["thinking"] is False and last["thinking"] is False
 
 
 @pytest.mark.parametrize("release", list(RELEASES))

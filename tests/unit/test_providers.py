@@ -379,3 +379,53 @@ def test_a_follow_up_without_a_user_message_is_a_clear_error() -> None:
         Qwen_Qwen_3._prepare(
             "qwen-3-8b", [{"role": "system", "content": "s"}], {"session_hash": "ab"}, {}
         )
+
+
+@pytest.mark.parametrize("provider", [Qwen_Qwen_2_5M, Qwen_Qwen_3])
+def test_the_new_user_message_alone_continues_the_conversation_as_the_seed_says(
+    provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seed (Qwen_Qwen_2_5M): with a conversation, only the last user message
+    # is sent. A list holding just that message continues the session.
+    layout = "1m" if provider is Qwen_Qwen_2_5M else "qwen3"
+    model = "qwen-2.5-1m" if layout == "1m" else "qwen-3-8b"
+    with FakeSpace(layout=layout, answer=answer) as space:
+        monkeypatch.setattr(provider, "url", space.url)
+        one = [{"role": "user", "content": "one"}]
+        conversation = list(provider.create_completion(model, one, return_conversation=True))[-1]
+        assert conversation.get_dict()["messages"][0] == {"role": "user", "content": "one"}
+        two = [{"role": "user", "content": "two"}]
+        chunks = list(
+            provider.create_completion(
+                model, two, conversation=conversation.get_dict(), return_conversation=True
+            )
+        )
+        chats = list(space.chats)
+        assert [(c.query, c.turns) for c in chats] == [("one", 0), ("two", 1)]
+        assert "".join(c for c in chunks if isinstance(c, str)) == "turn 1: two"
+        # After a restart, the carried turns go again in a new session.
+        space.restart()
+        three = [{"role": "user", "content": "three"}]
+        text = "".join(
+            c
+            for c in provider.create_completion(model, three, conversation=chunks[-1])
+            if isinstance(c, str)
+        )
+        last = space.chats[-1]
+    assert last.turns == 0 and "one" in last.query and "two" in last.query
+    assert text.startswith("turn 0: ") and text.endswith("three")
+
+
+def test_a_conversation_without_carried_turns_is_session_lost_after_a_restart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import qwen_spaces as qs
+
+    with FakeSpace(layout="qwen3", answer=answer) as space:
+        monkeypatch.setattr(Qwen_Qwen_3, "url", space.url)
+        one = [{"role": "user", "content": "one"}]
+        handed = list(Qwen_Qwen_3.create_completion("qwen-3-8b", one, return_conversation=True))
+        bare = {"session_hash": handed[-1].session_hash}  # an older object: no turns carried
+        space.restart()
+        with pytest.raises(qs.SessionLostError):
+            list(Qwen_Qwen_3.create_completion("qwen-3-8b", "two", conversation=bare))
