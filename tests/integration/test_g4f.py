@@ -255,9 +255,10 @@ def history_prompt(kind: str) -> tuple[str, int]:
     """What the Space is asked with the system prompt and history: (prompt, earlier turns)."""
     if kind in ("max", "qwen2", "qwen25"):  # three chatbot turns, then the query
         return spec.QUERY, len(spec.HISTORY)
-    if kind == "qwen3":  # a history its session has not seen: in the first prompt
-        return payloads.flatten(_history()), 0
-    # The 1M Space takes one text: the conversation flattened (PROTOCOL.md section 3).
+    # The 1M Space takes one text: the conversation flattened (PROTOCOL.md
+    # section 3); on Qwen3, a history its session has not seen goes in the
+    # first prompt, the system prompt at its head (the page never gives the
+    # model its form's system prompt: PROTOCOL.md section 6).
     return payloads.flatten([{"role": "system", "content": spec.SYSTEM}, *_history()]), 0
 
 
