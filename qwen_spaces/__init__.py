@@ -19,6 +19,7 @@ from .errors import (
     SpaceConnectionError,
     SpaceError,
     SpaceHTTPError,
+    SpaceNotFoundError,
     SpaceNotRunningError,
     SpaceTimeoutError,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "SpaceConnectionError",
     "SpaceError",
     "SpaceHTTPError",
+    "SpaceNotFoundError",
     "SpaceNotRunningError",
     "SpaceTimeoutError",
     "Stream",
