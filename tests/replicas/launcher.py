@@ -244,14 +244,20 @@ def _stop_all() -> None:
         replica.stop(timeout=5)
 
 
-if __name__ == "__main__":  # python launcher.py max 5 [--shift-ids] [--footer]: start, print, wait
+if __name__ == "__main__":  # python launcher.py max 5 [--shift-ids] [--footer] [--mount=/chat]
     args = sys.argv[1:]
     if len(args) < 2:
         sys.exit(
-            "usage: launcher.py max|onem|qwen2|qwen25 4|5|6, or qwen3 527 [--shift-ids] [--footer]"
+            "usage: launcher.py max|onem|qwen2|qwen25 4|5|6, or qwen3 527"
+            " [--shift-ids] [--footer] [--mount=/PATH]"
         )
+    mount = next((a.split("=", 1)[1] for a in args if a.startswith("--mount=")), "")
     with start_replica(
-        args[0], int(args[1]), shift_ids="--shift-ids" in args, footer="--footer" in args
+        args[0],
+        int(args[1]),
+        shift_ids="--shift-ids" in args,
+        footer="--footer" in args,
+        mount_path=mount,
     ) as running:
         print(f"{running.url} (Gradio {running.version}, up in {running.startup_seconds:.1f}s)")
         try:
