@@ -18,6 +18,7 @@ import http.client
 import json
 import subprocess
 import sys
+import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
@@ -228,6 +229,9 @@ def test_behind_a_reverse_proxys_prefix(mounted_replica: Replica, driver: str) -
     # The proxy serves the app (at /chat upstream) under /edge/qwen: /config's root
     # names the upstream address, not the one the client uses, and is not needed.
     with PrefixProxy(mounted_replica.url, "/edge/qwen") as proxy:
+        with urllib.request.urlopen(proxy.url + "/config", timeout=30) as answer:
+            root = json.loads(answer.read())["root"]
+        assert root.rstrip("/") == mounted_replica.url != proxy.url
         if driver == "sync":
             with qs.Client(MAX, base_url=proxy.url + "/", max_retries=0) as client:
                 text = "".join(client.stream(QUERY).text_stream)
