@@ -70,7 +70,7 @@ def check_base_url(url: str, what: str = "base_url") -> str:
     into Gradio's own routes (the message names the app's URL to use), a
     Hugging Face page instead of its Space, spaces or control characters.
     """
-    from .policy import redact
+    from .policy import redact  # here: policy re-exports this module's check
 
     if not isinstance(url, str):
         raise TypeError(f"{what} must be a str, got {type(url).__name__}")
