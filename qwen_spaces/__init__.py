@@ -20,6 +20,7 @@ from .errors import (
     SpaceConnectionError,
     SpaceError,
     SpaceHTTPError,
+    SpaceNotFoundError,
     SpaceNotRunningError,
     SpaceTimeoutError,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "SpaceConnectionError",
     "SpaceError",
     "SpaceHTTPError",
+    "SpaceNotFoundError",
     "SpaceNotRunningError",
     "SpaceTimeoutError",
     "Stream",

@@ -20,12 +20,12 @@ from .policy import (
     RetryPolicy,
     TimeoutArg,
     Timeouts,
-    check_base_url,
     check_proxy_url,
     check_token,
     redact,
 )
 from .protocol import ChatCall
+from .space_url import check_base_url
 from .spaces import SPACES, SpaceSpec, resolve_model
 from .sse import DEFAULT_MAX_EVENT_BYTES
 

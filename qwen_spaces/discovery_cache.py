@@ -3,7 +3,11 @@
 A new process (each ``qwen-spaces ask``) would otherwise spend one round trip,
 and on a real Space a large JSON, on ``/config`` before its first join. Only
 the :class:`Endpoints` are stored, one small JSON file per (model, base URL),
-under the user's cache directory:
+under the user's cache directory. The base URL is whole, path included (as
+``space_url.check_base_url`` normalised it): two apps mounted on one host at
+``/chat`` and ``/max`` have entries of their own, and no entry of an earlier
+version can be mistaken for one (they were all at a host's root). The
+directory is:
 
 - ``$QWEN_SPACES_CACHE_DIR`` if set;
 - else ``$XDG_CACHE_HOME/qwen_spaces`` (``~/.cache/qwen_spaces``) on Linux and

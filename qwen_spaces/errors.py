@@ -12,6 +12,7 @@ __all__ = [
     "SpaceConnectionError",
     "SpaceError",
     "SpaceHTTPError",
+    "SpaceNotFoundError",
     "SpaceNotRunningError",
     "SpaceTimeoutError",
 ]
@@ -82,6 +83,24 @@ class SpaceHTTPError(QwenSpacesError):
         self.body_excerpt = body_excerpt
         self.url = url
         self.retry_after = retry_after
+
+
+class SpaceNotFoundError(SpaceHTTPError):
+    """No Gradio app answers at the Space's URL: its ``/config`` is not found (HTTP 404).
+
+    ``url`` is that ``/config`` URL and ``base_url`` the app's URL that was
+    given. A typo, or the root of a host whose app is mounted under a path.
+    """
+
+    def __init__(self, base_url: str, url: str, body_excerpt: str = "") -> None:
+        super().__init__(404, body_excerpt, url=url)
+        self.base_url = base_url
+        self.message = (
+            f"no Gradio app answers at {base_url} (GET {url}: HTTP 404): check the URL; "
+            "an app mounted under a path, or behind a proxy's prefix, is at that path "
+            "(such as https://host/chat)"
+        )
+        self.args = (self.message,)
 
 
 class QueueFullError(SpaceHTTPError):

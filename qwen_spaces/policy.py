@@ -19,6 +19,7 @@ from .errors import (
 )
 from .gradio import is_retryable_status
 from .plan import Request, Step
+from .space_url import check_base_url
 from .transport import TransportError
 
 __all__ = [
@@ -175,39 +176,6 @@ def redact(text: str, *secrets: Optional[str]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
-
-
-def check_base_url(url: str, what: str = "base_url") -> str:
-    """A Space's root URL: http(s), with a host, no credentials, path, query or fragment.
-
-    Returned without a trailing slash. A URL with credentials in it is refused
-    without echoing them: they would end up in logs and error messages.
-    """
-    if not isinstance(url, str):
-        raise TypeError(f"{what} must be a str, got {type(url).__name__}")
-    parts = urlsplit(url.strip())
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(
-            f"{what} must not carry credentials (user:password@): pass a token as hf_token="
-        )
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what} must be an http(s) URL such as https://x.hf.space, got {url!r}")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{what} must be the Space's root URL, without ?query or #fragment")
-    if parts.netloc.lower() in ("huggingface.co", "www.huggingface.co"):
-        raise ValueError(
-            f"{what} is a Space's page, not the Space: use https://OWNER-NAME.hf.space "
-            "(the 'Embed this Space' link on the page)"
-        )
-    if parts.path.strip("/"):
-        # The calls go to {base_url}/config and {base_url}/gradio_api/...: a
-        # path here would be doubled or wrong, and every call a 404.
-        root = f"{parts.scheme}://{parts.netloc}"
-        raise ValueError(
-            f"{what} must be the Space's root URL without a path, such as {root} "
-            f"(got the path {parts.path!r}; the client adds Gradio's own paths)"
-        )
-    return url.strip().rstrip("/")
 
 
 def check_proxy_url(url: str) -> str:

@@ -45,6 +45,7 @@ from .errors import (
     SessionLostError,
     SpaceConnectionError,
     SpaceError,
+    SpaceNotFoundError,
     SpaceTimeoutError,
 )
 from .events import ConversationState, Event, Reply
@@ -148,6 +149,8 @@ class ChatCall(CallRequests):
 
     def _on_config(self, status: int, body: bytes) -> None:
         raise_if_not_running(body, status=status)  # Hugging Face's page: sleeping, paused...
+        if status == 404:  # no app here: the known defaults would only 404 as well
+            raise SpaceNotFoundError(self.base_url, f"{self.base_url}/config")
         try:
             if status != 200:
                 raise ProtocolError(f"/config answered HTTP {status}")

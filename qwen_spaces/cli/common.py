@@ -32,7 +32,7 @@ def model_arg(value: str) -> str:
 
 
 def url_arg(value: str) -> str:
-    from ..policy import check_base_url
+    from ..space_url import check_base_url
 
     try:
         return check_base_url(value, what="the URL")

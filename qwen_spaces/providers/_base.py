@@ -40,7 +40,7 @@ class _Endpoint:
         self.suffix = suffix
 
     def __get__(self, obj: Any, owner: type[Provider]) -> str:
-        return owner.url + self.suffix
+        return owner.url.rstrip("/") + self.suffix
 
 
 class _Thinking(NamedTuple):

@@ -13,7 +13,8 @@ import sys
 from typing import Any, Optional
 
 from ..client_core import DEFAULT_MODEL
-from ..policy import check_base_url, redact
+from ..policy import redact
+from ..space_url import check_base_url
 from ..spaces import SPACES, resolve_model
 from .parse import DEFAULT_MAX_CHARS, DEFAULT_MAX_MESSAGES
 
@@ -214,7 +215,7 @@ def _space(value: str) -> tuple[str, str]:
     if not sep:
         raise argparse.ArgumentTypeError(f"expected MODEL=URL, got {value!r}")
     try:
-        return resolve_model(model).model, check_base_url(url)
+        return resolve_model(model).model, check_base_url(url, what="the URL")
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

@@ -13,6 +13,7 @@ from ..errors import (
     SpaceConnectionError,
     SpaceError,
     SpaceHTTPError,
+    SpaceNotFoundError,
     SpaceTimeoutError,
 )
 
@@ -111,6 +112,8 @@ def from_sdk_error(error: QwenSpacesError) -> APIError:
         return APIError(502, message, type="api_error", code="space_error")
     if isinstance(error, SpaceConnectionError):
         return APIError(502, message, type="api_error", code="space_unreachable")
+    if isinstance(error, SpaceNotFoundError):
+        return APIError(502, message, type="api_error", code="space_not_found")
     if isinstance(error, SpaceHTTPError):
         return APIError(502, message, type="api_error", code="space_http_error")
     if isinstance(error, ProtocolError):

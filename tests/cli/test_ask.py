@@ -333,7 +333,8 @@ def test_file_errors_name_the_flag_and_the_path_as_given(cli: Cli, tmp_path: Pat
         (
             "QWEN_SPACES_BASE_URL",
             "http://127.0.0.1:9/gradio_api/",
-            "$QWEN_SPACES_BASE_URL: the URL must be the Space's root URL without a path",
+            "$QWEN_SPACES_BASE_URL: the URL must be the Gradio app's URL, not one of its routes: "
+            "use http://127.0.0.1:9 ",
         ),
     ],
 )
@@ -427,13 +428,14 @@ def test_a_file_name_that_is_not_utf8_is_sent_as_browsers_send_it(tmp_path: Path
     assert done.stdout.decode().startswith("You said: Read [files: caf\ufffd.txt (4 bytes, sha256 ")
 
 
-@pytest.mark.parametrize("path", ["/gradio_api/", "/some/path/"])
-def test_a_base_url_with_a_path_is_a_usage_error(cli: Cli, path: str) -> None:
+@pytest.mark.parametrize("path", ["/gradio_api/", "/some/path/queue/join"])
+def test_a_base_url_into_gradios_routes_is_a_usage_error(cli: Cli, path: str) -> None:
     with FakeSpace() as space:
         result = cli("ask", "hi", "--base-url", space.url + path)
         requests = len(space.requests)
+    app = space.url + ("/some/path" if path.startswith("/some") else "")
     assert result.code == 2 and requests == 0
     assert result.err.endswith(
-        "error: argument --base-url: the URL must be the Space's root URL without a path, "
-        f"such as {space.url} (got the path {path!r}; the client adds Gradio's own paths)\n"
+        "error: argument --base-url: the URL must be the Gradio app's URL, not one of its "
+        f"routes: use {app} (got the path {path!r}; the client adds Gradio's own paths)\n"
     )

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 START_TIMEOUT = float(os.environ.get("QWEN_SPACES_REPLICA_TIMEOUT", "90"))
 
 #: fixture name -> (kind, gradio major, options)
-REPLICAS: dict[str, tuple[str, int, dict[str, bool]]] = {
+REPLICAS: dict[str, tuple[str, int, dict[str, Any]]] = {
     "max_g4": ("max", 4, {}),
     "max_g5": ("max", 5, {}),
     "max_g6": ("max", 6, {}),
@@ -34,10 +34,15 @@ REPLICAS: dict[str, tuple[str, int, dict[str, bool]]] = {
     "qwen3_g527_shifted": ("qwen3", 527, {"shift_ids": True}),
     "qwen2_g4": ("qwen2", 4, {}),
     "qwen25_g4": ("qwen25", 4, {}),
+    # The Max app mounted under a path of a FastAPI app (gr.mount_gradio_app(app, demo,
+    # path="/chat")): nothing answers at the host's root.
+    "max_g4_mounted": ("max", 4, {"mount_path": "/chat"}),
+    "max_g5_mounted": ("max", 5, {"mount_path": "/chat"}),
 }
 MAX_REPLICAS = ["max_g4", "max_g5", "max_g6", "max_g5_shifted"]
 ONEM_REPLICAS = ["onem_g4", "onem_g4_footer"]
 QWEN3_REPLICAS = ["qwen3_g527", "qwen3_g527_shifted"]
+MOUNTED_REPLICAS = ["max_g4_mounted", "max_g5_mounted"]
 
 _pool: dict[str, Replica] = {}
 
@@ -131,6 +136,8 @@ qwen3_g527 = _fixture("qwen3_g527")
 qwen3_g527_shifted = _fixture("qwen3_g527_shifted")
 qwen2_g4 = _fixture("qwen2_g4")
 qwen25_g4 = _fixture("qwen25_g4")
+max_g4_mounted = _fixture("max_g4_mounted")
+max_g5_mounted = _fixture("max_g5_mounted")
 
 
 @pytest.fixture(scope="session", params=MAX_REPLICAS)
@@ -150,5 +157,12 @@ def onem_replica(request: pytest.FixtureRequest) -> Replica:
 @pytest.fixture(scope="session", params=QWEN3_REPLICAS)
 def qwen3_replica(request: pytest.FixtureRequest) -> Replica:
     """Each Qwen3 replica in turn (the Space's ids, then every id and fn_index shifted)."""
+    replica: Replica = request.getfixturevalue(request.param)
+    return replica
+
+
+@pytest.fixture(scope="session", params=MOUNTED_REPLICAS)
+def mounted_replica(request: pytest.FixtureRequest) -> Replica:
+    """The Max app mounted at /chat, on Gradio 4 (no api prefix) and 5 (/gradio_api)."""
     replica: Replica = request.getfixturevalue(request.param)
     return replica

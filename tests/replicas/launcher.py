@@ -3,6 +3,9 @@
 >>> with start_replica("max", gradio=5) as replica:      # doctest: +SKIP
 ...     print(replica.url)                                 # http://127.0.0.1:PORT
 
+``mount_path="/chat"`` mounts the app under that path (``replica.url`` ends
+with it; ``replica.origin`` is the host's root, where no Gradio app answers).
+
 Each Gradio generation lives in its own venv; the venv's Python comes from
 ``QWEN_SPACES_GRADIO{N}_PYTHON`` (the Makefile exports it) or else from
 ``.venvs/gradio{N}/bin/python`` at the repository root.
@@ -64,11 +67,14 @@ class Replica:
         process: subprocess.Popen[bytes],
         log_path: Path,
         cmd: list[str],
+        mount_path: str = "",
     ) -> None:
         self.kind = kind
         self.gradio = gradio
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.origin = f"http://127.0.0.1:{port}"
+        self.mount_path = mount_path
+        self.url = self.origin + mount_path
         self.process = process
         self.log_path = log_path
         self.cmd = cmd
@@ -145,6 +151,12 @@ class Replica:
         return f"<Replica {self.kind} gradio={self.gradio} {self.url}>"
 
 
+def _mount_path(path: str) -> str:
+    """``path`` as Gradio's mount_gradio_app takes it: "" or "/a/b", no trailing slash."""
+    path = path.strip("/")
+    return f"/{path}" if path else ""
+
+
 def _get_config(url: str, timeout: float) -> Optional[dict[str, Any]]:
     try:
         with urllib.request.urlopen(url + "/config", timeout=timeout) as resp:
@@ -162,14 +174,18 @@ def start_replica(
     footer: bool = False,
     timeout: float = 90,
     env: Optional[Mapping[str, str]] = None,
+    mount_path: str = "",
 ) -> Replica:
     """Start ``serve.py kind`` with Gradio ``gradio``'s Python and wait for GET /config.
 
     ``kind`` is "max", "onem", "qwen3" (needs ``gradio=527``), "qwen2" or "qwen25" (4). ``env`` adds environment variables (for
-    example ``REPLICA_TOKEN_DELAY``). Raises ReplicaError, with the tail of
+    example ``REPLICA_TOKEN_DELAY``); ``mount_path`` mounts the app under that
+    path (``replica.url`` includes it). Raises ReplicaError, with the tail of
     the server's output, when the server exits or does not answer in time.
     """
-    replica = launch_replica(kind, gradio, shift_ids=shift_ids, footer=footer, env=env)
+    replica = launch_replica(
+        kind, gradio, shift_ids=shift_ids, footer=footer, env=env, mount_path=mount_path
+    )
     return replica.wait_ready(timeout)
 
 
@@ -179,6 +195,7 @@ def launch_replica(
     shift_ids: bool = False,
     footer: bool = False,
     env: Optional[Mapping[str, str]] = None,
+    mount_path: str = "",
 ) -> Replica:
     """Start the server without waiting; call ``.wait_ready()`` before use.
 
@@ -198,6 +215,9 @@ def launch_replica(
         cmd.append("--shift-ids")
     if footer:
         cmd.append("--footer")
+    mount_path = _mount_path(mount_path)
+    if mount_path:
+        cmd += ["--mount-path", mount_path]
     child_env = dict(os.environ)
     child_env.update({"PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"})
     if env:
@@ -213,7 +233,7 @@ def launch_replica(
             cwd=str(HERE),
             start_new_session=True,  # its own process group: stop() ends it and its children
         )
-    replica = Replica(kind, gradio, port, process, Path(log_name), cmd)
+    replica = Replica(kind, gradio, port, process, Path(log_name), cmd, mount_path)
     _live.append(replica)
     return replica
 
@@ -224,14 +244,20 @@ def _stop_all() -> None:
         replica.stop(timeout=5)
 
 
-if __name__ == "__main__":  # python launcher.py max 5 [--shift-ids] [--footer]: start, print, wait
+if __name__ == "__main__":  # python launcher.py max 5 [--shift-ids] [--footer] [--mount=/chat]
     args = sys.argv[1:]
     if len(args) < 2:
         sys.exit(
-            "usage: launcher.py max|onem|qwen2|qwen25 4|5|6, or qwen3 527 [--shift-ids] [--footer]"
+            "usage: launcher.py max|onem|qwen2|qwen25 4|5|6, or qwen3 527"
+            " [--shift-ids] [--footer] [--mount=/PATH]"
         )
+    mount = next((a.split("=", 1)[1] for a in args if a.startswith("--mount=")), "")
     with start_replica(
-        args[0], int(args[1]), shift_ids="--shift-ids" in args, footer="--footer" in args
+        args[0],
+        int(args[1]),
+        shift_ids="--shift-ids" in args,
+        footer="--footer" in args,
+        mount_path=mount,
     ) as running:
         print(f"{running.url} (Gradio {running.version}, up in {running.startup_seconds:.1f}s)")
         try:

@@ -1,10 +1,13 @@
 """Serve a replica Space on 127.0.0.1.
 
-    python serve.py max|onem|qwen3|qwen2|qwen25 --port P [--shift-ids] [--footer]
+    python serve.py max|onem|qwen3|qwen2|qwen25 --port P [--shift-ids] [--footer] [--mount-path /chat]
 
 Run it with the Python of the right Gradio venv (see launcher.py). The app is
 mounted on a FastAPI app and served by uvicorn, because ``demo.launch()``
 refuses to start in a sandbox where it thinks localhost is unreachable.
+``--mount-path /chat`` mounts it under that path instead of at the root, as
+``gr.mount_gradio_app(app, demo, path="/chat")`` does in a larger FastAPI app:
+the root then answers 404 for everything (no Gradio app there).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
         "--shift-ids", action="store_true", help="max, qwen3: extra components first"
     )
     parser.add_argument("--footer", action="store_true", help="onem: a changing <summary> footer")
+    parser.add_argument("--mount-path", default="", help="mount the app under this path")
     args = parser.parse_args(argv)
 
     import gradio as gr
@@ -60,9 +64,10 @@ def main(argv: list[str] | None = None) -> None:
 
         demo = onem_app.build(footer=args.footer)
 
-    app = gr.mount_gradio_app(FastAPI(), demo, path="", show_error=show_error)
+    app = gr.mount_gradio_app(FastAPI(), demo, path=args.mount_path, show_error=show_error)
     print(
-        f"replica {args.kind} on gradio {gr.__version__} at http://127.0.0.1:{args.port}",
+        f"replica {args.kind} on gradio {gr.__version__} at "
+        f"http://127.0.0.1:{args.port}{args.mount_path}",
         file=sys.stderr,
         flush=True,
     )

@@ -5,8 +5,9 @@
 - A file name that is not valid UTF-8 is sent the way browsers send it: UTF-8,
   each undecodable byte replaced by U+FFFD; the file itself is read from its
   real path.
-- A ``base_url`` with a path is refused before anything is sent (the calls
-  would go to a doubled path and 404).
+- A ``base_url`` into Gradio's own routes is refused before anything is sent
+  (the calls would go to a doubled path and 404); an app's own path is kept
+  (tests/unit/test_base_url.py).
 """
 
 from __future__ import annotations
@@ -123,19 +124,20 @@ def test_a_missing_non_utf8_path_is_reported_readably(tmp_path: Path) -> None:
         qs.Client(ONEM).chat("read", files=[os.fsencode(tmp_path) + b"/caf\xe9.txt"])
 
 
-# --- base_url with a path ---------------------------------------------------------------------
+# --- base_url into Gradio's own routes ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
-@pytest.mark.parametrize("path", ["/gradio_api/", "/some/path/", "/config", "/gradio_api"])
-def test_a_base_url_with_a_path_is_refused_before_anything_is_sent(
+@pytest.mark.parametrize("path", ["/gradio_api/", "/some/gradio_api/x", "/config", "/gradio_api"])
+def test_a_base_url_into_gradios_routes_is_refused_before_anything_is_sent(
     fake_space: FakeSpaceFactory, driver: str, path: str
 ) -> None:
     space = fake_space()
     client_class = qs.Client if driver == "sync" else qs.AsyncClient
-    with pytest.raises(ValueError, match="root URL without a path") as raised:
+    with pytest.raises(ValueError, match="the Gradio app's URL, not one of its routes") as raised:
         client_class(base_url=space.url + path)
-    assert f"such as {space.url} (got the path {path!r}" in str(raised.value)
+    app = space.url + ("/some" if path.startswith("/some") else "")
+    assert f"use {app} (got the path {path!r}" in str(raised.value)
     assert space.requests == []
 
 
