@@ -197,7 +197,7 @@ class _Server:
             if "qs_model" in request:
                 extra = f" model={request['qs_model']} stream={str(request['qs_stream']).lower()}"
             if status == 499:  # one INFO line says it all: a client leaving is no fault
-                extra += f" (the client went away{_STAGES.get(request.get('qs_stage'), '')})"
+                extra += f" (the client went away{_STAGES.get(request.get('qs_stage', ''), '')})"
             log.info(
                 "%s %s %d %.3fs%s",
                 request.method,
