@@ -160,6 +160,9 @@ def test_clients_that_go_away_are_one_info_line_each_and_499() -> None:
                 seen += part
             assert seen.startswith(b"HTTP/1.1 200 ")
         wait_for_log(serve, r" 499 ", 6)
+        deadline = time.monotonic() + 10
+        while not fake.cancels and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(fake.cancels) == 1  # the answer was cancelled on the Space
         # The server goes on.
         ok = json.dumps({"model": MAX, "messages": [user("next")]}).encode()
