@@ -108,6 +108,17 @@ def test_the_registry_gives_every_model_a_context() -> None:
     assert by_model["qwen-3-4b"] == by_model["qwen-3-235b"] == 131_072
 
 
+def test_the_body_limit_follows_the_largest_model_served() -> None:
+    from qwen_spaces.server.parse import Limits
+
+    assert Limits().body_for([MAX]) == 131_072 * 4 + (1 << 20)
+    assert Limits().body_for([MAX, ONEM, "qwen-3-8b"]) == DEFAULT_BODY == 17_208_576
+    assert Limits(chars=1000).body_for([ONEM]) == 4000 + (1 << 20)
+    # A prompt of a whole context fits however the client encodes it: English in any JSON,
+    # CJK escaped as \uXXXX (6 bytes a character, about 1.5 characters a token).
+    assert 1_010_000 * 1.5 * 6 < DEFAULT_BODY
+
+
 def test_with_max_chars_given_it_applies_to_every_model() -> None:
     with (
         FakeSpace() as fake,
