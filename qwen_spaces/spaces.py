@@ -1,8 +1,8 @@
 """The registry: each known model as data, and the Space that serves it.
 
 A model is its names, its Space's URL, the api names of its chat function,
-its known ids (used when ``/config`` cannot be read) and the adapter of its
-Space's layout (``adapters/``), which knows everything else. One Space may
+its known ids (used when ``/config`` cannot be read), its context length and
+the adapter of its Space's layout (``adapters/``), which knows everything else. One Space may
 serve several models (the Qwen3 demo's eight): they share its adapter and its
 ``space_key``, so one discovery (and one cache entry) serves them all, and the
 model is an input of the call (``model_id``).
@@ -39,6 +39,9 @@ log = logging.getLogger("qwen_spaces")
 class SpaceSpec:
     """One known model at its Space. ``label`` is the Space's human name (the providers' ``label``).
 
+    ``context_length`` is the model's context in tokens, as its model card
+    gives it (its sources are by ``_CONTEXT`` below): what a prompt may hold, at most.
+
     ``model_id`` is the Space's own id of the model where the Space serves
     several; ``space_key`` names the Space in the discovery cache (the model
     name when it serves one).
@@ -51,6 +54,7 @@ class SpaceSpec:
     adapter: SpaceAdapter
     api_names: tuple[str, ...]
     fallback: Endpoints
+    context_length: int
     model_id: Optional[str] = None
     space_key: str = ""
 
@@ -66,6 +70,30 @@ class SpaceSpec:
 
 _USUAL = UsualChatAdapter()
 
+# Context lengths in tokens, from the public model cards (huggingface.co/Qwen/<name>) and
+# Qwen's announcements; every Space calls Alibaba's DashScope API, which serves each model
+# at its full length. Where a card gives a native length and a longer one with YaRN rope
+# scaling, the longer one counts: a prompt the model can take must not be turned away.
+_CONTEXT = {
+    # Qwen2.5-14B-Instruct-1M's card: "Context Length: Full 1,010,000 tokens".
+    "qwen-2.5-1m": 1_010_000,
+    # Qwen2.5-Max (DashScope's qwen-max, which its Space calls): 32,768 tokens.
+    "qwen-2.5-max": 32_768,
+    # Qwen2-72B-Instruct's card: 131,072 tokens (32,768 native, the rest with YaRN). The
+    # Space's own cap is not on record; the model's is taken.
+    "qwen-2-72b": 131_072,
+    # Qwen2.5-72B-Instruct's card (the Space's "72B"): "Full 131,072 tokens", YaRN past 32,768.
+    "qwen-2.5": 131_072,
+    # Qwen3 cards: 0.6B and 1.7B "Context Length: 32,768"; 4B and up "32,768 natively and
+    # 131,072 tokens with YaRN" (8B, 14B, 32B, 30B-A3B, 235B-A22B alike).
+    "qwen-3-0.6b": 32_768,
+    "qwen-3-1.7b": 32_768,
+    **dict.fromkeys(
+        ("qwen-3-4b", "qwen-3-8b", "qwen-3-14b", "qwen-3-32b", "qwen-3-30b", "qwen-3-235b"),
+        131_072,
+    ),
+}
+
 QWEN_MAX = SpaceSpec(
     model="qwen-2.5-max",
     aliases=("qwen-2-5-max", "qwen-qwen2-5-max"),
@@ -80,6 +108,7 @@ QWEN_MAX = SpaceSpec(
         chatbot_output=1,
         chatbot_format="tuples",
     ),
+    context_length=_CONTEXT["qwen-2.5-max"],
 )
 
 QWEN_1M = SpaceSpec(
@@ -97,6 +126,7 @@ QWEN_1M = SpaceSpec(
         chatbot_format="ms_legacy",
         side=(Function("add_text", 1, 5),),
     ),
+    context_length=_CONTEXT["qwen-2.5-1m"],
 )
 
 _QWEN3_URL = "https://qwen-qwen3-demo.hf.space"
@@ -117,6 +147,7 @@ def _qwen3(model: str, model_id: str, *aliases: str) -> SpaceSpec:
         adapter=_QWEN3_ADAPTER,
         api_names=("add_message",),
         fallback=_QWEN3_FALLBACK,
+        context_length=_CONTEXT[model],
         model_id=model_id,
         space_key="qwen3-demo",
     )
@@ -143,6 +174,7 @@ QWEN2_72B = SpaceSpec(
     fallback=Endpoints(
         api_prefix="", fn_index=0, trigger_id=11, chatbot_output=1, chatbot_format="tuples"
     ),
+    context_length=_CONTEXT["qwen-2-72b"],
 )
 
 QWEN2_5 = SpaceSpec(
@@ -158,6 +190,7 @@ QWEN2_5 = SpaceSpec(
     fallback=Endpoints(
         api_prefix="", fn_index=3, trigger_id=25, chatbot_output=1, chatbot_format="tuples"
     ),
+    context_length=_CONTEXT["qwen-2.5"],
 )
 
 SPACES: tuple[SpaceSpec, ...] = (QWEN_MAX, QWEN_1M, *QWEN3, QWEN2_72B, QWEN2_5)

@@ -21,9 +21,12 @@ def run(args: argparse.Namespace) -> int:
         specs = [resolve_model(args.model or DEFAULT_MODEL)]
     else:
         specs = list(SPACES)
-    rows = [("MODEL", "SPACE", "ALIASES")]
-    rows += [(s.model, args.base_url or s.url, ", ".join(s.aliases)) for s in specs]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    rows = [("MODEL", "SPACE", "CONTEXT", "ALIASES")]
+    rows += [
+        (s.model, args.base_url or s.url, f"{s.context_length:,}", ", ".join(s.aliases))
+        for s in specs
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     if not args.check:
         print("\n".join(line.rstrip() for line in lines))
@@ -61,7 +64,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "models",
         parents=parents,
         help="the known models and their Spaces",
-        description="List the known models, their Spaces and aliases (with --base-url, the one "
+        description="List the known models, their Spaces, contexts (in tokens) and aliases "
+        "(with --base-url, the one "
         "model served there: --model, or the default); --check asks each a tiny question "
         f"(timeout {CHECK_TIMEOUT:g} s unless --timeout) and exits 1 if one fails.",
     )

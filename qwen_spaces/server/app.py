@@ -29,7 +29,7 @@ from .errors import APIError, from_sdk_error
 from .guard import Guard, cors_headers
 from .idle import FirstRequestGuard
 from .parse import (
-    DEFAULT_MAX_CHARS,
+    CHARS_PER_TOKEN,
     DEFAULT_MAX_MESSAGES,
     IGNORED_PARAMETERS,
     UNSUPPORTED,
@@ -42,11 +42,9 @@ from .sessions import SessionCache
 from .sse import DONE, ChunkEncoder, SSEWriter, dumps, event
 from .thinking import EFFORT_BUDGETS, MAX_BUDGET, THINKING_FIELDS
 
-__all__ = ["DEFAULT_MAX_BODY", "ServerConfig", "create_app"]
+__all__ = ["ServerConfig", "create_app"]
 
 log = logging.getLogger("qwen_spaces.server")
-
-DEFAULT_MAX_BODY = 8 * 1024 * 1024
 OWNER = "qwen (Hugging Face Space)"
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -70,6 +68,8 @@ class ServerConfig:
     A body over ``max_body`` bytes gets a 413; one that takes more than
     ``body_timeout`` seconds to arrive, a 408. A request with more than
     ``max_messages`` messages or ``max_chars`` characters of text gets a 400.
+    By default ``max_chars`` is each model's context (about 4 characters a
+    token) and ``max_body`` admits the largest of them (see ``parse.Limits``).
     ``idle_timeout`` closes a connection that has not sent a whole request's
     headers within that many seconds of opening or of its last answer.
     ``sessions`` bounds the conversations remembered to continue their Space
@@ -86,9 +86,9 @@ class ServerConfig:
     api_key: Optional[str] = None
     concurrency: int = 32
     queue_wait: float = 10.0
-    max_body: int = DEFAULT_MAX_BODY
+    max_body: Optional[int] = None
     max_messages: int = DEFAULT_MAX_MESSAGES
-    max_chars: int = DEFAULT_MAX_CHARS
+    max_chars: Optional[int] = None
     body_timeout: float = 30.0
     idle_timeout: float = 15.0
     allowed_hosts: Sequence[str] = ()
@@ -101,7 +101,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not self.spaces:
             raise ValueError("serve at least one model")
-        if min(self.concurrency, self.max_body, self.max_messages, self.max_chars) < 1:
+        given = (self.max_body, self.max_chars)  # None: from the models' contexts
+        if min(self.concurrency, self.max_messages, *(n for n in given if n is not None)) < 1:
             raise ValueError("concurrency, max_body, max_messages and max_chars must be >= 1")
         if self.queue_wait < 0 or not (self.body_timeout > 0 and self.idle_timeout > 0):
             raise ValueError("queue_wait must be >= 0, body_timeout and idle_timeout > 0")
@@ -132,6 +133,9 @@ class _Server:
             self.clients[client.model] = client
         self.slots = asyncio.Semaphore(config.concurrency)
         self.limits = Limits(config.max_messages, config.max_chars)
+        self.max_body = (
+            self.limits.body_for(self.clients) if config.max_body is None else config.max_body
+        )
         self.guard = Guard.of(config.allowed_hosts, config.allow_origins)
         self.sessions = SessionCache(config.sessions, config.session_max_age)
         self._key = config.api_key.encode("utf-8") if config.api_key else None
@@ -168,6 +172,9 @@ class _Server:
                 response.headers.update(cors_headers(cors, preflight=False))
             return response
         except APIError as error:
+            if _client_gone(request):
+                status = 499
+                raise asyncio.CancelledError from None
             status = error.status
             return _error_response(error, cors)
         except web.HTTPException as exc:
@@ -175,20 +182,22 @@ class _Server:
             if exc.status < 400:
                 raise
             return _error_response(_http_error(exc, request), cors)
+        except ConnectionError:
+            if not _client_gone(request):
+                return _unexpected(request)
+            status = 499  # the client's socket broke: nothing to answer, nothing to report
+            raise asyncio.CancelledError from None
         except asyncio.CancelledError:
             status = 499  # the client went away (nginx's code for it)
             raise
         except Exception:
-            log.exception("unexpected error on %s %s", request.method, request.path)
-            return _error_response(
-                APIError(500, "internal server error", type="server_error", code="internal_error")
-            )
+            return _unexpected(request)
         finally:
-            if request.get("qs_gone"):
-                status = 499
             extra = ""
             if "qs_model" in request:
                 extra = f" model={request['qs_model']} stream={str(request['qs_stream']).lower()}"
+            if status == 499:  # one INFO line says it all: a client leaving is no fault
+                extra += f" (the client went away{_STAGES.get(request.get('qs_stage', ''), '')})"
             log.info(
                 "%s %s %d %.3fs%s",
                 request.method,
@@ -235,6 +244,10 @@ class _Server:
             # Extra fields: OpenAI clients keep them and ignore them.
             "aliases": list(spec.aliases),
             "label": spec.label,
+            # Tokens, as OpenRouter's models API names it (vLLM says max_model_len); and the
+            # characters of text this server lets one request hold (serve --max-chars).
+            "context_length": spec.context_length,
+            "max_chars": self.limits.chars_for(model),
             "ignored_parameters": list(IGNORED_PARAMETERS),
             "unsupported": list(UNSUPPORTED),
             **thinking,
@@ -304,7 +317,7 @@ class _Server:
     # --- helpers -----------------------------------------------------------------
 
     async def _read_body(self, request: web.Request) -> bytes:
-        limit = self.config.max_body
+        limit = self.max_body
         too_large = APIError(
             413,
             f"the request body is larger than this server's limit of {limit} bytes",
@@ -312,8 +325,12 @@ class _Server:
         )
         if request.content_length is not None and request.content_length > limit:
             raise too_large
+        request["qs_stage"] = "body"
         try:
-            return await asyncio.wait_for(request.read(), self.config.body_timeout)
+            # A client that leaves mid-body: ConnectionResetError, for the middleware.
+            body = await asyncio.wait_for(request.read(), self.config.body_timeout)
+            request["qs_stage"] = "answer"
+            return body
         except web.HTTPRequestEntityTooLarge:
             raise too_large from None
         except asyncio.TimeoutError:
@@ -367,6 +384,7 @@ class _Server:
                 raise _invalid(exc) from None
             except StopAsyncIteration:  # pragma: no cover - openai_chunks always finishes
                 raise APIError(502, "the Space sent no answer", type="api_error") from None
+            request["qs_stage"] = "stream"
             response = web.StreamResponse(headers=SSE_HEADERS)
             cors = self.guard.cors_origin(request.headers.get("Origin"))
             if cors is not None:
@@ -374,26 +392,23 @@ class _Server:
             await response.prepare(request)
             writer = SSEWriter(response)
             encode = ChunkEncoder().encode
+            # A client that leaves mid-stream: ConnectionResetError or a cancellation, for
+            # the middleware; the finally blocks cancel the answer on the Space.
+            await writer.send(encode(first))
             try:
-                await writer.send(encode(first))
-                try:
-                    async for chunk in chunks:
-                        await writer.send(encode(chunk))
-                except QwenSpacesError as error:
-                    # Too late for a status: an error event, which openai-python
-                    # raises as APIError.
-                    await writer.send(event(from_sdk_error(error).body()))
-                else:
-                    self._remember(stream.reply)
-                    if chat.include_usage:
-                        await writer.send(event(_usage_chunk(first, chat, stream.reply)))
-                    await writer.send(DONE)
-                await writer.close()
-                await response.write_eof()
-            except ConnectionError:
-                # The client went away: the finally blocks cancel the answer.
-                request["qs_gone"] = True
-                log.debug("client disconnected during the stream")
+                async for chunk in chunks:
+                    await writer.send(encode(chunk))
+            except QwenSpacesError as error:
+                # Too late for a status: an error event, which openai-python
+                # raises as APIError.
+                await writer.send(event(from_sdk_error(error).body()))
+            else:
+                self._remember(stream.reply)
+                if chat.include_usage:
+                    await writer.send(event(_usage_chunk(first, chat, stream.reply)))
+                await writer.send(DONE)
+            await writer.close()
+            await response.write_eof()
             return response
         finally:
             if writer is not None:
@@ -405,7 +420,7 @@ class _Server:
 
 def _tokens(text: str) -> int:
     # No tokenizer here: about 4 characters a token, as OpenAI's own rule of thumb.
-    return (len(text) + 3) // 4
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 def _usage(chat: ChatRequest, reply: Reply) -> dict[str, Any]:
@@ -436,6 +451,27 @@ def _usage_chunk(first: Mapping[str, Any], chat: ChatRequest, reply: Reply) -> d
         "choices": [],
         "usage": _usage(chat, reply),
     }
+
+
+#: What a client that went away left undone, by the stage its request had reached.
+_STAGES = {
+    "body": " before its request body was complete",
+    "answer": " before its answer began",
+    "stream": " during the stream",
+}
+
+
+def _client_gone(request: web.Request) -> bool:
+    """Whether the client's connection is closed or closing."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _unexpected(request: web.Request) -> web.Response:
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return _error_response(
+        APIError(500, "internal server error", type="server_error", code="internal_error")
+    )
 
 
 def _invalid(exc: Exception) -> APIError:
@@ -488,7 +524,7 @@ def create_app(config: ServerConfig) -> web.Application:
     client that disconnects cancels its answer on the Space at once.
     """
     server = _Server(config)
-    app = web.Application(middlewares=[server.middleware], client_max_size=config.max_body)
+    app = web.Application(middlewares=[server.middleware], client_max_size=server.max_body)
     app.router.add_get("/health", server.health)
     app.router.add_get("/v1/models", server.models)
     app.router.add_get("/v1/models/{model}", server.model)

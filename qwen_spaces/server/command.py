@@ -15,8 +15,8 @@ from typing import Any, Optional
 from ..client_core import DEFAULT_MODEL
 from ..policy import redact
 from ..space_url import check_base_url
-from ..spaces import SPACES, resolve_model
-from .parse import DEFAULT_MAX_CHARS, DEFAULT_MAX_MESSAGES
+from ..spaces import QWEN_1M, QWEN_MAX, SPACES, resolve_model
+from .parse import BODY_BYTES_PER_CHAR, CHARS_PER_TOKEN, DEFAULT_MAX_MESSAGES, Limits
 
 __all__ = ["add_parser", "run"]
 
@@ -107,9 +107,11 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     serve.add_argument(
         "--max-body",
         type=_positive_int,
-        default=8 * 1024 * 1024,
+        default=None,
         metavar="BYTES",
-        help="largest request body (default 8 MiB); larger ones get a 413",
+        help=f"largest request body (default: {BODY_BYTES_PER_CHAR} bytes for each character of "
+        f"the largest --max-chars served, plus 1 MiB: {_mb(QWEN_1M.model)} with {QWEN_1M.model}, "
+        f"{_mb(QWEN_MAX.model)} with {QWEN_MAX.model} alone); larger ones get a 413",
     )
     serve.add_argument(
         "--max-messages",
@@ -121,10 +123,13 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
     serve.add_argument(
         "--max-chars",
         type=_positive_int,
-        default=DEFAULT_MAX_CHARS,
+        default=None,
         metavar="N",
-        help=f"most characters of text in one request's messages (default {DEFAULT_MAX_CHARS})"
-        "; more get a 400",
+        help="most characters of text in one request's messages, for every model (default: "
+        f"each model's context at {CHARS_PER_TOKEN} characters a token: "
+        f"{Limits().chars_for(QWEN_1M.model)} for {QWEN_1M.model}, "
+        f"{Limits().chars_for(QWEN_MAX.model)} for {QWEN_MAX.model}; `qwen-spaces models` "
+        "lists the contexts); more get a 400",
     )
     serve.add_argument(
         "--body-timeout",
@@ -173,6 +178,11 @@ def add_parser(subparsers: Any, parents: Optional[list[argparse.ArgumentParser]]
         help="retries of a call the Space refused before any answer (default 2)",
     )
     serve.set_defaults(run=run)
+
+
+def _mb(model: str) -> str:
+    """The default body limit of a server of ``model`` alone, in MB."""
+    return f"{Limits().body_for([model]) / 1e6:.1f} MB"
 
 
 def _port(value: str) -> int:

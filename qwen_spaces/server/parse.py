@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -22,7 +22,9 @@ from .errors import APIError, bad_request, unsupported
 from .thinking import Thinking, parse_thinking
 
 __all__ = [
-    "DEFAULT_MAX_CHARS",
+    "BODY_BYTES_PER_CHAR",
+    "BODY_ROOM",
+    "CHARS_PER_TOKEN",
     "DEFAULT_MAX_MESSAGES",
     "IGNORED_PARAMETERS",
     "ChatRequest",
@@ -31,10 +33,22 @@ __all__ = [
     "parse_json",
 ]
 
-#: Defaults of ``serve --max-messages`` and ``--max-chars``: a long chat fits (500 turns; about
-#: 250,000 tokens), a request built to exhaust the server's memory does not.
+#: Default of ``serve --max-messages``: a long chat fits (500 turns), a request built to
+#: exhaust the server's memory does not.
 DEFAULT_MAX_MESSAGES = 1000
-DEFAULT_MAX_CHARS = 1_000_000
+
+#: Characters of text a token is taken to be (OpenAI's rule of thumb): each model's default
+#: ``--max-chars`` is its context in characters, and usage estimates count tokens so.
+CHARS_PER_TOKEN = 4
+
+#: Default ``--max-body``: this many bytes for each character of the largest ``--max-chars``
+#: served, plus ``BODY_ROOM`` for the JSON around the text. A body's bytes per character
+#: depend on the client's JSON: 1 for ASCII, 3 for CJK in raw UTF-8, 6 for CJK and 12 for an
+#: emoji where it escapes non-ASCII (json.dumps' default). Per token of context that is 4 to
+#: 5 bytes for English, about 9 for escaped CJK (1.5 characters a token): 4 bytes a
+#: character (16 a token) admits any prompt that fits the model's context, however sent.
+BODY_BYTES_PER_CHAR = 4
+BODY_ROOM = 1 << 20
 
 #: Common request fields the Spaces have no knob for: accepted and ignored (as is any
 #: field not named anywhere here).
@@ -88,10 +102,39 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may hold: ``messages`` messages, ``chars`` characters of text in all."""
+    """What one request may hold: ``messages`` messages, ``chars`` characters of text in all
+    (None: each model's context, at ``CHARS_PER_TOKEN`` characters a token)."""
 
     messages: int = DEFAULT_MAX_MESSAGES
-    chars: int = DEFAULT_MAX_CHARS
+    chars: Optional[int] = None
+
+    def chars_for(self, model: str) -> int:
+        """The most characters of text a request to ``model`` may hold."""
+        if self.chars is not None:
+            return self.chars
+        return resolve_model(model).context_length * CHARS_PER_TOKEN
+
+    def body_for(self, models: Iterable[str]) -> int:
+        """The default body limit, in bytes, of a server of ``models``: room for the
+        largest prompt one of them takes (see ``BODY_BYTES_PER_CHAR``)."""
+        return max(self.chars_for(m) for m in models) * BODY_BYTES_PER_CHAR + BODY_ROOM
+
+    def chars_error(self, model: str, chars: int) -> APIError:
+        """The 400 for ``chars`` characters of text, past the limit for ``model``."""
+        if self.chars is not None:
+            why = f"this server's limit of {self.chars:,} (serve --max-chars)"
+        else:
+            tokens = resolve_model(model).context_length
+            why = (
+                f"the limit of {self.chars_for(model):,} for {model}: its context of "
+                f"{tokens:,} tokens at about {CHARS_PER_TOKEN} characters a token "
+                "(serve --max-chars sets another)"
+            )
+        return bad_request(
+            f"the messages hold {chars:,} characters of text, over {why}",
+            param="messages",
+            code="too_many_characters",
+        )
 
 
 # A JSON string escape of a UTF-16 surrogate: the only way one reaches a decoded str (raw
@@ -238,13 +281,8 @@ def parse_chat_request(
             ) from None
         raise bad_request(f"invalid 'messages': {exc}", param="messages") from None
     chars = sum(len(m["content"]) for m in normalized)
-    if chars > limits.chars:
-        raise bad_request(
-            f"the messages hold {chars} characters of text, over this server's limit of "
-            f"{limits.chars} (serve --max-chars)",
-            param="messages",
-            code="too_many_characters",
-        )
+    if chars > limits.chars_for(canonical):
+        raise limits.chars_error(canonical, chars)
     return ChatRequest(
         canonical,
         normalized,

@@ -179,7 +179,11 @@ class SpaceApp:
         if request.content_type.startswith("multipart/"):
             # An upload streams to disk in Uploads; it is not held here.
             return RecordedRequest(request.method, request.path_qs, headers, None)
-        body = await request.read()
+        # Read past aiohttp's 1 MiB default, as Gradio (Starlette) reads any body: a
+        # long-context prompt (megabytes) must reach the fake Space.
+        body = bytearray()
+        while chunk := await request.content.readany():
+            body += chunk
         parsed: Any = None
         if body:
             try:

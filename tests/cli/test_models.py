@@ -20,18 +20,22 @@ def test_lists_models_spaces_and_aliases(cli: Cli) -> None:
     result = cli("models")
     assert result.code == 0 and result.err == ""
     lines = result.out.splitlines()
-    assert lines[0].split() == ["MODEL", "SPACE", "ALIASES"]
+    assert lines[0].split() == ["MODEL", "SPACE", "CONTEXT", "ALIASES"]
     assert lines[1].split() == [
         "qwen-2.5-max",
         "https://qwen-qwen2-5-max-demo.hf.space",
+        "32,768",
         "qwen-2-5-max,",
         "qwen-qwen2-5-max",
     ]
     assert lines[2].split() == [
         "qwen-2.5-1m",
         "https://qwen-qwen2-5-1m-demo.hf.space",
+        "1,010,000",
         "qwen-2.5-1m-demo",
     ]
+    contexts = {line.split()[0]: line.split()[2] for line in lines[1:]}
+    assert contexts["qwen-3-235b"] == "131,072" and contexts["qwen-3-0.6b"] == "32,768"
 
 
 def test_one_model_by_alias(cli: Cli) -> None:

@@ -25,13 +25,30 @@ THINKING = "Qwen is thinking..."
 _SIZES = (2, 1, 3, 4, 1, 2)
 
 
+#: A query longer than this is answered with its length and digest instead of echoed: a
+#: long-context prompt (megabytes) gets a short answer that still proves it arrived whole.
+LONG_QUERY = 1_000_000
+
+
 def expected_answer(query: str, turns: int, system: str) -> str:
     """The full answer to ``query`` after ``turns`` earlier user/assistant pairs.
 
     Repeated words ("ha ha ha" twice) catch de-duplicating parsers; the
     non-ASCII text catches byte-level chunking bugs.
     """
-    return f"[{system}] turn {turns}: you said «{query}». ha ha ha — naïve café ☕ 你好 ✓ ha ha ha"
+    return (
+        f"[{system}] turn {turns}: you said «{quoted(query)}». "
+        "ha ha ha — naïve café ☕ 你好 ✓ ha ha ha"
+    )
+
+
+def quoted(query: str) -> str:
+    """``query`` as the answer quotes it: whole, or past ``LONG_QUERY`` characters its
+    length and sha256."""
+    if len(query) <= LONG_QUERY:
+        return query
+    digest = hashlib.sha256(query.encode("utf-8")).hexdigest()
+    return f"{len(query)} characters, sha256 {digest}"
 
 
 def sized_system(size: str, system: str) -> str:

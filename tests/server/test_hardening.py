@@ -206,7 +206,10 @@ def test_the_limits_are_in_serve_help() -> None:
         "--max-messages N",
         "(default 1000)",
         "--max-chars N",
-        "(default 1000000)",
+        "each model's context at 4 characters a token: 4040000 for qwen-2.5-1m, 131072 for "
+        "qwen-2.5-max",
+        "--max-body BYTES",
+        "17.2 MB with qwen-2.5-1m",
         "--idle-timeout S",
         "--body-timeout S",
         "--allowed-host",
