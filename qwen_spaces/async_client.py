@@ -50,6 +50,23 @@ class AsyncClient:
     ``session=`` hands it one of yours instead (your connector, proxy, auth,
     trust_env); it is used as it is and never closed by the client. The other
     arguments are as on :class:`Client`.
+
+    Args:
+        model: A model name or alias of :data:`qwen_spaces.MODELS`.
+        base_url: The Space's http(s) root, for a duplicate or a local server.
+        hf_token: A Hugging Face token for a private Space (its own host only).
+        proxy: An http(s) proxy URL; it wins over the environment's.
+        timeout: Seconds or a :class:`Timeouts`, as on :class:`Client`.
+        max_retries: Retries before any answer text, as on :class:`Client`.
+        headers: Extra HTTP headers sent with every request to the Space.
+        verify: True, False, or the path of a CA bundle.
+        max_event_bytes: The largest server-sent event accepted (16 MiB by
+            default); a larger one is a :class:`ProtocolError`.
+        cert: A client certificate for mutual TLS: a PEM path or
+            ``(cert_file, key_file)``.
+        trust_env: Read proxies and the CA bundle from the environment
+            (``AsyncClient`` reads the proxy variables itself, the way aiohttp does).
+        session: An aiohttp ClientSession of yours, used as it is and never closed.
     """
 
     def __init__(
@@ -165,7 +182,8 @@ class AsyncClient:
     ) -> AsyncConversation:
         """A multi-turn conversation: ``await send(text) -> Reply``, ``stream(text)``.
 
-        ``state`` resumes a saved one (``Reply.conversation``, or
+        ``system`` is the system prompt, ``messages`` an earlier history to
+        start from, ``session_hash`` a Space session to continue. ``state`` resumes a saved one (``Reply.conversation``, or
         ``conversation.state``), on the same Space session. ``thinking``
         sets the conversation's thinking mode (a model that has one: it
         holds for every turn; ``conversation.thinking`` changes it).
@@ -264,6 +282,10 @@ class AsyncStream:
     ``reply`` once done) gives the final Reply. Breaking off, ``await
     close()``, leaving ``async with`` or cancelling the task stops the call
     on the Space and releases the connection.
+
+    Made by ``AsyncClient.stream()`` (or a conversation's ``stream()``): ``client`` is
+    that AsyncClient, ``call`` the checked call and ``on_end`` what a conversation
+    records when the answer is complete.
     """
 
     def __init__(
@@ -341,7 +363,23 @@ class AsyncStream:
 
 
 class AsyncConversation(ConversationCore):
-    """A multi-turn conversation with a Space (see ``AsyncClient.conversation``)."""
+    """A multi-turn conversation with a Space (see ``AsyncClient.conversation``).
+
+    Made by ``AsyncClient.conversation()``, which takes the same arguments (``client`` is
+    that AsyncClient).
+
+    Args:
+        client: The AsyncClient that sends the turns.
+        system: A system prompt for every turn.
+        messages: An earlier history (a str or OpenAI-style messages) to start from;
+            the Space is sent it with the first turn.
+        session_hash: The Space session to continue (the 1M and Qwen3 Spaces
+            keep the history in it); None starts a new one.
+        state: A saved ``ConversationState`` (``Reply.conversation`` or
+            ``conversation.state``) to resume, instead of the arguments above.
+        thinking: The thinking mode of every turn, on a model that has one
+            (None: as the Space has it); ``conversation.thinking`` changes it.
+    """
 
     def __init__(
         self,
