@@ -87,8 +87,8 @@ test: venvs
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(BIN)/.done
-	$(BIN)/ruff check qwen_spaces tests benchmarks examples
-	$(BIN)/ruff format --check qwen_spaces tests benchmarks examples
+	$(BIN)/ruff check qwen_spaces tests benchmarks examples docs
+	$(BIN)/ruff format --check qwen_spaces tests benchmarks examples docs
 	$(BIN)/mypy qwen_spaces
 
 # The package as users get it: build the sdist and the wheel, check their metadata, install the

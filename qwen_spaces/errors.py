@@ -19,8 +19,9 @@ __all__ = [
 class QwenSpacesError(Exception):
     """Base of every error raised by qwen_spaces.
 
-    ``message`` is what went wrong (also ``str(error)``); ``partial_text`` holds the answer text that had arrived before the failure
-    (empty when none did), so an interrupted answer is never lost;
+    ``message`` is what went wrong (also ``str(error)``); ``partial_text`` holds
+    the answer text that had arrived before the failure (empty when none did),
+    so an interrupted answer is never lost;
     ``partial_reasoning`` likewise the reasoning of a thinking model.
     """
 
@@ -42,7 +43,10 @@ class SpaceConnectionError(QwenSpacesError):
 
 
 class SpaceTimeoutError(QwenSpacesError):
-    """A time limit was hit. ``limit`` is one of connect, read, queue, total; ``seconds`` its value."""
+    """A time limit was hit.
+
+    ``limit`` is one of connect, read, queue, total; ``seconds`` its value.
+    """
 
     _WHAT = {
         "connect": "could not connect within {} s",

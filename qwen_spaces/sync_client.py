@@ -208,10 +208,11 @@ class Client:
         """A multi-turn conversation: ``send(text) -> Reply``, ``stream(text)``.
 
         ``system`` is the system prompt, ``messages`` an earlier history to
-        start from, ``session_hash`` a Space session to continue. ``state`` resumes a saved one (``Reply.conversation``, or
-        ``conversation.state``), on the same Space session. ``thinking``
-        sets the conversation's thinking mode (a model that has one: it
-        holds for every turn; ``conversation.thinking`` changes it).
+        start from, ``session_hash`` a Space session to continue. ``state``
+        resumes a saved one (``Reply.conversation``, or ``conversation.state``),
+        on the same Space session. ``thinking`` sets the conversation's
+        thinking mode (a model that has one: it holds for every turn;
+        ``conversation.thinking`` changes it).
         """
         return Conversation(
             self,

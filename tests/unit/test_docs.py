@@ -1,0 +1,94 @@
+"""The documentation covers the public surface: every public name in the API reference,
+every constructor argument in a docstring, every guide linked from a README that stays short."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import qwen_spaces
+import qwen_spaces.providers
+import qwen_spaces.testing
+import qwen_spaces.testing.pytest_plugin
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+PUBLIC_MODULES = (qwen_spaces, qwen_spaces.testing, qwen_spaces.providers)
+
+
+def public_names() -> list[str]:
+    names = [f"{module.__name__}.{name}" for module in PUBLIC_MODULES for name in module.__all__]
+    plugin = qwen_spaces.testing.pytest_plugin
+    return names + [f"{plugin.__name__}.{name}" for name in plugin.__all__]
+
+
+def documented_names() -> set[str]:
+    """The objects docs/api.rst describes (autodoc directives and hand-written py:data)."""
+    text = (DOCS / "api.rst").read_text(encoding="utf-8")
+    return set(re.findall(r"^\.\. (?:auto\w+|py:\w+):: ([\w.]+)", text, re.M))
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    missing = [name for name in public_names() if name not in documented_names()]
+    assert not missing, f"add to docs/api.rst: {missing}"
+
+
+def test_the_api_reference_names_only_what_exists() -> None:
+    for dotted in documented_names():
+        module_name, _, attribute = dotted.rpartition(".")
+        try:
+            module = __import__(dotted, fromlist=["_"])
+        except ImportError:
+            module = __import__(module_name, fromlist=["_"])
+            assert hasattr(module, attribute), dotted
+        else:
+            assert module.__name__ == dotted
+
+
+def public_classes() -> list[tuple[str, type]]:
+    found = []
+    for module in PUBLIC_MODULES:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                found.append((f"{module.__name__}.{name}", obj))
+    return found
+
+
+@pytest.mark.parametrize(("name", "cls"), public_classes(), ids=lambda v: str(v))
+def test_every_constructor_argument_is_described(name: str, cls: type) -> None:
+    try:
+        parameters = inspect.signature(cls).parameters
+    except ValueError:  # a builtin's constructor (an exception taking *args)
+        return
+    # The class's docstring, its __init__'s and those of its bases in this package.
+    docs = " ".join(
+        (klass.__doc__ or "") + (vars(klass).get("__init__").__doc__ or "")
+        if "__init__" in vars(klass)
+        else (klass.__doc__ or "")
+        for klass in cls.__mro__
+        if klass.__module__.startswith("qwen_spaces")
+    )
+    missing = [
+        p
+        for p in parameters
+        if parameters[p].kind
+        not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and not re.search(rf"\b{re.escape(p)}\b", docs)
+    ]
+    assert not missing, f"{name}: describe {missing} in its docstring"
+
+
+def test_the_readme_is_short_and_points_at_every_guide() -> None:
+    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 300
+    guides = sorted(path.relative_to(ROOT).as_posix() for path in (DOCS / "guides").glob("*.rst"))
+    assert len(guides) >= 9
+    for guide in guides:
+        assert f"``{guide}``" in readme, guide
+    index = (DOCS / "index.rst").read_text(encoding="utf-8")
+    for guide in guides:
+        assert f"   guides/{Path(guide).stem}\n" in index, guide
