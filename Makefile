@@ -93,7 +93,8 @@ lint: $(BIN)/.done
 
 # The package as users get it: build the sdist and the wheel, check their metadata, install the
 # wheel alone in a fresh venv, and run the unit tier from the unpacked sdist (against that sdist's
-# own files). build and twine live in a venv of their own, not in the project's dependencies.
+# own files; the test extra and IPython are the unit tier's needs). build and twine live in a
+# venv of their own, not in the project's dependencies.
 TOOLS := .venvs/tools
 DIST_VENV := .venvs/dist
 SDIST_DIR := build/sdist-check
@@ -109,9 +110,9 @@ dist: $(TOOLS)/.done
 	$(TOOLS)/bin/twine check --strict dist/*
 	$(UV) venv -q -p $(PY) $(DIST_VENV)
 	$(UV) pip install -q -p $(DIST_VENV)/bin/python dist/*.whl
-	cd / && $(abspath $(DIST_VENV))/bin/python -c 'import qwen_spaces; print(qwen_spaces.__version__, qwen_spaces.__file__)'
+	cd / && $(abspath $(DIST_VENV))/bin/python $(CURDIR)/tests/wheel_check.py
 	$(DIST_VENV)/bin/qwen-spaces --version
-	$(UV) pip install -q -p $(DIST_VENV)/bin/python "$$(ls dist/*.whl)[test]"
+	$(UV) pip install -q -p $(DIST_VENV)/bin/python "$$(ls dist/*.whl)[test]" ipython
 	mkdir -p $(SDIST_DIR) && tar -xzf dist/*.tar.gz -C $(SDIST_DIR) --strip-components=1
 	cd $(SDIST_DIR) && $(abspath $(DIST_VENV))/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
