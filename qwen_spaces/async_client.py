@@ -159,7 +159,9 @@ class AsyncClient:
     ) -> AsyncStream:
         """Start a call and return its AsyncStream of events.
 
-        Input is checked here, before any network.
+        ``messages``, ``files``, ``conversation``, ``timeout``, ``thinking`` and
+        ``thinking_budget`` are as on :meth:`Client.chat`. Input is checked
+        here, before any network.
         """
         call = self._core.new_call(
             messages,
@@ -405,7 +407,12 @@ class AsyncConversation(ConversationCore):
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
     ) -> Reply:
-        """Add a user message (and ``files``, for a model that reads them); return the Reply."""
+        """Add a user message (and ``files``, for a model that reads them); return the Reply.
+
+        ``text`` is the message (a str, or OpenAI-style messages ending with the
+        user's); ``timeout``, ``on_status``, ``progress``, ``thinking`` and
+        ``thinking_budget`` are as on ``chat()``.
+        """
         bars = ChatProgress() if progress else None
         on_upload = bars.upload if bars is not None else None
         call = self._new_call(text, timeout, files, on_upload, thinking, thinking_budget)
@@ -421,6 +428,9 @@ class AsyncConversation(ConversationCore):
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
     ) -> AsyncStream:
-        """Like send(), as an AsyncStream; the turn is recorded when it completes."""
+        """Like send(), as an AsyncStream; the turn is recorded when it completes.
+
+        ``text``, ``files``, ``timeout``, ``thinking`` and ``thinking_budget`` as on send().
+        """
         call = self._new_call(text, timeout, files, None, thinking, thinking_budget)
         return AsyncStream(self._client, call, on_end=self.commit)

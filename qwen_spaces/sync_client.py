@@ -65,8 +65,8 @@ class Client:
             token to the Space's own host only, never shown in a log or error.
         proxy: An http(s) proxy URL for every request; it wins over the
             environment's proxy variables.
-        timeout: Seconds (every limit capped at that number) or a
-            :class:`Timeouts`; None keeps the defaults (connect 10 s, read 60 s,
+        timeout: Seconds (the whole call's limit, and a cap on the others) or
+            a :class:`Timeouts`; None keeps the defaults (connect 10 s, read 60 s,
             queue 600 s, total 900 s). ``chat()`` and ``stream()`` take one too.
         max_retries: How many times a connection error, an HTTP 429/5xx, a full
             queue or a waking Space is retried, with jittered backoff and
@@ -184,7 +184,9 @@ class Client:
     ) -> Stream:
         """Start a call and return its Stream of events (TextDelta, Reasoning, QueueStatus).
 
-        Input is checked here, before any network.
+        ``messages``, ``files``, ``conversation``, ``timeout``, ``thinking`` and
+        ``thinking_budget`` are as on :meth:`chat`. Input is checked here,
+        before any network.
         """
         call = self._core.new_call(
             messages,
@@ -419,7 +421,12 @@ class Conversation(ConversationCore):
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
     ) -> Reply:
-        """Add a user message (and ``files``, for a model that reads them); return the Reply."""
+        """Add a user message (and ``files``, for a model that reads them); return the Reply.
+
+        ``text`` is the message (a str, or OpenAI-style messages ending with the
+        user's); ``timeout``, ``on_status``, ``progress``, ``thinking`` and
+        ``thinking_budget`` are as on ``chat()``.
+        """
         bars = ChatProgress() if progress else None
         on_upload = bars.upload if bars is not None else None
         call = self._new_call(text, timeout, files, on_upload, thinking, thinking_budget)
@@ -435,6 +442,9 @@ class Conversation(ConversationCore):
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
     ) -> Stream:
-        """Like send(), as a Stream; the turn is recorded when the stream completes."""
+        """Like send(), as a Stream; the turn is recorded when the stream completes.
+
+        ``text``, ``files``, ``timeout``, ``thinking`` and ``thinking_budget`` as on send().
+        """
         call = self._new_call(text, timeout, files, None, thinking, thinking_budget)
         return Stream(self._client, call, on_end=self.commit)

@@ -82,6 +82,39 @@ def test_every_constructor_argument_is_described(name: str, cls: type) -> None:
     assert not missing, f"{name}: describe {missing} in its docstring"
 
 
+# The methods users call with arguments: each argument is named in the method's docstring
+# or its class's.
+METHODS = [
+    (qwen_spaces.Client, ("chat", "stream", "conversation")),
+    (qwen_spaces.AsyncClient, ("chat", "stream", "conversation")),
+    (qwen_spaces.Conversation, ("send", "stream")),
+    (qwen_spaces.AsyncConversation, ("send", "stream")),
+    (qwen_spaces.Timeouts, ("of", "upload_seconds")),
+    *[
+        (provider, ("create_async_generator", "create_completion", "get_model"))
+        for provider in qwen_spaces.providers.PROVIDERS.values()
+    ],
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "method"),
+    [(cls, method) for cls, methods in METHODS for method in methods],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
+def test_every_argument_of_a_public_method_is_described(cls: type, method: str) -> None:
+    function = getattr(cls, method)
+    docs = (function.__doc__ or "") + (cls.__doc__ or "")
+    missing = [
+        p
+        for p, parameter in inspect.signature(function).parameters.items()
+        if p not in ("self", "cls")
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and not re.search(rf"\b{re.escape(p)}\b", docs)
+    ]
+    assert not missing, f"{cls.__name__}.{method}: describe {missing}"
+
+
 def test_the_readme_is_short_and_points_at_every_guide() -> None:
     readme = (ROOT / "README.rst").read_text(encoding="utf-8")
     assert len(readme.splitlines()) < 300
