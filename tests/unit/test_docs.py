@@ -3,8 +3,10 @@ every constructor argument in a docstring, every guide linked from a README that
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,22 @@ def test_the_readme_is_short_and_points_at_every_guide() -> None:
     index = (DOCS / "index.rst").read_text(encoding="utf-8")
     for guide in guides:
         assert f"   guides/{Path(guide).stem}\n" in index, guide
+
+
+def python_blocks() -> list[tuple[str, str]]:
+    """The ``code-block:: python`` blocks of the README and the docs (the ``testcode`` ones
+    run in ``make doctest``; these are shown only, so at least they must parse)."""
+    found = []
+    for path in [ROOT / "README.rst", *sorted(DOCS.rglob("*.rst"))]:
+        text = path.read_text(encoding="utf-8")
+        for block in re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", text):
+            found.append((path.relative_to(ROOT).as_posix(), textwrap.dedent(block)))
+    return found
+
+
+def test_the_shown_python_parses() -> None:
+    blocks = python_blocks()
+    assert len(blocks) >= 5
+    for where, code in blocks:
+        # A notebook cell may await at the top level, as Jupyter allows.
+        compile(code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
