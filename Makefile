@@ -21,11 +21,12 @@ export QWEN_SPACES_G4F_PYTHON := $(CURDIR)/$(G4F)/bin/python
 export QWEN_SPACES_G4F_NEW_PYTHON := $(CURDIR)/$(G4F_NEW)/bin/python
 export QWEN_SPACES_OPENAI_PYTHON := $(abspath $(OPENAI_VENV))/bin/python
 
-.PHONY: all demo test lint bench venvs clean
+.PHONY: all demo test lint bench venvs clean dist docs doctest
 
 all: test
 
-$(BIN)/.done: setup.cfg setup.py
+# qwen_spaces/__init__.py holds the version: a bump reinstalls, so the metadata agrees.
+$(BIN)/.done: setup.cfg setup.py qwen_spaces/__init__.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q uv
 	$(UV) pip install -q -p $(BIN)/python -e '.[test,dev]' 'nbclient>=0.10' ipykernel ipywidgets
@@ -86,13 +87,53 @@ test: venvs
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(BIN)/.done
-	$(BIN)/ruff check qwen_spaces tests benchmarks examples
-	$(BIN)/ruff format --check qwen_spaces tests benchmarks examples
+	$(BIN)/ruff check qwen_spaces tests benchmarks examples docs
+	$(BIN)/ruff format --check qwen_spaces tests benchmarks examples docs
 	$(BIN)/mypy qwen_spaces
+
+# The package as users get it: build the sdist and the wheel, check their metadata, install the
+# wheel alone in a fresh venv, and run the unit tier from the unpacked sdist (against that sdist's
+# own files; the test extra and IPython are the unit tier's needs). build and twine live in a
+# venv of their own, not in the project's dependencies.
+TOOLS := .venvs/tools
+DIST_VENV := .venvs/dist
+SDIST_DIR := build/sdist-check
+
+$(TOOLS)/.done: $(BIN)/.done
+	$(UV) venv -q --allow-existing -p $(PY) $(TOOLS)
+	$(UV) pip install -q -p $(TOOLS)/bin/python 'build>=1.2' 'twine>=6.1'
+	touch $@
+
+dist: $(TOOLS)/.done
+	rm -rf dist $(DIST_VENV) $(SDIST_DIR)
+	$(TOOLS)/bin/python -m build -o dist .
+	$(TOOLS)/bin/twine check --strict dist/*
+	$(UV) venv -q -p $(PY) $(DIST_VENV)
+	$(UV) pip install -q -p $(DIST_VENV)/bin/python dist/*.whl
+	cd / && $(abspath $(DIST_VENV))/bin/python $(CURDIR)/tests/wheel_check.py
+	$(DIST_VENV)/bin/qwen-spaces --version
+	$(UV) pip install -q -p $(DIST_VENV)/bin/python "$$(ls dist/*.whl)[test]" ipython
+	mkdir -p $(SDIST_DIR) && tar -xzf dist/*.tar.gz -C $(SDIST_DIR) --strip-components=1
+	cd $(SDIST_DIR) && $(abspath $(DIST_VENV))/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
+# The documentation site (docs/), warnings as errors, offline: intersphinx reads the inventories
+# checked into docs/_inventories. doctest runs the guides' examples against FakeSpace.
+DOCS_VENV := .venvs/docs
+
+$(DOCS_VENV)/.done: $(BIN)/.done setup.cfg setup.py
+	$(UV) venv -q --allow-existing -p $(PY) $(DOCS_VENV)
+	$(UV) pip install -q -p $(DOCS_VENV)/bin/python -e '.[docs,test]'
+	touch $@
+
+docs: $(DOCS_VENV)/.done
+	$(DOCS_VENV)/bin/sphinx-build -q -W --keep-going -b html docs build/docs/html
+
+doctest: $(DOCS_VENV)/.done
+	$(DOCS_VENV)/bin/sphinx-build -q -W --keep-going -b doctest docs build/docs/doctest
 
 bench: venvs
 	$(UV) pip install -q -p $(BIN)/python -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .venvs build *.egg-info
+	rm -rf $(VENV) .venvs build dist *.egg-info

@@ -50,6 +50,23 @@ class AsyncClient:
     ``session=`` hands it one of yours instead (your connector, proxy, auth,
     trust_env); it is used as it is and never closed by the client. The other
     arguments are as on :class:`Client`.
+
+    Args:
+        model: A model name or alias of :data:`qwen_spaces.MODELS`.
+        base_url: The Space's http(s) root, for a duplicate or a local server.
+        hf_token: A Hugging Face token for a private Space (its own host only).
+        proxy: An http(s) proxy URL; it wins over the environment's.
+        timeout: Seconds or a :class:`Timeouts`, as on :class:`Client`.
+        max_retries: Retries before any answer text, as on :class:`Client`.
+        headers: Extra HTTP headers sent with every request to the Space.
+        verify: True, False, or the path of a CA bundle.
+        max_event_bytes: The largest server-sent event accepted (16 MiB by
+            default); a larger one is a :class:`ProtocolError`.
+        cert: A client certificate for mutual TLS: a PEM path or
+            ``(cert_file, key_file)``.
+        trust_env: Read proxies and the CA bundle from the environment
+            (``AsyncClient`` reads the proxy variables itself, the way aiohttp does).
+        session: An aiohttp ClientSession of yours, used as it is and never closed.
     """
 
     def __init__(
@@ -142,7 +159,9 @@ class AsyncClient:
     ) -> AsyncStream:
         """Start a call and return its AsyncStream of events.
 
-        Input is checked here, before any network.
+        ``messages``, ``files``, ``conversation``, ``timeout``, ``thinking`` and
+        ``thinking_budget`` are as on :meth:`Client.chat`. Input is checked
+        here, before any network.
         """
         call = self._core.new_call(
             messages,
@@ -165,10 +184,12 @@ class AsyncClient:
     ) -> AsyncConversation:
         """A multi-turn conversation: ``await send(text) -> Reply``, ``stream(text)``.
 
-        ``state`` resumes a saved one (``Reply.conversation``, or
-        ``conversation.state``), on the same Space session. ``thinking``
-        sets the conversation's thinking mode (a model that has one: it
-        holds for every turn; ``conversation.thinking`` changes it).
+        ``system`` is the system prompt, ``messages`` an earlier history to
+        start from, ``session_hash`` a Space session to continue. ``state``
+        resumes a saved one (``Reply.conversation``, or ``conversation.state``),
+        on the same Space session. ``thinking`` sets the conversation's
+        thinking mode (a model that has one: it holds for every turn;
+        ``conversation.thinking`` changes it).
         """
         return AsyncConversation(
             self,
@@ -264,6 +285,10 @@ class AsyncStream:
     ``reply`` once done) gives the final Reply. Breaking off, ``await
     close()``, leaving ``async with`` or cancelling the task stops the call
     on the Space and releases the connection.
+
+    Made by ``AsyncClient.stream()`` (or a conversation's ``stream()``): ``client`` is
+    that AsyncClient, ``call`` the checked call and ``on_end`` what a conversation
+    records when the answer is complete.
     """
 
     def __init__(
@@ -341,7 +366,23 @@ class AsyncStream:
 
 
 class AsyncConversation(ConversationCore):
-    """A multi-turn conversation with a Space (see ``AsyncClient.conversation``)."""
+    """A multi-turn conversation with a Space (see ``AsyncClient.conversation``).
+
+    Made by ``AsyncClient.conversation()``, which takes the same arguments (``client`` is
+    that AsyncClient).
+
+    Args:
+        client: The AsyncClient that sends the turns.
+        system: A system prompt for every turn.
+        messages: An earlier history (a str or OpenAI-style messages) to start from;
+            the Space is sent it with the first turn.
+        session_hash: The Space session to continue (the 1M and Qwen3 Spaces
+            keep the history in it); None starts a new one.
+        state: A saved ``ConversationState`` (``Reply.conversation`` or
+            ``conversation.state``) to resume, instead of the arguments above.
+        thinking: The thinking mode of every turn, on a model that has one
+            (None: as the Space has it); ``conversation.thinking`` changes it.
+    """
 
     def __init__(
         self,
@@ -366,7 +407,12 @@ class AsyncConversation(ConversationCore):
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
     ) -> Reply:
-        """Add a user message (and ``files``, for a model that reads them); return the Reply."""
+        """Add a user message (and ``files``, for a model that reads them); return the Reply.
+
+        ``text`` is the message (a str, or OpenAI-style messages ending with the
+        user's); ``timeout``, ``on_status``, ``progress``, ``thinking`` and
+        ``thinking_budget`` are as on ``chat()``.
+        """
         bars = ChatProgress() if progress else None
         on_upload = bars.upload if bars is not None else None
         call = self._new_call(text, timeout, files, on_upload, thinking, thinking_budget)
@@ -382,6 +428,9 @@ class AsyncConversation(ConversationCore):
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
     ) -> AsyncStream:
-        """Like send(), as an AsyncStream; the turn is recorded when it completes."""
+        """Like send(), as an AsyncStream; the turn is recorded when it completes.
+
+        ``text``, ``files``, ``timeout``, ``thinking`` and ``thinking_budget`` as on send().
+        """
         call = self._new_call(text, timeout, files, None, thinking, thinking_budget)
         return AsyncStream(self._client, call, on_end=self.commit)

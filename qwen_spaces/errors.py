@@ -21,8 +21,9 @@ __all__ = [
 class QwenSpacesError(Exception):
     """Base of every error raised by qwen_spaces.
 
-    ``partial_text`` holds the answer text that had arrived before the failure
-    (empty when none did), so an interrupted answer is never lost;
+    ``message`` is what went wrong (also ``str(error)``); ``partial_text`` holds
+    the answer text that had arrived before the failure (empty when none did),
+    so an interrupted answer is never lost;
     ``partial_reasoning`` likewise the reasoning of a thinking model.
     """
 
@@ -44,7 +45,10 @@ class SpaceConnectionError(QwenSpacesError):
 
 
 class SpaceTimeoutError(QwenSpacesError):
-    """A time limit was hit. ``limit`` is one of connect, read, queue, total."""
+    """A time limit was hit.
+
+    ``limit`` is one of connect, read, queue, total; ``seconds`` its value.
+    """
 
     _WHAT = {
         "connect": "could not connect within {} s",
@@ -64,7 +68,8 @@ class SpaceHTTPError(QwenSpacesError):
     """The Space answered with an HTTP error status.
 
     ``status_code`` is the status, ``body_excerpt`` the start of the body and
-    ``retry_after`` the server's ``Retry-After`` in seconds, if it sent one.
+    ``retry_after`` the server's ``Retry-After`` in seconds, if it sent one;
+    ``url`` the URL that answered so (where known).
     """
 
     def __init__(
@@ -104,7 +109,10 @@ class SpaceNotFoundError(SpaceHTTPError):
 
 
 class QueueFullError(SpaceHTTPError):
-    """The Space's queue is full (HTTP 503); retried automatically up to ``max_retries``."""
+    """The Space's queue is full (HTTP 503); retried automatically up to ``max_retries``.
+
+    ``message`` is what the Space said; ``retry_after`` and ``url`` as on SpaceHTTPError.
+    """
 
     def __init__(self, message: str, *, retry_after: Optional[float] = None, url: str = "") -> None:
         super().__init__(503, message, url=url, retry_after=retry_after)
@@ -153,7 +161,7 @@ class SpaceNotRunningError(QwenSpacesError):
     call's time limits, as a visit wakes it), ``"paused"`` (by its owner) or
     ``"runtime_error"`` (a runtime or build error: its owner must fix it).
     ``status_code`` is the HTTP status of that page and ``retry_after`` the
-    server's ``Retry-After`` in seconds, if it sent one.
+    server's ``Retry-After`` in seconds, if it sent one; ``url`` the URL asked.
     """
 
     STARTING = frozenset({"sleeping", "building"})

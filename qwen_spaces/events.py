@@ -68,6 +68,7 @@ class QueueStatus:
 
     ``rank`` is the number of requests ahead (0 = next), ``eta`` the Space's
     estimate in seconds; either may be None when the Space does not say.
+    ``queue_size`` is the length of the whole queue, if the Space says.
     ``started`` is True once generation has begun.
     """
 
@@ -132,6 +133,10 @@ class SpaceSession:
 class ConversationState:
     """What a conversation needs to continue: its messages and the Space session.
 
+    ``model`` is the canonical model name, ``messages`` the history
+    (OpenAI-style), ``session_hash`` the Space's session and ``synced`` how
+    many of the messages that session already holds (both used only when no
+    ``session`` is given).
     ``session`` (a :class:`SpaceSession`) is reused across turns so that
     Spaces that keep history on the server (the 1M and Qwen3 demos) see one
     session; ``session_hash`` and ``synced`` read it. ``thinking`` is the
@@ -300,6 +305,9 @@ class Reply:
     ``model`` the canonical model name, ``conversation`` the state to continue
     from (it includes this answer). ``id`` is unique to this reply and is the
     ``id`` of :meth:`to_openai` (and of its stream's ``openai_chunks()``).
+    ``created`` is when the reply was made (Unix time), ``timings`` the
+    seconds from the start of the call to ``joined`` (the queue took it),
+    ``started`` (generation began) and ``completed``.
     """
 
     text: str

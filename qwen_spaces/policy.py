@@ -76,7 +76,10 @@ class Timeouts:
 
     @classmethod
     def of(cls, value: TimeoutArg, base: Optional[Timeouts] = None) -> Timeouts:
-        """Timeouts from a Timeouts, a number (every limit capped at it) or None."""
+        """Timeouts from ``value``: a Timeouts, a number (every limit capped at it) or None.
+
+        None and the numbers start from ``base`` (by default the defaults).
+        """
         base = base or cls()
         if value is None:
             return base

@@ -55,7 +55,33 @@ class Client:
     ``$HF_TOKEN``. With ``trust_env`` (the default), proxies come from
     ``$HTTPS_PROXY``/``$NO_PROXY`` and the CA bundle from
     ``$REQUESTS_CA_BUNDLE``, ``$CURL_CA_BUNDLE`` or ``$SSL_CERT_FILE``.
-    ``cert``: a client certificate (mTLS), a PEM path or (cert, key) paths.
+
+    Args:
+        model: A model name or alias of :data:`qwen_spaces.MODELS`; an unknown
+            one is a ValueError naming the known ones.
+        base_url: The Space's http(s) root, for a duplicated Space or a local
+            server (no path: the client adds Gradio's own).
+        hf_token: A Hugging Face token for a private Space, sent as a bearer
+            token to the Space's own host only, never shown in a log or error.
+        proxy: An http(s) proxy URL for every request; it wins over the
+            environment's proxy variables.
+        timeout: Seconds (the whole call's limit, and a cap on the others) or
+            a :class:`Timeouts`; None keeps the defaults (connect 10 s, read 60 s,
+            queue 600 s, total 900 s). ``chat()`` and ``stream()`` take one too.
+        max_retries: How many times a connection error, an HTTP 429/5xx, a full
+            queue or a waking Space is retried, with jittered backoff and
+            ``Retry-After``; only before any answer text. 0 turns retries off.
+        headers: Extra HTTP headers sent with every request to the Space (they
+            may replace the default ``User-Agent``).
+        verify: True verifies TLS against the default CA bundle, False not at
+            all, and a str is the path of the CA bundle to use.
+        max_event_bytes: The largest server-sent event accepted (16 MiB by
+            default); a larger one is a :class:`ProtocolError`, not unbounded
+            memory.
+        cert: A client certificate for mutual TLS: the path of a PEM file
+            holding both, or ``(cert_file, key_file)``.
+        trust_env: Read proxies and the CA bundle from the environment.
+        session: A requests Session of yours, used as it is and never closed.
     """
 
     def __init__(
@@ -158,7 +184,9 @@ class Client:
     ) -> Stream:
         """Start a call and return its Stream of events (TextDelta, Reasoning, QueueStatus).
 
-        Input is checked here, before any network.
+        ``messages``, ``files``, ``conversation``, ``timeout``, ``thinking`` and
+        ``thinking_budget`` are as on :meth:`chat`. Input is checked here,
+        before any network.
         """
         call = self._core.new_call(
             messages,
@@ -181,10 +209,12 @@ class Client:
     ) -> Conversation:
         """A multi-turn conversation: ``send(text) -> Reply``, ``stream(text)``.
 
-        ``state`` resumes a saved one (``Reply.conversation``, or
-        ``conversation.state``), on the same Space session. ``thinking``
-        sets the conversation's thinking mode (a model that has one: it
-        holds for every turn; ``conversation.thinking`` changes it).
+        ``system`` is the system prompt, ``messages`` an earlier history to
+        start from, ``session_hash`` a Space session to continue. ``state``
+        resumes a saved one (``Reply.conversation``, or ``conversation.state``),
+        on the same Space session. ``thinking`` sets the conversation's
+        thinking mode (a model that has one: it holds for every turn;
+        ``conversation.thinking`` changes it).
         """
         return Conversation(
             self,
@@ -277,6 +307,10 @@ class Stream:
     (or ``reply``) for the final Reply, reading the rest of the stream first.
     Breaking off, ``close()``, leaving its ``with`` block or dropping it stops
     the call on the Space and releases the connection.
+
+    Made by ``Client.stream()`` (or a conversation's ``stream()``): ``client`` is
+    that Client, ``call`` the checked call and ``on_end`` what a conversation
+    records when the answer is complete.
     """
 
     def __init__(self, client: Client, call: ChatCall, on_end: Optional[EndHook] = None) -> None:
@@ -346,7 +380,23 @@ class Stream:
 
 
 class Conversation(ConversationCore):
-    """A multi-turn conversation with a Space (see ``Client.conversation``)."""
+    """A multi-turn conversation with a Space (see ``Client.conversation``).
+
+    Made by ``Client.conversation()``, which takes the same arguments (``client`` is
+    that Client).
+
+    Args:
+        client: The Client that sends the turns.
+        system: A system prompt for every turn.
+        messages: An earlier history (a str or OpenAI-style messages) to start from;
+            the Space is sent it with the first turn.
+        session_hash: The Space session to continue (the 1M and Qwen3 Spaces
+            keep the history in it); None starts a new one.
+        state: A saved ``ConversationState`` (``Reply.conversation`` or
+            ``conversation.state``) to resume, instead of the arguments above.
+        thinking: The thinking mode of every turn, on a model that has one
+            (None: as the Space has it); ``conversation.thinking`` changes it.
+    """
 
     def __init__(
         self,
@@ -371,7 +421,12 @@ class Conversation(ConversationCore):
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
     ) -> Reply:
-        """Add a user message (and ``files``, for a model that reads them); return the Reply."""
+        """Add a user message (and ``files``, for a model that reads them); return the Reply.
+
+        ``text`` is the message (a str, or OpenAI-style messages ending with the
+        user's); ``timeout``, ``on_status``, ``progress``, ``thinking`` and
+        ``thinking_budget`` are as on ``chat()``.
+        """
         bars = ChatProgress() if progress else None
         on_upload = bars.upload if bars is not None else None
         call = self._new_call(text, timeout, files, on_upload, thinking, thinking_budget)
@@ -387,6 +442,9 @@ class Conversation(ConversationCore):
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
     ) -> Stream:
-        """Like send(), as a Stream; the turn is recorded when the stream completes."""
+        """Like send(), as a Stream; the turn is recorded when the stream completes.
+
+        ``text``, ``files``, ``timeout``, ``thinking`` and ``thinking_budget`` as on send().
+        """
         call = self._new_call(text, timeout, files, None, thinking, thinking_budget)
         return Stream(self._client, call, on_end=self.commit)

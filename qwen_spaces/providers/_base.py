@@ -216,8 +216,11 @@ class Provider(ProviderBase, ModelsBase):
     ) -> AsyncIterator[Chunk]:
         """Yield the answer in str chunks as they arrive.
 
-        Reasoning (the Qwen3 models' thinking, the 1M demo's status) comes as
-        Reasoning objects, never as answer text. With
+        ``model`` is one of the provider's names (``get_model`` resolves it;
+        empty for the default), ``messages`` OpenAI-style messages, ``proxy``
+        an http(s) proxy URL for the calls. Reasoning (the Qwen3 models'
+        thinking, the 1M demo's status) comes as Reasoning objects, never as
+        answer text. With
         ``return_conversation=True`` the last item is a JsonConversation to
         pass back as ``conversation=`` (the object or its dict) for a
         follow-up, which then sends only the new message. ``media``
@@ -264,8 +267,10 @@ class Provider(ProviderBase, ModelsBase):
     ) -> Iterator[Chunk]:
         """The blocking twin of create_async_generator.
 
-        With ``stream=False`` the answer comes as one chunk (after the
-        reasoning, if the Space sent any).
+        ``model``, ``messages``, ``proxy``, ``return_conversation``,
+        ``conversation`` and the other arguments are as there. With
+        ``stream=False`` the answer comes as one chunk (after the reasoning, if
+        the Space sent any).
         """
         call = cls._prepare(model, messages, conversation, {**kwargs, "stream": stream})
         thinking, budget = call.thinking

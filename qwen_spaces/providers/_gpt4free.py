@@ -102,6 +102,7 @@ def generate_session_hash() -> str:
 class JsonConversation(_ConversationBase):
     """What ``return_conversation=True`` yields last: the Space session to continue.
 
+    ``session_hash`` is the Gradio session that holds the conversation.
     Pass it back as ``conversation=`` (or its ``get_dict()``, which is what
     gpt4free's client hands out as ``response.conversation``). ``thinking`` is
     the session's thinking switch after the turn (Qwen3 only; None elsewhere),

@@ -38,8 +38,9 @@ _STATS_PATH = "/_fake/stats"
 
 
 class RecordedRequest(NamedTuple):
-    """A request the fake received. ``path`` is the target as sent, query string
-    included; header names are in Title-Case; ``json`` is None unless the body was JSON."""
+    """A request the fake received: its ``method`` (GET, POST) and ``path``, the
+    target as sent, query string included; ``headers`` with names in Title-Case;
+    ``json`` is None unless the body was JSON."""
 
     method: str
     path: str

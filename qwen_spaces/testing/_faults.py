@@ -74,6 +74,12 @@ class Fault:
     messages (text updates; the first, full-value one included) that go out
     before a stream fault fires: 0 fires before any text.
 
+    The other fields belong to particular kinds, and the class methods set
+    them: ``kind`` names the fault, ``seconds`` a wait or stall, ``status``,
+    ``body``, ``content_type`` and ``headers`` an HTTP answer, ``message`` a
+    Space's error text and ``size`` a count (the requests ahead in the queue,
+    the bytes of an oversized event, the bytes read before an upload drops).
+
     Build them with the class methods::
 
         FakeSpace(faults=[Fault.queue_full(times=2), Fault.drop_after(updates=3)])

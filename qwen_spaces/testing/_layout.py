@@ -105,6 +105,8 @@ class Chat:
 class RecordedChat(NamedTuple):
     """A run of a chat function as the Space understood it: what reached the model.
 
+    ``session_hash`` is the Gradio session of the run and ``query`` the new
+    message (the prompt) the model got.
     ``turns`` counts the earlier exchanges the Space knew of (sent as history,
     or kept in the session); ``system`` is the system prompt ("" where the
     Space has none). ``model`` is Qwen3's model id or Qwen2.5's size;

@@ -53,8 +53,10 @@ class MockSpace:
     """A Qwen Space played by an HTTP mock: ``layout`` "max" (qwen-2.5-max) or "1m".
 
     ``answer``: the text (or chunks, or a function of (query, turns, system)),
-    streamed ``chunk_size`` characters a message. ``requests`` lists the
-    (method, path) of every request the mock answered.
+    streamed ``chunk_size`` characters a message. ``base_url`` is the URL
+    mocked (by default the model's own Space, where ``Client(model=...)``
+    goes); ``gradio`` the Gradio generation (by default the real Space's).
+    ``requests`` lists the (method, path) of every request the mock answered.
     """
 
     def __init__(

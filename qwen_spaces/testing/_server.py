@@ -55,13 +55,15 @@ class FakeSpace:
     one (a new block on top), for code that must find them by name.
     ``chats`` records what reached each run (the model id, the system prompt,
     the thinking state and budget, the prompt). ``footer``
-    (1M) adds a ``"\n<summary>chunk i/n</summary>"`` block that changes at every
+    (1M) adds a ``"\\n<summary>chunk i/n</summary>"`` block that changes at every
     update, so Gradio sends ``replace`` ops; a callable ``footer(i, n)`` makes
     your own. ``tokens=N`` is the benchmark mode: exactly N diffs of
     ``token_text`` as fast as possible (no delay, every message encoded once,
     one HTTP chunk each); on Max the first full value has an empty answer and
     all N are appends, on 1M the first replaces the placeholder. Streams end
-    by ``max_stream_seconds`` whatever happens.
+    by ``max_stream_seconds`` whatever happens; an idle stream sends Gradio's
+    heartbeat every ``heartbeat_interval`` seconds. ``port`` is the port to
+    listen on, 0 (the default) for a free one (``space.url`` says which).
 
     Example::
 

@@ -220,7 +220,7 @@ def test_notebook_runs_in_a_kernel(
 def test_notebook_runs_with_jupyter_execute_as_the_readme_says(
     env: dict[str, str], qwen3_replica: Replica, tmp_path: Path
 ) -> None:
-    # The README's command, with this venv's jupyter and its own "python3" kernel;
+    # The conversations guide's command, with this venv's jupyter and its own "python3" kernel;
     # the user's Jupyter and IPython directories stay out of it.
     jupyter = Path(sys.executable).parent / "jupyter"
     isolated = {

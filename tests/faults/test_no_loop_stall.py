@@ -61,7 +61,7 @@ def run_child(
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("QWEN_SPACES_LOG", None)
     if cert_file is not None:
-        # The CA bundle variables are read in order (README): the first set wins.
+        # The CA bundle variables are read in order (docs/guides/transports.rst): the first set wins.
         env.pop("REQUESTS_CA_BUNDLE", None)
         env.pop("CURL_CA_BUNDLE", None)
         env["SSL_CERT_FILE"] = cert_file

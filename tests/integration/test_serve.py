@@ -148,15 +148,13 @@ def test_langchain_chat_openai_invoke_and_stream(served: Serve) -> None:
     assert result["stream_pieces"] > 3  # streamed, not one block
 
 
-# --- the README's snippets ---------------------------------------------------------------
+# --- the serve guide's snippets ----------------------------------------------------------
 
 
-def readme_snippets(model: str) -> dict[str, str]:
-    """The Python blocks of the README section "Use it from any OpenAI client" that use
-    ``model``, by first import."""
-    text = (ROOT / "README.rst").read_text(encoding="utf-8")
-    after = text.split("Use it from any OpenAI client\n", 1)[1]
-    section = after.split("\n", 1)[1].split("\n-----", 1)[0]  # past the underline, to the next
+def guide_snippets(model: str) -> dict[str, str]:
+    """The Python blocks of the serve guide (docs/guides/serve.rst, "Use it from any OpenAI
+    client") that use ``model``, by first import."""
+    section = (ROOT / "docs" / "guides" / "serve.rst").read_text(encoding="utf-8")
     blocks = re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", section)
     out = {}
     for block in blocks:
@@ -169,8 +167,8 @@ def readme_snippets(model: str) -> dict[str, str]:
     return out
 
 
-def test_readme_snippets_run_against_the_server(max_g5: Replica, onem_g4: Replica) -> None:
-    snippets = readme_snippets(MAX)
+def test_the_serve_guide_snippets_run_against_the_server(max_g5: Replica, onem_g4: Replica) -> None:
+    snippets = guide_snippets(MAX)
     assert set(snippets) == {"openai", "langchain_openai"}
     python = openai_python()
     with Serve(
@@ -491,8 +489,10 @@ def test_langchain_thinking_off_and_reasoning_effort(served_all: Serve) -> None:
     assert effort["invoke"] == effort["stream"] == q3_answer(QUERY, "qwen3-0.6b", budget=16)
 
 
-def test_readme_qwen3_snippets_print_the_exact_reasoning_and_answers(qwen3_g527: Replica) -> None:
-    snippets = readme_snippets("qwen-3-32b")
+def test_the_serve_guide_qwen3_snippets_print_the_exact_reasoning_and_answers(
+    qwen3_g527: Replica,
+) -> None:
+    snippets = guide_snippets("qwen-3-32b")
     assert set(snippets) == {"openai", "langchain_qwq"}
     model, system, query = "qwen3-32b", fq.DEFAULT_SYSTEM, "What is 2+2?"
     expected = {

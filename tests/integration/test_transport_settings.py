@@ -224,7 +224,7 @@ def test_trust_env_false_reads_no_proxy_and_no_ca_bundle_from_the_environment(
 def test_a_socks_proxy_in_the_environment_is_a_clear_connection_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # requests reads $ALL_PROXY; aiohttp does not (README, Proxies).
+    # requests reads $ALL_PROXY; aiohttp does not (docs/guides/transports.rst).
     monkeypatch.setenv("all_proxy", "socks5://user:hunter2secret@127.0.0.1:1080")
     with pytest.raises(qs.SpaceConnectionError, match="SOCKS") as info:
         chats("sync", "http://space.test", ["hi"])

@@ -1,6 +1,6 @@
 """The server's thinking fields, pure: Qwen's names and reasoning_effort -> the SDK's
 ``thinking=``/``thinking_budget=``, the 400s, the session cache keeping the thinking
-switch, and the documented effort map (``serve --help``, README) being the one used."""
+switch, and the documented effort map (``serve --help``, the serve guide) being the one used."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def test_the_server_serves_all_twelve_models_by_default() -> None:
 
 
 def effort_map_in(text: str) -> dict[str, Optional[int]]:
-    """``name = thinking off`` / ``name N`` pairs of a help text or the README's table."""
+    """``name = thinking off`` / ``name N`` pairs of a help text or the serve guide's table."""
     found: dict[str, Optional[int]] = {}
     for name in EFFORT_BUDGETS:
         budget = re.search(rf"``{name}``\s+([\d,]+) tokens|\b{name} ([\d,]+)\b", text)
@@ -173,7 +173,6 @@ def test_serve_help_documents_the_effort_map_the_server_uses() -> None:
         assert field in text
 
 
-def test_the_readme_documents_the_effort_map_the_server_uses() -> None:
-    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
-    section = readme.split("Use it from any OpenAI client\n", 1)[1].split("\n-----", 1)[0]
-    assert effort_map_in(section) == EFFORT_BUDGETS
+def test_the_serve_guide_documents_the_effort_map_the_server_uses() -> None:
+    guide = (ROOT / "docs" / "guides" / "serve.rst").read_text(encoding="utf-8")
+    assert effort_map_in(guide) == EFFORT_BUDGETS
