@@ -139,8 +139,10 @@ class SessionLostError(QwenSpacesError):
     send the whole conversation again in a new session; this is raised only
     when they cannot, because the conversation was resumed from a bare
     ``session_hash`` and its earlier turns were never known here. ``cause``
-    says what was seen (``"restart"`` or ``"empty session"``). Nothing of the
-    answer is kept: an answer from the empty session would be wrong.
+    says what was seen (``"restart"``: the Space's app_id changed; ``"empty
+    session"``: the Qwen3 page showed its session empty), ``detail`` the same
+    in words for the message. Nothing of the answer is kept: an answer from
+    the empty session would be wrong.
     """
 
     def __init__(self, cause: str, detail: str) -> None:
