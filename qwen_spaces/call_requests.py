@@ -73,6 +73,9 @@ class CallRequests:
         clock: Callable[[], float] = time.monotonic,
         thinking: Optional[bool] = None,
         thinking_budget: Optional[int] = None,
+        known_app_id: Optional[int] = None,
+        on_app_id: Optional[Callable[[int], None]] = None,
+        continues: bool = False,
     ) -> None:
         self.spec = spec
         self.base_url = base_url
@@ -115,8 +118,13 @@ class CallRequests:
         # kept across attempts, so a retry does not repeat them.
         self._done: dict[str, Any] = {}
         self.touched_session = False  # something was sent that may change the Space's session
-        # The Space's app_id, learnt from /config or /app_id during this call.
+        # The Space's app_id, learnt from /config or /app_id during this call;
+        # the client's last one, which a call that asks nothing stamps on its session.
         self.app_id: Optional[int] = None
+        self._known_app_id = known_app_id
+        self._app_id_seen = on_app_id
+        # A turn of a conversation (the session will take follow-ups).
+        self._continues = continues
         self._pending_cancel: Optional[Request] = None  # a job to stop before going on
         self._cancelling = False
         self.timings: dict[str, float] = {}
@@ -127,10 +135,7 @@ class CallRequests:
         adapter = self.spec.adapter
         if self.endpoints is None:
             first: Plan = (Stage(Step.CONFIG),)  # its answer holds the app_id too
-        elif adapter.keeps_history and not adapter.shows_session and self.app_id is None:
-            # Where the Space's outputs never show what its session holds, a
-            # restart is seen only in its app_id: asked before the turn, so a
-            # session that is gone is never sent a follow-up alone.
+        elif self._asks_app_id():
             first = (Stage(Step.APP_ID),)
         else:
             first = ()
@@ -138,6 +143,22 @@ class CallRequests:
         if adapter.shows_session and self.input.session.continued:
             attempt.check_first = self._check_held_turns
         return attempt
+
+    def _asks_app_id(self) -> bool:
+        """Whether this try begins with ``GET /app_id``.
+
+        Where the Space's outputs never show what its session holds, a restart
+        is seen only in its app_id: asked before a follow-up, so a session that
+        is gone is never sent the new message alone; and before the first turn
+        of a conversation (or one with documents) when the client knows none,
+        so that its follow-ups have one to compare with.
+        """
+        adapter = self.spec.adapter
+        if not adapter.keeps_history or adapter.shows_session or self.app_id is not None:
+            return False
+        if self.input.session.continued:
+            return True
+        return (self._continues and self._known_app_id is None) or bool(self.files)
 
     def _in_fresh_session(self) -> CallInput:
         """The call's input moved to a new Space session, with the thinking switch kept.
@@ -162,6 +183,8 @@ class CallRequests:
             log.debug("the Space gave no usable app_id: a restart cannot be seen")
             return
         self.app_id = app_id
+        if self._app_id_seen is not None:
+            self._app_id_seen(app_id)
         session = self.input.session
         if session.continued and session.app_id is not None and session.app_id != app_id:
             self._session_lost(SessionLostError("restart", "the Space restarted"))
@@ -175,10 +198,12 @@ class CallRequests:
             raise SessionLostError("empty session", "the Space's session was empty")
 
     def _session_lost(self, lost: SessionLostError) -> None:
-        """Go on in a fresh session with the whole history; raise ``lost`` when there is none."""
+        """Go on in a fresh session with the whole history; raise when it cannot be rebuilt."""
         session = self.input.session
         if session.unseen:
             raise lost
+        if session.documents:
+            raise SessionLostError(lost.cause, lost.detail, "documents")
         log.info(
             "%s: the Space no longer holds this conversation's session (%s): sending its "
             "%d earlier messages again in a new session",

@@ -103,6 +103,8 @@ class ClientCore:
         # a client does no I/O at all.
         self._cache_read = False
         self._endpoints_cached = False  # self.endpoints came from the disk cache
+        # The Space's app_id as last seen (changes when it restarts).
+        self.app_id: Optional[int] = None
 
     @property
     def model(self) -> str:
@@ -185,6 +187,9 @@ class ClientCore:
             on_upload=on_upload,
             thinking=thinking,
             thinking_budget=units,
+            known_app_id=self.app_id,
+            on_app_id=self._remember_app_id,
+            continues=conversation is not None,
         )
 
     def _thinking_units(self, thinking: Optional[bool], budget: Optional[int]) -> Optional[int]:
@@ -218,6 +223,9 @@ class ClientCore:
 
         self.endpoints, self._endpoints_cached = endpoints, False
         discovery_cache.store(self.base_url, self.spec.key, endpoints)
+
+    def _remember_app_id(self, app_id: int) -> None:
+        self.app_id = app_id
 
     def describe(self, cls: str) -> str:
         return f"{cls}(model={self.spec.model!r}, base_url={self.base_url!r})"

@@ -132,28 +132,39 @@ class ProtocolError(QwenSpacesError):
 
 
 class SessionLostError(QwenSpacesError):
-    """The Space no longer holds the conversation's session, and its turns are not here to resend.
+    """The Space no longer holds the conversation's session, and it cannot be rebuilt here.
 
     Spaces that keep the history in their session (the 1M and Qwen3 demos)
     lose it when they restart or evict the session. The clients notice and
     send the whole conversation again in a new session; this is raised only
-    when they cannot, because the conversation was resumed from a bare
-    ``session_hash`` and its earlier turns were never known here. ``cause``
-    says what was seen (``"restart"``: the Space's app_id changed; ``"empty
-    session"``: the Qwen3 page showed its session empty), ``detail`` the same
-    in words for the message. Nothing of the answer is kept: an answer from
-    the empty session would be wrong.
+    when they cannot: the conversation was resumed from a bare
+    ``session_hash`` (its earlier turns were never known here), or its
+    session held documents sent with earlier turns (they are not kept here).
+    ``cause`` says what was seen (``"restart"``: the Space's app_id changed;
+    ``"empty session"``: the Qwen3 page showed its session empty), ``detail``
+    the same in words, ``missing`` what could not be sent again. Nothing of
+    the answer is kept: an answer from the empty session would be wrong.
     """
 
-    def __init__(self, cause: str, detail: str) -> None:
+    def __init__(self, cause: str, detail: str, missing: str = "turns") -> None:
+        if missing == "documents":
+            lost = (
+                "and it held the documents sent with earlier turns, which are not kept "
+                "here: start a new conversation and send them again (files=)"
+            )
+        else:
+            lost = (
+                "and its earlier turns are not known here to send again: it was resumed "
+                "from a bare session_hash. Start a new conversation, or resume with the "
+                "messages too (ConversationState.resumed(model, session_hash, messages), "
+                "or a state saved with to_dict())"
+            )
         super().__init__(
-            f"the Space no longer holds this conversation's session ({detail}), and its "
-            "earlier turns are not known here to send again: it was resumed from a bare "
-            "session_hash. Start a new conversation, or resume with the messages too "
-            "(ConversationState.resumed(model, session_hash, messages), or a state saved "
-            "with to_dict())"
+            f"the Space no longer holds this conversation's session ({detail}), {lost}"
         )
         self.cause = cause
+        self.detail = detail
+        self.missing = missing
 
 
 class SpaceNotRunningError(QwenSpacesError):

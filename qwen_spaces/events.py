@@ -93,8 +93,9 @@ class SpaceSession:
     last took a turn: Gradio draws a new one at each start, so a different
     one means the Space restarted and the session is gone. ``unseen`` marks a
     session resumed from a bare hash: it holds turns this side never saw, so
-    they cannot be sent again if the session is lost. A value: every change
-    makes a new one.
+    they cannot be sent again if the session is lost; so does ``documents``
+    (files sent with earlier turns, which are not kept on this side). A
+    value: every change makes a new one.
     """
 
     hash: str
@@ -102,6 +103,7 @@ class SpaceSession:
     thinking: Optional[bool] = None
     app_id: Optional[int] = None
     unseen: bool = False
+    documents: bool = False  # it holds files sent with earlier turns (not kept here)
 
     @classmethod
     def fresh(cls) -> SpaceSession:
@@ -254,6 +256,8 @@ class ConversationState:
             data["app_id"] = self.session.app_id
         if self.session.unseen:
             data["unseen"] = True
+        if self.session.documents:
+            data["documents"] = True
         if self.thinking is not None:
             data["thinking"] = self.thinking
         return data
@@ -282,15 +286,19 @@ class ConversationState:
             if flag is not None and not isinstance(flag, bool):
                 raise ValueError(f"{key!r} must be true, false or absent")
             flags.append(flag)
-        app_id, unseen = data.get("app_id"), data.get("unseen", False)
+        app_id = data.get("app_id")
         if app_id is not None and (isinstance(app_id, bool) or not isinstance(app_id, int)):
             raise ValueError("'app_id' must be an int or absent")
-        if not isinstance(unseen, bool):
-            raise ValueError("'unseen' must be true, false or absent")
+        marks = []
+        for key in ("unseen", "documents"):
+            mark = data.get(key, False)
+            if not isinstance(mark, bool):
+                raise ValueError(f"{key!r} must be true, false or absent")
+            marks.append(mark)
         return cls(
             model,
             messages=[{"role": m["role"], "content": m["content"]} for m in messages],
-            session=SpaceSession(session_hash, synced, flags[0], app_id, unseen),
+            session=SpaceSession(session_hash, synced, flags[0], app_id, *marks),
             thinking=flags[1],
         )
 

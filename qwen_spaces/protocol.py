@@ -372,8 +372,12 @@ class ChatCall(CallRequests):
         adapter = self.spec.adapter
         messages = [*self.messages, {"role": "assistant", "content": text}]
         session = adapter.session_after(self.input, self._done, len(messages))
-        if self.app_id is not None:
-            session = replace(session, app_id=self.app_id)
+        app_id = self.app_id if self.app_id is not None else self._known_app_id
+        session = replace(
+            session,
+            app_id=app_id if app_id is not None else session.app_id,
+            documents=session.documents or bool(self.files),
+        )
         state = ConversationState(
             self.spec.model,
             messages=messages,

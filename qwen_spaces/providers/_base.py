@@ -167,6 +167,14 @@ class Provider(ProviderBase, ModelsBase):
             state.session = dataclasses.replace(state.session, thinking=held.thinking)
         return _Call(sdk_model, full[last:], state, thinking, files, streaming)
 
+    @staticmethod
+    def _state(call: _Call, return_conversation: bool) -> Optional[ConversationState]:
+        # A first turn whose conversation is handed back runs as a conversation's
+        # turn: the client then notes what it needs to notice a lost session later.
+        if call.state is None and return_conversation:
+            return ConversationState(call.model)
+        return call.state
+
     @classmethod
     def _client_options(cls, proxy: Optional[str], kwargs: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = {"base_url": cls.url, "proxy": proxy}
@@ -239,7 +247,7 @@ class Provider(ProviderBase, ModelsBase):
         async with AsyncClient(model=call.model, **options) as client:
             stream = client.stream(
                 call.sent,
-                conversation=call.state,
+                conversation=cls._state(call, return_conversation),
                 files=call.files,
                 thinking=call.thinking.thinking,
                 thinking_budget=call.thinking.budget_tokens,
@@ -278,7 +286,7 @@ class Provider(ProviderBase, ModelsBase):
             if stream:
                 with client.stream(
                     call.sent,
-                    conversation=call.state,
+                    conversation=cls._state(call, return_conversation),
                     files=call.files,
                     thinking=thinking,
                     thinking_budget=budget,
@@ -291,7 +299,7 @@ class Provider(ProviderBase, ModelsBase):
             else:
                 reply = client.chat(
                     call.sent,
-                    conversation=call.state,
+                    conversation=cls._state(call, return_conversation),
                     files=call.files,
                     thinking=thinking,
                     thinking_budget=budget,

@@ -185,3 +185,37 @@ def test_the_state_saves_its_app_id_and_a_bare_hash() -> None:
         ConversationState.from_dict({**data, "app_id": "7"})
     fresh = ConversationState("qwen-2.5-1m")
     assert "unseen" not in fresh.to_dict() and not fresh.session.continued
+
+
+def test_a_1m_session_with_documents_is_session_lost_after_a_restart(tmp_path: Any) -> None:
+    doc = tmp_path / "notes.txt"
+    doc.write_text("the notes")
+    with space("1m") as fake, qs.Client(model=MODEL["1m"], base_url=fake.url) as client:
+        conversation = client.conversation()
+        conversation.send("read it", files=[str(doc)])
+        assert conversation.state.to_dict()["documents"] is True
+        fake.restart()
+        with pytest.raises(qs.SessionLostError, match="files=") as caught:
+            conversation.send("and then?")
+    assert caught.value.missing == "documents" and caught.value.cause == "restart"
+
+
+def test_when_the_1m_client_asks_the_app_id() -> None:
+    with space("1m") as fake:
+        with qs.Client(model=MODEL["1m"], base_url=fake.url) as client:
+            client.chat("warm-up")  # reads /config, stores the ids in the discovery cache
+            client.chat("a one-shot call")  # knows the app_id: asks nothing
+            assert paths(fake, "/app_id") == []
+        # A new client (a new process) takes the ids from the cache: a one-shot
+        # call asks nothing; the first turn of a conversation asks once, so
+        # that a restart before its follow-up is seen.
+        with qs.Client(model=MODEL["1m"], base_url=fake.url) as client:
+            client.chat("one-shot")
+            assert paths(fake, "/app_id") == [] and paths(fake, "/config") == ["/config"]
+        with qs.Client(model=MODEL["1m"], base_url=fake.url) as client:
+            conversation = client.conversation()
+            conversation.send("one")
+            assert len(paths(fake, "/app_id")) == 1
+            fake.restart()
+            reply = conversation.send("two")
+        assert "one" in fake.chats[-1].query and reply.text.endswith("two")
