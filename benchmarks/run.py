@@ -916,6 +916,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     body += upload_lines
     targets += upload_targets
 
+    # 11. What noticing a lost session costs a follow-up (issue 23).
+    from benchmarks.followup import section as followup_section  # it imports this module
+
+    log("follow-ups")
+    followup_lines, followup_targets = followup_section(plan.quick, log)
+    body += followup_lines
+    targets += followup_targets
+
     elapsed = time.monotonic() - started
     head = [
         "# qwen_spaces benchmarks",
@@ -926,7 +934,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "",
         *table(["machine", ""], machine()),
         *table(["package", "version"], versions()),
-        "## Targets (issues 4, 11, 12, 13, 18 and 19)",
+        "## Targets (issues 4, 11, 12, 13, 18, 19 and 23)",
         "",
         *table(["target", "measured", "limit", "result"], targets),
     ]

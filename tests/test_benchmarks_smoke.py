@@ -69,6 +69,10 @@ TARGETS = [
     "MB upload, sync: peak RSS growth",
     "MB upload, async: throughput",
     "MB upload, async: peak RSS growth",
+    "1m follow-up, sync: the lost-session check adds",
+    "1m follow-up, async: the lost-session check adds",
+    "qwen3 follow-up, sync: the lost-session check adds",
+    "qwen3 follow-up, async: the lost-session check adds",
 ]
 
 # Rows of the latency section that must hold a figure (not "n/a: why"), and
@@ -177,6 +181,12 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
     ):
         found = rows(uploads, label)
         assert found and re.match(r"\d+ \[", found[0].split("|")[2].strip()), found
+    followups = section(report, "## What noticing a lost session costs")
+    for layout in ("1m", "qwen3"):
+        found = rows(followups, layout)
+        assert len(found) == 4, found
+        for row in found:
+            assert re.match(r"[\d,]+\.\d+ \[", row.split("|")[3].strip()), row
     served = section(report, "## OpenAI-compatible server")
     for label in ("`AsyncClient` direct", "through `qwen-spaces serve`"):
         found = rows(served, label)
