@@ -287,6 +287,10 @@ class _Server:
             conversation = self.sessions.take(chat.model, chat.messages)
             if conversation is not None:
                 messages = chat.messages[-1:]
+            else:
+                # Every answer may be continued: run it as a conversation's first
+                # turn, so the client notes what it needs to see a restart later.
+                conversation = ConversationState(chat.model)
             try:
                 files = list(chat.files) or None
                 stream = client.stream(

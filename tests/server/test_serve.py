@@ -662,3 +662,40 @@ def test_base_url_and_model_from_the_environment_serve_one_model() -> None:
             )[0]
             == 404
         )
+
+
+@pytest.mark.parametrize("layout, model", [("1m", ONEM), ("qwen3", "qwen-3-8b")])
+def test_a_conversation_through_serve_survives_a_space_restart(layout: str, model: str) -> None:
+    # The OpenAI client resends the whole history; serve continues the Space's
+    # session with the new message alone. After a restart, the Space's session
+    # is empty: the history must go again, in a new session.
+    extra: dict[str, Any] = {"reasoning": "hm"} if layout == "qwen3" else {}
+    with (
+        FakeSpace(layout=layout, **extra) as fake,
+        Serve("--api-key", KEY, *space_args([(model, fake.url)])) as serve,
+    ):
+        history: list[dict[str, Any]] = []
+        answers = []
+        for i, text in enumerate(("one", "two", "three")):
+            if i == 2:
+                fake.restart()
+            history.append(user(text))
+            status, body = request_json(
+                serve,
+                "POST",
+                "/v1/chat/completions",
+                {"model": model, "messages": history, "enable_thinking": False}
+                if layout == "qwen3"
+                else {"model": model, "messages": history},
+            )
+            assert status == 200, body
+            answers.append(body["choices"][0]["message"]["content"])
+            history.append({"role": "assistant", "content": answers[-1]})
+        chats = list(fake.chats)
+    assert answers[:2] == [echo("one"), echo("two", 1)]
+    # The last run saw the whole conversation, flattened, in a new session.
+    assert chats[-1].query == flatten([*history[:4], user("three")])
+    assert chats[-1].session_hash != chats[0].session_hash
+    assert answers[2] == echo(chats[-1].query)
+    if layout == "qwen3":
+        assert chats[-1].thinking is False
