@@ -19,7 +19,6 @@ from .errors import (
 )
 from .gradio import is_retryable_status
 from .plan import Request, Step
-from .space_url import check_base_url
 from .transport import TransportError
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "TimeoutArg",
     "Timeouts",
     "cached_ids_refused",
-    "check_base_url",
     "check_proxy_url",
     "check_token",
     "redact",

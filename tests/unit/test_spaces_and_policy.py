@@ -12,7 +12,8 @@ from qwen_spaces.errors import (
     SpaceHTTPError,
     SpaceTimeoutError,
 )
-from qwen_spaces.policy import RetryPolicy, Timeouts, check_base_url, redact
+from qwen_spaces.policy import RetryPolicy, Timeouts, redact
+from qwen_spaces.space_url import check_base_url
 from qwen_spaces.spaces import QWEN_1M, QWEN_MAX, resolve_endpoints, resolve_model
 
 
