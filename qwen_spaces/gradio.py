@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import json.scanner
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -40,8 +41,11 @@ __all__ = [
 
 log = logging.getLogger("qwen_spaces")
 
-# The scanner that json.loads ends in (``scan_once(text, 0) -> (value, end)``).
-_scan_once = json.scanner.make_scanner(json.JSONDecoder())
+# The scanner that json.loads ends in (``scan_once(text, 0) -> (value, end)``);
+# typeshed types make_scanner's argument as a scanner, not the decoder it takes.
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
 
 
 def _json_loads(text: str | bytes) -> Any:
