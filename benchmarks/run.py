@@ -71,6 +71,9 @@ class Plan:
     import_runs: int
     worker_timeout: float
     sse_args: list[str] = field(default_factory=list)
+    # Independent runs of the CPU-per-message measurements (each: ``runs`` rounds
+    # x ``repeat`` streams); the ratios are reported as median [min-max] of them.
+    cpu_runs: int = 3
 
     @classmethod
     def of(cls, quick: bool) -> Plan:
@@ -91,6 +94,7 @@ class Plan:
                 import_runs=2,
                 worker_timeout=60,
                 sse_args=["--quick"],
+                cpu_runs=2,
             )
         return cls(
             quick=False,
@@ -275,6 +279,17 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
 
 def fmt_ratio(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
+
+
+def fmt_spread(values: Sequence[Optional[float]]) -> str:
+    """Ratios of independent runs: median [min-max] (n/a if any run gave none)."""
+    if not values or any(v is None for v in values):
+        return "n/a"
+    known = [v for v in values if v is not None]
+    if len(known) == 1:
+        return fmt_ratio(known[0])
+    lo, hi = min(known), max(known)
+    return f"{statistics.median(known):.2f}x [{lo:.2f}-{hi:.2f}x, {len(known)} runs]"
 
 
 def verdict(ok: Optional[bool]) -> str:
@@ -542,6 +557,104 @@ def machine() -> list[tuple[str, str]]:
     ]
 
 
+def cpu_runs(
+    plan: Plan, server: Server, first: dict[str, Result], pairs: Sequence[tuple[str, str]]
+) -> list[dict[str, Result]]:
+    """``plan.cpu_runs`` independent measurements of the contenders of ``pairs`` (contender,
+    floor): ``first`` (already measured), then each further one anew, alternating, no memory.
+    """
+    names = list(dict.fromkeys(name for pair in pairs for name in pair))
+    runs = [first]
+    for i in range(1, plan.cpu_runs):
+        log(f"  CPU per message, run {i + 1}/{plan.cpu_runs}")
+        runs.append(measure(plan, server, names, plan.runs, 0))
+    return runs
+
+
+def run_ratios(
+    runs: Sequence[dict[str, Result]], contender: str, floor: str
+) -> list[Optional[float]]:
+    """The contender's CPU/msg ratio to its floor (medians) in each run."""
+    return [
+        ratio(
+            r[contender].cpu_per_msg.median if r[contender].ok else None,
+            r[floor].cpu_per_msg.median if r[floor].ok else None,
+        )
+        for r in runs
+    ]
+
+
+def spread_target(
+    runs: Sequence[dict[str, Result]],
+    contender: str,
+    floor: str,
+    n: int,
+    ref: Optional[str],
+    limit: float,
+) -> tuple[str, Optional[bool]]:
+    """(measured, ok) of a CPU ratio target over runs: every delta and the exact text in
+    every run, and the median of the runs' ratios within ``limit``."""
+    if not all(r[contender].ok for r in runs):
+        return "did not run", False  # it did not run: that fails the target
+    ratios = run_ratios(runs, contender, floor)
+    complete = all(
+        bool(r[contender].deltas)
+        and min(r[contender].deltas) >= n
+        and exact(r[contender], ref) is True
+        for r in runs
+    )
+    measured = fmt_spread(ratios) + ("" if complete else " (deltas or text wrong)")
+    if any(x is None for x in ratios):
+        return measured, None
+    known = [x for x in ratios if x is not None]
+    return measured, statistics.median(known) <= limit and complete
+
+
+def max_section(plan: Plan) -> tuple[list[str], list[list[str]]]:
+    """Streaming on the Max layout: the table, and the CPU-per-message targets over
+    ``plan.cpu_runs`` runs (``python -m benchmarks.run --only cpu`` runs this alone)."""
+    n = plan.main_n
+    log(f"streaming, Max layout, N={n}")
+    contenders = ["floor_sync", "floor_async", "qs_sync", "qs_async", "gradio_client"]
+    pairs = (("qs_sync", "floor_sync"), ("qs_async", "floor_async"))
+    with Server("max", n) as server:
+        main_results = measure(plan, server, contenders, plan.runs, plan.mem_runs)
+        runs = cpu_runs(plan, server, main_results, pairs)
+    lines, ref = stream_table(main_results, n)
+    per_run = "; ".join(
+        f"{c.replace('qs_', '')} " + " / ".join(fmt_ratio(x) for x in run_ratios(runs, c, f))
+        for c, f in pairs
+    )
+    body = [
+        f"## Streaming, Max layout: {n:,} append diffs a stream",
+        "",
+        f"Median [min-max] of {plan.runs} runs x {plan.repeat} streams, each run a fresh "
+        "process with one warm-up stream first; memory from "
+        f"{plan.mem_runs} separate fresh process(es) (peak RSS growth over one cold stream; "
+        "tracemalloc peak over one more). CPU is the process's CPU time (all threads) "
+        "around the stream, divided by N.",
+        "",
+        *lines,
+        f"CPU per message to the floor in {len(runs)} independent runs (the table's first, "
+        f"then the floors and clients measured again, {plan.runs} x {plan.repeat} streams "
+        f"each): {per_run}. The targets take the median of the runs.",
+        "",
+    ]
+    targets = []
+    for (contender, floor), limit in zip(pairs, (SYNC_LIMIT, ASYNC_LIMIT), strict=True):
+        measured, ok = spread_target(runs, contender, floor, n, ref, limit)
+        side = contender.replace("qs_", "")
+        targets.append(
+            [
+                f"{side} CPU/msg vs {side} floor, every delta delivered, exact text (N={n:,})",
+                measured,
+                f"≤ {limit}x",
+                verdict(ok),
+            ]
+        )
+    return body, targets
+
+
 # --- the report -----------------------------------------------------------------------------
 
 
@@ -557,17 +670,34 @@ def main(argv: Optional[list[str]] = None) -> int:
         type=Path,
         default=None,
         help="where to write the Markdown report (default: benchmarks/RESULTS.md; "
-        "a temporary file with --quick)",
+        "a temporary file with --quick or --only)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("cpu",),
+        default=None,
+        help="cpu: only the Max layout's streaming section (CPU per message, sync and async)",
+    )
+    parser.add_argument(
+        "--cpu-runs",
+        type=int,
+        default=None,
+        help="independent runs of the CPU-per-message measurements, given as median "
+        "[min-max] (default: 3; 2 with --quick)",
     )
     args = parser.parse_args(argv)
+    if args.cpu_runs is not None and args.cpu_runs < 1:
+        parser.error("--cpu-runs must be at least 1")
     # Every contender starts from /config, as the figures say, and the user's
     # discovery cache is left alone (the latency section gives its cold
     # processes caches of their own).
     os.environ["QWEN_SPACES_CACHE"] = "off"
     plan = Plan.of(args.quick)
+    if args.cpu_runs is not None:
+        plan.cpu_runs = args.cpu_runs
     out: Path = args.out or (
         Path(tempfile.mkstemp(prefix="qs-bench-", suffix=".md")[1])
-        if args.quick
+        if args.quick or args.only
         else ROOT / "benchmarks" / "RESULTS.md"
     )
     started = time.monotonic()
@@ -577,47 +707,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     def target(name: str, measured: str, limit: str, ok: Optional[bool]) -> None:
         targets.append([name, measured, limit, verdict(ok)])
 
-    # 1. Side by side, Max layout.
-    n = plan.main_n
-    log(f"streaming, Max layout, N={n}")
-    contenders = ["floor_sync", "floor_async", "qs_sync", "qs_async", "gradio_client"]
-    with Server("max", n) as server:
-        main_results = measure(plan, server, contenders, plan.runs, plan.mem_runs)
-    lines, ref = stream_table(main_results, n)
-    body += [
-        f"## Streaming, Max layout: {n:,} append diffs a stream",
-        "",
-        f"Median [min-max] of {plan.runs} runs x {plan.repeat} streams, each run a fresh "
-        "process with one warm-up stream first; memory from "
-        f"{plan.mem_runs} separate fresh process(es) (peak RSS growth over one cold stream; "
-        "tracemalloc peak over one more). CPU is the process's CPU time (all threads) "
-        "around the stream, divided by N.",
-        "",
-        *lines,
-    ]
-    for contender, floor, limit in (
-        ("qs_sync", "floor_sync", SYNC_LIMIT),
-        ("qs_async", "floor_async", ASYNC_LIMIT),
-    ):
-        result, base = main_results[contender], main_results[floor]
-        x = ratio(
-            result.cpu_per_msg.median if result.ok else None,
-            base.cpu_per_msg.median if base.ok else None,
-        )
-        complete = bool(result.deltas) and min(result.deltas) >= n and exact(result, ref) is True
-        side = "sync" if contender == "qs_sync" else "async"
-        if not result.ok:
-            ok: Optional[bool] = False  # it did not run: that fails the target
-        else:
-            ok = None if x is None else (x <= limit and complete)
-        target(
-            f"{side} CPU/msg vs {side} floor, every delta delivered, exact text (N={n:,})",
-            (f"{fmt_ratio(x)}" + ("" if complete else " (deltas or text wrong)"))
-            if result.ok
-            else "did not run",
-            f"≤ {limit}x",
-            ok,
-        )
+    # 1. Side by side, Max layout (CPU per message: plan.cpu_runs independent runs).
+    max_lines, max_targets = max_section(plan)
+    body += max_lines
+    targets += max_targets
+    if args.only == "cpu":
+        return finish(plan, out, started, targets, body, "cpu")
 
     # 2. The 1M layout: replace ops with a growing footer.
     n1 = plan.onem_n
@@ -886,10 +981,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     # 7. Latency to the first token behind a 50 ms round trip (benchmarks/latency.py).
     from benchmarks import latency
 
-    lines, rows = latency.section(plan.quick, log)
-    body += lines
-    for name, measured, limit, ok in rows:
-        target(name, measured, limit, ok)
+    latency_lines, latency_rows = latency.section(plan.quick, log)
+    body += latency_lines
+    for name, measured, limit, passed in latency_rows:
+        target(name, measured, limit, passed)
 
     # 8. The SSE decoders.
     log("SSE decoders")
@@ -924,11 +1019,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     body += followup_lines
     targets += followup_targets
 
+    return finish(plan, out, started, targets, body)
+
+
+def finish(
+    plan: Plan, out: Path, started: float, targets: list[list[str]], body: list[str], only: str = ""
+) -> int:
+    """Write the report (head, targets, then the sections' body) to ``out``."""
     elapsed = time.monotonic() - started
+    flags = (" --quick" if plan.quick else "") + (f" --only {only}" if only else "")
     head = [
         "# qwen_spaces benchmarks",
         "",
-        f"`python -m benchmarks.run{' --quick' if plan.quick else ''}`, "
+        f"`python -m benchmarks.run{flags}`, "
         f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, {elapsed:.0f} s"
         + (" — **quick mode: tiny sizes, too noisy to judge the targets**" if plan.quick else ""),
         "",

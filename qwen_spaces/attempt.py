@@ -21,6 +21,10 @@ __all__ = ["Attempt"]
 
 log = logging.getLogger("qwen_spaces")
 
+# Read for every message, so module globals: on Python 3.11 ``Msg.OUTPUT`` goes
+# through EnumType.__getattr__'s hook, about ten times the cost of a global.
+_OUTPUT, _QUEUED = Msg.OUTPUT, Phase.QUEUED
+
 
 class Attempt:
     """One try: the plan it runs, its phase, and the state of its current stage.
@@ -30,7 +34,9 @@ class Attempt:
     only); ``queue_at`` is when the queue limit ends (None once the Space
     started); ``failure`` is what the stream brought, for ``end_of_stream``;
     ``check_first`` sees the chatbot's first value before it is read (it may
-    raise: the session behind it is gone).
+    raise: the session behind it is gone). ``finished``: no more events will
+    come, stop reading the stream (the phase is in ``FINISHED``; kept by
+    ``move``, as it is read at every chunk).
     """
 
     __slots__ = (
@@ -38,6 +44,7 @@ class Attempt:
         "decoder",
         "event_id",
         "failure",
+        "finished",
         "max_event_bytes",
         "phase",
         "plan",
@@ -53,6 +60,7 @@ class Attempt:
         self.plan = plan
         self.position = 0
         self.phase = Phase.READY
+        self.finished = False
         self.max_event_bytes = max_event_bytes
         self.decoder = SSEDecoder(max_event_bytes)
         self.event_id: Optional[str] = None
@@ -68,16 +76,12 @@ class Attempt:
     def stage(self) -> Stage:
         return self.plan[self.position]
 
-    @property
-    def finished(self) -> bool:
-        """No more events will come: stop reading the stream."""
-        return self.phase in FINISHED
-
     def move(self, to: Phase) -> None:
         """Go to phase ``to``: only along ``plan.TRANSITIONS``."""
         if to not in TRANSITIONS[self.phase]:
             raise AssertionError(f"a call cannot go from {self.phase.value} to {to.value}")
         self.phase = to
+        self.finished = to in FINISHED
 
     def next_stage(self) -> None:
         """The current stage is done: on to the next one, or the end of the plan."""
@@ -94,12 +98,11 @@ class Attempt:
         ``end_of_stream``).
         """
         own = self.event_id
-        chat = self.stage.fn == CHAT
         tracker = self.tracker
         for payload in self.decoder.feed(chunk):
             kind, value = read_message(payload, own)
-            if kind is Msg.OUTPUT:
-                if self.phase is Phase.QUEUED:
+            if kind is _OUTPUT:
+                if self.phase is _QUEUED:
                     on_start()
                 if tracker is None:
                     continue  # a side function's intermediate outputs
@@ -113,7 +116,7 @@ class Attempt:
             elif kind is Msg.STATUS:
                 if value.started:
                     on_start()
-                if chat or not value.started:
+                if not value.started or self.stage.fn == CHAT:
                     out.append(value)
             elif kind is Msg.COMPLETED:
                 if tracker is not None:

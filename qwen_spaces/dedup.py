@@ -207,35 +207,22 @@ class AnswerTracker:
         plain = self._plain
         chunks = self._chunks
         for i, op in enumerate(ops):
-            if (
-                self._in_sync
-                and type(op) is list
-                and len(op) == 3
-                and op[0] == "append"
-                and op[1] == path
-                and type(op[2]) is str
-                and (plain is None or plain(op[2]))
-            ):
-                piece = op[2]
-                if piece:
-                    chunks.append(piece)
-                    self._stale = True
-                    out.append(TextDelta(piece))
-                continue
-            if (
-                type(op) is list
-                and len(op) == 3
-                and op[0] == "append"
-                and op[1] == self._reasoning_path
-                and type(op[2]) is str
-                and self._reasoning_path is not None
-            ):
-                # Reasoning streams apart: applied as it comes, its piece is the delta.
-                apply_edit(self.value, op[1], "append", op[2])
-                if op[2]:
-                    self._reasoning_chunks.append(op[2])
-                    out.append(Reasoning(op[2]))
-                continue
+            if type(op) is list and len(op) == 3:
+                action, where, piece = op  # unpacked once: this runs for every message
+                if action == "append" and type(piece) is str:
+                    if self._in_sync and where == path and (plain is None or plain(piece)):
+                        if piece:
+                            chunks.append(piece)
+                            self._stale = True
+                            out.append(TextDelta(piece))
+                        continue
+                    if where == self._reasoning_path and self._reasoning_path is not None:
+                        # Reasoning streams apart: applied as it comes, its piece is the delta.
+                        apply_edit(self.value, where, "append", piece)
+                        if piece:
+                            self._reasoning_chunks.append(piece)
+                            out.append(Reasoning(piece))
+                        continue
             # Anything else: bring the value up to date, apply the rest, reread.
             if self._stale and path is not None:
                 _set(self.value, path, self.text)

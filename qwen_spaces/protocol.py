@@ -67,6 +67,8 @@ __all__ = ["CANCEL_TIMEOUT", "ChatCall", "Request", "Step"]
 
 log = logging.getLogger("qwen_spaces")
 
+_COMPLETED = Phase.COMPLETED  # read at every chunk: a global is cheaper (see attempt.py)
+
 # After the answer, Gradio sends close_stream and ends the body; reading to that
 # end lets the connection go back to the pool. Bounded, so a Space that keeps
 # the stream open costs at most this long (then the connection is closed).
@@ -202,15 +204,16 @@ class ChatCall(CallRequests):
         attempt = self._attempt
         if attempt.finished:
             return out
-        deadline = self._deadline
-        if self._clock() >= deadline.at:
-            raise deadline.error(self.partial_text)
+        # The limit that ends the call next (``_deadline``), without building it per chunk.
+        now, queue_at = self._clock(), attempt.queue_at
+        if now >= self._total_at or (queue_at is not None and now >= queue_at):
+            raise self._deadline.error(self.partial_text)
         try:
             attempt.read(chunk, out, self._start)
         except QwenSpacesError as failure:
             attempt.failure = self._shown_failure(failure)
             attempt.move(Phase.FAILED)
-        if attempt.phase is Phase.COMPLETED and attempt.stage.fn == CHAT:
+        if attempt.phase is _COMPLETED and attempt.stage.fn == CHAT:
             self.timings["completed"] = self._clock() - self._started_at
         return out
 

@@ -58,30 +58,32 @@ class SSEDecoder:
             if not chunk:
                 return []
         # Gradio's usual case, one whole one-line event per chunk: C-level checks only.
+        # bytes.find, not ``in``: ``needle in chunk`` first tries the needle as
+        # an int, and the TypeError it makes and clears costs more than the search.
         if (
             chunk[:6] == b"data: "
             and chunk[-2:] == b"\n\n"
             and not self._pending
             and not self._cr
             and chunk.find(b"\n", 6, -2) == -1
-            and b"\r" not in chunk
+            and chunk.find(b"\r") == -1
             and len(chunk) - 8 <= self._max
         ):
             return [chunk[6:-2].decode("utf-8", "replace")]
-        if self._cr or b"\r" in chunk:
+        if self._cr or chunk.find(b"\r") != -1:
             chunk = self._normalise_newlines(chunk)
             if not chunk:
                 return []
         pending = self._pending
         if pending:
             # The separator may straddle the boundary: b"...\n" + b"\n...".
-            if b"\n\n" not in chunk and not (chunk[:1] == b"\n" and pending[-1][-1:] == b"\n"):
+            if chunk.find(b"\n\n") == -1 and not (chunk[:1] == b"\n" and pending[-1][-1:] == b"\n"):
                 return self._hold(chunk)
             pending.append(chunk)
             chunk = b"".join(pending)
             pending.clear()
             self._pending_len = 0
-        elif b"\n\n" not in chunk:
+        elif chunk.find(b"\n\n") == -1:
             return self._hold(chunk)
         blocks = chunk.split(b"\n\n")
         tail = blocks.pop()
@@ -95,7 +97,7 @@ class SSEDecoder:
                     payload=block[:200],
                 )
             # Gradio's case: one "data: " line per event.
-            if block[:6] == b"data: " and b"\n" not in block:
+            if block[:6] == b"data: " and block.find(b"\n") == -1:
                 out.append(block[6:].decode("utf-8", "replace"))
             elif block:
                 data = _parse_block(block)
