@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 SECTIONS = [
-    "## Targets (issues 4, 11, 12, 13, 18 and 19)",
+    "## Targets (issues 4, 11, 12, 13, 18, 19 and 23)",
     "## Streaming, Max layout",
     "## Streaming, 1M layout",
     "## Streaming, Qwen3 layout",
