@@ -41,8 +41,12 @@ class SpaceConnectionError(QwenSpacesError):
     """The Space could not be reached, or the connection broke."""
 
 
-class SpaceTimeoutError(QwenSpacesError):
-    """A time limit was hit. ``limit`` is one of connect, read, queue, total."""
+class SpaceTimeoutError(QwenSpacesError, TimeoutError):
+    """A time limit was hit. ``limit`` is one of connect, read, queue, total.
+
+    Also a :class:`TimeoutError` (as huggingface_hub's InferenceTimeoutError
+    is), so ``except TimeoutError`` catches it.
+    """
 
     _WHAT = {
         "connect": "could not connect within {} s",

@@ -48,7 +48,12 @@ def run_suite(
 ) -> float:
     """Seconds for a child pytest over ``suite``; fails the test if the suite fails."""
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    args += ["--basetemp", str(tmp / "basetemp"), "-o", "asyncio_default_fixture_loop_scope=function"]
+    args += [
+        "--basetemp",
+        str(tmp / "basetemp"),
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+    ]
     if not plugin:
         args += ["-p", f"no:{PLUGIN}"]
     start = time.perf_counter()
