@@ -3,9 +3,10 @@
 Exit codes: 0 ok, 1 a Space or network error (one line on stderr; the
 traceback too with ``--debug``), 2 a usage error, 130 interrupted (Ctrl-C).
 
-aiohttp and tqdm are imported only by ``batch``, so the other commands start
-as fast as ``import qwen_spaces`` does. Each command is a module of this
-package with its ``run(args)``.
+aiohttp and tqdm are imported only by ``batch``, and the server (with asyncio)
+only by ``serve``, so the other commands start as fast as ``import qwen_spaces``
+does: a one-shot ``ask`` pays for requests and nothing else. Each command is a
+module of this package with its ``run(args)``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Optional
 from .. import __version__
 from ..client_core import DEFAULT_MODEL
 from ..errors import QwenSpacesError
-from ..server import command as serve
 from . import ask, batch, chat, models
 from .common import (
     EXIT_ERROR,
@@ -42,7 +42,8 @@ __all__ = ["main"]
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _parser(serving=_command(argv) == "serve")
     args = parser.parse_args(argv)
     debug: bool = args.debug
     if debug:
@@ -89,7 +90,17 @@ def _from_environment(args: argparse.Namespace) -> None:
                 raise UsageError(f"${variable}: {error}") from None
 
 
-def _parser() -> argparse.ArgumentParser:
+def _command(argv: Sequence[str]) -> Optional[str]:
+    """The command named in ``argv``: the top level's options take no value."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+# What `qwen-spaces --help` lists for serve when its parser is not built (the
+# server's module imports asyncio); tests/cli check it matches the real one.
+SERVE_HELP = "an OpenAI-compatible server in front of the Spaces"
+
+
+def _parser(serving: bool = True) -> argparse.ArgumentParser:
     # --debug is accepted before or after the command; SUPPRESS keeps the
     # subcommand's default from overwriting a --debug given before it.
     debug = argparse.ArgumentParser(add_help=False)
@@ -149,6 +160,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in (ask, chat, batch, models):
         command.add_parser(commands, [debug, space])
-    serve.add_parser(commands, [debug, space])  # its module imports no aiohttp until it runs
+    if serving:
+        from ..server import command as serve  # imports asyncio, and aiohttp when it runs
+
+        serve.add_parser(commands, [debug, space])
+    else:
+        commands.add_parser("serve", help=SERVE_HELP, add_help=False)
 
     return parser

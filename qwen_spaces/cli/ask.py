@@ -12,12 +12,12 @@ from ..payloads import Messages
 from .common import (
     EXIT_OK,
     PROG,
-    StatusLine,
     TextPrinter,
     UsageError,
     check_file_flags,
     check_text,
     check_thinking_flags,
+    host_of,
     make_client,
     reasoning_printer,
     reply_json,
@@ -25,6 +25,7 @@ from .common import (
     start,
     wants_status,
 )
+from .status import StatusLine
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
     check_file_flags(args.file, args.model or DEFAULT_MODEL)
     check_thinking_flags(args, args.model or DEFAULT_MODEL)
-    status = StatusLine(sys.stderr) if wants_status(args) else None
     printer = None if args.json else TextPrinter(sys.stdout)
     thoughts = None if args.json else reasoning_printer()
     with make_client(args) as client, start(client, messages, args.file, args=args) as stream:
+        status = StatusLine(sys.stderr, host_of(client.base_url)) if wants_status(args) else None
         # Leaving the with blocks (Ctrl-C included) cancels an unfinished answer.
         show_stream(stream, printer, status, thoughts)
         reply = stream.reply
