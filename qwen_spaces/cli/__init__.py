@@ -1,7 +1,8 @@
 """``qwen-spaces``: ask, chat, batch, models and serve from the command line.
 
 Exit codes: 0 ok, 1 a Space or network error (one line on stderr; the
-traceback too with ``--debug``), 2 a usage error, 130 interrupted (Ctrl-C).
+traceback too with ``--debug``), 2 a usage error, 130 interrupted (Ctrl-C);
+``--help`` lists them with the environment variables read (``EPILOG``).
 
 aiohttp and tqdm are imported only by ``batch``, and the server (with asyncio)
 only by ``serve``, so the other commands start as fast as ``import qwen_spaces``
@@ -22,10 +23,11 @@ from typing import Optional
 from .. import __version__
 from ..client_core import DEFAULT_MODEL
 from ..errors import QwenSpacesError
-from . import ask, batch, chat, models
+from . import ask, batch, chat, completion, models
 from .common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_USAGE,
     PROG,
     UsageError,
@@ -90,6 +92,29 @@ def _from_environment(args: argparse.Namespace) -> None:
                 raise UsageError(f"${variable}: {error}") from None
 
 
+EPILOG = f"""\
+exit codes:
+  {EXIT_OK}    ok
+  {EXIT_ERROR}    a Space or network error (one line on stderr; the traceback with --debug)
+  {EXIT_USAGE}    a usage error: a flag, an argument or the input
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+
+environment:
+  QWEN_SPACES_MODEL      the model when -m/--model is not given
+  QWEN_SPACES_BASE_URL   the Space when --base-url is not given
+  HF_TOKEN               a private Space's token; else the one `hf auth login` stored
+                         ($HF_TOKEN_PATH, $HF_HOME/token, ~/.cache/huggingface/token)
+  QWEN_SPACES_CACHE      off: no discovery cache (the Space's /config read every run)
+  QWEN_SPACES_CACHE_DIR  where the discovery cache lives
+  QWEN_SPACES_LOG        DEBUG, INFO or WARNING: log to stderr
+  QWEN_SPACES_API_KEY    serve: the key clients must send (--api-key)
+  HTTPS_PROXY, NO_PROXY  proxies; REQUESTS_CA_BUNDLE, SSL_CERT_FILE: CA bundles
+  NO_COLOR               set: no colour (the reasoning is not dimmed)
+
+`{PROG} COMMAND --help` for a command's options; `{PROG} completion bash|zsh|fish`.
+"""
+
+
 def _command(argv: Sequence[str]) -> Optional[str]:
     """The command named in ``argv``: the top level's options take no value."""
     return next((arg for arg in argv if not arg.startswith("-")), None)
@@ -151,7 +176,10 @@ def _parser(serving: bool = True) -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Qwen's chat models on Hugging Face Spaces, from the shell."
+        prog=PROG,
+        description="Qwen's chat models on Hugging Face Spaces, from the shell.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -160,6 +188,7 @@ def _parser(serving: bool = True) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in (ask, chat, batch, models):
         command.add_parser(commands, [debug, space])
+    completion.add_parser(commands, [debug])
     if serving:
         from ..server import command as serve  # imports asyncio, and aiohttp when it runs
 
