@@ -6,15 +6,52 @@ and nothing of this package; this module prepares what it sends and times it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class Bytecode:
+    """Where the cold processes keep their compiled bytecode, apart from the tree.
+
+    pip compiles a package's ``.pyc`` when it installs it; uv (``make``) does not,
+    and with ``PYTHONDONTWRITEBYTECODE`` (set on these machines) a process would
+    compile every module it imports from source, each run: about 60 ms for
+    requests alone, and more for the CLI, whose modules are more. The first run of
+    each contender writes its bytecode under ``PYTHONPYCACHEPREFIX`` (``writing``);
+    the timed runs read it and write nothing.
+    """
+
+    def __init__(self) -> None:
+        self.prefix = tempfile.mkdtemp(prefix="qs-lat-pyc-")
+        self._write = False
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        self._write = True
+        try:
+            yield
+        finally:
+            self._write = False
+
+    def env(self, base: Mapping[str, str]) -> dict[str, str]:
+        env = dict(base, PYTHONPYCACHEPREFIX=self.prefix, PYTHONDONTWRITEBYTECODE="1")
+        if self._write:
+            del env["PYTHONDONTWRITEBYTECODE"]
+        return env
+
+    def remove(self) -> None:
+        shutil.rmtree(self.prefix, ignore_errors=True)
 
 
 def cold_spec(url: str, layout: str) -> str:
@@ -29,9 +66,11 @@ def cold_spec(url: str, layout: str) -> str:
     return json.dumps({"predict": predict, "join": join, "data": proto.data_url(url)})
 
 
-def cold_floor(spec: str, preexec: Any) -> float:
+def cold_floor(spec: str, preexec: Any, bytecode: Optional[Bytecode] = None) -> float:
     """A fresh ``python benchmarks/cold_floor.py``: from spawning it to its first byte."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    if bytecode is not None:
+        env = bytecode.env(env)
     args = [sys.executable, str(ROOT / "benchmarks" / "cold_floor.py"), spec]
     start = time.perf_counter()
     proc = subprocess.Popen(

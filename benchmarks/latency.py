@@ -46,7 +46,10 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from benchmarks.cold import Bytecode
 
 ROOT = Path(__file__).resolve().parent.parent
 DELAY = 0.025  # one way
@@ -351,10 +354,14 @@ def _run_worker(python: str, spec: dict[str, Any], preexec: Any, timeout: float)
     return run_json_worker(cmd, timeout, env, preexec)
 
 
-def _cold_cli(url: str, layout: str, cache_dir: str, preexec: Any) -> float:
+def _cold_cli(
+    url: str, layout: str, cache_dir: str, preexec: Any, bytecode: Optional[Bytecode] = None
+) -> float:
     """A fresh ``qwen-spaces ask`` process: from spawning it to its first byte of answer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QWEN_SPACES")}
     env.update(QWEN_SPACES_CACHE_DIR=cache_dir, PYTHONDONTWRITEBYTECODE="1")
+    if bytecode is not None:
+        env = bytecode.env(env)
     args = [*_cli(), "ask", "-m", MODEL[layout], "--base-url", url, "--timeout", "60", PROMPT]
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -369,13 +376,15 @@ def _cold_cli(url: str, layout: str, cache_dir: str, preexec: Any) -> float:
     return elapsed
 
 
-def _startup(preexec: Any) -> float:
+def _startup(preexec: Any, bytecode: Optional[Bytecode] = None) -> float:
     """``qwen-spaces --version``: from spawning it to its first byte on stdout."""
+    env = dict(os.environ) if bytecode is None else bytecode.env(os.environ)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [*_cli(), "--version"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        env=env,
         preexec_fn=preexec,
     )
     assert proc.stdout is not None
@@ -435,7 +444,7 @@ def measure_layout(
         results["gradio_client"]["error"] = (
             "not run: the 1M layout is two chained functions (add_text, then agent_run)"
         )
-    from benchmarks.cold import cold_floor, cold_spec
+    from benchmarks.cold import Bytecode, cold_floor, cold_spec
 
     client_pin = pin(client_cpu)
     with (
@@ -444,9 +453,13 @@ def measure_layout(
     ):
         url = proxy.url
         filled = tempfile.mkdtemp(prefix="qs-lat-filled-")
+        bytecode = Bytecode()  # the cold processes' .pyc, as an installed package has them
         try:
-            _cold_cli(url, layout, filled, client_pin)  # fills the cache
             spec = cold_spec(url, layout)
+            with bytecode.writing():  # the first runs compile what they import
+                _cold_cli(url, layout, filled, client_pin, bytecode)  # fills the cache too
+                _startup(client_pin, bytecode)
+                cold_floor(spec, client_pin, bytecode)
             contenders = [*workers, *COLD]
             for r in range(runs):
                 order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
@@ -458,15 +471,19 @@ def measure_layout(
                         if name == "cli_empty":
                             empty = tempfile.mkdtemp(prefix="qs-lat-empty-")
                             try:
-                                result["samples"].append(_cold_cli(url, layout, empty, client_pin))
+                                result["samples"].append(
+                                    _cold_cli(url, layout, empty, client_pin, bytecode)
+                                )
                             finally:
                                 shutil.rmtree(empty, ignore_errors=True)
                         elif name == "cli_filled":
-                            result["samples"].append(_cold_cli(url, layout, filled, client_pin))
+                            result["samples"].append(
+                                _cold_cli(url, layout, filled, client_pin, bytecode)
+                            )
                         elif name == "startup":
-                            result["samples"].append(_startup(client_pin))
+                            result["samples"].append(_startup(client_pin, bytecode))
                         elif name == "cold_floor":
-                            result["samples"].append(cold_floor(spec, client_pin))
+                            result["samples"].append(cold_floor(spec, client_pin, bytecode))
                         else:
                             python = g4f_python if name == "g4f" else sys.executable
                             assert python is not None
@@ -485,6 +502,7 @@ def measure_layout(
                 log(f"  latency {layout} run {r + 1}/{runs}")
         finally:
             shutil.rmtree(filled, ignore_errors=True)
+            bytecode.remove()
     return results
 
 

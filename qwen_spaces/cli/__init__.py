@@ -13,6 +13,7 @@ module of this package with its ``run(args)``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -23,8 +24,8 @@ from typing import Optional
 from .. import __version__
 from ..client_core import DEFAULT_MODEL
 from ..errors import QwenSpacesError
-from . import ask, batch, chat, completion, models
 from .common import (
+    COMMAND_HELP,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -45,7 +46,8 @@ __all__ = ["main"]
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = _parser(serving=_command(argv) == "serve")
+    named = _command(argv)
+    parser = _parser(named if named in COMMAND_HELP else "")  # "": no command's parser
     args = parser.parse_args(argv)
     debug: bool = args.debug
     if debug:
@@ -120,12 +122,20 @@ def _command(argv: Sequence[str]) -> Optional[str]:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
-# What `qwen-spaces --help` lists for serve when its parser is not built (the
-# server's module imports asyncio); tests/cli check it matches the real one.
-SERVE_HELP = "an OpenAI-compatible server in front of the Spaces"
+# Where each command's add_parser and run are; serve's imports asyncio (and aiohttp
+# when it runs), hence the parser of the command run alone.
+_MODULES = {
+    "ask": ".ask",
+    "chat": ".chat",
+    "batch": ".batch",
+    "models": ".models",
+    "completion": ".completion",
+    "serve": "..server.command",
+}
 
 
-def _parser(serving: bool = True) -> argparse.ArgumentParser:
+def _parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command's, or only ``command``'s (the one run)."""
     # --debug is accepted before or after the command; SUPPRESS keeps the
     # subcommand's default from overwriting a --debug given before it.
     debug = argparse.ArgumentParser(add_help=False)
@@ -186,14 +196,10 @@ def _parser(serving: bool = True) -> argparse.ArgumentParser:
         "--debug", action="store_true", default=False, help="log at DEBUG level and show tracebacks"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (ask, chat, batch, models):
-        command.add_parser(commands, [debug, space])
-    completion.add_parser(commands, [debug])
-    if serving:
-        from ..server import command as serve  # imports asyncio, and aiohttp when it runs
-
-        serve.add_parser(commands, [debug, space])
-    else:
-        commands.add_parser("serve", help=SERVE_HELP, add_help=False)
-
+    for name, line in COMMAND_HELP.items():
+        if command is None or name == command:
+            module = importlib.import_module(_MODULES[name], __name__)
+            module.add_parser(commands, [debug] if name == "completion" else [debug, space])
+        else:  # listed in --help, not built: its module is not imported
+            commands.add_parser(name, help=line, add_help=False)
     return parser

@@ -10,6 +10,7 @@ from typing import Any, Optional
 from ..client_core import DEFAULT_MODEL
 from ..payloads import Messages
 from .common import (
+    COMMAND_HELP,
     EXIT_OK,
     PROG,
     TextPrinter,
@@ -72,7 +73,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "ask",
         parents=parents,
-        help="one question, streamed to stdout",
+        help=COMMAND_HELP["ask"],
         description="Stream one answer to stdout. Queue position and ETA go to stderr when it "
         "is a terminal (or with --progress), and so does a thinking model's reasoning, dimmed "
         "(--json carries it).",

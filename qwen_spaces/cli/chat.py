@@ -17,6 +17,7 @@ from ..files import file_size
 from ..spaces import resolve_model
 from ..sync_client import Conversation
 from .common import (
+    COMMAND_HELP,
     EXIT_OK,
     TextPrinter,
     UsageError,
@@ -256,7 +257,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "chat",
         parents=parents,
-        help="an interactive conversation",
+        help=COMMAND_HELP["chat"],
         description="An interactive conversation. " + CHAT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

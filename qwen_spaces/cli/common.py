@@ -18,6 +18,16 @@ from ..sync_client import Client, Conversation, Stream
 from .status import StatusLine
 
 PROG = "qwen-spaces"
+#: Each command's line in ``qwen-spaces --help``, in its order. Only the command
+#: being run has its module imported and its parser built (the others: this line).
+COMMAND_HELP = {
+    "ask": "one question, streamed to stdout",
+    "chat": "an interactive conversation",
+    "batch": "answer a JSONL file of prompts, resumably",
+    "models": "the known models and their Spaces",
+    "completion": "print a completion script for bash, zsh or fish",
+    "serve": "an OpenAI-compatible server in front of the Spaces",  # server/command.py's
+}
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 

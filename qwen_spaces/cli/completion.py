@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..spaces import SPACES
-from .common import EXIT_OK, PROG
+from .common import COMMAND_HELP, EXIT_OK, PROG
 
 __all__ = ["SHELLS", "add_parser", "script"]
 
@@ -52,7 +52,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``completion`` command to the subparsers ``commands``."""
     command = commands.add_parser(
         "completion",
-        help="print a completion script for bash, zsh or fish",
+        help=COMMAND_HELP["completion"],
         description="Print a completion script for the shell: commands, options, model names.",
         epilog=INSTALL,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -65,7 +65,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from . import _parser  # the whole command line, serve included
 
-    print(script(args.shell, _parser(serving=True)), end="")
+    print(script(args.shell, _parser()), end="")
     return EXIT_OK
 
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from qwen_spaces.cli import EPILOG, SERVE_HELP, _parser
-from qwen_spaces.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from qwen_spaces.cli import EPILOG, _parser
+from qwen_spaces.cli.common import (
+    COMMAND_HELP,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 from qwen_spaces.spaces import SPACES
 from qwen_spaces.testing import FakeSpace
 
-from .conftest import ROOT, child_env, cli_command, run_child
+from .conftest import ROOT, child_env, run_child
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -121,32 +129,44 @@ def test_help_lists_exit_codes_and_environment_variables() -> None:
     assert "NO_COLOR" in out and "QWEN_SPACES_CACHE_DIR" in out and "QWEN_SPACES_LOG" in out
 
 
-def test_the_help_without_the_server_lists_serve_as_the_server_does() -> None:
-    light, full = _parser(serving=False).format_help(), _parser(serving=True).format_help()
+def test_the_help_without_the_commands_parsers_lists_them_as_they_do() -> None:
+    # `qwen-spaces --help` builds no command's parser: each line must be the real one's.
+    light, full = _parser("").format_help(), _parser().format_help()
     assert light == full
-    assert SERVE_HELP in light
+    assert all(line in light for line in COMMAND_HELP.values())
+    for command in COMMAND_HELP:
+        assert _parser(command).format_help() == full
     done = run_child("serve", "--help")
     assert done.returncode == 0 and "--api-key" in done.stdout
 
 
 FORBIDDEN = ("asyncio", "aiohttp", "qwen_spaces.server")
+OTHER_COMMANDS = {f"qwen_spaces.cli.{name}" for name in ("chat", "batch", "completion", "models")}
+
+
+# Runs the command as the console script does, then writes sys.modules to a file.
+MODULES_AT_EXIT = (
+    "import atexit, json, os, runpy, sys\n"
+    "out = os.environ['QS_MODULES_OUT']\n"
+    "atexit.register(lambda: open(out, 'w').write(json.dumps(sorted(sys.modules))))\n"
+    "sys.argv = ['qwen-spaces', *sys.argv[1:]]\n"
+    "runpy.run_module('qwen_spaces', run_name='__main__')\n"
+)
 
 
 def imported(*args: str, env: dict[str, str] | None = None) -> tuple[int, set[str], str]:
-    """Run the command under ``python -X importtime``: its exit code, modules and stdout."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", *cli_command(*args)[1:]],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env or child_env(),
-        cwd=ROOT,
-    )
-    names = {
-        line.rsplit("|", 1)[1].strip()
-        for line in done.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line
-    }
+    """Run the command in a fresh interpreter: its exit code, the modules it had, its stdout."""
+    with tempfile.TemporaryDirectory() as where:
+        out = Path(where) / "modules.json"
+        done = subprocess.run(
+            [sys.executable, "-c", MODULES_AT_EXIT, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**(env or child_env()), "QS_MODULES_OUT": str(out)},
+            cwd=ROOT,
+        )
+        names = set(json.loads(out.read_text()))
     return done.returncode, names, done.stdout
 
 
@@ -162,8 +182,9 @@ def test_ask_imports_requests_but_neither_the_server_nor_asyncio() -> None:
     with FakeSpace(answer="Cold.") as space:
         code, names, out = imported("ask", "--base-url", space.url, "hi")
     assert (code, out) == (0, "Cold.\n")
-    assert "requests" in names
+    assert "requests" in names and "qwen_spaces.cli.ask" in names
     assert not {n for n in names if n.split(".")[0] in FORBIDDEN or n.startswith(FORBIDDEN)}
+    assert not names & OTHER_COMMANDS  # only the module of the command run
 
 
 def test_serve_still_imports_the_server() -> None:
