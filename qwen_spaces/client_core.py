@@ -15,6 +15,7 @@ from typing import Optional, Union
 from .endpoints import Endpoints
 from .events import ConversationState, Reply
 from .files import FileArg, check_files
+from .hf_token import Secret, default_token
 from .payloads import Messages, check_utf8, normalize_history, normalize_messages
 from .policy import (
     RetryPolicy,
@@ -35,15 +36,6 @@ log = logging.getLogger("qwen_spaces")
 
 DEFAULT_MODEL = "qwen-2.5-max"
 USER_AGENT = "qwen_spaces/0.1 (+https://pypi.org/project/qwen_spaces/)"
-
-
-class Secret(str):
-    """A str that never shows itself in a repr: tokens in headers, locals and logs."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'***'"
 
 
 def _configure_logging_from_env() -> None:
@@ -247,7 +239,6 @@ def _from_env(name: str) -> Optional[str]:
 
 
 _ARGUMENTS = {
-    "HF_TOKEN": "hf_token",
     "QWEN_SPACES_MODEL": "model",
     "QWEN_SPACES_BASE_URL": "base_url",
 }
@@ -275,13 +266,7 @@ def _base_url(base_url: Optional[str], spec: SpaceSpec) -> str:
 def _token(hf_token: Optional[str]) -> Optional[Secret]:
     if hf_token is not None:
         return Secret(check_token(hf_token)) or None  # "" or only whitespace: no token
-    named = _from_env("HF_TOKEN")
-    if named is None:
-        return None
-    try:
-        return Secret(check_token(named))
-    except ValueError as exc:  # the message never holds the token itself
-        raise ValueError(str(exc).replace("hf_token", "$HF_TOKEN", 1)) from None
+    return default_token()  # $HF_TOKEN, else the token huggingface_hub stored
 
 
 def _check_cert(cert: object) -> CertArg:

@@ -44,10 +44,12 @@ class SpaceConnectionError(QwenSpacesError):
     """The Space could not be reached, or the connection broke."""
 
 
-class SpaceTimeoutError(QwenSpacesError):
+class SpaceTimeoutError(QwenSpacesError, TimeoutError):
     """A time limit was hit.
 
     ``limit`` is one of connect, read, queue, total; ``seconds`` its value.
+    Also a :class:`TimeoutError` (as huggingface_hub's InferenceTimeoutError
+    is), so ``except TimeoutError`` catches it.
     """
 
     _WHAT = {

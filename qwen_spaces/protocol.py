@@ -316,6 +316,10 @@ class ChatCall(CallRequests):
             self._retry.policy.max_retries,
             delay,
             self._redact(str(failure)),
+            # For a status line (the CLI's): (retry number, of how many, seconds to wait).
+            extra={
+                "qwen_spaces_retry": (self._retry.attempt, self._retry.policy.max_retries, delay)
+            },
         )
         self._attempt = self._new_attempt()
         return delay

@@ -1,4 +1,4 @@
-"""No test reads or writes the user's discovery cache.
+"""No test reads or writes the user's discovery cache, nor reads a stored Hugging Face token.
 
 The cache lives under ``$QWEN_SPACES_CACHE_DIR``. For the whole session it
 points at a temporary directory (set when pytest starts, so that session-wide
@@ -27,6 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
         _SESSION_DIR.append(tempfile.mkdtemp(prefix="qs-cache-session-"))
         os.environ["QWEN_SPACES_CACHE_DIR"] = _SESSION_DIR[0]
         os.environ.pop("QWEN_SPACES_CACHE", None)
+        # Nor the token `hf auth login` stored: a client would send it (qwen_spaces/hf_token.py).
+        os.environ["HF_TOKEN_PATH"] = os.path.join(_SESSION_DIR[0], "no-stored-hf-token")
+        os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -59,6 +59,7 @@ TARGETS = [
     "latency, max: cold CLI, cache empty",
     "latency, 1m: Client warm vs requests floor",
     "latency, 1m: cold CLI, cache filled",
+    "latency, 1m: cold CLI, cache empty",
     "latency, qwen3, thinking on: Client warm",
     "latency, qwen3, thinking off: Client warm",
     "latency, qwen3, thinking on: AsyncClient warm",
@@ -85,6 +86,7 @@ LATENCY_MEASURED = [
     "`qwen-spaces ask`, cold process, cache empty",
     "`qwen-spaces ask`, cold process, cache filled",
     "`qwen-spaces --version`",
+    "cold floor:",
 ]
 LATENCY_PRESENT = ["gradio_client", "gpt4free"]
 
@@ -194,6 +196,36 @@ def test_quick_run_writes_every_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
+def test_the_cold_cli_alone_against_its_floor(tmp_path: Path) -> None:
+    # `python -m benchmarks.latency --cold-only`: the cold floor (a process importing
+    # requests, the same requests as `ask`) and the cold CLI, with their targets.
+    out = tmp_path / "cold.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.latency", "--cold-only", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = out.read_text()
+    for layout in ("### Max layout", "### 1M layout"):
+        start = report.index(layout)
+        part = report[start : report.find("\n### ", start + 1)]
+        for label in LATENCY_MEASURED[4:]:
+            cell = rows(part, label)[0].split("|")[2].strip()
+            assert re.match(r"[\d,]+\.\d+ \[", cell), f"{layout}, {label}: {cell}"
+        filled = rows(part, "`qwen-spaces ask`, cold process, cache filled")[0]
+        assert "over the cold floor: " in filled
+    for layout in ("max", "1m"):
+        for cache in ("filled", "empty"):
+            name = f"latency, {layout}: cold CLI, cache {cache}: over the cold floor"
+            found = [r for r in report.splitlines() if name in r]
+            assert found and re.search(r"\*\*(PASS|FAIL)\*\*", found[0]), name
+    assert "Client warm" not in report  # the warm contenders are not run
+
+
 def test_qwen3_floors_and_clients_read_the_same_reasoning_and_answer() -> None:
     """The Qwen3 contenders, each in its worker: every piece, the exact reasoning and answer."""
     sys.path.insert(0, str(ROOT))

@@ -12,7 +12,6 @@ history in its session: a follow-up sends only the new message.
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import re
@@ -243,6 +242,8 @@ class Qwen3Adapter(SpaceAdapter):
             content = part.get("content") if isinstance(part, dict) else None
             match = _ERROR_PART.fullmatch(content) if isinstance(content, str) else None
             if match:
+                import html  # only for a failure: kept off the CLI's start-up
+
                 return html.unescape(_TAG.sub("", match.group(1))).strip() or None
         return None
 

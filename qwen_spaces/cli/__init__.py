@@ -1,16 +1,19 @@
 """``qwen-spaces``: ask, chat, batch, models and serve from the command line.
 
 Exit codes: 0 ok, 1 a Space or network error (one line on stderr; the
-traceback too with ``--debug``), 2 a usage error, 130 interrupted (Ctrl-C).
+traceback too with ``--debug``), 2 a usage error, 130 interrupted (Ctrl-C);
+``--help`` lists them with the environment variables read (``EPILOG``).
 
-aiohttp and tqdm are imported only by ``batch``, so the other commands start
-as fast as ``import qwen_spaces`` does. Each command is a module of this
-package with its ``run(args)``.
+aiohttp and tqdm are imported only by ``batch``, and the server (with asyncio)
+only by ``serve``, so the other commands start as fast as ``import qwen_spaces``
+does: a one-shot ``ask`` pays for requests and nothing else. Each command is a
+module of this package with its ``run(args)``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -21,11 +24,11 @@ from typing import Optional
 from .. import __version__
 from ..client_core import DEFAULT_MODEL
 from ..errors import QwenSpacesError
-from ..server import command as serve
-from . import ask, batch, chat, models
 from .common import (
+    COMMAND_HELP,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_USAGE,
     PROG,
     UsageError,
@@ -42,7 +45,9 @@ __all__ = ["main"]
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = _command(argv)
+    parser = _parser(named if named in COMMAND_HELP else "")  # "": no command's parser
     args = parser.parse_args(argv)
     debug: bool = args.debug
     if debug:
@@ -89,7 +94,48 @@ def _from_environment(args: argparse.Namespace) -> None:
                 raise UsageError(f"${variable}: {error}") from None
 
 
-def _parser() -> argparse.ArgumentParser:
+EPILOG = f"""\
+exit codes:
+  {EXIT_OK}    ok
+  {EXIT_ERROR}    a Space or network error (one line on stderr; the traceback with --debug)
+  {EXIT_USAGE}    a usage error: a flag, an argument or the input
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+
+environment:
+  QWEN_SPACES_MODEL      the model when -m/--model is not given
+  QWEN_SPACES_BASE_URL   the Space when --base-url is not given
+  HF_TOKEN               a private Space's token; else the one `hf auth login` stored
+                         ($HF_TOKEN_PATH, $HF_HOME/token, ~/.cache/huggingface/token)
+  QWEN_SPACES_CACHE      off: no discovery cache (the Space's /config read every run)
+  QWEN_SPACES_CACHE_DIR  where the discovery cache lives
+  QWEN_SPACES_LOG        DEBUG, INFO or WARNING: log to stderr
+  QWEN_SPACES_API_KEY    serve: the key clients must send (--api-key)
+  HTTPS_PROXY, NO_PROXY  proxies; REQUESTS_CA_BUNDLE, SSL_CERT_FILE: CA bundles
+  NO_COLOR               set: no colour (the reasoning is not dimmed)
+
+`{PROG} COMMAND --help` for a command's options; `{PROG} completion bash|zsh|fish`.
+"""
+
+
+def _command(argv: Sequence[str]) -> Optional[str]:
+    """The command named in ``argv``: the top level's options take no value."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+# Where each command's add_parser and run are; serve's imports asyncio (and aiohttp
+# when it runs), hence the parser of the command run alone.
+_MODULES = {
+    "ask": ".ask",
+    "chat": ".chat",
+    "batch": ".batch",
+    "models": ".models",
+    "completion": ".completion",
+    "serve": "..server.command",
+}
+
+
+def _parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command's, or only ``command``'s (the one run)."""
     # --debug is accepted before or after the command; SUPPRESS keeps the
     # subcommand's default from overwriting a --debug given before it.
     debug = argparse.ArgumentParser(add_help=False)
@@ -140,15 +186,20 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Qwen's chat models on Hugging Face Spaces, from the shell."
+        prog=PROG,
+        description="Qwen's chat models on Hugging Face Spaces, from the shell.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--debug", action="store_true", default=False, help="log at DEBUG level and show tracebacks"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (ask, chat, batch, models):
-        command.add_parser(commands, [debug, space])
-    serve.add_parser(commands, [debug, space])  # its module imports no aiohttp until it runs
-
+    for name, line in COMMAND_HELP.items():
+        if command is None or name == command:
+            module = importlib.import_module(_MODULES[name], __name__)
+            module.add_parser(commands, [debug] if name == "completion" else [debug, space])
+        else:  # listed in --help, not built: its module is not imported
+            commands.add_parser(name, help=line, add_help=False)
     return parser

@@ -10,14 +10,15 @@ from typing import Any, Optional
 from ..client_core import DEFAULT_MODEL
 from ..payloads import Messages
 from .common import (
+    COMMAND_HELP,
     EXIT_OK,
     PROG,
-    StatusLine,
     TextPrinter,
     UsageError,
     check_file_flags,
     check_text,
     check_thinking_flags,
+    host_of,
     make_client,
     reasoning_printer,
     reply_json,
@@ -25,6 +26,7 @@ from .common import (
     start,
     wants_status,
 )
+from .status import StatusLine
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
     check_file_flags(args.file, args.model or DEFAULT_MODEL)
     check_thinking_flags(args, args.model or DEFAULT_MODEL)
-    status = StatusLine(sys.stderr) if wants_status(args) else None
     printer = None if args.json else TextPrinter(sys.stdout)
     thoughts = None if args.json else reasoning_printer()
     with make_client(args) as client, start(client, messages, args.file, args=args) as stream:
+        status = StatusLine(sys.stderr, host_of(client.base_url)) if wants_status(args) else None
         # Leaving the with blocks (Ctrl-C included) cancels an unfinished answer.
         show_stream(stream, printer, status, thoughts)
         reply = stream.reply
@@ -71,7 +73,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "ask",
         parents=parents,
-        help="one question, streamed to stdout",
+        help=COMMAND_HELP["ask"],
         description="Stream one answer to stdout. Queue position and ETA go to stderr when it "
         "is a terminal (or with --progress), and so does a thinking model's reasoning, dimmed "
         "(--json carries it).",

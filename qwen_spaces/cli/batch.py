@@ -15,6 +15,7 @@ from ..errors import QwenSpacesError
 from ..payloads import Messages
 from ..progress import bar_file
 from .common import (
+    COMMAND_HELP,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -286,7 +287,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "batch",
         parents=parents,
-        help="answer a JSONL file of prompts, resumably",
+        help=COMMAND_HELP["batch"],
         description='Each input line is {"id": ..., "prompt": "..."} or {"id": ..., '
         '"messages": [...]} (the id defaults to the line number). Answers are appended to OUT '
         "as they finish, one JSON line each (id, text or error, model, timings). Rerunning "

@@ -17,12 +17,13 @@ from ..files import file_size
 from ..spaces import resolve_model
 from ..sync_client import Conversation
 from .common import (
+    COMMAND_HELP,
     EXIT_OK,
-    StatusLine,
     TextPrinter,
     UsageError,
     check_text,
     check_thinking_flags,
+    host_of,
     make_client,
     one_line,
     reasoning_printer,
@@ -31,6 +32,7 @@ from .common import (
     start,
     write_atomically,
 )
+from .status import StatusLine
 
 CHAT_PROMPT = "you> "
 CHAT_HELP = """\
@@ -122,7 +124,8 @@ class ChatSession:
 
     def answer(self, text: str) -> None:
         printer = TextPrinter(sys.stdout)
-        status = StatusLine(sys.stderr) if sys.stderr.isatty() else None
+        where = host_of(self.client.base_url)
+        status = StatusLine(sys.stderr, where) if sys.stderr.isatty() else None
         try:
             # The turn joins the conversation only if the answer completes.
             text = check_text(text, "that line")  # a terminal or pipe not in UTF-8
@@ -254,7 +257,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "chat",
         parents=parents,
-        help="an interactive conversation",
+        help=COMMAND_HELP["chat"],
         description="An interactive conversation. " + CHAT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -11,12 +11,23 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from ..client_core import DEFAULT_MODEL
-from ..events import Event, QueueStatus, Reasoning, Reply, TextDelta
+from ..events import Event, Reasoning, Reply, TextDelta
 from ..payloads import Messages
 from ..spaces import SPACES, resolve_model
 from ..sync_client import Client, Conversation, Stream
+from .status import StatusLine
 
 PROG = "qwen-spaces"
+#: Each command's line in ``qwen-spaces --help``, in its order. Only the command
+#: being run has its module imported and its parser built (the others: this line).
+COMMAND_HELP = {
+    "ask": "one question, streamed to stdout",
+    "chat": "an interactive conversation",
+    "batch": "answer a JSONL file of prompts, resumably",
+    "models": "the known models and their Spaces",
+    "completion": "print a completion script for bash, zsh or fish",
+    "serve": "an OpenAI-compatible server in front of the Spaces",  # server/command.py's
+}
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -101,6 +112,11 @@ def shown(path: str) -> str:
 def hf_token() -> Optional[str]:
     """The token for a private Space, from ``$HF_TOKEN`` (as huggingface_hub reads it)."""
     return os.environ.get("HF_TOKEN") or None
+
+
+def host_of(url: str) -> str:
+    """``host[:port]`` of a URL, for a status line."""
+    return url.split("://", 1)[-1].split("/", 1)[0]
 
 
 def make_client(args: argparse.Namespace, model: Optional[str] = None) -> Client:
@@ -201,79 +217,43 @@ class TextPrinter:
         self._out.flush()
 
 
+def colour(out: TextIO) -> bool:
+    """Whether ``out`` takes colour: a terminal, ``$NO_COLOR`` unset or empty
+    (no-color.org), and not ``TERM=dumb``."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return out.isatty()
+    except ValueError:  # closed
+        return False
+
+
 class ReasoningPrinter:
     """A thinking model's reasoning on stderr, dimmed, apart from the answer on stdout.
 
     Only on a terminal: a log or a pipe gets the answer alone (``--json``
-    carries the reasoning).
+    carries the reasoning). Without colour it is plain text.
     """
 
     DIM, RESET = "\x1b[2m", "\x1b[0m"
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, colour: bool = True) -> None:
         self._out = out
+        self._dim, self._reset = (self.DIM, self.RESET) if colour else ("", "")
         self.text = ""
 
     def write(self, event: Reasoning) -> None:
         if not self.text:
-            self._out.write(self.DIM)
+            self._out.write(self._dim)
         self.text += event.text
         self._out.write(event.text)
         self._out.flush()
 
     def end(self) -> None:
         if self.text:
-            self._out.write(self.RESET + "\n")
+            self._out.write(self._reset + "\n")
             self._out.flush()
             self.text = ""
-
-
-class StatusLine:
-    """Queue position and status text on stderr, until the answer starts.
-
-    On a terminal it is one line rewritten in place and erased before the
-    answer; elsewhere (``--progress`` into a log) one line per change.
-    """
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._live = out.isatty()
-        self._last = ""
-        self._shown = False
-        self.done = False
-
-    def show(self, event: Event) -> None:
-        text = describe(event)
-        if self.done or not text or text == self._last:
-            return
-        self._last = text
-        if self._live:
-            self._out.write(f"\r\x1b[K{text}")
-            self._shown = True
-        else:
-            self._out.write(text + "\n")
-        self._out.flush()
-
-    def clear(self) -> None:
-        self.done = True
-        if self._shown:
-            self._out.write("\r\x1b[K")
-            self._out.flush()
-            self._shown = False
-
-
-def describe(event: Event) -> str:
-    if type(event) is QueueStatus:
-        if event.started:
-            return "generating..."
-        if event.rank is None:
-            return "queued"
-        size = f" (queue of {event.queue_size})" if event.queue_size else ""
-        eta = "" if event.eta is None else f", about {event.eta:.{1 if event.eta < 10 else 0}f} s"
-        return f"queue: {event.rank} ahead{size}{eta}"
-    if type(event) is Reasoning:
-        return event.text.strip().splitlines()[0][:100] if event.text.strip() else ""
-    return ""
 
 
 def show_stream(
@@ -284,6 +264,8 @@ def show_stream(
 ) -> None:
     """Print a stream's text (unless printer is None), its reasoning (to ``thoughts``)
     and its status until the answer."""
+    if status is not None:
+        status.begin()
     try:
         for event in events:
             if type(event) is TextDelta:
@@ -309,8 +291,9 @@ def show_stream(
 
 
 def reasoning_printer() -> Optional[ReasoningPrinter]:
-    """Where the reasoning goes: dimmed on stderr when it is a terminal, else nowhere."""
-    return ReasoningPrinter(sys.stderr) if sys.stderr.isatty() else None
+    """Where the reasoning goes: on stderr when it is a terminal (dimmed, unless
+    ``$NO_COLOR``), else nowhere."""
+    return ReasoningPrinter(sys.stderr, colour(sys.stderr)) if sys.stderr.isatty() else None
 
 
 def wants_status(args: argparse.Namespace) -> bool:

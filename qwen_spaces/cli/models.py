@@ -10,7 +10,7 @@ from ..client_core import DEFAULT_MODEL
 from ..errors import QwenSpacesError
 from ..spaces import SPACES, resolve_model
 from ..sync_client import Client
-from .common import EXIT_ERROR, EXIT_OK, hf_token, one_line
+from .common import COMMAND_HELP, EXIT_ERROR, EXIT_OK, hf_token, one_line
 
 CHECK_TIMEOUT = 20.0
 
@@ -63,7 +63,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     command = commands.add_parser(
         "models",
         parents=parents,
-        help="the known models and their Spaces",
+        help=COMMAND_HELP["models"],
         description="List the known models, their Spaces, contexts (in tokens) and aliases "
         "(with --base-url, the one "
         "model served there: --model, or the default); --check asks each a tiny question "

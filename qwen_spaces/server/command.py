@@ -336,7 +336,7 @@ async def serve(config: Any, host: str, port: int) -> None:
     from .idle import FirstRequestGuard
     from .logs import HTTP_LOGGER, install, uninstall
 
-    redacting = install([config.api_key, os.environ.get("HF_TOKEN")], log.handlers)
+    redacting = install([config.api_key, os.environ.get("HF_TOKEN"), _stored_token()], log.handlers)
     app = create_app(config)
     guard = app[SERVER].first_request = FirstRequestGuard(config.idle_timeout)
     # handler_cancellation: a client that disconnects cancels its handler at
@@ -383,3 +383,13 @@ async def serve(config: Any, host: str, port: int) -> None:
             loop.remove_signal_handler(sig)
         await runner.cleanup()
         uninstall(redacting, log.handlers)
+
+
+def _stored_token() -> Optional[str]:
+    """The token the clients will send without hf_token=, to redact it from the logs."""
+    from ..hf_token import default_token
+
+    try:
+        return default_token()
+    except ValueError:  # unusable in a header: the clients refuse it when they are built
+        return None

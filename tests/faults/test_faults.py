@@ -99,10 +99,31 @@ def test_07_stall_past_read_timeout(mode: str) -> None:
     with space(Fault.stall_after(updates=2, seconds=5)) as s:
         out = call(mode, s.url, timeout=qs.Timeouts(read=1))
     record("7. stall past the read timeout (read=1 s)", mode, out)
-    assert isinstance(out.error, qs.SpaceTimeoutError)
+    assert isinstance(out.error, qs.SpaceTimeoutError) and isinstance(out.error, TimeoutError)
     assert out.error.limit == "read" and out.error.seconds == 1
     assert out.error.partial_text and ANSWER.startswith(out.error.partial_text)
     assert out.seconds < 4
+
+
+def test_07b_except_timeout_error_catches_a_space_timeout() -> None:
+    # As huggingface_hub's InferenceTimeoutError: code written for the standard
+    # exception catches ours, on both clients.
+    import asyncio
+
+    with space(Fault.heartbeats_only(times=2), heartbeat_interval=0.2) as s:
+        with qs.Client(base_url=s.url, timeout=qs.Timeouts(queue=0.5)) as client:
+            with pytest.raises(TimeoutError) as sync_info:
+                client.chat("hi")
+
+        async def chat() -> None:
+            async with qs.AsyncClient(base_url=s.url, timeout=qs.Timeouts(queue=0.5)) as client:
+                await client.chat("hi")
+
+        with pytest.raises(TimeoutError) as async_info:
+            asyncio.run(chat())
+    for info in (sync_info, async_info):
+        assert isinstance(info.value, qs.SpaceTimeoutError) and info.value.limit == "queue"
+        assert isinstance(info.value, qs.QwenSpacesError) and str(info.value).startswith("queue")
 
 
 def test_08_heartbeats_only_hits_the_queue_timeout(mode: str) -> None:
