@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
+from tests.integration import test_qwen_replicas_wire as wire
 from tests.replicas.fake_openai import FakeOpenAI
 from tests.replicas.launcher import Replica
 
@@ -259,3 +260,35 @@ async def test_1m_saved_state_after_a_restart_recovers(
         await aclient.conversation(state=state).send("1M saved async two: which word?")
     seen = {w: onem_input(fake_openai, f"1M saved {c} two: which word?") for c, w in SEEN_SAVED}
     assert all(word in text for word, text in seen.items()), f"the model got: {seen}"
+
+
+# --- what a client can see of a restart (pinned here: the SDK's detection reads these) -------
+
+
+def _app_id(replica: Replica) -> Any:
+    with urllib.request.urlopen(replica.url + "/gradio_api/app_id", timeout=10) as resp:
+        return json.loads(resp.read().decode("utf-8"))["app_id"]
+
+
+def _first_chatbot_roles(replica: Replica, session: str, text: str) -> list[str]:
+    """The roles in the chatbot's first value of an add_message run (output 5)."""
+    data = [text, wire.settings("qwen3-8b", "S", 1), None, None]
+    messages = wire.join_and_stream(replica, "add_message", data, session)
+    first = next(m for m in messages if m.get("msg") == "process_generating")
+    return [turn["role"] for turn in first["output"]["data"][5]["value"]]
+
+
+def test_a_restart_shows_in_app_id_and_in_qwen3s_first_chatbot_value(
+    qwen3_restartable: Replica, qwen_agent_webui: Replica
+) -> None:
+    session = wire.new_session()
+    assert _first_chatbot_roles(qwen3_restartable, session, "one") == ["user"]
+    # The session's whole history, then the new user turn (the pending answer comes next).
+    assert _first_chatbot_roles(qwen3_restartable, session, "two") == ["user", "assistant", "user"]
+    for server in (qwen3_restartable, qwen_agent_webui):
+        before = _app_id(server)
+        assert before == server.app_id  # /config says the same
+        server.restart()
+        assert _app_id(server) == server.app_id != before
+    # The same session hash now names an empty session: one user turn.
+    assert _first_chatbot_roles(qwen3_restartable, session, "three") == ["user"]
