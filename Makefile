@@ -1,5 +1,6 @@
 # Every target builds what it needs from nothing: a dev venv (.venv), one venv
 # per Gradio generation for the replica Spaces (.venvs/; gradio527 for the Qwen3 demo),
+# one with Qwen-Agent's real WebUI for the 1M demo (.venvs/qwenagent),
 # two with gpt4free (.venvs/g4f, and the newest release in .venvs/g4f-new),
 # and one for the OpenAI clients that test `qwen-spaces serve`, each with uv for speed.
 PY ?= python3
@@ -11,12 +12,14 @@ G5 := .venvs/gradio5
 G6 := .venvs/gradio6
 G527 := .venvs/gradio527
 G4F := .venvs/g4f
+QWENAGENT := .venvs/qwenagent
 G4F_NEW := .venvs/g4f-new
 OPENAI_VENV ?= .venvs/openai
 export QWEN_SPACES_GRADIO4_PYTHON := $(CURDIR)/$(G4)/bin/python
 export QWEN_SPACES_GRADIO5_PYTHON := $(CURDIR)/$(G5)/bin/python
 export QWEN_SPACES_GRADIO6_PYTHON := $(CURDIR)/$(G6)/bin/python
 export QWEN_SPACES_GRADIO527_PYTHON := $(CURDIR)/$(G527)/bin/python
+export QWEN_SPACES_QWENAGENT_PYTHON := $(CURDIR)/$(QWENAGENT)/bin/python
 export QWEN_SPACES_G4F_PYTHON := $(CURDIR)/$(G4F)/bin/python
 export QWEN_SPACES_G4F_NEW_PYTHON := $(CURDIR)/$(G4F_NEW)/bin/python
 export QWEN_SPACES_OPENAI_PYTHON := $(abspath $(OPENAI_VENV))/bin/python
@@ -56,6 +59,16 @@ $(G527)/.done: $(BIN)/.done
 	$(UV) pip install -q -p $(G527)/bin/python 'gradio==5.27.0' 'modelscope_studio==1.6.1' requests uvicorn
 	touch $@
 
+# The 1M demo's page is Qwen-Agent's own WebUI (tests/replicas/webui_launcher.py runs the
+# real package): its `gui` extra pins Gradio 5.1.0, which needs the older huggingface_hub;
+# with today's starlette (1.x) Gradio 5.1's page answers 500, so launch()'s own check of it
+# fails and the server exits ("When localhost is not accessible..."): FastAPI of its time.
+$(QWENAGENT)/.done: $(BIN)/.done
+	$(UV) venv -q --allow-existing -p $(PY) $(QWENAGENT)
+	$(UV) pip install -q -p $(QWENAGENT)/bin/python 'qwen-agent[gui,rag]==0.0.16' \
+		'huggingface_hub<0.26' 'fastapi<0.116'
+	touch $@
+
 # gpt4free, to drive the providers through its own client (tests/integration/test_g4f.py).
 # g4f 0.5.5.0 imports nodriver without declaring it; 0.47.0 installs and imports offline.
 # The project is installed editable; the tests also put this checkout first on PYTHONPATH.
@@ -78,7 +91,7 @@ $(OPENAI_VENV)/.done: $(BIN)/.done Makefile
 	$(UV) pip install -q -p $(OPENAI_VENV)/bin/python openai langchain-openai langchain-qwq
 	touch $@
 
-venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G527)/.done $(G4F)/.done $(G4F_NEW)/.done $(OPENAI_VENV)/.done
+venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G527)/.done $(QWENAGENT)/.done $(G4F)/.done $(G4F_NEW)/.done $(OPENAI_VENV)/.done
 
 demo: $(BIN)/.done $(G5)/.done
 	$(BIN)/python examples/demo.py

@@ -210,9 +210,9 @@ def test_notebook_runs_in_a_kernel(
     ]
     assert markdown[0] == answer(MARKDOWN_QUERY)
     # A Qwen3 reply: its reasoning folded apart above the answer.
-    model, system = "qwen3-32b", fake_qwen3.DEFAULT_SYSTEM
-    reasoning = fake_qwen3.expected_reasoning(THINKING_QUERY, model, 38, system, 0)
-    thought = fake_qwen3.expected_answer(THINKING_QUERY, model, 38, True, system, 0)
+    model = "qwen3-32b"
+    reasoning = fake_qwen3.expected_reasoning(THINKING_QUERY, model, 38, fake_qwen3.NO_SYSTEM, 0)
+    thought = fake_qwen3.expected_answer(THINKING_QUERY, model, 38, True, fake_qwen3.NO_SYSTEM, 0)
     assert len(markdown) == 2 and markdown[1].startswith("<details><summary>Thinking (")
     assert markdown[1].endswith(f"\n\n{reasoning}\n\n</details>\n\n{thought}")
 

@@ -4,6 +4,10 @@ Every test under tests/integration gets the ``integration`` mark. The replicas
 the selected tests need are all launched at once when collection ends (they
 start in parallel), and each fixture waits for its own. A replica that cannot
 start fails the test with ``CI=true`` and skips it otherwise.
+
+Servers a test module restarts (``Replica.restart()``: a Space restart) are
+its own, started once per module: Qwen-Agent's real WebUI (the 1M demo's page)
+on a fake OpenAI-compatible model, and a Qwen3 replica.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 
 import pytest
 
+from tests.replicas.fake_openai import FakeOpenAI
 from tests.replicas.launcher import Replica, ReplicaError, launch_replica
+from tests.replicas.webui_launcher import start_webui
 
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT = float(os.environ.get("QWEN_SPACES_REPLICA_TIMEOUT", "90"))
@@ -166,3 +172,38 @@ def mounted_replica(request: pytest.FixtureRequest) -> Replica:
     """The Max app mounted at /chat, on Gradio 4 (no api prefix) and 5 (/gradio_api)."""
     replica: Replica = request.getfixturevalue(request.param)
     return replica
+
+
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI-compatible model that answers with what reached it, in a thread."""
+    with FakeOpenAI() as model:
+        yield model
+
+
+@pytest.fixture(scope="module")
+def qwen_agent_webui(fake_openai: FakeOpenAI) -> Iterator[Replica]:
+    """Qwen-Agent 0.0.16's own WebUI (.venvs/qwenagent) on ``fake_openai``, once per module."""
+    try:
+        webui = start_webui(fake_openai.url, timeout=START_TIMEOUT)
+    except ReplicaError as exc:
+        _unavailable(f"Qwen-Agent's WebUI could not start: {exc}")
+        raise  # unreachable: _unavailable raises
+    yield webui
+    died = webui.process.poll()
+    tail = webui.log_tail()
+    webui.stop()
+    if died is not None:  # it died under the module's tests: say why
+        pytest.fail(f"Qwen-Agent's WebUI exited with code {died}:\n{tail}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def qwen3_restartable() -> Iterator[Replica]:
+    """A Qwen3 replica of the module's own, which its tests may restart."""
+    try:
+        replica = launch_replica("qwen3", 527).wait_ready(START_TIMEOUT)
+    except ReplicaError as exc:
+        _unavailable(f"replica qwen3 (restartable) could not start: {exc}")
+        raise
+    yield replica
+    replica.stop()

@@ -227,9 +227,7 @@ def expected(kind: str, query: str, turns: int, system: str | None = None, name:
         return fake_model.expected_answer(query, turns, fake_model.ONEM_SYSTEM)
     if kind == "qwen3":
         model = spec.QWEN3_IDS[name]
-        return fq.expected_answer(
-            query, model, fq.DEFAULT_BUDGET, True, system or fq.DEFAULT_SYSTEM, turns
-        )
+        return fq.expected_answer(query, model, fq.DEFAULT_BUDGET, True, fq.NO_SYSTEM, turns)
     if kind == "qwen25":  # the size radio's value is part of what the replica answers
         return fake_model.expected_answer(
             query, turns, fake_model.sized_system("72B", system or fake_model.QWEN25_SYSTEM)
@@ -239,9 +237,7 @@ def expected(kind: str, query: str, turns: int, system: str | None = None, name:
 
 def expected_reasoning(query: str, turns: int, system: str | None = None, name: str = "") -> str:
     model = spec.QWEN3_IDS[name]
-    return fq.expected_reasoning(
-        query, model, fq.DEFAULT_BUDGET, system or fq.DEFAULT_SYSTEM, turns
-    )
+    return fq.expected_reasoning(query, model, fq.DEFAULT_BUDGET, fq.NO_SYSTEM, turns)
 
 
 def _history() -> list[dict[str, str]]:
@@ -481,7 +477,6 @@ def test_qwen3_thinking_off_and_budget_hold_over_follow_ups(
 ) -> None:
     checks = g4f_reports[(release, "qwen3_g527")]["edge"]["no_think"]
     model = spec.QWEN3_IDS[spec.NAMES["qwen3"][1]]
-    system = fq.DEFAULT_SYSTEM
     # enable_thinking=False and thinking_budget=4 (units of 1024) reached the
     # Space; the session kept thinking off for the follow-ups (the second
     # passes enable_thinking=False again, the third nothing), each sending
@@ -491,7 +486,7 @@ def test_qwen3_thinking_off_and_budget_hold_over_follow_ups(
     ):
         obs = _ok(checks[label], label)
         assert obs["text"] == fq.expected_answer(
-            query, model, spec.NO_THINK_BUDGET, False, system, turn
+            query, model, spec.NO_THINK_BUDGET, False, fq.NO_SYSTEM, turn
         )
         assert obs["reasoning"] == ""
         handed = obs["conversation"]
@@ -500,8 +495,12 @@ def test_qwen3_thinking_off_and_budget_hold_over_follow_ups(
             and handed["session_hash"] == checks["first"]["conversation"]["session_hash"]
         )
     on = _ok(checks["thinking_on"], "thinking=True")
-    assert on["text"] == fq.expected_answer(spec.QUERY, model, fq.DEFAULT_BUDGET, True, system, 0)
-    assert on["reasoning"] == fq.expected_reasoning(spec.QUERY, model, fq.DEFAULT_BUDGET, system, 0)
+    assert on["text"] == fq.expected_answer(
+        spec.QUERY, model, fq.DEFAULT_BUDGET, True, fq.NO_SYSTEM, 0
+    )
+    assert on["reasoning"] == fq.expected_reasoning(
+        spec.QUERY, model, fq.DEFAULT_BUDGET, fq.NO_SYSTEM, 0
+    )
     # A budget in tokens (what the SDK takes) is refused: gpt4free's unit is 1024 tokens.
     assert checks["budget_tokens"]["raised"] == "ValueError"
     assert "units of 1024" in checks["budget_tokens"]["message"]
@@ -583,7 +582,7 @@ def test_qwen3_provider_stands_alone_sync_then_async(
 
     assert GPT4FREE is False
     monkeypatch.setattr(Qwen_Qwen_3, "url", qwen3_g527.url)
-    model, system = "qwen3-8b", fq.DEFAULT_SYSTEM
+    model = "qwen3-8b"
     first = [{"role": "user", "content": spec.QUERY}]
     chunks = list(
         Qwen_Qwen_3.create_completion(
@@ -591,8 +590,8 @@ def test_qwen3_provider_stands_alone_sync_then_async(
         )
     )
     text, reasoning, conversation = _split(chunks)
-    assert text == fq.expected_answer(spec.QUERY, model, 2, True, system, 0)
-    assert reasoning == fq.expected_reasoning(spec.QUERY, model, 2, system, 0)
+    assert text == fq.expected_answer(spec.QUERY, model, 2, True, fq.NO_SYSTEM, 0)
+    assert reasoning == fq.expected_reasoning(spec.QUERY, model, 2, fq.NO_SYSTEM, 0)
     assert conversation.thinking is True and len(conversation.session_hash) == 12
     # The async generator continues the same session (only the new message
     # is sent), with thinking turned off, not streamed.
@@ -616,7 +615,7 @@ def test_qwen3_provider_stands_alone_sync_then_async(
         ]
 
     text2, reasoning2, conversation2 = _split(asyncio.run(second()))
-    assert text2 == fq.expected_answer("Next?", model, fq.DEFAULT_BUDGET, False, system, 1)
+    assert text2 == fq.expected_answer("Next?", model, fq.DEFAULT_BUDGET, False, fq.NO_SYSTEM, 1)
     assert reasoning2 == ""
     assert conversation2.session_hash == conversation.session_hash
     assert conversation2.thinking is False

@@ -2,8 +2,10 @@
 
 Gradio 5.27 with modelscope_studio 1.6.1, the Space's layout (and the same
 layout with every id shifted). The replica's fake model answers with the
-prompt, the model id, the budget, the thinking mode, the system prompt and
-the number of turns its session holds, so each test sees what reached the Space.
+prompt, the model id, the budget, the thinking mode, any system message and
+the number of turns its session holds, so each test sees what reached the
+model. As on the Space, the settings form's system prompt never reaches it
+(``fq.NO_SYSTEM``; test_session_restart.py holds the tests of delivering it).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def test_thinking_streams_apart_from_the_answer_sync(qwen3_replica: Replica) -> 
         with client.stream(QUERY) as stream:
             events = list(stream)
             reply = stream.reply
-    model, system = "qwen3-235b-a22b", fq.DEFAULT_SYSTEM
+    model, system = "qwen3-235b-a22b", fq.NO_SYSTEM
     check(
         events,
         reply,
@@ -64,7 +66,7 @@ def test_thinking_streams_apart_from_the_answer_sync(qwen3_replica: Replica) -> 
 async def test_thinking_streams_apart_from_the_answer_async(qwen3_replica: Replica) -> None:
     async with qs.AsyncClient(model="qwen-3-8b", base_url=qwen3_replica.url) as client:
         events = [e async for e in client.stream(QUERY, thinking_budget=3000)]
-    model, system = "qwen3-8b", fq.DEFAULT_SYSTEM
+    model, system = "qwen3-8b", fq.NO_SYSTEM
     assert text_of(events) == fq.expected_answer(QUERY, model, 3, True, system, 0)
     assert reasoning_of(events) == fq.expected_reasoning(QUERY, model, 3, system, 0)
 
@@ -76,12 +78,12 @@ def test_thinking_off_holds_on_follow_ups_sync(qwen3_g527: Replica) -> None:
         with conv.stream("Again, ha!", thinking_budget=4096) as stream:
             events = list(stream)
             second = stream.reply
-    assert first.text == fq.expected_answer(QUERY, "qwen3-32b", 4, False, SYSTEM, 0)
+    assert first.text == fq.expected_answer(QUERY, "qwen3-32b", 4, False, fq.NO_SYSTEM, 0)
     assert first.reasoning == ""
     check(
         events,
         second,
-        answer=fq.expected_answer("Again, ha!", "qwen3-32b", 4, False, SYSTEM, 1),
+        answer=fq.expected_answer("Again, ha!", "qwen3-32b", 4, False, fq.NO_SYSTEM, 1),
         reasoning="",
         thinking=False,
     )
@@ -93,7 +95,7 @@ async def test_thinking_off_then_on_in_one_session_async(qwen3_g527: Replica) ->
         conv = client.conversation()
         off = await conv.send(QUERY, thinking=False)
         on = await conv.send("Again, ha!", thinking=True)
-    model, system = "qwen3-0.6b", fq.DEFAULT_SYSTEM
+    model, system = "qwen3-0.6b", fq.NO_SYSTEM
     assert off.text == fq.expected_answer(QUERY, model, 38, False, system, 0)
     assert on.text == fq.expected_answer("Again, ha!", model, 38, True, system, 1)
     assert on.reasoning == fq.expected_reasoning("Again, ha!", model, 38, system, 1)
@@ -104,9 +106,7 @@ def test_a_follow_up_sends_only_the_new_message_sync(qwen3_replica: Replica) -> 
         reply = client.chat(QUERY)
         again = client.chat("Again, ha!", conversation=reply.conversation)
     # The session holds the first turn: the Space saw one earlier exchange and the bare prompt.
-    assert again.text == fq.expected_answer(
-        "Again, ha!", "qwen3-14b", 38, True, fq.DEFAULT_SYSTEM, 1
-    )
+    assert again.text == fq.expected_answer("Again, ha!", "qwen3-14b", 38, True, fq.NO_SYSTEM, 1)
 
 
 async def test_a_history_the_space_has_not_seen_goes_in_the_first_prompt_async(
@@ -121,7 +121,7 @@ async def test_a_history_the_space_has_not_seen_goes_in_the_first_prompt_async(
     async with qs.AsyncClient(model="qwen-3-4b", base_url=qwen3_g527.url) as client:
         reply = await client.chat(messages)
     prompt = payloads.flatten(messages[1:])
-    assert reply.text == fq.expected_answer(prompt, "qwen3-4b", 38, True, SYSTEM, 0)
+    assert reply.text == fq.expected_answer(prompt, "qwen3-4b", 38, True, fq.NO_SYSTEM, 0)
 
 
 def test_saved_conversation_keeps_the_session_and_its_thinking_sync(qwen3_g527: Replica) -> None:
@@ -131,9 +131,7 @@ def test_saved_conversation_keeps_the_session_and_its_thinking_sync(qwen3_g527: 
         saved = qs.ConversationState.from_dict(conv.state.to_dict())
         resumed = client.conversation(state=saved)
         reply = resumed.send("Again, ha!")
-    assert reply.text == fq.expected_answer(
-        "Again, ha!", "qwen3-1.7b", 38, False, fq.DEFAULT_SYSTEM, 1
-    )
+    assert reply.text == fq.expected_answer("Again, ha!", "qwen3-1.7b", 38, False, fq.NO_SYSTEM, 1)
 
 
 @pytest.mark.parametrize("thinking", [True, False])
@@ -144,7 +142,7 @@ def test_the_spaces_error_turn_is_a_space_error_sync(qwen3_g527: Replica, thinki
             client.chat(prompt, thinking=thinking)
     error = caught.value
     reasoning, partial = fq.partial_error_texts(
-        prompt, "qwen3-235b-a22b", 38, thinking, fq.DEFAULT_SYSTEM, 0
+        prompt, "qwen3-235b-a22b", 38, thinking, fq.NO_SYSTEM, 0
     )
     assert error.message == f"the Space reported an error: {fq.ERROR_MESSAGE}"
     assert "<span" not in str(error)

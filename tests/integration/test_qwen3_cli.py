@@ -32,7 +32,7 @@ def ask(replica: Replica, *args: str) -> subprocess.CompletedProcess[str]:
 def test_ask_into_a_pipe_prints_the_answer_alone(qwen3_g527: Replica) -> None:
     result = ask(qwen3_g527, "-m", "qwen-3-32b", "--thinking-budget", "2048")
     assert result.returncode == 0, result.stderr
-    expected = fq.expected_answer(QUERY, "qwen3-32b", 2, True, fq.DEFAULT_SYSTEM, 0)
+    expected = fq.expected_answer(QUERY, "qwen3-32b", 2, True, fq.NO_SYSTEM, 0)
     assert result.stdout == expected + "\n"
     assert "hmm" not in result.stdout + result.stderr  # the reasoning: not into a pipe
 
@@ -41,13 +41,11 @@ def test_ask_no_think_and_json(qwen3_g527: Replica) -> None:
     result = ask(qwen3_g527, "-m", "qwen3-8b", "--no-think", "--json", "-s", "Be brief.")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert answer["text"] == fq.expected_answer(QUERY, "qwen3-8b", 38, False, "Be brief.", 0)
+    assert answer["text"] == fq.expected_answer(QUERY, "qwen3-8b", 38, False, fq.NO_SYSTEM, 0)
     assert answer["reasoning"] == "" and answer["thinking_seconds"] is None
     assert answer["model"] == "qwen-3-8b"
     thinking = json.loads(ask(qwen3_g527, "-m", "qwen-3-4b", "--json").stdout)
-    assert thinking["reasoning"] == fq.expected_reasoning(
-        QUERY, "qwen3-4b", 38, fq.DEFAULT_SYSTEM, 0
-    )
+    assert thinking["reasoning"] == fq.expected_reasoning(QUERY, "qwen3-4b", 38, fq.NO_SYSTEM, 0)
     assert thinking["thinking_seconds"] >= 0
 
 
@@ -80,10 +78,10 @@ def test_ask_on_a_terminal_shows_the_reasoning_dimmed_on_stderr(
     child.expect(pexpect.EOF)
     child.close()
     out = target.read_text(encoding="utf-8")
-    reasoning = fq.expected_reasoning(QUERY, "qwen3-0.6b", 38, fq.DEFAULT_SYSTEM, 0)
+    reasoning = fq.expected_reasoning(QUERY, "qwen3-0.6b", 38, fq.NO_SYSTEM, 0)
     assert child.exitstatus == 0
     assert "\x1b[2m" + reasoning in child.before.replace("\r\n", "\n")
-    assert out == fq.expected_answer(QUERY, "qwen3-0.6b", 38, True, fq.DEFAULT_SYSTEM, 0) + "\n"
+    assert out == fq.expected_answer(QUERY, "qwen3-0.6b", 38, True, fq.NO_SYSTEM, 0) + "\n"
 
 
 def test_chat_think_off_holds_for_the_next_turns(qwen3_g527: Replica, tmp_path: Path) -> None:
@@ -105,9 +103,7 @@ def test_chat_think_off_holds_for_the_next_turns(qwen3_g527: Replica, tmp_path: 
     child.expect_exact("you> ")
     for turn, query in enumerate(("Hi", "Again, ha!")):
         child.sendline(query)
-        child.expect_exact(
-            fq.expected_answer(query, "qwen3-14b", 38, False, fq.DEFAULT_SYSTEM, turn)
-        )
+        child.expect_exact(fq.expected_answer(query, "qwen3-14b", 38, False, fq.NO_SYSTEM, turn))
         child.expect_exact("you> ")
     child.sendline("/think")
     child.expect_exact("thinking: off")

@@ -175,10 +175,14 @@ def test_qwen3_streams_reasoning_then_answer_exactly(qwen3_replica: Replica) -> 
     assert bot["footer"].endswith("s")
     (tool,) = parts(bot, "tool")
     (text,) = parts(bot, "text")
-    assert tool["content"] == fake_qwen3.expected_reasoning(QUERY, "qwen3-14b", 3, SYSTEM, 0)
+    assert tool["content"] == fake_qwen3.expected_reasoning(
+        QUERY, "qwen3-14b", 3, fake_qwen3.NO_SYSTEM, 0
+    )
     assert tool["options"]["status"] == "done"
     assert tool["options"]["title"].startswith("End of Thought (")
-    assert text["content"] == fake_qwen3.expected_answer(QUERY, "qwen3-14b", 3, True, SYSTEM, 0)
+    assert text["content"] == fake_qwen3.expected_answer(
+        QUERY, "qwen3-14b", 3, True, fake_qwen3.NO_SYSTEM, 0
+    )
     # Streamed in small pieces: many appends, first to the reasoning, then to the answer.
     appends = [  # the part index of each append: 0 the reasoning, 1 the answer
         op[1][3]
@@ -205,7 +209,7 @@ def test_qwen3_toggle_turns_thinking_off_for_the_session(qwen3_g527: Replica) ->
         assert parts(bot, "tool") == []
         (text,) = parts(bot, "text")
         assert text["content"] == fake_qwen3.expected_answer(
-            prompt, "qwen3-32b", 4, False, SYSTEM, turn
+            prompt, "qwen3-32b", 4, False, fake_qwen3.NO_SYSTEM, turn
         )
 
 
@@ -219,7 +223,7 @@ def test_qwen3_error_turn_fails_with_a_null_error(qwen3_g527: Replica) -> None:
     bot = outputs[5]["value"][-1]
     assert bot["status"] == "done" and bot["loading"] is False
     reasoning, partial = fake_qwen3.partial_error_texts(
-        prompt, fake_qwen3.DEFAULT_MODEL, 2, True, SYSTEM, 0
+        prompt, fake_qwen3.DEFAULT_MODEL, 2, True, fake_qwen3.NO_SYSTEM, 0
     )
     assert [p["content"] for p in parts(bot, "tool")] == [reasoning]
     assert [p["content"] for p in parts(bot, "text")] == [
@@ -252,7 +256,9 @@ def test_qwen3_named_api_route_streams_snapshots(qwen3_g527: Replica) -> None:
     last = json.loads([line for line in lines if line.startswith("data: ")][-1][6:])
     assert len(last) == 7
     (text,) = parts(last[5]["value"][-1], "text")
-    assert text["content"] == fake_qwen3.expected_answer(QUERY, "qwen3-8b", 8, True, SYSTEM, 0)
+    assert text["content"] == fake_qwen3.expected_answer(
+        QUERY, "qwen3-8b", 8, True, fake_qwen3.NO_SYSTEM, 0
+    )
 
 
 # --- Qwen2-72B and Qwen2.5 -----------------------------------------------------------------

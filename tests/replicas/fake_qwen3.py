@@ -1,13 +1,19 @@
 """The Qwen3 replica's fake model: deterministic reasoning and answer, and how they stream.
 
 Pure and stdlib-only (like ``fake_model``), so the replica (in the Gradio 5.27
-venv) and the tests (in the dev venv) compute the very same texts. Both texts
-name every input that must reach the Space (prompt, model id, thinking budget,
-thinking on/off, system prompt, earlier turns of the session), so a test that
-compares them exactly sees each one arrive.
+venv) and the tests (in the dev venv) compute the very same texts. The replica
+calls it the way the Space's ``app.py`` calls DashScope: with the messages its
+``format_history`` built from the session's turns, the session's thinking
+switch and the budget in tokens. Both texts name what reached the model (the
+last user message, the model id, the budget, thinking on/off, any system
+message, how many earlier answers the messages hold), so a test that compares
+them exactly sees each one arrive; ``model_view`` reads them off the messages.
+The replica also keeps every call whole (``GET /replica/upstream``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 try:  # imported as tests.replicas.fake_qwen3, or as a script's sibling
     from .fake_model import tokens
@@ -25,8 +31,10 @@ __all__ = [
     "MAX_BUDGET",
     "MIN_BUDGET",
     "MODELS",
+    "NO_SYSTEM",
     "expected_answer",
     "expected_reasoning",
+    "model_view",
     "partial_error_texts",
     "tokens",
 ]
@@ -45,6 +53,11 @@ MODELS: dict[str, str] = {
 DEFAULT_MODEL = "qwen3-235b-a22b"
 #: gpt4free's default system prompt for this Space (the form's default here too).
 DEFAULT_SYSTEM = "You are a helpful and harmless assistant."
+#: What the model sees of the settings form's system prompt: nothing. The Space's
+#: ``format_history(history, sys_prompt)`` builds the messages from the session's
+#: turns only (its system message is commented out), so ``sys_prompt`` never
+#: reaches the model; a system prompt reaches it only inside a user message.
+NO_SYSTEM = ""
 #: The settings slider, in units of 1024 tokens.
 MIN_BUDGET = 1
 MAX_BUDGET = 38
@@ -93,3 +106,16 @@ def partial_error_texts(
     reasoning = expected_reasoning(prompt, model, budget, system, turns) if thinking else ""
     answer = expected_answer(prompt, model, budget, thinking, system, turns)
     return reasoning, "".join(tokens(answer)[:ERROR_AFTER_ANSWER_CHUNKS])
+
+
+def model_view(messages: list[dict[str, Any]], thinking_budget: int) -> tuple[str, str, int, int]:
+    """(prompt, system, turns, budget) of an upstream call, as the answer names them.
+
+    ``prompt`` is the last user message, ``system`` any system messages joined
+    (``NO_SYSTEM`` from the Space), ``turns`` the assistant messages before it,
+    ``budget`` the thinking budget back in the form's units of 1024 tokens.
+    """
+    users = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
+    systems = [str(m.get("content") or "") for m in messages if m.get("role") == "system"]
+    turns = sum(1 for m in messages if m.get("role") == "assistant")
+    return (users[-1] if users else "", "\n".join(systems), turns, thinking_budget // 1024)

@@ -28,7 +28,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["Replica", "ReplicaError", "gradio_python", "launch_replica", "start_replica"]
+__all__ = [
+    "Replica",
+    "ReplicaError",
+    "gradio_python",
+    "launch_replica",
+    "spawn_server",
+    "start_replica",
+]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -67,6 +74,8 @@ class Replica:
         process: subprocess.Popen[bytes],
         log_path: Path,
         cmd: list[str],
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
         mount_path: str = "",
     ) -> None:
         self.kind = kind
@@ -78,9 +87,12 @@ class Replica:
         self.process = process
         self.log_path = log_path
         self.cmd = cmd
+        self.env = dict(env) if env is not None else None
+        self.cwd = cwd
         self.started = time.monotonic()
         self.config: dict[str, Any] = {}
         self.startup_seconds = 0.0
+        self.restarts = 0
 
     def wait_ready(self, timeout: float = 90) -> Replica:
         """Wait until GET /config answers; on failure stop the server and raise ReplicaError."""
@@ -98,6 +110,26 @@ class Replica:
             if time.monotonic() > deadline:
                 self._fail(f"did not answer GET /config within {timeout:.0f}s")
             time.sleep(0.2)
+
+    def restart(self, timeout: float = 90) -> Replica:
+        """Stop the server process and start a new one on the same port: a Space restart.
+
+        Every session the old process held is gone, and Gradio draws a new
+        ``app_id``. Waits for GET /config (``startup_seconds`` is the new start's).
+        """
+        self._terminate()
+        self.process = _spawn(self.cmd, self.env, self.cwd, self.log_path, append=True)
+        if self not in _live:
+            _live.append(self)
+        self.started = time.monotonic()
+        self.config = {}
+        self.restarts += 1
+        return self.wait_ready(timeout)
+
+    @property
+    def app_id(self) -> Any:
+        """The ``app_id`` of the running process, from its /config."""
+        return self.config.get("app_id")
 
     def _fail(self, what: str) -> None:
         tail = self.log_tail()
@@ -121,6 +153,15 @@ class Replica:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server (SIGTERM, then SIGKILL); idempotent."""
+        self._terminate(timeout)
+        if self in _live:
+            _live.remove(self)
+        try:
+            self.log_path.unlink()
+        except OSError:
+            pass
+
+    def _terminate(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -134,12 +175,6 @@ class Replica:
                 except ProcessLookupError:
                     pass
                 self.process.wait(timeout=timeout)
-        if self in _live:
-            _live.remove(self)
-        try:
-            self.log_path.unlink()
-        except OSError:
-            pass
 
     def __enter__(self) -> Replica:
         return self
@@ -218,24 +253,51 @@ def launch_replica(
     mount_path = _mount_path(mount_path)
     if mount_path:
         cmd += ["--mount-path", mount_path]
+    return spawn_server(kind, gradio, port, cmd, env, mount_path=mount_path)
+
+
+def spawn_server(
+    kind: str,
+    gradio: int,
+    port: int,
+    cmd: list[str],
+    env: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
+    mount_path: str = "",
+) -> Replica:
+    """Start ``cmd`` (a server that will listen on ``port``) as a tracked Replica."""
+    fd, log_name = tempfile.mkstemp(prefix=f"replica-{kind}-g{gradio}-", suffix=".log")
+    os.close(fd)
+    log_path = Path(log_name)
+    process = _spawn(cmd, env, cwd, log_path, append=False)
+    replica = Replica(
+        kind, gradio, port, process, log_path, cmd, env=env, cwd=cwd, mount_path=mount_path
+    )
+    _live.append(replica)
+    return replica
+
+
+def _spawn(
+    cmd: list[str],
+    env: Optional[Mapping[str, str]],
+    cwd: Optional[str],
+    log_path: Path,
+    append: bool,
+) -> subprocess.Popen[bytes]:
     child_env = dict(os.environ)
     child_env.update({"PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"})
     if env:
         child_env.update(env)
-    fd, log_name = tempfile.mkstemp(prefix=f"replica-{kind}-g{gradio}-", suffix=".log")
-    with os.fdopen(fd, "wb") as log:
-        process = subprocess.Popen(
+    with open(log_path, "ab" if append else "wb") as log:
+        return subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=child_env,
-            cwd=str(HERE),
+            cwd=cwd or str(HERE),
             start_new_session=True,  # its own process group: stop() ends it and its children
         )
-    replica = Replica(kind, gradio, port, process, Path(log_name), cmd, mount_path)
-    _live.append(replica)
-    return replica
 
 
 @atexit.register

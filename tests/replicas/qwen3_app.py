@@ -10,8 +10,12 @@ state 60, chatbot 29, ...) and ``add_message`` on fn_index 13;
 ``shift_ids=True`` creates extra components and one extra event first, so
 every id and fn_index moves.
 
-The model is ``fake_qwen3``: a reasoning block (thinking on) then an answer,
-both naming every input that reached it. A prompt containing
+The model is ``fake_qwen3``, called as the Space's ``app.py`` calls DashScope:
+with ``format_history``'s messages (the session's turns only: the form's
+system prompt never reaches the model), the thinking switch the session
+stored at ``add_message``, and the budget times 1024. It streams a reasoning
+block (thinking on) then an answer, both naming what reached it; every call
+is kept whole in ``UPSTREAM_CALLS``. A prompt containing
 ``fake_qwen3.ERROR_MARKER`` fails after a few answer chunks
 (``ERROR_EARLY_MARKER``: before the first chunk) the way the Space does: an HTML-wrapped text part, the turn marked done, a plain exception
 (served with ``show_error=False``, so the event says ``{"error": null}``).
@@ -92,13 +96,39 @@ def _pad_to(target: int, lead: int = 0) -> None:
         ms.Div(visible=False)
 
 
+#: Every upstream call, whole, oldest first (served at GET /replica/upstream).
+UPSTREAM_CALLS: list[dict[str, Any]] = []
+
+
+def format_history(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The model's messages, built as the Space builds them: the session's turns only.
+
+    No system message (the Space's ``format_history`` ignores ``sys_prompt``);
+    an assistant turn goes back as its first text part (reasoning dropped).
+    """
+    messages = []
+    for item in history:
+        if item["role"] == "user":
+            messages.append({"role": "user", "content": item["content"]})
+        elif item["role"] == "assistant":
+            texts = [part["content"] for part in item["content"] if part["type"] == "text"]
+            messages.append({"role": "assistant", "content": texts[0] if texts else ""})
+    return messages
+
+
 def _stream_upstream(
-    prompt: str, settings: dict[str, Any], enable_thinking: bool, turns: int
+    model: str, messages: list[dict[str, str]], enable_thinking: bool, thinking_budget: int
 ) -> Iterator[tuple[str, str]]:
-    """The fake upstream: ("reasoning"|"content", delta) pairs."""
-    model = str(settings.get("model") or fake_qwen3.DEFAULT_MODEL)
-    budget = int(settings.get("thinking_budget") or 1)
-    system = str(settings.get("sys_prompt") or "")
+    """The fake upstream, called as the Space calls DashScope: ("reasoning"|"content", delta)."""
+    UPSTREAM_CALLS.append(
+        {
+            "model": model,
+            "messages": [dict(m) for m in messages],
+            "enable_thinking": enable_thinking,
+            "thinking_budget": thinking_budget,
+        }
+    )
+    prompt, system, turns, budget = fake_qwen3.model_view(messages, thinking_budget)
     if fake_qwen3.ERROR_EARLY_MARKER in prompt:
         raise UpstreamError(fake_qwen3.ERROR_MESSAGE)
     if enable_thinking:
@@ -159,8 +189,7 @@ def build(shift_ids: bool = False) -> gr.Blocks:
         ctx = context(state_value)
         history, settings = ctx["history"], ctx["settings"]
         model = settings.get("model")
-        turns = sum(1 for m in history if m["role"] == "assistant")
-        prompt = history[-1]["content"]
+        messages = format_history(history)  # before the pending turn, as the Space
         history.append(
             {
                 "role": "assistant",
@@ -176,7 +205,13 @@ def build(shift_ids: bool = False) -> gr.Blocks:
         tool: dict[str, Any] | None = None
         text: dict[str, Any] | None = None
         try:
-            for kind, delta in _stream_upstream(prompt, settings, ctx["enable_thinking"], turns):
+            upstream = _stream_upstream(
+                str(model or fake_qwen3.DEFAULT_MODEL),
+                messages,
+                ctx["enable_thinking"],
+                settings.get("thinking_budget", 1) * 1024,
+            )
+            for kind, delta in upstream:
                 if kind == "reasoning":
                     if tool is None:
                         tool = {

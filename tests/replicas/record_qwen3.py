@@ -185,12 +185,13 @@ def record(sc: Scenario, replica: Replica) -> dict[str, Any]:
         else:
             join(rec, config, "add_message", data)
         args = (turn.query, turn.model, turn.budget)
+        unseen = fake_qwen3.NO_SYSTEM  # the form's system prompt never reaches the model
         reasoning = (
-            fake_qwen3.expected_reasoning(turn.query, turn.model, turn.budget, turn.system, t)
+            fake_qwen3.expected_reasoning(turn.query, turn.model, turn.budget, unseen, t)
             if sc.thinking
             else ""
         )
-        answer = fake_qwen3.expected_answer(*args, sc.thinking, turn.system, t)
+        answer = fake_qwen3.expected_answer(*args, sc.thinking, unseen, t)
         turns.append(
             {
                 "request": {
@@ -214,7 +215,12 @@ def record(sc: Scenario, replica: Replica) -> dict[str, Any]:
     if sc.error:
         turn = sc.turns[-1]
         partial_reasoning, partial_text = fake_qwen3.partial_error_texts(
-            turn.query, turn.model, turn.budget, sc.thinking, turn.system, len(sc.turns) - 1
+            turn.query,
+            turn.model,
+            turn.budget,
+            sc.thinking,
+            fake_qwen3.NO_SYSTEM,
+            len(sc.turns) - 1,
         )
         transcript.update(
             expected_answer=None,

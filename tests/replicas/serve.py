@@ -64,7 +64,14 @@ def main(argv: list[str] | None = None) -> None:
 
         demo = onem_app.build(footer=args.footer)
 
-    app = gr.mount_gradio_app(FastAPI(), demo, path=args.mount_path, show_error=show_error)
+    base = FastAPI()
+    if args.kind == "qwen3":  # what reached the fake model, whole, for the tests to read
+
+        @base.get("/replica/upstream")
+        def upstream() -> list[dict[str, object]]:
+            return qwen3_app.UPSTREAM_CALLS
+
+    app = gr.mount_gradio_app(base, demo, path=args.mount_path, show_error=show_error)
     print(
         f"replica {args.kind} on gradio {gr.__version__} at "
         f"http://127.0.0.1:{args.port}{args.mount_path}",
