@@ -186,7 +186,12 @@ class CallRequests:
         if self._app_id_seen is not None:
             self._app_id_seen(app_id)
         session = self.input.session
-        if session.continued and session.app_id is not None and session.app_id != app_id:
+        # A bare hash carries no app_id: the client's last one stands in (the
+        # Space restarted since this client last saw it: the session is older).
+        held_by = session.app_id
+        if held_by is None and session.unseen:
+            held_by = self._known_app_id
+        if session.continued and held_by is not None and held_by != app_id:
             self._session_lost(SessionLostError("restart", "the Space restarted"))
 
     def _check_held_turns(self, outputs: Any) -> None:

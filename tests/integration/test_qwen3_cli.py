@@ -10,6 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from qwen_spaces.payloads import flatten
 from tests.cli.conftest import ROOT, child_env, default_sigint
 from tests.replicas import fake_qwen3 as fq
 from tests.replicas.launcher import Replica
@@ -41,7 +42,10 @@ def test_ask_no_think_and_json(qwen3_g527: Replica) -> None:
     result = ask(qwen3_g527, "-m", "qwen3-8b", "--no-think", "--json", "-s", "Be brief.")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert answer["text"] == fq.expected_answer(QUERY, "qwen3-8b", 38, False, fq.NO_SYSTEM, 0)
+    opening = flatten(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUERY}]
+    )
+    assert answer["text"] == fq.expected_answer(opening, "qwen3-8b", 38, False, fq.NO_SYSTEM, 0)
     assert answer["reasoning"] == "" and answer["thinking_seconds"] is None
     assert answer["model"] == "qwen-3-8b"
     thinking = json.loads(ask(qwen3_g527, "-m", "qwen-3-4b", "--json").stdout)
