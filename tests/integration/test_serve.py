@@ -261,6 +261,12 @@ def with_system(text: str) -> list[dict[str, Any]]:
     return [{"role": "system", "content": SYSTEM}, user(text)]
 
 
+def opening(text: str) -> str:
+    """What a Qwen3 session's first prompt is for ``with_system(text)``: the page never
+    gives the model its form's system prompt, so the prompt carries it at its head."""
+    return flatten(with_system(text))
+
+
 @pytest.fixture(scope="module")
 def served_all(
     max_g5: Replica, onem_g4: Replica, qwen3_g527: Replica, qwen2_g4: Replica, qwen25_g4: Replica
@@ -295,8 +301,8 @@ def test_models_lists_the_twelve_and_each_one_answers(served_all: Serve) -> None
         assert "error" not in result, (model, result)
         spec = next(s for s in SPACES if s.model == model)
         if spec in QWEN3:
-            assert result["text"] == q3_answer(QUERY, str(spec.model_id)), model
-            assert result["reasoning"] == q3_reasoning(QUERY, str(spec.model_id)), model
+            assert result["text"] == q3_answer(opening(QUERY), str(spec.model_id)), model
+            assert result["reasoning"] == q3_reasoning(opening(QUERY), str(spec.model_id)), model
         elif model in OLDER:
             assert result["text"] == fake_model.expected_answer(QUERY, 0, OLDER[model]), model
         elif model == MAX:
@@ -314,8 +320,8 @@ def test_qwen3_reasoning_content_streamed_and_whole_with_a_budget(served_all: Se
         prompt = f"{kind} {QUERY}"
         assert "error" not in result, (kind, result)
         # 3000 tokens is rounded up to 3 units of 1024: the Space saw budget 3.
-        assert result["text"] == q3_answer(prompt, budget=3), kind
-        assert result["reasoning"] == q3_reasoning(prompt, budget=3), kind
+        assert result["text"] == q3_answer(opening(prompt), budget=3), kind
+        assert result["reasoning"] == q3_reasoning(opening(prompt), budget=3), kind
         assert result["finish_reason"] == "stop"
         if kind.endswith("stream"):
             assert result["chunks"] >= len(fq.tokens(result["text"])) // 2  # streamed
@@ -344,9 +350,9 @@ def test_qwen3_thinking_off_by_extra_body_and_by_chat_template_kwargs(served_all
             "extra": {"extra_body": {"enable_thinking": False, "thinking_budget": 2048}},
         },
     )
-    assert off["text"] == q3_answer("one", "qwen3-8b", thinking=False)
-    assert kwargs_off["text"] == q3_answer("two", "qwen3-8b", thinking=False)
-    assert stream_off["text"] == q3_answer("three", "qwen3-8b", budget=2, thinking=False)
+    assert off["text"] == q3_answer(opening("one"), "qwen3-8b", thinking=False)
+    assert kwargs_off["text"] == q3_answer(opening("two"), "qwen3-8b", thinking=False)
+    assert stream_off["text"] == q3_answer(opening("three"), "qwen3-8b", budget=2, thinking=False)
     assert off["reasoning"] == kwargs_off["reasoning"] == stream_off["reasoning"] == ""
 
 
@@ -366,11 +372,11 @@ def test_qwen3_reasoning_effort_maps_to_budgets(
         },
     )
     if effort == "none":  # thinking off, the Space's own budget
-        assert result["text"] == q3_answer(effort, "qwen3-4b", thinking=False)
+        assert result["text"] == q3_answer(opening(effort), "qwen3-4b", thinking=False)
         assert result["reasoning"] == ""
     else:
-        assert result["text"] == q3_answer(effort, "qwen3-4b", budget=budget)
-        assert result["reasoning"] == q3_reasoning(effort, "qwen3-4b", budget=budget)
+        assert result["text"] == q3_answer(opening(effort), "qwen3-4b", budget=budget)
+        assert result["reasoning"] == q3_reasoning(opening(effort), "qwen3-4b", budget=budget)
 
 
 BAD_THINKING = [
@@ -424,7 +430,7 @@ def test_qwen3_follow_ups_reuse_the_session_and_its_thinking_switch(served_all: 
         "qwen-3-14b",
         {"kind": "sync_create", "messages": with_system("first"), "extra": off},
     )
-    first = q3_answer("first", "qwen3-14b", thinking=False)
+    first = q3_answer(opening("first"), "qwen3-14b", thinking=False)
     assert one["text"] == first
     turn2 = [*with_system("first"), {"role": "assistant", "content": first}, user("second")]
     second = q3_answer("second", "qwen3-14b", thinking=False, turns=1)
@@ -451,8 +457,8 @@ def test_langchain_chat_qwen_reasoning_and_follow_up(served_all: Serve) -> None:
         messages=with_system(QUERY),
         followup="And again?",
     )
-    answer = q3_answer(QUERY, "qwen3-30b-a3b", budget=5)
-    reasoning = q3_reasoning(QUERY, "qwen3-30b-a3b", budget=5)
+    answer = q3_answer(opening(QUERY), "qwen3-30b-a3b", budget=5)
+    reasoning = q3_reasoning(opening(QUERY), "qwen3-30b-a3b", budget=5)
     assert result["invoke"] == result["stream"] == answer
     assert result["invoke_reasoning"] == result["stream_reasoning"] == reasoning
     assert result["stream_pieces"] > 3  # streamed, not one block
@@ -474,7 +480,7 @@ def test_langchain_thinking_off_and_reasoning_effort(served_all: Serve) -> None:
         messages=with_system(QUERY),
         followup="More?",
     )
-    assert off["invoke"] == off["stream"] == q3_answer(QUERY, "qwen3-1.7b", thinking=False)
+    assert off["invoke"] == off["stream"] == q3_answer(opening(QUERY), "qwen3-1.7b", thinking=False)
     assert off["invoke_reasoning"] == off["stream_reasoning"] == ""
     assert off["followup"] == q3_answer("More?", "qwen3-1.7b", thinking=False, turns=1)
     effort = run_client(
@@ -486,7 +492,9 @@ def test_langchain_thinking_off_and_reasoning_effort(served_all: Serve) -> None:
         messages=with_system(QUERY),
     )
     # ChatOpenAI reads no reasoning_content; the answer shows the budget the Space got.
-    assert effort["invoke"] == effort["stream"] == q3_answer(QUERY, "qwen3-0.6b", budget=16)
+    assert (
+        effort["invoke"] == effort["stream"] == q3_answer(opening(QUERY), "qwen3-0.6b", budget=16)
+    )
 
 
 def test_the_serve_guide_qwen3_snippets_print_the_exact_reasoning_and_answers(
