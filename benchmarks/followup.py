@@ -37,7 +37,7 @@ from benchmarks.harness import (
     pin,
     run_json_worker,
 )
-from benchmarks.report import TARGETS_HEADER, table
+from benchmarks.report import TARGETS_HEADER, table, verdict
 
 LAYOUTS = {"1m": "qwen-2.5-1m", "qwen3": "qwen-3-8b"}
 TOKENS = 20
@@ -181,7 +181,7 @@ def section(plan: Plan) -> tuple[list[str], list[list[str]]]:
                     f"{layout} follow-up, {kind}: the lost-session check adds",
                     f"{extra:+.0f} request, {added * 1e3:+,.1f} ms ({added / RTT:+.2f} RT)",
                     limit,
-                    "✓" if ok else "✗",
+                    verdict(ok),
                 ]
             )
     body = [
