@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
+from benchmarks.contenders import Layout
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,8 +58,6 @@ class Bytecode:
 
 def cold_spec(url: str, layout: str) -> str:
     """The cold floor's requests, with the ids the filled cache holds (read before timing)."""
-    from benchmarks.worker import Layout
-
     proto = Layout(url, layout)
     predict = None
     if proto.predict is not None:

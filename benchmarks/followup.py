@@ -24,8 +24,20 @@ import statistics
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any, Optional
+
+from benchmarks.harness import (
+    CLIENT_CPU,
+    RTT,
+    SERVER_CPU,
+    Plan,
+    Proxy,
+    Server,
+    log,
+    pin,
+    run_json_worker,
+)
+from benchmarks.report import TARGETS_HEADER, table, verdict
 
 LAYOUTS = {"1m": "qwen-2.5-1m", "qwen3": "qwen-3-8b"}
 TOKENS = 20
@@ -106,21 +118,20 @@ def _fmt(values: list[float]) -> str:
     return f"{statistics.median(values) * 1e3:,.1f} [{low:,.1f}-{high:,.1f}]"
 
 
-def section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], list[list[Any]]]:
+def section(plan: Plan) -> tuple[list[str], list[list[str]]]:
     """The follow-up table and its target rows, for benchmarks.run."""
-    from benchmarks.latency import RTT, Proxy
-    from benchmarks.run import CLIENT_CPU, SERVER_CPU, Server, _pin, run_json_worker, table
-
+    log("follow-ups")
+    quick = plan.quick
     runs, per_worker = (2, 1) if quick else (8, 3)
     env = dict(os.environ, QWEN_SPACES_CACHE="off", PYTHONDONTWRITEBYTECODE="1")
     rows: list[list[Any]] = []
-    targets: list[list[Any]] = []
+    targets: list[list[str]] = []
     for layout in LAYOUTS:
         results: dict[str, dict[str, list[float]]] = {
             c: {"first": [], "total": [], "requests": []} for c in CONTENDERS
         }
         errors: dict[str, str] = {}
-        with Server(layout, TOKENS) as server, Proxy(server.url, _pin(SERVER_CPU)) as proxy:
+        with Server(layout, TOKENS) as server, Proxy(server.url, pin(SERVER_CPU)) as proxy:
             for r in range(runs):
                 order = CONTENDERS[r % len(CONTENDERS) :] + CONTENDERS[: r % len(CONTENDERS)]
                 for contender in order:
@@ -134,7 +145,7 @@ def section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], list[li
                         "contender": contender,
                     }
                     cmd = [sys.executable, "-m", "benchmarks.followup", "worker", json.dumps(spec)]
-                    answer = run_json_worker(cmd, 300, env, _pin(CLIENT_CPU))
+                    answer = run_json_worker(cmd, 300, env, pin(CLIENT_CPU))
                     if not answer.get("ok"):
                         errors[contender] = str(answer.get("error", "failed"))
                         continue
@@ -170,7 +181,7 @@ def section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], list[li
                     f"{layout} follow-up, {kind}: the lost-session check adds",
                     f"{extra:+.0f} request, {added * 1e3:+,.1f} ms ({added / RTT:+.2f} RT)",
                     limit,
-                    "✓" if ok else "✗",
+                    verdict(ok),
                 ]
             )
     body = [
@@ -205,10 +216,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 runs: a check that it works")
     args = parser.parse_args(argv)
-    from benchmarks.run import log, table
-
-    lines, targets = section(args.quick, log)
-    print("\n".join([*lines, *table(["target", "measured", "limit", "result"], targets)]))
+    lines, targets = section(Plan.of(args.quick))
+    print("\n".join([*lines, *table(TARGETS_HEADER, targets)]))
     return 0
 
 

@@ -26,46 +26,48 @@ milliseconds and in round trips (time / 50 ms). Contenders:
 The Qwen3 layout (issue 18: the floors and the warm clients, thinking on and
 off) is ``benchmarks/qwen3_latency.py``, run at the end of this section.
 
-Every in-process contender runs in a fresh interpreter (``worker`` below; the
-top of this module imports the standard library only, so gpt4free's venv can
-run it too); the contenders alternate, run by run.
+Every in-process contender runs in a fresh interpreter
+(``benchmarks/latency_worker.py``, whose top imports the standard library only, so
+gpt4free's venv can run it too); the contenders alternate, run by run.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-if TYPE_CHECKING:
-    from benchmarks.cold import Bytecode
+from benchmarks import qwen3_latency
+from benchmarks.cold import Bytecode, cold_floor, cold_spec
+from benchmarks.harness import (
+    CLIENT_CPU,
+    DELAY,
+    ROOT,
+    RTT,
+    SERVER_CPU,
+    Plan,
+    Proxy,
+    Server,
+    fmt_ms,
+    log,
+    median_or_none,
+    pin,
+    run_module_worker,
+)
+from benchmarks.latency_worker import MODEL, PROMPT
+from benchmarks.report import TARGETS_HEADER, table, verdict
 
-ROOT = Path(__file__).resolve().parent.parent
-DELAY = 0.025  # one way
-RTT = 2 * DELAY
-PROMPT = "hi"
-SYSTEM = "You are a helpful assistant."
-MODEL = {"max": "qwen-2.5-max", "1m": "qwen-2.5-1m"}
 FLOOR_RT = {"max": 2, "1m": 3}
 TOKENS = 20  # diffs per answer: the first is what counts
 WARM_LIMIT_MS = 1.0  # issue #13: warm clients within 1 ms of the floor
 COLD_LIMIT_RT = 0.5  # issue 26: the cold CLI within half a round trip of the cold floor
 COLD = ("cold_floor", "cli_empty", "cli_filled", "startup")
-G4F_PROVIDER = {
-    "max": ("g4f.Provider.hf_space.Qwen_Qwen_2_5_Max", "Qwen_Qwen_2_5_Max", "qwen-2-5-max"),
-    "1m": ("g4f.Provider.hf_space.Qwen_Qwen_2_5M", "Qwen_Qwen_2_5M", "qwen-2.5-1m"),
-}
 
 LABEL = {
     "floor": "floor: hand-written, ids known, one keep-alive connection",
@@ -81,210 +83,7 @@ LABEL = {
 }
 
 
-# --- the contenders, each in a fresh interpreter ------------------------------------------
-
-
-def _known_ids(url: str, layout: str) -> Any:
-    """The floor's ids, read from /config before any timing (it "knows" them)."""
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.worker import Layout
-
-    return Layout(url, layout)
-
-
-def floor(url: str, layout: str, runs: int) -> list[float]:
-    """http.client: (predict,) join, stream; the first process_generating's arrival."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    proto = _known_ids(url, layout)
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
-    prefix = urlsplit(proto.join_url(url)).path.rsplit("/queue/join", 1)[0]
-    headers = {"Content-Type": "application/json"}
-    samples = []
-    for _ in range(runs):
-        h = os.urandom(6).hex()
-        start = time.perf_counter()
-        chatbot = None
-        if proto.predict is not None:
-            conn.request(
-                "POST", f"{prefix}/run/predict", json.dumps(proto.predict_body(h)), headers
-            )
-            chatbot = json.loads(conn.getresponse().read())["data"][1]
-        conn.request(
-            "POST", f"{prefix}/queue/join", json.dumps(proto.join_body(h, chatbot)), headers
-        )
-        conn.getresponse().read()
-        conn.request(
-            "GET", f"{prefix}/queue/data?session_hash={h}", headers={"Accept": "text/event-stream"}
-        )
-        response = conn.getresponse()
-        first = None
-        while line := response.readline():
-            if line.startswith(b"data:"):
-                kind = json.loads(line[5:])["msg"]
-                if kind == "process_generating" and first is None:
-                    first = time.perf_counter() - start
-                elif kind == "process_completed":
-                    break
-        response.read()  # to the end of the body: the connection is reused
-        assert first is not None, "no process_generating"
-        samples.append(first)
-    conn.close()
-    return samples
-
-
-def floor_requests(url: str, layout: str, runs: int) -> list[float]:
-    """requests alone: (predict,) join, stream; the first process_generating's arrival."""
-    import requests
-
-    proto = _known_ids(url, layout)
-    samples = []
-    with requests.Session() as session:
-        for r in range(runs + 1):  # the first opens the connection (as a warm client's)
-            h = os.urandom(6).hex()
-            start = time.perf_counter()
-            chatbot = None
-            if proto.predict is not None:
-                answer = session.post(
-                    proto.predict_url(url), json=proto.predict_body(h), timeout=60
-                )
-                chatbot = answer.json()["data"][1]
-            session.post(proto.join_url(url), json=proto.join_body(h, chatbot), timeout=60)
-            first = None
-            with session.get(
-                proto.data_url(url),
-                params={"session_hash": h},
-                stream=True,
-                headers={"Accept": "text/event-stream"},
-                timeout=60,
-            ) as response:
-                for line in response.iter_lines():
-                    if line.startswith(b"data:"):
-                        kind = json.loads(line[5:])["msg"]
-                        if kind == "process_generating" and first is None:
-                            first = time.perf_counter() - start
-                        elif kind == "process_completed":
-                            break
-                for _ in response.iter_content(65536):  # to the end: the connection is reused
-                    pass
-            assert first is not None, "no process_generating"
-            if r:
-                samples.append(first)
-    return samples
-
-
-def qs_sync(url: str, layout: str, runs: int) -> list[float]:
-    import qwen_spaces as qs
-
-    samples = []
-    with qs.Client(model=MODEL[layout], base_url=url, timeout=60) as client:
-        for _ in range(runs + 1):  # the first warms the client (/config, connection)
-            start, first = time.perf_counter(), None
-            with client.stream(PROMPT) as stream:
-                for event in stream:
-                    if first is None and type(event) is qs.TextDelta:
-                        first = time.perf_counter() - start
-            assert first is not None, "no text"
-            samples.append(first)
-    return samples[1:]
-
-
-def qs_async(url: str, layout: str, runs: int) -> list[float]:
-    import qwen_spaces as qs
-
-    async def main() -> list[float]:
-        samples = []
-        async with qs.AsyncClient(model=MODEL[layout], base_url=url, timeout=60) as client:
-            for _ in range(runs + 1):
-                start, first = time.perf_counter(), None
-                async with client.stream(PROMPT) as stream:
-                    async for event in stream:
-                        if first is None and type(event) is qs.TextDelta:
-                            first = time.perf_counter() - start
-                assert first is not None, "no text"
-                samples.append(first)
-        return samples[1:]
-
-    return asyncio.run(main())
-
-
-def gradio_client(url: str, layout: str, runs: int) -> list[float]:
-    from gradio_client import Client
-
-    client = Client(url, verbose=False)
-    samples = []
-    for _ in range(runs + 1):
-        start, first = time.perf_counter(), None
-        if layout == "max":
-            job = client.submit(PROMPT, [], SYSTEM, fn_index=0)
-        else:
-            raise RuntimeError("no 1M layout: its add_text/agent_run chain is not one function")
-        for _output in job:
-            if first is None:
-                first = time.perf_counter() - start
-        if first is None:
-            raise RuntimeError("no output")
-        samples.append(first)
-    return samples[1:]
-
-
-def g4f(url: str, layout: str, runs: int) -> list[float]:
-    import importlib
-
-    module, name, model = G4F_PROVIDER[layout]
-    provider = getattr(importlib.import_module(module), name)
-    # Pointed at the proxy: its URLs are class attributes (the 1M one built from url).
-    provider.url = url
-    if layout == "max":
-        provider.api_endpoint = f"{url}/gradio_api/queue/join?"
-    else:
-        provider.api_endpoint = f"{url}/run/predict?__theme=light"
-
-    async def main() -> list[float]:
-        samples = []
-        for _ in range(runs + 1):
-            start, first = time.perf_counter(), None
-            async for chunk in provider.create_async_generator(
-                model, [{"role": "user", "content": PROMPT}]
-            ):
-                if first is None and isinstance(chunk, str) and chunk:
-                    first = time.perf_counter() - start
-            if first is None:
-                raise RuntimeError("no text")
-            samples.append(first)
-        return samples[1:]
-
-    return asyncio.run(main())
-
-
-CONTENDERS: dict[str, Callable[[str, str, int], list[float]]] = {
-    "floor": floor,
-    "floor_requests": floor_requests,
-    "qs_sync": qs_sync,
-    "qs_async": qs_async,
-    "gradio_client": gradio_client,
-    "g4f": g4f,
-}
-
-
-def worker(spec: dict[str, Any]) -> dict[str, Any]:
-    try:
-        if spec["layout"] == "qwen3":
-            from benchmarks.qwen3_latency import run_contender
-
-            samples = run_contender(spec)
-        else:
-            samples = CONTENDERS[spec["contender"]](spec["url"], spec["layout"], spec["runs"])
-        return {"ok": True, "samples": samples}
-    except Exception as exc:  # reported as n/a with the reason
-        if os.environ.get("QS_BENCH_DEBUG"):
-            traceback.print_exc()
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-
-
-# --- the harness ------------------------------------------------------------------------------
+# --- the cold processes and the runs --------------------------------------------------------
 
 
 def _g4f_python() -> Optional[str]:
@@ -297,61 +96,6 @@ def _g4f_python() -> Optional[str]:
 def _cli() -> list[str]:
     script = Path(sys.executable).parent / "qwen-spaces"
     return [str(script)] if script.exists() else [sys.executable, "-m", "qwen_spaces"]
-
-
-class Proxy:
-    """benchmarks/delay_proxy.py in its own process, in front of ``target``."""
-
-    def __init__(self, target: str, preexec: Any) -> None:
-        self.args = [
-            sys.executable,
-            "-m",
-            "benchmarks.delay_proxy",
-            "--target",
-            target,
-            "--delay",
-            str(DELAY),
-        ]
-        self.preexec = preexec
-        self.proc: Optional[subprocess.Popen[str]] = None
-        self.url = ""
-
-    def __enter__(self) -> Proxy:
-        self.proc = subprocess.Popen(
-            self.args,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            preexec_fn=self.preexec,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("READY "):
-            self.__exit__()
-            raise RuntimeError(f"the delay proxy did not start: {line!r}")
-        self.url = line.split()[1]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        from benchmarks.run import stop_process  # benchmarks.run imports this module
-
-        stop_process(self.proc)
-
-
-def _run_worker(python: str, spec: dict[str, Any], preexec: Any, timeout: float) -> dict[str, Any]:
-    env = dict(
-        os.environ,
-        PYTHONDONTWRITEBYTECODE="1",
-        HF_HUB_OFFLINE="1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        QWEN_SPACES_CACHE="off",
-        PYTHONPATH=str(ROOT),
-    )
-    from benchmarks.run import run_json_worker  # benchmarks.run imports this module
-
-    cmd = [python, "-m", "benchmarks.latency", "worker", json.dumps(spec)]
-    return run_json_worker(cmd, timeout, env, preexec)
 
 
 def _cold_cli(
@@ -396,33 +140,12 @@ def _startup(preexec: Any, bytecode: Optional[Bytecode] = None) -> float:
     return elapsed
 
 
-def _median(values: list[float]) -> Optional[float]:
-    return statistics.median(values) if values else None
-
-
-def _fmt_ms(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    return (
-        f"{statistics.median(values) * 1e3:,.1f} "
-        f"[{min(values) * 1e3:,.1f}-{max(values) * 1e3:,.1f}]"
-    )
-
-
 def _rt(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value / RTT:.2f}"
 
 
 def measure_layout(
-    layout: str,
-    runs: int,
-    log: Callable[[str], None],
-    server_cls: Any,
-    pin: Callable[[Optional[int]], Any],
-    server_cpu: Optional[int],
-    client_cpu: Optional[int],
-    quick: bool = False,
-    cold_only: bool = False,
+    layout: str, runs: int, quick: bool = False, cold_only: bool = False
 ) -> dict[str, Any]:
     """All contenders on one layout; name -> {"samples": [...]} or {"error": ...}."""
     results: dict[str, dict[str, Any]] = {c: {"samples": []} for c in LABEL}
@@ -444,12 +167,10 @@ def measure_layout(
         results["gradio_client"]["error"] = (
             "not run: the 1M layout is two chained functions (add_text, then agent_run)"
         )
-    from benchmarks.cold import Bytecode, cold_floor, cold_spec
-
-    client_pin = pin(client_cpu)
+    client_pin = pin(CLIENT_CPU)
     with (
-        server_cls("max" if layout == "max" else "1m", TOKENS) as server,
-        Proxy(server.url, pin(server_cpu)) as proxy,
+        Server("max" if layout == "max" else "1m", TOKENS) as server,
+        Proxy(server.url, pin(SERVER_CPU)) as proxy,
     ):
         url = proxy.url
         filled = tempfile.mkdtemp(prefix="qs-lat-filled-")
@@ -487,7 +208,8 @@ def measure_layout(
                         else:
                             python = g4f_python if name == "g4f" else sys.executable
                             assert python is not None
-                            answer = _run_worker(
+                            answer = run_module_worker(
+                                "benchmarks.latency_worker",
                                 python,
                                 {"contender": name, "url": url, "layout": layout, "runs": 1},
                                 client_pin,
@@ -506,11 +228,9 @@ def measure_layout(
     return results
 
 
-def report(
-    layout: str, results: dict[str, Any], runs: int, table: Callable[..., list[str]]
-) -> tuple[list[str], list[list[Any]]]:
+def report(layout: str, results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """The section's Markdown lines, and its target rows [name, measured, limit, ok]."""
-    med = {name: _median(r["samples"]) for name, r in results.items()}
+    med = {name: median_or_none(r["samples"]) for name, r in results.items()}
     base, startup, cold_base = med["floor"], med["startup"], med["cold_floor"]
     user_floor = med["floor_requests"]
     rows = []
@@ -540,7 +260,7 @@ def report(
         rows.append(
             [
                 LABEL[name],
-                _fmt_ms(result["samples"]),
+                fmt_ms(result["samples"]),
                 _rt(value),
                 "" if name == "floor" else over,
                 str(len(result["samples"])),
@@ -593,13 +313,10 @@ def report(
     return lines, targets
 
 
-def section(
-    quick: bool, log: Callable[[str], None], cold_only: bool = False
-) -> tuple[list[str], list[list[Any]]]:
-    """The whole latency section (both layouts) and its target rows, for benchmarks.run;
-    ``cold_only``: the cold CLI rows alone (``--cold-only``)."""
-    from benchmarks.run import CLIENT_CPU, SERVER_CPU, Server, _pin, table
-
+def section(plan: Plan, cold_only: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The whole latency section (both layouts, then the Qwen3 layout's) and its target
+    rows; ``cold_only``: the cold CLI rows alone (``--cold-only``)."""
+    quick = plan.quick
     runs = 2 if quick else 15
     body = [
         "## Latency to the first token (issue #13)",
@@ -619,26 +336,19 @@ def section(
     targets: list[list[Any]] = []
     for layout in ("max", "1m"):
         log(f"latency, {layout} layout, {runs} runs")
-        results = measure_layout(
-            layout, runs, log, Server, _pin, SERVER_CPU, CLIENT_CPU, quick, cold_only
-        )
-        lines, rows = report(layout, results, runs, table)
+        results = measure_layout(layout, runs, quick, cold_only)
+        lines, rows = report(layout, results)
         body += lines
         targets += rows
-    if cold_only:
-        return body, targets
-    from benchmarks import qwen3_latency  # issue 18: thinking on and off
-
-    log(f"latency, qwen3 layout, {runs} runs")
-    lines, rows = qwen3_latency.section(runs, log)
-    return [*body, *lines], [*targets, *rows]
+    if not cold_only:  # issue 18: the Qwen3 layout, thinking on and off
+        log(f"latency, qwen3 layout, {runs} runs")
+        lines, rows = qwen3_latency.section(runs)
+        body += lines
+        targets += rows
+    return body, [[name, measured, limit, verdict(ok)] for name, measured, limit, ok in targets]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["worker"]:
-        print(json.dumps(worker(json.loads(argv[1]))))
-        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 runs: a check that it works")
     parser.add_argument(
@@ -653,18 +363,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="write the Markdown section there (default: print it)",
     )
     args = parser.parse_args(argv)
-    from benchmarks.run import log, table, verdict
-
-    body, targets = section(args.quick, log, args.cold_only)
-    text = "\n".join(
-        [
-            *body,
-            *table(
-                ["target", "measured", "limit", "result"],
-                [[n, m, lim, verdict(ok)] for n, m, lim, ok in targets],
-            ),
-        ]
-    )
+    body, targets = section(Plan.of(args.quick), args.cold_only)
+    text = "\n".join([*body, *table(TARGETS_HEADER, targets)])
     if args.out:
         args.out.write_text(text)
         print(args.out)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from benchmarks.run import Server
+from benchmarks.harness import Server
 
 BODY = {"data": [None, [], "hi"], "fn_index": 0, "session_hash": "abc", "trigger_id": 1}
 PATH = "/gradio_api/queue/join"

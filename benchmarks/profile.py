@@ -16,8 +16,8 @@ import asyncio
 import sys
 from typing import Any, Optional
 
-from .run import Server
-from .worker import make_floor_async, make_floor_sync, make_qs_async, make_qs_sync
+from benchmarks.contenders import make_floor_async, make_floor_sync, make_qs_async, make_qs_sync
+from benchmarks.harness import Server
 
 
 def main(argv: Optional[list[str]] = None) -> int:

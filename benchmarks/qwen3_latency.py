@@ -12,7 +12,8 @@ part's content). The floors know the ids and reuse one connection:
   stream: 4 round trips, 2 more than thinking on.
 
 The warm clients make a later call on the same client, each call a new
-session (so thinking off flips the switch every call).
+session (so thinking off flips the switch every call). Each contender runs in a fresh
+interpreter: ``python -m benchmarks.qwen3_latency worker SPEC`` prints its samples.
 """
 
 from __future__ import annotations
@@ -23,10 +24,23 @@ import os
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any, Optional
 
+from benchmarks.harness import (
+    CLIENT_CPU,
+    RTT,
+    SERVER_CPU,
+    Proxy,
+    Server,
+    fmt_ms,
+    log,
+    pin,
+    run_module_worker,
+)
 from benchmarks.qwen3 import MODEL, PROMPT, Proto, Reader
+from benchmarks.report import table
 
 TOKENS = 20  # pieces per answer (half reasoning): the first is what counts
 FLOOR_RT = {True: 2, False: 4}
@@ -169,26 +183,25 @@ CONTENDERS: dict[str, Callable[[str, int, bool], list[float]]] = {
 
 
 def run_contender(spec: dict[str, Any]) -> list[float]:
-    """One worker's samples (``benchmarks.latency worker`` with layout qwen3)."""
+    """One worker's samples (``python -m benchmarks.qwen3_latency worker SPEC``)."""
     return CONTENDERS[spec["contender"]](spec["url"], spec["runs"], spec["thinking"])
 
 
-def section(runs: int, log: Callable[[str], None]) -> tuple[list[str], list[list[Any]]]:
-    """The Qwen3 latency table and its target rows, for benchmarks.latency.section."""
-    from benchmarks.latency import RTT, Proxy, _fmt_ms, _run_worker
-    from benchmarks.run import CLIENT_CPU, SERVER_CPU, Server, _pin, table
-
+def section(runs: int) -> tuple[list[str], list[list[Any]]]:
+    """The Qwen3 latency table and its target rows [name, measured, limit, ok], for
+    benchmarks.latency.section."""
     names = [(c, t) for t in MODES for c in CONTENDERS]
     results: dict[tuple[str, bool], dict[str, Any]] = {k: {"samples": []} for k in names}
-    client_pin = _pin(CLIENT_CPU)
-    with Server("qwen3", TOKENS) as server, Proxy(server.url, _pin(SERVER_CPU)) as proxy:
+    client_pin = pin(CLIENT_CPU)
+    with Server("qwen3", TOKENS) as server, Proxy(server.url, pin(SERVER_CPU)) as proxy:
         for r in range(runs):
             order = names[r % len(names) :] + names[: r % len(names)]
             for name, thinking in order:
                 result = results[(name, thinking)]
                 if result.get("error"):
                     continue
-                answer = _run_worker(
+                answer = run_module_worker(
+                    "benchmarks.qwen3_latency",
                     sys.executable,
                     {
                         "contender": name,
@@ -233,7 +246,7 @@ def section(runs: int, log: Callable[[str], None]) -> tuple[list[str], list[list
             [
                 LABEL[name],
                 mode,
-                _fmt_ms(result["samples"]),
+                fmt_ms(result["samples"]),
                 "n/a" if value is None else f"{value / RTT:.2f}",
                 over,
                 str(len(result["samples"])),
@@ -276,3 +289,20 @@ def section(runs: int, log: Callable[[str], None]) -> tuple[list[str], list[list
         ),
     ]
     return lines, targets
+
+
+def main(argv: list[str]) -> int:
+    """``worker SPEC_JSON``: one contender's samples as a JSON line."""
+    if argv[:1] != ["worker"] or len(argv) != 2:
+        sys.exit("usage: python -m benchmarks.qwen3_latency worker SPEC_JSON")
+    try:
+        print(json.dumps({"ok": True, "samples": run_contender(json.loads(argv[1]))}))
+    except Exception as exc:  # reported as n/a with the reason
+        if os.environ.get("QS_BENCH_DEBUG"):
+            traceback.print_exc()
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

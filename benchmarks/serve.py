@@ -26,21 +26,20 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from benchmarks.run import (
+from benchmarks.harness import (
     CLIENT_CPU,
     ROOT,
     Figure,
     Plan,
     Server,
-    _pin,
     fmt_ratio,
     log,
+    pin,
     ratio,
     stop_process,
-    table,
-    verdict,
     worker,
 )
+from benchmarks.report import TARGETS_HEADER, table, verdict
 
 MODEL = "qwen-2.5-max"
 TTFT_LIMIT_MS = 2.0
@@ -71,7 +70,7 @@ class Served:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            preexec_fn=_pin(CLIENT_CPU),
+            preexec_fn=pin(CLIENT_CPU),
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -176,7 +175,7 @@ def _alternate(
     return direct, served
 
 
-def run_section(plan: Plan) -> tuple[list[str], list[list[str]]]:
+def section(plan: Plan) -> tuple[list[str], list[list[str]]]:
     """The Markdown of this section and its rows for the targets table."""
     n = 2000 if plan.quick else 10000
     n_first = 20  # short answers: the first token is not held up by the rest of the stream
@@ -263,8 +262,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, two rounds")
     args = parser.parse_args(argv)
-    lines, targets = run_section(Plan.of(args.quick))
-    print("\n".join([*lines, *table(["target", "measured", "limit", "result"], targets)]))
+    lines, targets = section(Plan.of(args.quick))
+    print("\n".join([*lines, *table(TARGETS_HEADER, targets)]))
     return 0
 
 

@@ -2,6 +2,8 @@
 
     python -m benchmarks.sse_decoders [--quick] [--markdown]
 
+(``benchmarks.run`` runs it the same way, in a fresh process: ``section`` below.)
+
 The bytes are what a Gradio 5 server sends for one streamed answer: 5,000
 ``process_generating`` messages each carrying one ``append`` diff, then
 ``process_completed``, in Gradio's own framing (``data: <json>\\n\\n``). They are
@@ -27,10 +29,13 @@ import json
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
+
+from benchmarks.harness import CLIENT_CPU, ROOT, Plan, log, pin
 
 CHUNK = 64 * 1024
 
@@ -166,6 +171,38 @@ def timed(fn: Callable[[], list[str]], bound: float) -> tuple[Optional[float], A
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _markdown(plan: Plan) -> list[str]:
+    """The SSE decoder micro-benchmark's own table (benchmarks/sse_decoders.py)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.sse_decoders", "--markdown", *plan.sse_args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            preexec_fn=pin(CLIENT_CPU),
+        )
+    except subprocess.TimeoutExpired:
+        return ["n/a: the SSE decoder benchmark timed out", ""]
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        return [f"n/a: {tail[0][:300]}", ""]
+    return [*done.stdout.rstrip().splitlines(), ""]
+
+
+def section(plan: Plan) -> tuple[list[str], list[list[str]]]:
+    """The SSE decoders' section of the report (a table, no target), run in a fresh process."""
+    log("SSE decoders")
+    body = [
+        "## SSE decoders: sseclient-py vs `qwen_spaces.sse.SSEDecoder`",
+        "",
+        "`python -m benchmarks.sse_decoders`: the same recorded bytes through each.",
+        "",
+        *_markdown(plan),
+    ]
+    return body, []
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -33,7 +33,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from benchmarks.run import CLIENT_CPU, Server, _pin, run_json_worker, table, verdict
+from benchmarks.harness import CLIENT_CPU, Plan, Server, log, pin, run_json_worker
+from benchmarks.report import TARGETS_HEADER, table, verdict
 
 CONTENDERS = ("bare_requests", "qs_sync", "bare_aiohttp", "qs_async")
 LABEL = {
@@ -147,11 +148,13 @@ def run_one(contender: str, url: str, path: str, sha: str) -> dict[str, Any]:
 
 def worker(contender: str, url: str, path: str, sha: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.uploads", "--worker", contender, url, path, sha]
-    return run_json_worker(cmd, 900, preexec=_pin(CLIENT_CPU))
+    return run_json_worker(cmd, 900, preexec=pin(CLIENT_CPU))
 
 
-def section(quick: bool) -> tuple[list[str], list[list[str]]]:
+def section(plan: Plan) -> tuple[list[str], list[list[str]]]:
     """The Markdown section and the target rows (name, measured, limit, result)."""
+    log("uploads")
+    quick = plan.quick
     size_mb, runs = (16, 1) if quick else (200, 3)
     results: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
     with tempfile.TemporaryDirectory(prefix="qs-upload-bench-") as directory:
@@ -233,8 +236,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.worker:
         print(json.dumps(run_one(*args.worker)))
         return 0
-    body, targets = section(args.quick)
-    print("\n".join([*table(["target", "measured", "limit", "result"], targets), "", *body]))
+    body, targets = section(Plan.of(args.quick))
+    print("\n".join([*table(TARGETS_HEADER, targets), "", *body]))
     return 0
 
 

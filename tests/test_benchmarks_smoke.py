@@ -229,8 +229,8 @@ def test_the_cold_cli_alone_against_its_floor(tmp_path: Path) -> None:
 def test_qwen3_floors_and_clients_read_the_same_reasoning_and_answer() -> None:
     """The Qwen3 contenders, each in its worker: every piece, the exact reasoning and answer."""
     sys.path.insert(0, str(ROOT))
+    from benchmarks.harness import Server, worker
     from benchmarks.qwen3 import ANSWER_PIECE, REASONING_PIECE, SEP
-    from benchmarks.run import Server, worker
     from benchmarks.worker import digest
 
     expected = digest(REASONING_PIECE * 30 + SEP + ANSWER_PIECE * 30)
@@ -255,8 +255,8 @@ def test_qwen3_floors_and_clients_read_the_same_reasoning_and_answer() -> None:
 def test_qwen3_latency_contenders_see_a_first_token_with_thinking_on_and_off() -> None:
     """Each latency contender, straight to the server (no proxy): thinking off costs a toggle."""
     sys.path.insert(0, str(ROOT))
+    from benchmarks.harness import Server
     from benchmarks.qwen3_latency import CONTENDERS, TOKENS
-    from benchmarks.run import Server
 
     def joins(url: str) -> int:
         return int(json.loads(urlopen(f"{url}/_fake/stats", timeout=10).read())["joins"])
