@@ -24,7 +24,7 @@ export QWEN_SPACES_G4F_PYTHON := $(CURDIR)/$(G4F)/bin/python
 export QWEN_SPACES_G4F_NEW_PYTHON := $(CURDIR)/$(G4F_NEW)/bin/python
 export QWEN_SPACES_OPENAI_PYTHON := $(abspath $(OPENAI_VENV))/bin/python
 
-.PHONY: all demo test lint bench venvs clean dist docs doctest
+.PHONY: all demo test unit lint bench venvs clean dist docs doctest
 
 all: test
 
@@ -98,6 +98,11 @@ demo: $(BIN)/.done $(G5)/.done
 
 test: venvs
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The fast loop: the pure core, the clients against the in-process fake Space,
+# responses/aioresponses and the recorded transcripts. Needs only .venv.
+unit: $(BIN)/.done
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/mocked
 
 lint: $(BIN)/.done
 	$(BIN)/ruff check qwen_spaces tests benchmarks examples docs
