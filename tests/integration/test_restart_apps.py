@@ -208,6 +208,8 @@ class Run:
         self.failed: dict[str, str] = {}  # client -> why it has no result
         self.unavailable: dict[str, str] = {}  # client -> its missing venv / server
         self.app_ids: dict[str, tuple[Any, Any]] = {}
+        #: the Qwen3 replica's upstream calls before its restart (a restart empties its log)
+        self.qwen3_before: list[dict[str, Any]] = []
         self.serve_alive_after = False
         self.serve_url_after = ""
 
@@ -270,6 +272,7 @@ def run(
                 out.failed[client] = f"turn one: {exc}"
                 clients.pop(client).close()
         before = {"qwen3": qwen3_restartable.app_id, "onem": qwen_agent_webui.app_id}
+        out.qwen3_before = upstream(qwen3_restartable)
         _restart_both(qwen3_restartable, qwen_agent_webui)
         out.app_ids = {
             "qwen3": (before["qwen3"], qwen3_restartable.app_id),
@@ -300,15 +303,13 @@ def _no_error(obs: dict[str, Any], what: str) -> dict[str, Any]:
     return obs
 
 
-def turn_one_call(replica: Replica, text: str) -> dict[str, Any]:
-    """The Qwen3 replica's upstream call whose last user message holds ``text``."""
-    lasts = []
-    for call in upstream(replica):
+def turn_one_call(run: Run, text: str) -> dict[str, Any]:
+    """The Qwen3 model's call for turn one ``text`` (kept before the restart emptied the log)."""
+    for call in run.qwen3_before:
         users = [m["content"] for m in call["messages"] if m["role"] == "user"]
-        if users and text in users[-1]:
+        if users and users[-1].endswith(text):
             return call
-        lasts.append(users[-1:])
-    raise AssertionError(f"no upstream call for {text!r}; the last user messages: {lasts}")
+    raise AssertionError(f"no upstream call for {text!r} before the restart")
 
 
 def check_qwen3(replica: Replica, run: Run, client: str, label: str) -> list[str]:
@@ -317,7 +318,7 @@ def check_qwen3(replica: Replica, run: Run, client: str, label: str) -> list[str
     word, query = WORDS[client]["qwen3"][label], follow_text(client, "qwen3", label)
     one = _no_error(turns["one"], f"{label}, turn one")
     assert one["reasoning"] == "", f"{label}: turn one came back with thinking on: {one}"
-    assert turn_one_call(replica, first_text(client, "qwen3", label))["enable_thinking"] is False
+    assert turn_one_call(run, first_text(client, "qwen3", label))["enable_thinking"] is False
     two = _no_error(turns["two"], f"{label}, the follow-up")
     call = qwen3_call(replica, query)
     problems = []
