@@ -324,7 +324,11 @@ def check_qwen3(replica: Replica, run: Run, client: str, label: str) -> list[str
     problems = []
     if word not in model_input(call):
         problems.append(f"{label}: turn one never reached the model: {call['messages']}")
-    if call["enable_thinking"] is not False or two["reasoning"] or "thinking off" not in two["text"]:
+    if (
+        call["enable_thinking"] is not False
+        or two["reasoning"]
+        or "thinking off" not in two["text"]
+    ):
         problems.append(f"{label}: the follow-up ran with thinking on: the model got {call}")
     return problems
 
@@ -363,9 +367,7 @@ def test_serve_qwen3_follow_up_after_a_restart_has_turn_one_and_thinking_off(
     assert not problems, "\n".join(problems)
 
 
-def test_serve_1m_follow_up_after_a_restart_has_turn_one(
-    run: Run, fake_openai: FakeOpenAI
-) -> None:
+def test_serve_1m_follow_up_after_a_restart_has_turn_one(run: Run, fake_openai: FakeOpenAI) -> None:
     problems = []
     for label in SERVE_KINDS:
         problems += check_onem(fake_openai, run, "serve", label)
