@@ -212,6 +212,7 @@ class Run:
         self.qwen3_before: list[dict[str, Any]] = []
         self.serve_alive_after = False
         self.serve_url_after = ""
+        self.serve_log = ""
 
     def of(self, client: str) -> dict[str, Any]:
         """The client's turns, per conversation; fails (or skips) when it has none."""
@@ -289,6 +290,7 @@ def run(
         if serve is not None and "serve" not in out.unavailable:
             out.serve_alive_after = serve.process.poll() is None
             out.serve_url_after = serve.url
+            out.serve_log = serve.log_so_far()
         yield out
     finally:
         for process in clients.values():
@@ -355,7 +357,8 @@ def test_the_spaces_really_restarted_between_the_turns(run: Run) -> None:
 
 def test_serve_stays_up_across_the_space_restart(run: Run) -> None:
     run.of("serve")
-    assert run.serve_alive_after and run.serve_url_after  # one serve process did both turns
+    # One serve process did both turns.
+    assert run.serve_alive_after and run.serve_url_after, run.serve_log[-3000:]
 
 
 def test_serve_qwen3_follow_up_after_a_restart_has_turn_one_and_thinking_off(
