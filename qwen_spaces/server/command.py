@@ -288,15 +288,19 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as error:
         sys.stderr.write(f"qwen-spaces serve: {error}\n")
         return EXIT_USAGE
+    # The server's lines and the clients' own INFO lines (a Space that lost a
+    # conversation's session, ids reread) go to stderr, unless logging is set up.
+    sdk = logging.getLogger("qwen_spaces")
     if not logging.getLogger().handlers and not any(
-        not isinstance(h, logging.NullHandler) for h in log.handlers
+        not isinstance(h, logging.NullHandler) for h in (*log.handlers, *sdk.handlers)
     ):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
-    if log.level == logging.NOTSET or log.level > logging.INFO:
-        log.setLevel(logging.INFO)
+        sdk.addHandler(handler)
+        sdk.propagate = False
+    for logger in (sdk, log):
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
     try:
         asyncio.run(serve(config, args.host, args.port))
     except CannotListen as error:

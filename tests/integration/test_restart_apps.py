@@ -359,6 +359,10 @@ def test_serve_stays_up_across_the_space_restart(run: Run) -> None:
     run.of("serve")
     # One serve process did both turns.
     assert run.serve_alive_after and run.serve_url_after, run.serve_log[-3000:]
+    # Its log says what happened to each lost session (an INFO line, no traceback).
+    lost = [line for line in run.serve_log.splitlines() if "no longer holds" in line]
+    assert lost and all(" INFO " in line for line in lost), run.serve_log[-3000:]
+    assert "Traceback" not in run.serve_log
 
 
 def test_serve_qwen3_follow_up_after_a_restart_has_turn_one_and_thinking_off(
