@@ -39,6 +39,7 @@ from ..transport import FailureKind, TransportError
 
 if TYPE_CHECKING:
     from ..plan import Request
+    from ..transport import AsyncTransport, Transport
 
 __all__ = ["MockRequest", "MockResponse", "MockTransport"]
 
@@ -185,8 +186,10 @@ def _checked(response: object) -> MockResponse:
 class _Exchange:
     """A MockResponse as a blocking driver reads it."""
 
+    __slots__ = ("_chunks", "headers", "status")
+
     def __init__(self, response: MockResponse) -> None:
-        self.status = response.status
+        self.status: int = response.status
         self.headers: Mapping[str, str] = response.headers
         body = response.body
         if isinstance(body, AsyncIterable):
@@ -226,8 +229,10 @@ class _Exchange:
 class _AsyncExchange:
     """A MockResponse as the asyncio driver reads it."""
 
+    __slots__ = ("_chunks", "headers", "status")
+
     def __init__(self, response: MockResponse) -> None:
-        self.status = response.status
+        self.status: int = response.status
         self.headers: Mapping[str, str] = response.headers
         body = response.body
         self._chunks: Union[Iterator[bytes], AsyncIterator[bytes]]
@@ -272,3 +277,9 @@ class _AsyncExchange:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+
+
+if TYPE_CHECKING:
+
+    def _serves_both(transport: MockTransport) -> tuple[Transport, AsyncTransport]:
+        return transport, transport  # mypy checks MockTransport against both Protocols
