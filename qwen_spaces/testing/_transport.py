@@ -48,9 +48,13 @@ Body = Union[bytes, Iterable[bytes], AsyncIterable[bytes]]
 
 @dataclass(frozen=True)
 class MockRequest:
-    """A request as the client sends it: every header, the body as bytes.
+    """A request as the client sends it, for a :class:`MockTransport`'s handler.
 
-    ``files`` holds an upload's files as ``(name, content, mime_type)``.
+    ``method`` and ``url`` (``path`` and ``params`` are its parts); ``headers``:
+    every header sent, the client's own (``User-Agent``, ``headers=``, the
+    token's ``Authorization``) included; ``body``: the bytes sent (``json``
+    decodes them), None for a GET; ``files``: an upload's files as
+    ``(name, content, mime_type)``.
     """
 
     method: str
@@ -77,7 +81,13 @@ class MockRequest:
 
 @dataclass(frozen=True)
 class MockResponse:
-    """An answer: ``body`` is bytes, or byte chunks (a stream) as an iterable or async iterable."""
+    """A handler's answer: ``status``, ``headers`` and ``body``.
+
+    ``body`` is bytes, or the byte chunks of a stream as they arrive: an
+    iterable (a generator sees ``GeneratorExit`` when the client stops
+    reading), or for AsyncClient an async iterable. A Gradio event stream
+    needs ``{"Content-Type": "text/event-stream"}`` as a Space sends it.
+    """
 
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
