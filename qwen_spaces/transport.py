@@ -155,8 +155,9 @@ class TransportSettings:
     ``cert`` and ``trust_env`` are as on ``Client``.
     """
 
-    headers: Mapping[str, str] = field(default_factory=dict)
-    proxy: Optional[str] = None
+    # Not in the repr: a token in a header, a password in a proxy URL.
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
+    proxy: Optional[str] = field(default=None, repr=False)
     verify: Union[bool, str] = True
     cert: CertArg = None
     trust_env: bool = True

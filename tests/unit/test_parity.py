@@ -163,3 +163,16 @@ def test_the_drivers_loop_stays_short() -> None:
     source = inspect.getsource(qs.Client._run)
     lines = [line for line in source.splitlines()[1:] if line.strip()]
     assert len(lines) <= 30, "the driver's loop should stay short and decision-free"
+
+
+def test_the_transports_get_frozen_settings_not_the_client() -> None:
+    client = qs.Client(hf_token="hf_settingstoken123", proxy="http://u:pw@127.0.0.1:9")
+    settings = client._core.settings
+    assert client._transport._settings is settings  # type: ignore[attr-defined]
+    assert not hasattr(client._transport, "_core")
+    assert settings.headers["Authorization"] == "Bearer hf_settingstoken123"
+    with pytest.raises(TypeError):
+        settings.headers["X"] = "1"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        settings.verify = False  # type: ignore[misc]
+    assert "hf_settings" not in repr(settings) and "pw" not in repr(settings)
