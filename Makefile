@@ -86,12 +86,12 @@ demo: $(BIN)/.done $(G5)/.done
 test: venvs
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# scripts/unasync.py: sync_client.py must be async_client.py with async taken out, but for the
-# real differences it names (httpcore's unasync --check).
 lint: $(BIN)/.done
 	$(BIN)/ruff check qwen_spaces tests benchmarks examples docs scripts
 	$(BIN)/ruff format --check qwen_spaces tests benchmarks examples docs scripts
 	$(BIN)/mypy qwen_spaces scripts/unasync.py
+# sync_client.py must be async_client.py with async taken out, but for the real
+# differences scripts/unasync.py names (httpcore's unasync --check).
 	$(BIN)/python scripts/unasync.py
 
 # The package as users get it: build the sdist and the wheel, check their metadata, install the
