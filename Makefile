@@ -105,9 +105,12 @@ unit: $(BIN)/.done
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/mocked
 
 lint: $(BIN)/.done
-	$(BIN)/ruff check qwen_spaces tests benchmarks examples docs
-	$(BIN)/ruff format --check qwen_spaces tests benchmarks examples docs
-	$(BIN)/mypy qwen_spaces
+	$(BIN)/ruff check qwen_spaces tests benchmarks examples docs scripts
+	$(BIN)/ruff format --check qwen_spaces tests benchmarks examples docs scripts
+	$(BIN)/mypy qwen_spaces scripts/unasync.py
+# sync_client.py must be async_client.py with async taken out, but for the real
+# differences scripts/unasync.py names (httpcore's unasync --check).
+	$(BIN)/python scripts/unasync.py
 
 # The package as users get it: build the sdist and the wheel, check their metadata, install the
 # wheel alone in a fresh venv, and run the unit tier from the unpacked sdist (against that sdist's

@@ -24,7 +24,7 @@ from .policy import TimeoutArg
 from .progress import ChatProgress
 from .protocol import ChatCall
 from .sse import DEFAULT_MAX_EVENT_BYTES
-from .transport import TransportError
+from .transport import AsyncTransport, AsyncUserTransport, TransportError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -48,7 +48,9 @@ class AsyncClient:
     Nothing touches the network until the first call. The client owns an
     aiohttp session (a keep-alive pool): use ``async with`` or ``await close()``.
     ``session=`` hands it one of yours instead (your connector, proxy, auth,
-    trust_env); it is used as it is and never closed by the client. The other
+    trust_env); it is used as it is and never closed by the client.
+    ``transport=`` hands it a transport of yours in place of aiohttp
+    (:class:`qwen_spaces.testing.MockTransport` answers in memory). The other
     arguments are as on :class:`Client`.
 
     Args:
@@ -67,6 +69,8 @@ class AsyncClient:
         trust_env: Read proxies and the CA bundle from the environment
             (``AsyncClient`` reads the proxy variables itself, the way aiohttp does).
         session: An aiohttp ClientSession of yours, used as it is and never closed.
+        transport: An :class:`~qwen_spaces.transport.AsyncTransport` of yours,
+            as on :class:`Client`.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class AsyncClient:
         cert: CertArg = None,
         trust_env: bool = True,
         session: Optional[aiohttp.ClientSession] = None,
+        transport: Optional[AsyncTransport] = None,
     ) -> None:
         self._core = ClientCore(
             model,
@@ -98,7 +103,11 @@ class AsyncClient:
             cert=cert,
             trust_env=trust_env,
         )
-        self._transport = AiohttpTransport(self._core, _checked_session(session))
+        settings = self._core.settings
+        if transport is None:
+            self._transport: AsyncTransport = AiohttpTransport(settings, _checked_session(session))
+        else:
+            self._transport = AsyncUserTransport(transport, settings, session)
 
     @property
     def model(self) -> str:
@@ -209,7 +218,7 @@ class AsyncClient:
         Cancel requests still under way (from streams stopped just before) get
         up to a couple of seconds to reach the Space first.
         """
-        await self._transport.close()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -233,9 +242,7 @@ class AsyncClient:
                 async for event in stream:
                     if type(event) is QueueStatus:
                         if on_status is not None:
-                            result = on_status(event)
-                            if isinstance(result, Awaitable):
-                                await result
+                            await _report(on_status, event)
                         if bars is not None:
                             bars.update(event)
                 return await stream.get_reply()
@@ -248,7 +255,7 @@ class AsyncClient:
         try:
             while (request := call.next_request()) is not None:
                 try:
-                    async with transport.open(request) as response:
+                    async with transport.aopen(request) as response:
                         if call.on_headers(request, response.status):
                             async for chunk in response.chunks():
                                 for event in call.feed(chunk):
@@ -265,8 +272,14 @@ class AsyncClient:
             state.reply = call.reply()
         finally:
             if (cancel := call.cancel_request()) is not None:
-                await transport.cancel(cancel)
+                await transport.acancel(cancel)
             state.ended(call)
+
+
+async def _report(on_status: StatusCallback, event: QueueStatus) -> None:
+    result = on_status(event)  # a function or a coroutine function
+    if isinstance(result, Awaitable):
+        await result
 
 
 def _checked_session(session: object) -> Optional[aiohttp.ClientSession]:
@@ -305,11 +318,8 @@ class AsyncStream:
         return await self._events.__anext__()
 
     @property
-    def text_stream(self) -> AsyncIterator[str]:
+    async def text_stream(self) -> AsyncIterator[str]:
         """The answer as str deltas, nothing else."""
-        return self._texts()
-
-    async def _texts(self) -> AsyncIterator[str]:
         async for event in self:
             if type(event) is TextDelta:
                 yield event.text

@@ -4,7 +4,7 @@
 one the user hands in (``AsyncClient(session=...)``, never closed here). With
 ``trust_env`` (the default) it reads ``$HTTPS_PROXY``/``$NO_PROXY`` as aiohttp's
 ``trust_env`` and requests do, and both clients take the CA bundle from the same
-variables (``ClientCore.ca_bundle``). aiohttp's exception shapes are known here only, in
+variables (``TransportSettings.ca_bundle``). aiohttp's exception shapes are known here only, in
 one table (``_FAILURES``). aiohttp is imported at the first request, in a
 thread, never on the event loop (see ``_prepare``).
 """
@@ -22,15 +22,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 from urllib.parse import urlsplit
 
-from .client_core import CertArg
-from .protocol import CANCEL_TIMEOUT, Request
-from .transport import FailureKind, TransportError, keeps_connection
+from .protocol import CANCEL_TIMEOUT
+from .transport import CertArg, FailureKind, TransportError, TransportSettings, keeps_connection
 
 if TYPE_CHECKING:
     import aiohttp
     import aiohttp.http_exceptions
 
-    from .client_core import ClientCore
+    from .plan import Request
 
 __all__ = ["AiohttpTransport"]
 
@@ -140,35 +139,33 @@ class AiohttpTransport:
 
     Our session belongs to one event loop: used from another (a second
     ``asyncio.run``), it is dropped (its loop closed it as it ended) and a new
-    one opened. A user's session is used as it is, from its own loop.
+    one opened. A user's session is used as it is, from its own loop. It
+    satisfies :class:`~qwen_spaces.transport.AsyncTransport`.
     """
 
-    def __init__(self, core: ClientCore, session: Optional[aiohttp.ClientSession] = None) -> None:
-        self._core = core
+    def __init__(
+        self, settings: TransportSettings, session: Optional[aiohttp.ClientSession] = None
+    ) -> None:
+        self._settings = settings
         self._user_session = session  # the user's: used, never closed
         self._session: Optional[aiohttp.ClientSession] = None  # ours
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._closer: Optional[AsyncGenerator[None, None]] = None
         self._contexts: dict[tuple[Optional[str], CertArg], ssl.SSLContext] = {}
-        headers = dict(core.headers)
-        if core.authorization:
-            # aiohttp drops Authorization on a redirect to another origin.
-            headers["Authorization"] = core.authorization
-        self._headers = headers
         # Cancel requests still under way; close() lets them finish, briefly.
         self._cancels: set[asyncio.Task[None]] = set()
 
     async def _ready_http(self) -> tuple[aiohttp.ClientSession, Union[ssl.SSLContext, bool, None]]:
         """The session and the request's SSL setting (blocking work in threads)."""
         await _ready()
-        core = self._core
+        options = self._settings
         ssl_arg: Union[ssl.SSLContext, bool, None] = None
         user = self._user_session
-        if core.verify is False:
+        if options.verify is False:
             ssl_arg = False
-        elif user is None or core.verify is not True or core.cert is not None:
+        elif user is None or options.verify is not True or options.cert is not None:
             # Ours, or a user's session told otherwise: the CA bundle rule both clients share.
-            key = (core.ca_bundle(), core.cert)
+            key = (options.ca_bundle(), options.cert)
             ssl_arg = self._contexts.get(key)
             if ssl_arg is None:
                 if key == (None, None) and _SSL_VERIFIED is not None:
@@ -216,7 +213,7 @@ class AiohttpTransport:
             session.detach()
 
     @contextlib.asynccontextmanager
-    async def open(self, request: Request) -> AsyncIterator[_Exchange]:
+    async def aopen(self, request: Request) -> AsyncIterator[_Exchange]:
         """Send ``request``; the answer's headers are in, its body is not read yet.
 
         Raises TransportError. On leaving, a body read to its end goes back to
@@ -233,9 +230,8 @@ class AiohttpTransport:
             ceil_threshold=_NO_CEIL,
         )
         log.debug("%s %s", request.method, request.url)
-        headers = self._headers
-        if request.headers:
-            headers = {**headers, **request.headers}
+        # Authorization among them: aiohttp drops it on a redirect to another origin.
+        headers = self._settings.headers_for(request)
         form, readers = None, [upload.open(request.progress) for upload in request.files]
         if readers:
             # Streamed from the files as it is sent; file names as UTF-8, as
@@ -246,9 +242,8 @@ class AiohttpTransport:
         options: dict[str, Any] = {}
         if ssl_arg is not None:
             options["ssl"] = ssl_arg
-        core = self._core
-        proxy: Optional[str] = core.proxy
-        if proxy is None and core.trust_env and self._user_session is None:
+        proxy: Optional[str] = self._settings.proxy
+        if proxy is None and self._settings.trust_env and self._user_session is None:
             proxy = _environment_proxy(request.url)
         if proxy:
             options["proxy"] = proxy
@@ -272,7 +267,7 @@ class AiohttpTransport:
         finally:
             exchange.close()
 
-    async def cancel(self, request: Request) -> None:
+    async def acancel(self, request: Request) -> None:
         """Send a cancel, best effort and briefly; shielded, so a cancelled task still sends it."""
         if self._user_session is None:
             session = self._session
@@ -282,7 +277,7 @@ class AiohttpTransport:
             return
 
         async def send() -> None:
-            async with self.open(request) as response:
+            async with self.aopen(request) as response:
                 await response.read(4096)
                 log.debug("cancel %s: HTTP %s", request.url, response.status)
 
@@ -300,7 +295,7 @@ class AiohttpTransport:
         if not task.cancelled() and task.exception() is not None:
             log.debug("cancel failed: %s", type(task.exception()).__name__)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close our session (never the user's), after cancels under way had a moment."""
         if self._session is not None and self._loop is not asyncio.get_running_loop():
             await self._let_go()

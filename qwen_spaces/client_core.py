@@ -29,8 +29,9 @@ from .protocol import ChatCall
 from .space_url import check_base_url
 from .spaces import SPACES, SpaceSpec, resolve_model
 from .sse import DEFAULT_MAX_EVENT_BYTES
+from .transport import CertArg, TransportSettings
 
-__all__ = ["ClientCore", "ConversationCore", "Secret", "StreamState"]
+__all__ = ["CertArg", "ClientCore", "ConversationCore", "Secret", "StreamState"]
 
 log = logging.getLogger("qwen_spaces")
 
@@ -77,14 +78,21 @@ class ClientCore:
         self.retry = RetryPolicy(max_retries=max_retries)
         if headers is not None and not isinstance(headers, Mapping):
             raise TypeError("headers must be a mapping of str to str")
-        self.headers: dict[str, str] = {"User-Agent": USER_AGENT, **(headers or {})}
+        sent: dict[str, str] = {"User-Agent": USER_AGENT, **(headers or {})}
+        if self._token:
+            sent["Authorization"] = Secret(f"Bearer {self._token}")
         if not isinstance(verify, (bool, str)):
             raise TypeError("verify must be True, False or the path of a CA bundle")
-        self.verify = verify
-        self.cert = _check_cert(cert)
         if not isinstance(trust_env, bool):
             raise TypeError("trust_env must be True or False")
-        self.trust_env = trust_env
+        #: What the transport reads of these options, and nothing else.
+        self.settings = TransportSettings(
+            headers=sent,
+            proxy=self.proxy,
+            verify=verify,
+            cert=_check_cert(cert),
+            trust_env=trust_env,
+        )
         if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int):
             raise TypeError("max_event_bytes must be an int")
         if max_event_bytes <= 0:
@@ -101,25 +109,6 @@ class ClientCore:
     @property
     def model(self) -> str:
         return self.spec.model
-
-    @property
-    def authorization(self) -> Optional[Secret]:
-        return Secret(f"Bearer {self._token}") if self._token else None
-
-    def ca_bundle(self) -> Optional[str]:
-        """The CA bundle to verify against, if not the HTTP library's default.
-
-        ``verify="path"``, else (with ``trust_env``) ``$REQUESTS_CA_BUNDLE``,
-        ``$CURL_CA_BUNDLE`` or ``$SSL_CERT_FILE``, the first set: one rule that
-        both clients follow, read at each request as requests reads them.
-        """
-        if isinstance(self.verify, str):
-            return self.verify
-        if self.verify and self.trust_env:
-            for name in CA_VARIABLES:
-                if value := os.environ.get(name):
-                    return value
-        return None
 
     def secrets(self) -> tuple[Optional[str], ...]:
         return (self._token, self.proxy)
@@ -224,11 +213,6 @@ class ClientCore:
 
 
 # --- the settings the environment gives when the arguments are not given -------------------
-
-#: A client certificate: the path of a PEM file holding both, or (cert file, key file).
-CertArg = Union[None, str, tuple[str, str]]
-#: Where both clients look for a CA bundle (with trust_env), in this order.
-CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 
 
 def _from_env(name: str) -> Optional[str]:

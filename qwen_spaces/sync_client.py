@@ -23,7 +23,7 @@ from .progress import ChatProgress
 from .protocol import ChatCall
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .sync_transport import RequestsTransport
-from .transport import TransportError
+from .transport import Transport, TransportError, UserTransport
 
 if TYPE_CHECKING:
     import requests
@@ -47,7 +47,8 @@ class Client:
     requests Session (a keep-alive pool): use it as a context manager, or call
     close(). ``session=`` hands it one of yours instead (mounted adapters,
     auth, proxies, its own trust_env); it is used as it is and never closed by
-    the client.
+    the client. ``transport=`` hands it a transport of yours in place of
+    requests (:class:`qwen_spaces.testing.MockTransport` answers in memory).
 
     Arguments not given are read from the environment: ``model`` from
     ``$QWEN_SPACES_MODEL`` (else qwen-2.5-max), ``base_url`` from
@@ -82,6 +83,10 @@ class Client:
             holding both, or ``(cert_file, key_file)``.
         trust_env: Read proxies and the CA bundle from the environment.
         session: A requests Session of yours, used as it is and never closed.
+        transport: A :class:`~qwen_spaces.transport.Transport` of yours that
+            sends the requests (with ``headers`` and the token) instead of
+            requests; ``proxy``, ``verify``, ``cert``, ``trust_env`` and
+            ``session`` are then not taken.
     """
 
     def __init__(
@@ -99,6 +104,7 @@ class Client:
         cert: CertArg = None,
         trust_env: bool = True,
         session: Optional[requests.Session] = None,
+        transport: Optional[Transport] = None,
     ) -> None:
         self._core = ClientCore(
             model,
@@ -113,7 +119,11 @@ class Client:
             cert=cert,
             trust_env=trust_env,
         )
-        self._transport = RequestsTransport(self._core, _checked_session(session))
+        settings = self._core.settings
+        if transport is None:
+            self._transport: Transport = RequestsTransport(settings, _checked_session(session))
+        else:
+            self._transport = UserTransport(transport, settings, session)
 
     @property
     def model(self) -> str:
@@ -255,7 +265,7 @@ class Client:
                 for event in stream:
                     if type(event) is QueueStatus:
                         if on_status is not None:
-                            on_status(event)
+                            _report(on_status, event)
                         if bars is not None:
                             bars.update(event)
                 return stream.get_reply()
@@ -289,6 +299,10 @@ class Client:
             state.ended(call)
 
 
+def _report(on_status: StatusCallback, event: QueueStatus) -> None:
+    on_status(event)
+
+
 def _checked_session(session: object) -> Optional[requests.Session]:
     if session is None:
         return None
@@ -316,7 +330,7 @@ class Stream:
     def __init__(self, client: Client, call: ChatCall, on_end: Optional[EndHook] = None) -> None:
         self._call = call
         self._state = StreamState(on_end)
-        self._events = client._run(call, self._state)
+        self._events: Generator[Event, None, None] = client._run(call, self._state)
 
     def __iter__(self) -> Stream:
         return self
@@ -337,7 +351,8 @@ class Stream:
 
         chunks = OpenAIChunks(self._call.spec.model, self._call.completion_id)
         for event in self:
-            yield from chunks.convert(event)
+            for chunk in chunks.convert(event):  # noqa: UP028 (the async twin's shape)
+                yield chunk
         yield chunks.finish()
 
     def get_reply(self) -> Reply:

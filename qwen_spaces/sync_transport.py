@@ -21,14 +21,13 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
-from .protocol import Request
-from .transport import FailureKind, TransportError, keeps_connection
+from .transport import FailureKind, TransportError, TransportSettings, keeps_connection
 from .watchdog import WATCHDOG, Guard, current
 
 if TYPE_CHECKING:
     import requests
 
-    from .client_core import ClientCore
+    from .plan import Request
 
 __all__ = ["RequestsTransport"]
 
@@ -44,38 +43,38 @@ class RequestsTransport:
     watchdog thread shuts a request's connection when its total budget runs
     out, so a Space that drips its headers or body still ends on time.
     Nothing is opened or read from the environment before the first request.
+    It satisfies :class:`~qwen_spaces.transport.Transport`.
     """
 
-    def __init__(self, core: ClientCore, session: Optional[requests.Session] = None) -> None:
-        self._core = core
+    def __init__(
+        self, settings: TransportSettings, session: Optional[requests.Session] = None
+    ) -> None:
+        self._settings = settings
         self._session = session  # the user's: used, never closed
         self._own: Optional[requests.Session] = None  # ours, made at the first request
-        self._headers = dict(core.headers)
-        if core.authorization:
-            # requests drops it on a redirect to another host.
-            self._headers["Authorization"] = core.authorization
-        self._proxies = {"http": core.proxy, "https": core.proxy} if core.proxy else None
+        proxy = settings.proxy
+        self._proxies = {"http": proxy, "https": proxy} if proxy else None
         self._lock = threading.Lock()  # a client may be shared by threads
 
     def _ready(self) -> tuple[requests.Session, dict[str, Any]]:
         """The session, and what each request adds to its settings."""
         from . import sync_adapter  # imports requests: at the first request only
 
-        core = self._core
-        settings: dict[str, Any] = {"proxies": self._proxies, "cert": core.cert}
+        options = self._settings
+        settings: dict[str, Any] = {"proxies": self._proxies, "cert": options.cert}
         if self._session is not None:
             sync_adapter.watch_session(self._session)
-            if core.verify is not True:  # else the session's own verify (and environment)
-                settings["verify"] = core.ca_bundle() or False
+            if options.verify is not True:  # else the session's own verify (and environment)
+                settings["verify"] = options.ca_bundle() or False
             return self._session, settings
         session = self._own
         if session is None:
             with self._lock:
                 session = self._own
                 if session is None:
-                    session = self._own = sync_adapter.new_session(core.trust_env)
+                    session = self._own = sync_adapter.new_session(options.trust_env)
         # The same CA bundle rule as AsyncClient's ($SSL_CERT_FILE too); else requests' default.
-        settings["verify"] = core.ca_bundle() or bool(core.verify)
+        settings["verify"] = options.ca_bundle() or bool(options.verify)
         return session, settings
 
     @contextlib.contextmanager
@@ -90,9 +89,8 @@ class RequestsTransport:
         guard = Guard(time.monotonic() + request.total)
         WATCHDOG.add(guard)
         log.debug("%s %s", request.method, request.url)
-        headers = self._headers
-        if request.headers:
-            headers = {**headers, **request.headers}
+        # Authorization among them: requests drops it on a redirect to another host.
+        headers = self._settings.headers_for(request)
         readers = [upload.open(request.progress) for upload in request.files]
         try:
             session, settings = self._ready()

@@ -2,7 +2,8 @@
 
 ``FakeSpace`` speaks Gradio's queue protocol the way the Qwen Spaces do
 and plays scripted answers; ``Fault`` makes it misbehave on purpose. Test your
-own code offline::
+own code offline (or with no server at all: ``MockTransport``, an in-memory
+transport for ``Client(transport=...)``, which ``MockSpace.handle`` can answer)::
 
     from qwen_spaces.testing import FakeSpace, Fault
 
@@ -26,13 +27,26 @@ if TYPE_CHECKING:
     from ._layout import RecordedChat
     from ._mocks import MockSpace
     from ._server import FakeSpace, RecordedRequest
+    from ._transport import MockRequest, MockResponse, MockTransport
 
-__all__ = ["FakeSpace", "Fault", "MockSpace", "RecordedChat", "RecordedRequest"]
+__all__ = [
+    "FakeSpace",
+    "Fault",
+    "MockRequest",
+    "MockResponse",
+    "MockSpace",
+    "MockTransport",
+    "RecordedChat",
+    "RecordedRequest",
+]
 
 _WHERE = {
     "FakeSpace": "._server",
     "Fault": "._faults",
+    "MockRequest": "._transport",
+    "MockResponse": "._transport",
     "MockSpace": "._mocks",
+    "MockTransport": "._transport",
     "RecordedChat": "._layout",
     "RecordedRequest": "._server",
 }

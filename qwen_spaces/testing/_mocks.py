@@ -1,4 +1,4 @@
-"""A scripted Space for ``responses`` (Client) and ``aioresponses`` (AsyncClient).
+"""A scripted Space for ``responses`` (Client), ``aioresponses`` (AsyncClient) or ``MockTransport``.
 
 ``MockSpace`` answers the requests a call makes (``/config``, the 1M layout's
 ``/run/predict``, ``/queue/join``, the ``/queue/data`` event stream, a cancel)
@@ -21,6 +21,10 @@ mock your tests already use::
             async with qs.AsyncClient(model="qwen-2.5-1m") as client:
                 assert (await client.chat("Summarize")).text == "Read it."
 
+With no HTTP mock at all, ``MockSpace.handle`` answers an in-memory transport::
+
+    client = qs.Client(transport=MockTransport(MockSpace(answer="Paris.").handle))
+
 The mock answers at the model's own Space URL (or ``base_url=``). Neither
 responses nor aioresponses is imported here: each comes with the mock handed in.
 aioresponses 0.7.9 cannot build responses on aiohttp 3.14 (its issue #289);
@@ -42,6 +46,7 @@ from ._gradio import diff, encode
 from ._layout import AnswerFn, Script, SessionState
 from ._layouts import make_layout
 from ._script import MessageScript
+from ._transport import MockRequest, MockResponse
 
 __all__ = ["MockSpace"]
 
@@ -107,6 +112,11 @@ class MockSpace:
             kind = type(mock).__name__
             raise TypeError(f"mock must be a responses.RequestsMock or an aioresponses, got {kind}")
         return self
+
+    def handle(self, request: MockRequest) -> MockResponse:
+        """Answer one request of a ``MockTransport``: ``MockTransport(space.handle)``."""
+        status, headers, body = self.answer(request.method, request.url, request.body or b"")
+        return MockResponse(status, headers, body)
 
     def _requests_answer(self, request: Any) -> tuple[int, dict[str, str], bytes]:
         body = request.body or b""

@@ -38,13 +38,14 @@ def record_steps(client: Any) -> list[Step]:
     """The step of every request the client's transport sends from now on."""
     steps: list[Step] = []
     transport = client._transport
-    original = transport.open
+    name = "aopen" if hasattr(transport, "aopen") else "open"  # AsyncTransport's, Transport's
+    original = getattr(transport, name)
 
     def open_(request: Any) -> Any:
         steps.append(request.step)
         return original(request)
 
-    transport.open = open_
+    setattr(transport, name, open_)
     return steps
 
 
