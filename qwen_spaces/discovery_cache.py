@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
+import importlib
 import json
 import logging
 import os
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, get_args
 
@@ -80,8 +80,25 @@ def cache_dir() -> Path:
     return root / "qwen_spaces"
 
 
+def _sha256_function() -> Callable[[bytes], Any]:
+    # CPython's own SHA-256 gives the same digest without hashlib's OpenSSL
+    # start-up: about 3 ms of a cold `qwen-spaces ask`, whose floor never loads it.
+    for name in ("_sha256", "_sha2"):  # CPython 3.11, 3.12+
+        try:
+            function: Callable[[bytes], Any] = importlib.import_module(name).sha256
+            return function
+        except (ImportError, AttributeError):
+            continue
+    from hashlib import sha256  # another Python
+
+    return sha256
+
+
+_SHA256 = _sha256_function()
+
+
 def _key(base_url: str, model: str) -> str:
-    return hashlib.sha256(f"{model}\n{base_url}".encode()).hexdigest()
+    return str(_SHA256(f"{model}\n{base_url}".encode()).hexdigest())
 
 
 def entry_path(base_url: str, model: str) -> Path:
@@ -132,6 +149,8 @@ def store(base_url: str, model: str, endpoints: Endpoints, *, now: Optional[floa
     try:
         path = entry_path(base_url, model)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        import tempfile  # only to write: a cold process that reads the cache never needs it
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:

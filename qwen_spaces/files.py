@@ -14,10 +14,8 @@ read from its real path.
 from __future__ import annotations
 
 import io
-import mimetypes
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Optional, Union
@@ -188,6 +186,8 @@ def _rewindable(stream: Any, i: int) -> tuple[IO[bytes], int]:
             return stream, size
     except (AttributeError, OSError, ValueError):
         pass
+    import tempfile  # uploads only: a call without files never loads it (nor shutil, random)
+
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
     size = 0
     while chunk := stream.read(1 << 16):
@@ -224,6 +224,8 @@ def _utf8_name(name: str) -> str:
 
 
 def _mime(name: str) -> str:
+    import mimetypes  # uploads only
+
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
