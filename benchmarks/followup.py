@@ -16,7 +16,6 @@ interpreters, contenders alternating run by run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -37,7 +36,7 @@ from benchmarks.harness import (
     pin,
     run_json_worker,
 )
-from benchmarks.report import TARGETS_HEADER, table, verdict
+from benchmarks.report import run_alone, table, verdict
 
 LAYOUTS = {"1m": "qwen-2.5-1m", "qwen3": "qwen-3-8b"}
 TOKENS = 20
@@ -213,12 +212,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         except Exception as exc:  # reported as n/a with the reason
             print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}))
         return 0
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 runs: a check that it works")
-    args = parser.parse_args(argv)
-    lines, targets = section(Plan.of(args.quick))
-    print("\n".join([*lines, *table(TARGETS_HEADER, targets)]))
-    return 0
+    return run_alone(section, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

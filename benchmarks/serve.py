@@ -16,7 +16,6 @@ Side by side on the same fake Gradio server (``--tokens N``, Max layout):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import json
@@ -39,7 +38,7 @@ from benchmarks.harness import (
     stop_process,
     worker,
 )
-from benchmarks.report import TARGETS_HEADER, table, verdict
+from benchmarks.report import run_alone, table, verdict
 
 MODEL = "qwen-2.5-max"
 TTFT_LIMIT_MS = 2.0
@@ -259,12 +258,7 @@ def section(plan: Plan) -> tuple[list[str], list[list[str]]]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, two rounds")
-    args = parser.parse_args(argv)
-    lines, targets = section(Plan.of(args.quick))
-    print("\n".join([*lines, *table(TARGETS_HEADER, targets)]))
-    return 0
+    return run_alone(section, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
@@ -271,12 +272,8 @@ class ConversationState:
         messages, synced = data.get("messages", []), data.get("synced", 0)
         if not isinstance(model, str) or not isinstance(session_hash, str) or not session_hash:
             raise ValueError("a saved conversation needs a 'model' and a 'session_hash'")
-        if not isinstance(messages, list) or not all(
-            isinstance(m, dict)
-            and m.get("role") in ("system", "user", "assistant")
-            and isinstance(m.get("content"), str)
-            for m in messages
-        ):
+        turns = saved_messages(messages)
+        if turns is None:
             raise ValueError("'messages' must be a list of {'role': ..., 'content': str}")
         if not isinstance(synced, int) or not 0 <= synced <= len(messages):
             synced = 0  # unknown: resend the history rather than trust it
@@ -297,10 +294,26 @@ class ConversationState:
             marks.append(mark)
         return cls(
             model,
-            messages=[{"role": m["role"], "content": m["content"]} for m in messages],
+            messages=turns,
             session=SpaceSession(session_hash, synced, flags[0], app_id, *marks),
             thinking=flags[1],
         )
+
+
+def saved_messages(value: Any) -> Optional[list[dict[str, str]]]:
+    """Messages as a saved conversation holds them (role and content), copied; None if not that.
+
+    A JSON list of ``{"role": "system"|"user"|"assistant", "content": str}``: what
+    ``ConversationState.to_dict`` and the providers' conversation objects carry.
+    """
+    if not isinstance(value, list) or not all(
+        isinstance(m, Mapping)
+        and m.get("role") in ("system", "user", "assistant")
+        and isinstance(m.get("content"), str)
+        for m in value
+    ):
+        return None
+    return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, NamedTuple, Optional, Union
 
 from ..adapters.qwen3 import BUDGET_UNIT, MAX_BUDGET_UNITS, MIN_BUDGET_UNITS
-from ..events import ConversationState, Event, Reasoning, Reply, TextDelta
+from ..events import ConversationState, Event, Reasoning, Reply, TextDelta, saved_messages
 from ..files import FileArg
 from ..payloads import Messages, normalize_messages
 from ..spaces import SpaceSpec
@@ -409,15 +409,8 @@ def _session_fields(conversation: Any, provider: str) -> _Held:
 
 
 def _carried(messages: Any, digest: Optional[str]) -> Optional[list[dict[str, str]]]:
-    if not isinstance(messages, list) or not all(
-        isinstance(m, Mapping)
-        and m.get("role") in ("system", "user", "assistant")
-        and isinstance(m.get("content"), str)
-        for m in messages
-    ):
-        return None
-    turns = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
-    if digest is not None and _digest(turns) != digest:
+    turns = saved_messages(messages)
+    if turns is None or (digest is not None and _digest(turns) != digest):
         return None
     return turns
 
