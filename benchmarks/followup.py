@@ -56,9 +56,9 @@ def _requests(url: str) -> int:
 
 def _switch_off() -> None:
     # The baseline: the call never asks /app_id (what the follow-up cost before).
-    from qwen_spaces.call_requests import CallRequests
+    from qwen_spaces._core.session import CallSession
 
-    CallRequests._asks_app_id = lambda self: False  # type: ignore[method-assign]
+    CallSession.asks_app_id = lambda self: False  # type: ignore[method-assign]
 
 
 def measure(spec: dict[str, Any]) -> dict[str, list[float]]:

@@ -1,6 +1,6 @@
 """AsyncClient: the asyncio driver (aiohttp) of the shared core.
 
-It moves bytes and nothing else: the call (``protocol.ChatCall``) decides every
+It moves bytes and nothing else: the call (``_core.call.ChatCall``) decides every
 request, limit and retry; the transport (``async_transport.py``) sends them and
 is the one place that knows aiohttp's exceptions. aiohttp is imported at the
 first request, in a thread, never on the event loop.
@@ -14,6 +14,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ._core.call import ChatCall
+from ._core.wire import TransportError
 from .async_transport import AiohttpTransport
 from .client_core import CertArg, ClientCore, ConversationCore, EndHook, StreamState
 from .errors import QwenSpacesError
@@ -22,9 +24,8 @@ from .files import FileArg
 from .payloads import Messages
 from .policy import TimeoutArg
 from .progress import ChatProgress
-from .protocol import ChatCall
 from .sse import DEFAULT_MAX_EVENT_BYTES
-from .transport import AsyncTransport, AsyncUserTransport, TransportError
+from .transport import AsyncTransport, AsyncUserTransport
 
 if TYPE_CHECKING:
     import aiohttp

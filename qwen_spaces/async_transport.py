@@ -22,14 +22,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 from urllib.parse import urlsplit
 
-from .protocol import CANCEL_TIMEOUT
-from .transport import CertArg, FailureKind, TransportError, TransportSettings, keeps_connection
+from ._core.wire import CANCEL_TIMEOUT, FailureKind, TransportError
+from .transport import CertArg, TransportSettings, keeps_connection
 
 if TYPE_CHECKING:
     import aiohttp
     import aiohttp.http_exceptions
 
-    from .plan import Request
+    from ._core.wire import Request
 
 __all__ = ["AiohttpTransport"]
 

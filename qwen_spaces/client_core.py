@@ -1,6 +1,6 @@
 """What Client and AsyncClient share above the call: options, streams' state, conversations.
 
-The call itself (``protocol.ChatCall``) makes every protocol decision; this
+The call itself (``_core.call.ChatCall``) makes every protocol decision; this
 module checks a client's options, builds its calls and keeps the state of its
 streams and conversations, so the two drivers add nothing but I/O.
 """
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Optional, Union
 
+from ._core.call import ChatCall
 from .endpoints import Endpoints
 from .events import ConversationState, Reply
 from .files import FileArg, check_files
@@ -25,7 +27,6 @@ from .policy import (
     check_token,
     redact,
 )
-from .protocol import ChatCall
 from .space_url import check_base_url
 from .spaces import SPACES, SpaceSpec, resolve_model
 from .sse import DEFAULT_MAX_EVENT_BYTES
@@ -171,6 +172,7 @@ class ClientCore:
             known_app_id=self.app_id,
             on_app_id=self._remember_app_id,
             continues=conversation is not None,
+            clock=time.monotonic,
         )
 
     def _thinking_units(self, thinking: Optional[bool], budget: Optional[int]) -> Optional[int]:

@@ -22,7 +22,7 @@ does not fit is ignored (the call reads ``/config`` and rewrites it). The file
 name is a hash of the key and the file holds no URL, header or token.
 
 This module does file I/O; the decision to trust or refetch the ids is the
-call's (``protocol.ChatCall``). Every failure here is logged and swallowed: a
+call's (``_core.call.ChatCall``). Every failure here is logged and swallowed: a
 cache never breaks a call.
 """
 
@@ -47,7 +47,7 @@ __all__ = ["TTL", "cache_dir", "enabled", "entry_path", "load", "store"]
 log = logging.getLogger("qwen_spaces")
 
 #: Seconds an entry is trusted. A Space whose ids moved is caught sooner: the
-#: join fails and the call reads /config again (see protocol.ChatCall).
+#: join fails and the call reads /config again (see _core.call.ChatCall).
 TTL = 24 * 3600.0
 _VERSION = 2  # 2: side functions by name (was predict_* fields)
 # Local servers on random ports (tests, replicas) each leave an entry: past

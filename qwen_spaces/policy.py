@@ -9,24 +9,19 @@ from typing import Optional, Union
 from urllib.parse import urlsplit
 
 from .errors import (
-    QueueFullError,
     QwenSpacesError,
     SpaceConnectionError,
-    SpaceError,
     SpaceHTTPError,
     SpaceNotRunningError,
     SpaceTimeoutError,
 )
 from .gradio import is_retryable_status
-from .plan import Request, Step
-from .transport import TransportError
 
 __all__ = [
     "RetryPolicy",
     "RetryState",
     "TimeoutArg",
     "Timeouts",
-    "cached_ids_refused",
     "check_proxy_url",
     "check_token",
     "redact",
@@ -220,39 +215,3 @@ def _token_problem(token: str) -> str:
             return "whitespace inside it"
         return "a non-ASCII character" if not char.isascii() else "a control character"
     return ""
-
-
-# How Gradio answers ids that are not (or no longer) the function's: a moved
-# api prefix is a 404, a body its schema rejects a 422 (400 without fn_index),
-# an unknown fn_index a bare 500 (a KeyError on 4.x and 5.x, for /queue/join
-# and /run/predict alike). A shifted trigger_id is not checked at all.
-_STALE_STATUS = frozenset({400, 404, 405, 422, 500})
-# ... and an fn_index that now names another function fails on the stream,
-# before it runs, with an error naming its inputs.
-_STALE_FAILURE = re.compile(
-    r"input values|needed: \d+, got: \d+|validation error|input should be|fn_index",
-    re.IGNORECASE,
-)
-
-
-def cached_ids_refused(
-    error: Union[QwenSpacesError, TransportError], sent: Optional[Request]
-) -> bool:
-    """Whether ``error`` says cached ids are wrong, and a refetch is safe.
-
-    Safe: nothing started (the join or predict was refused, or the function
-    failed on its inputs before any text).
-    """
-    if sent is None:
-        return False
-    if sent.step is Step.UPLOAD:  # the files' route moves with the api prefix
-        return isinstance(error, SpaceHTTPError) and error.status_code in (404, 405)
-    if sent.step is Step.PREDICT or sent.step is Step.JOIN:
-        return (
-            isinstance(error, SpaceHTTPError)
-            and not isinstance(error, QueueFullError)
-            and error.status_code in _STALE_STATUS
-        )
-    if sent.step is Step.DATA and type(error) is SpaceError:
-        return _STALE_FAILURE.search(error.message) is not None
-    return False

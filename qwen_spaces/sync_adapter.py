@@ -19,7 +19,7 @@ import urllib3.connectionpool
 import urllib3.exceptions
 import urllib3.poolmanager
 
-from .transport import FailureKind, TransportError
+from ._core.wire import FailureKind, TransportError
 from .watchdog import Guard, current
 
 __all__ = ["LIBRARY_ERRORS", "WatchedAdapter", "failure", "new_session", "watch_session"]

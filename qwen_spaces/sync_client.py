@@ -1,6 +1,6 @@
 """Client: the blocking driver (requests) of the shared core.
 
-It moves bytes and nothing else: the call (``protocol.ChatCall``) decides every
+It moves bytes and nothing else: the call (``_core.call.ChatCall``) decides every
 request, limit and retry; the transport (``sync_transport.py``) sends them and
 is the one place that knows requests' and urllib3's exceptions.
 """
@@ -13,6 +13,8 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ._core.call import ChatCall
+from ._core.wire import TransportError
 from .client_core import CertArg, ClientCore, ConversationCore, EndHook, StreamState
 from .errors import QwenSpacesError
 from .events import ConversationState, Event, QueueStatus, Reply, TextDelta
@@ -20,10 +22,9 @@ from .files import FileArg
 from .payloads import Messages
 from .policy import TimeoutArg
 from .progress import ChatProgress
-from .protocol import ChatCall
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .sync_transport import RequestsTransport
-from .transport import Transport, TransportError, UserTransport
+from .transport import Transport, UserTransport
 
 if TYPE_CHECKING:
     import requests

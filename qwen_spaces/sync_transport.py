@@ -21,13 +21,14 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
-from .transport import FailureKind, TransportError, TransportSettings, keeps_connection
+from ._core.wire import FailureKind, TransportError
+from .transport import TransportSettings, keeps_connection
 from .watchdog import WATCHDOG, Guard, current
 
 if TYPE_CHECKING:
     import requests
 
-    from .plan import Request
+    from ._core.wire import Request
 
 __all__ = ["RequestsTransport"]
 

@@ -1,10 +1,12 @@
 """The transport contract: what a client asks of the transport that moves its bytes.
 
-A driver (``Client``, ``AsyncClient``) sends the requests its call decides
-through a transport: :class:`Transport` (blocking) or :class:`AsyncTransport`
-(asyncio). A transport opens a request and hands back an exchange (status and
-headers, then the body: ``read(limit)`` whole, or ``chunks()`` as it arrives,
-and ``drain`` of a finished stream's rest); leaving the ``open`` block releases
+A ``Request`` (``_core/wire.py``: one HTTP request the call decided, with its
+time limits, as data) is what every transport is given. A driver (``Client``,
+``AsyncClient``) sends the requests its call decides through a transport:
+:class:`Transport` (blocking) or :class:`AsyncTransport` (asyncio). A
+transport opens a request and hands back an exchange (status and headers,
+then the body: ``read(limit)`` whole, or ``chunks()`` as it arrives, and
+``drain`` of a finished stream's rest); leaving the ``open`` block releases
 it. ``cancel`` sends a best-effort cancel; ``close`` closes the pool.
 requests (``sync_transport.py``), aiohttp (``async_transport.py``) and the
 in-memory ``qwen_spaces.testing.MockTransport`` satisfy these Protocols.
@@ -12,23 +14,21 @@ in-memory ``qwen_spaces.testing.MockTransport`` satisfy these Protocols.
 The built-in transports read the client's options from one frozen
 :class:`TransportSettings`, never from the client. Each maps its library's
 exceptions onto a :class:`FailureKind` in one table and raises
-:class:`TransportError`; the call (``protocol.py``) turns that into the user's
+:class:`TransportError`; the call (``_core/call.py``) turns that into the user's
 error, with its limit, partial text and no credentials. No library's exception
 shapes leak past the transport that knows them.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Optional, Protocol, Union
+from typing import Optional, Protocol, Union
 
-if TYPE_CHECKING:
-    from .plan import Request
+from ._core.wire import FailureKind, Request, TransportError
 
 __all__ = [
     "CA_VARIABLES",
@@ -38,11 +38,11 @@ __all__ = [
     "CertArg",
     "Exchange",
     "FailureKind",
+    "Request",
     "Transport",
     "TransportError",
     "TransportSettings",
     "UserTransport",
-    "describe_cause",
     "keeps_connection",
 ]
 
@@ -189,25 +189,7 @@ class TransportSettings:
 
     def merged(self, request: Request) -> Request:
         """``request`` carrying every header it is sent with (for a transport of the user's)."""
-        return replace(request, headers=self.headers_for(request))
-
-
-class FailureKind(enum.Enum):
-    """Why moving bytes failed."""
-
-    CONNECT_TIMEOUT = "connect timeout"  # no connection within the connect limit
-    READ_TIMEOUT = "read timeout"  # silence longer than the read limit
-    DEADLINE = "deadline"  # the request's total budget ran out
-    CONNECTION = "connection"  # refused, reset, broken, malformed HTTP
-
-
-class TransportError(Exception):
-    """A transport failure of ``kind``; ``cause`` is the library's own exception."""
-
-    def __init__(self, kind: FailureKind, cause: BaseException) -> None:
-        super().__init__(kind.value)
-        self.kind = kind
-        self.cause = cause
+        return request.replace(headers=self.headers_for(request))
 
 
 def keeps_connection(status: int) -> bool:
@@ -217,37 +199,6 @@ def keeps_connection(status: int) -> bool:
     the next request (often the /config refetch) would meet a reset.
     """
     return status < 500
-
-
-def describe_cause(exc: BaseException) -> str:
-    """``Type: what happened`` for the innermost deliberate cause of ``exc``."""
-    cause = _root_cause(exc)
-    return f"{type(cause).__name__}: {_describe(cause)}"
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    # requests and urllib3 wrap the OS error in two or three layers of
-    # "Max retries exceeded ..."; the innermost says what happened. Only
-    # deliberate causes are followed: __context__ would lead into a library's
-    # own parse errors (e.g. int() of an empty chunk length).
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = getattr(exc, "reason", None) or exc.__cause__
-        if inner is None and exc.args and isinstance(exc.args[0], BaseException):
-            inner = exc.args[0]
-        if not isinstance(inner, BaseException):
-            break
-        exc = inner
-    return exc
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    text = str(exc)
-    # urllib3's "<HTTPConnection object at 0x...>: Failed to ..." prefix says nothing.
-    return text.split(">: ", 1)[-1] if text.startswith("<") else text
 
 
 # --- a transport of the user's ---------------------------------------------------------------

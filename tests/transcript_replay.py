@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from qwen_spaces._core.call import ChatCall
+from qwen_spaces._core.wire import Request
 from qwen_spaces.events import Event, TextDelta
-from qwen_spaces.protocol import ChatCall, Request
 from qwen_spaces.spaces import resolve_model
 
 DIR = Path(__file__).parent / "transcripts"

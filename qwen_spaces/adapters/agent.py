@@ -16,8 +16,7 @@ from ..dedup import AnswerTracker
 from ..discovery import ConfigView, Dependency
 from ..endpoints import ChatbotFormat, Endpoints
 from ..gradio import is_diff
-from ..plan import Plan, Stage, Step
-from .base import UPLOADED, CallInput, SpaceAdapter
+from .base import UPLOADED, CallInput, Plan, SpaceAdapter, Stage, Step
 
 __all__ = ["ADD_TEXT", "THINKING", "AgentChatAdapter", "FooterCleaner", "clean_onem"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -10,9 +11,64 @@ from ..dedup import AnswerTracker
 from ..discovery import ConfigView, Dependency
 from ..endpoints import ChatbotFormat, Endpoints
 from ..events import SpaceSession
-from ..plan import Plan, Stage, Step
 
-__all__ = ["UPLOADED", "CallInput", "SpaceAdapter"]
+__all__ = ["CHAT", "UPLOADED", "CallInput", "Plan", "SpaceAdapter", "Stage", "Step"]
+
+
+class Step(enum.Enum):
+    """The kind of one request."""
+
+    CONFIG = "config"  # GET /config: find the functions
+    APP_ID = "app_id"  # GET /app_id: has the Space restarted since the session's last turn?
+    UPLOAD = "upload"  # POST /upload: the call's files, multipart
+    PREDICT = "predict"  # POST /run/predict: an un-queued function
+    JOIN = "join"  # POST /queue/join: a queued function
+    DATA = "data"  # GET /queue/data: the session's event stream
+    CANCEL = "cancel"  # POST /cancel: only from cancel_request()
+    DONE = "done"  # nothing more to send
+
+
+#: The function whose events carry the answer; other stages are side calls.
+CHAT = "chat"
+
+
+class Stage:
+    """One step of a Space's plan (immutable).
+
+    ``step`` is UPLOAD, PREDICT (an un-queued function, one answer) or JOIN
+    (a queued function: its join, then its events on the session's stream).
+    ``fn`` names the function in the adapter's terms: ``CHAT`` is the one that
+    streams the answer; any other is a side call in the same session (the
+    1M demo's ``add_text``, the Qwen3 demo's thinking toggle), whose result
+    the adapter reads and the call keeps, so a retry does not repeat it.
+    """
+
+    __slots__ = ("fn", "step")
+    step: Step
+    fn: str
+
+    def __init__(self, step: Step, fn: str = CHAT) -> None:
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "fn", fn)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a Stage cannot be changed (its {name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stage):
+            return NotImplemented
+        return (self.step, self.fn) == (other.step, other.fn)
+
+    def __hash__(self) -> int:
+        return hash((self.step, self.fn))
+
+    def __repr__(self) -> str:
+        return f"Stage({self.step}, {self.fn!r})"
+
+
+#: A call's plan: its stages in order; the last one is ``Stage(Step.JOIN)``.
+Plan = tuple[Stage, ...]
+
 
 #: The key of the uploaded files' FileData among a call's stage results.
 UPLOADED = "upload"

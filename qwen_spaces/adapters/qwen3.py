@@ -23,8 +23,7 @@ from ..dedup import AnswerTracker, Path
 from ..discovery import ConfigView, Dependency
 from ..endpoints import ChatbotFormat, Endpoints
 from ..events import SpaceSession
-from ..plan import Plan, Stage, Step
-from .base import CallInput, SpaceAdapter
+from .base import CallInput, Plan, SpaceAdapter, Stage, Step
 
 __all__ = [
     "BUDGET_UNIT",

@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Union
 from urllib.parse import parse_qsl, urlsplit
 
-from ..transport import FailureKind, TransportError
+from .._core.wire import FailureKind, TransportError
 
 if TYPE_CHECKING:
-    from ..plan import Request
+    from .._core.wire import Request
     from ..transport import AsyncTransport, Transport
 
 __all__ = ["MockRequest", "MockResponse", "MockTransport"]

@@ -23,8 +23,8 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces import discovery_cache
+from qwen_spaces.adapters import Step
 from qwen_spaces.endpoints import Function
-from qwen_spaces.protocol import Step
 from tests.replicas import fake_model
 from tests.replicas.launcher import Replica
 

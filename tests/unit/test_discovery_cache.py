@@ -21,10 +21,11 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces import discovery_cache
+from qwen_spaces._core.call import ChatCall
+from qwen_spaces.adapters import Step
 from qwen_spaces.client_core import ClientCore
 from qwen_spaces.endpoints import Endpoints, Function
 from qwen_spaces.errors import QueueFullError, SpaceError, SpaceHTTPError
-from qwen_spaces.protocol import ChatCall, Step
 from qwen_spaces.spaces import QWEN_1M, QWEN_MAX
 from qwen_spaces.testing import FakeSpace
 
@@ -260,7 +261,7 @@ def test_cached_ids_the_join_refuses_go_back_to_config_once(status: int) -> None
         ],
     }
     call.on_response(request, 200, {}, json.dumps(config).encode())
-    assert call.endpoints is not None and call.endpoints.fn_index == 4
+    assert call.wire.endpoints is not None and call.wire.endpoints.fn_index == 4
     # Refused again with fresh ids: an ordinary failure now (a retry or the error).
     error = _refused(call, status)
     if status == 500:

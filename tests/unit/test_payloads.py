@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.adapters import CallInput
+from qwen_spaces.adapters import CallInput, Stage, Step
 from qwen_spaces.events import SpaceSession
 from qwen_spaces.payloads import (
     chatbot_value,
@@ -17,7 +17,6 @@ from qwen_spaces.payloads import (
     normalize_messages,
     split_messages,
 )
-from qwen_spaces.plan import Stage, Step
 from qwen_spaces.spaces import QWEN_1M, QWEN_MAX
 
 

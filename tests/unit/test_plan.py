@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 import qwen_spaces as qs
+from qwen_spaces._core.call import ChatCall
+from qwen_spaces._core.state import FINISHED, TRANSITIONS, Attempt, Cause, Phase
+from qwen_spaces.adapters import CHAT, Stage, Step
 from qwen_spaces.endpoints import Endpoints, Function
 from qwen_spaces.errors import QueueFullError
 from qwen_spaces.events import ConversationState, SpaceSession
-from qwen_spaces.plan import CHAT, TRANSITIONS, Phase, Stage, Step
-from qwen_spaces.protocol import ChatCall
 from qwen_spaces.spaces import QWEN_MAX, resolve_model
+
+CLOCK = time.monotonic
 
 QWEN3_IDS = Endpoints(
     api_prefix="/gradio_api",
@@ -32,7 +36,9 @@ def qwen3_call(thinking: bool | None, state: ConversationState | None = None) ->
     spec = resolve_model("qwen-3-32b")
     state = state or ConversationState(spec.model, session=SpaceSession("s1"))
     messages = [*state.messages, {"role": "user", "content": "hi"}]
-    return ChatCall(spec, "http://space", messages, state, endpoints=QWEN3_IDS, thinking=thinking)
+    return ChatCall(
+        spec, "http://space", messages, state, endpoints=QWEN3_IDS, thinking=thinking, clock=CLOCK
+    )
 
 
 def run_toggle(call: ChatCall) -> None:
@@ -75,11 +81,31 @@ def answer_turn(text: str, reasoning: str = "") -> list[object]:
 
 
 def test_every_phase_moves_only_along_the_table() -> None:
-    for phase, targets in TRANSITIONS.items():
-        assert phase not in targets  # no phase moves to itself
+    # Only streaming phases and the end of a stage stay or move on to themselves.
+    for (phase, cause), target in TRANSITIONS.items():
+        assert target is not phase or (phase, cause) == (Phase.RUNNING, Cause.STARTED)
+    assert FINISHED == {Phase.COMPLETED, Phase.FAILED, Phase.CLOSED, Phase.CANCELLED, Phase.DONE}
     call = qwen3_call(None)
-    with pytest.raises(AssertionError, match="from ready to completed"):
-        call._attempt.move(Phase.COMPLETED)
+    with pytest.raises(AssertionError, match="from ready on completed"):
+        call._attempt.process(Cause.COMPLETED)
+    assert call.phase is Phase.READY  # a refused move changes nothing
+
+
+def test_a_stage_that_ends_goes_on_to_the_next_or_the_end_of_the_plan() -> None:
+    attempt = Attempt((Stage(Step.UPLOAD), Stage(Step.JOIN)), 1024)
+    assert attempt.process(Cause.SENT) is Phase.WAITING and not attempt.finished
+    assert attempt.process(Cause.ANSWERED) is Phase.READY and attempt.stage == Stage(Step.JOIN)
+    attempt.process(Cause.SENT)
+    attempt.joined("e1", 5.0)
+    assert (attempt.phase, attempt.event_id, attempt.queue_at) == (Phase.READY, "e1", 5.0)
+    attempt.process(Cause.SENT)
+    assert attempt.process(Cause.STREAM) is Phase.QUEUED
+    attempt.start()
+    assert attempt.phase is Phase.RUNNING and attempt.queue_at is None
+    assert attempt.process(Cause.COMPLETED) is Phase.COMPLETED and attempt.finished
+    assert attempt.process(Cause.END) is Phase.DONE and attempt.finished
+    with pytest.raises(AttributeError):
+        attempt.stage.fn = "other"  # type: ignore[misc]
 
 
 def test_thinking_off_runs_the_toggle_first_then_the_chat() -> None:
@@ -202,7 +228,9 @@ def test_reasoning_streams_as_its_own_deltas_and_the_error_span_is_not_answer() 
 
 def test_a_layout_without_side_functions_plans_only_the_chat() -> None:
     state = ConversationState(QWEN_MAX.model)
-    call = ChatCall(QWEN_MAX, "http://space", [{"role": "user", "content": "hi"}], state)
+    call = ChatCall(
+        QWEN_MAX, "http://space", [{"role": "user", "content": "hi"}], state, clock=CLOCK
+    )
     assert call._attempt.plan == (Stage(Step.CONFIG), Stage(Step.JOIN))
 
 
@@ -216,6 +244,7 @@ def test_without_config_the_toggle_is_a_clear_error_not_a_guess() -> None:
         state,
         endpoints=spec.fallback,
         thinking=False,
+        clock=CLOCK,
     )
     with pytest.raises(qs.SpaceError, match="'thinking' function"):
         call.next_request()
@@ -237,7 +266,7 @@ def test_a_history_the_session_does_not_hold_starts_a_fresh_session() -> None:
         {"role": "assistant", "content": "d"},
         {"role": "user", "content": "e"},
     ]
-    call = ChatCall(spec, "http://space", more, held, endpoints=QWEN3_IDS)
+    call = ChatCall(spec, "http://space", more, held, endpoints=QWEN3_IDS, clock=CLOCK)
     # The old session had thinking off: the new one is switched off too
     # before the whole history goes in its first message.
     assert [s.fn for s in call._attempt.plan] == ["thinking", CHAT]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 import qwen_spaces as qs
+from qwen_spaces._core.call import ChatCall
+from qwen_spaces.adapters import Step
 from qwen_spaces.events import ConversationState
-from qwen_spaces.protocol import ChatCall, Step
 from qwen_spaces.spaces import QWEN_MAX
 
 
@@ -24,6 +26,7 @@ def streaming_call() -> ChatCall:
         [{"role": "user", "content": "hi"}],
         state,
         endpoints=QWEN_MAX.fallback,
+        clock=time.monotonic,
     )
     join = call.next_request()
     assert join is not None and join.step is Step.JOIN
