@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Callable, Sequence
 from typing import IO, Any, Optional, Union
 
+from ._patterns import LazyPattern
 from ._value import Frozen
 
 __all__ = ["FileArg", "Upload", "UploadReader", "check_files", "file_data", "file_size"]
@@ -221,7 +221,7 @@ def _name(name: str, i: int) -> str:
     return name
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = LazyPattern("[\ud800-\udfff]")
 
 
 def _utf8_name(name: str) -> str:

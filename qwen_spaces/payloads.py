@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
 
+from ._patterns import LazyPattern
 from ._value import Frozen
 from .endpoints import ChatbotFormat
 
@@ -82,7 +82,7 @@ def check_utf8(text: str, what: str) -> str:
     return text
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = LazyPattern("[\ud800-\udfff]")
 
 
 def _checked(messages: Messages) -> list[dict[str, str]]:

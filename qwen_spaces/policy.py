@@ -7,6 +7,7 @@ import re
 from typing import Optional, Union
 from urllib.parse import urlsplit
 
+from ._patterns import LazyPattern
 from ._value import Frozen
 from .errors import (
     QueueFullError,
@@ -190,9 +191,9 @@ class RetryState(Frozen):
         return delay, self.replace(attempt=self.attempt + 1)
 
 
-_USERINFO = re.compile(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+")
-_HF_TOKEN = re.compile(r"hf_[A-Za-z0-9]{8,}")
+_USERINFO = LazyPattern(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
+_BEARER = LazyPattern(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+")
+_HF_TOKEN = LazyPattern(r"hf_[A-Za-z0-9]{8,}")
 
 
 def redact(text: str, *secrets: Optional[str]) -> str:
@@ -256,7 +257,7 @@ def _token_problem(token: str) -> str:
 _STALE_STATUS = frozenset({400, 404, 405, 422, 500})
 # ... and an fn_index that now names another function fails on the stream,
 # before it runs, with an error naming its inputs.
-_STALE_FAILURE = re.compile(
+_STALE_FAILURE = LazyPattern(
     r"input values|needed: \d+, got: \d+|validation error|input should be|fn_index",
     re.IGNORECASE,
 )
