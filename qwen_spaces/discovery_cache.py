@@ -29,7 +29,6 @@ cache never breaks a call.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 import json
 import logging
@@ -54,7 +53,7 @@ _VERSION = 2  # 2: side functions by name (was predict_* fields)
 # this many files, a write also removes the expired ones.
 _PRUNE_ABOVE = 64
 _OFF = frozenset({"off", "0", "false", "no", "disable", "disabled"})
-_FIELDS = {f.name: f for f in dataclasses.fields(Endpoints)}
+_FIELDS = frozenset(Endpoints.__slots__)
 _FORMATS = frozenset(get_args(ChatbotFormat))
 
 
@@ -144,7 +143,7 @@ def store(base_url: str, model: str, endpoints: Endpoints, *, now: Optional[floa
         "version": _VERSION,
         "key": _key(base_url, model),
         "saved": saved,
-        "endpoints": dataclasses.asdict(endpoints),
+        "endpoints": _encode(endpoints),
     }
     try:
         path = entry_path(base_url, model)
@@ -183,6 +182,16 @@ def _prune(directory: Path, now: float) -> None:
         return
 
 
+def _encode(endpoints: Endpoints) -> dict[str, Any]:
+    """``endpoints`` as JSON data: its fields, each side function a dict of its own."""
+    fields = {name: getattr(endpoints, name) for name in Endpoints.__slots__}
+    fields["side"] = [
+        {name: getattr(function, name) for name in Function.__slots__}
+        for function in endpoints.side
+    ]
+    return fields
+
+
 def _decode(entry: Any, key: str) -> Endpoints:
     """An entry's Endpoints; raises ValueError/TypeError/KeyError for anything off."""
     if not isinstance(entry, dict) or entry.get("version") != _VERSION:
@@ -193,7 +202,7 @@ def _decode(entry: Any, key: str) -> Endpoints:
     if isinstance(saved, bool) or not isinstance(saved, (int, float)):
         raise TypeError("saved is not a time")
     fields = entry["endpoints"]
-    if not isinstance(fields, dict) or set(fields) != set(_FIELDS):
+    if not isinstance(fields, dict) or set(fields) != _FIELDS:
         raise ValueError("endpoints with other fields")
     prefix = fields["api_prefix"]
     if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, Optional
+
+from ._value import Frozen
 
 __all__ = ["ChatbotFormat", "Endpoints", "Function"]
 
@@ -12,17 +13,21 @@ __all__ = ["ChatbotFormat", "Endpoints", "Function"]
 ChatbotFormat = Literal["tuples", "messages", "messages_str", "ms_legacy", "ms_pro"]
 
 
-@dataclass(frozen=True)
-class Function:
+class Function(Frozen):
     """A side function of a layout, by the adapter's name for it (``add_text``, ``thinking``)."""
 
+    __slots__ = __match_args__ = ("name", "fn_index", "trigger_id")
     name: str
     fn_index: int
     trigger_id: Optional[int]
 
+    def __init__(self, name: str, fn_index: int, trigger_id: Optional[int]) -> None:
+        self._set("name", name)
+        self._set("fn_index", fn_index)
+        self._set("trigger_id", trigger_id)
 
-@dataclass(frozen=True)
-class Endpoints:
+
+class Endpoints(Frozen):
     """The ids and shapes one call needs.
 
     Read from ``/config`` when it can be; otherwise the Space's known defaults.
@@ -30,13 +35,40 @@ class Endpoints:
     other functions a layout's plan calls in the same session.
     """
 
+    __slots__ = __match_args__ = (
+        "api_prefix",
+        "fn_index",
+        "trigger_id",
+        "chatbot_output",
+        "chatbot_format",
+        "side",
+        "from_config",
+    )
     api_prefix: str
     fn_index: int
     trigger_id: Optional[int]
     chatbot_output: int
     chatbot_format: ChatbotFormat
-    side: tuple[Function, ...] = ()
-    from_config: bool = False
+    side: tuple[Function, ...]
+    from_config: bool
+
+    def __init__(
+        self,
+        api_prefix: str,
+        fn_index: int,
+        trigger_id: Optional[int],
+        chatbot_output: int,
+        chatbot_format: ChatbotFormat,
+        side: tuple[Function, ...] = (),
+        from_config: bool = False,
+    ) -> None:
+        self._set("api_prefix", api_prefix)
+        self._set("fn_index", fn_index)
+        self._set("trigger_id", trigger_id)
+        self._set("chatbot_output", chatbot_output)
+        self._set("chatbot_format", chatbot_format)
+        self._set("side", side)
+        self._set("from_config", from_config)
 
     def ids(self, name: str) -> tuple[int, Optional[int]]:
         """``(fn_index, trigger_id)`` of the function the adapter calls ``name``."""

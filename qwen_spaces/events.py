@@ -1,8 +1,9 @@
 """The public event and result types a stream yields and a call returns.
 
-Events are plain slotted dataclasses, to be treated as read-only; not frozen,
-because a frozen dataclass costs a third more to create and a stream makes
-one per token.
+Events are plain slotted classes that behave as dataclasses do (``repr``,
+``==``, ``__match_args__``; see ``_value``), to be treated as read-only; not
+frozen, because a frozen class costs more to create and a stream makes one per
+token. Not dataclasses: a cold ``qwen-spaces ask`` would import them for these.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
+from ._value import Frozen, Value
 from .payloads import new_session_hash
 
 __all__ = [
@@ -35,8 +36,7 @@ def new_completion_id() -> str:
     return f"chatcmpl-{os.urandom(16).hex()}"  # as random as uuid4, without its import
 
 
-@dataclass(slots=True)
-class TextDelta:
+class TextDelta(Value):
     """New answer text.
 
     ``backtrack`` is almost always 0, and then concatenating every ``text``
@@ -47,12 +47,14 @@ class TextDelta:
     that must mirror such rewrites exactly reads the events.
     """
 
-    text: str
-    backtrack: int = 0
+    __slots__ = __match_args__ = ("text", "backtrack")
+
+    def __init__(self, text: str, backtrack: int = 0) -> None:
+        self.text = text
+        self.backtrack = backtrack
 
 
-@dataclass(slots=True)
-class Reasoning:
+class Reasoning(Value):
     """New thinking or status text from the Space: never answer text.
 
     On the Qwen3 demo these are the model's reasoning as it streams (all of
@@ -60,11 +62,13 @@ class Reasoning:
     "Qwen is thinking...".
     """
 
-    text: str
+    __slots__ = __match_args__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-@dataclass(slots=True)
-class QueueStatus:
+class QueueStatus(Value):
     """Where the request stands in the Space's queue.
 
     ``rank`` is the number of requests ahead (0 = next), ``eta`` the Space's
@@ -73,17 +77,25 @@ class QueueStatus:
     ``started`` is True once generation has begun.
     """
 
-    rank: Optional[int] = None
-    queue_size: Optional[int] = None
-    eta: Optional[float] = None
-    started: bool = False
+    __slots__ = __match_args__ = ("rank", "queue_size", "eta", "started")
+
+    def __init__(
+        self,
+        rank: Optional[int] = None,
+        queue_size: Optional[int] = None,
+        eta: Optional[float] = None,
+        started: bool = False,
+    ) -> None:
+        self.rank = rank
+        self.queue_size = queue_size
+        self.eta = eta
+        self.started = started
 
 
 Event = Union[TextDelta, Reasoning, QueueStatus]
 
 
-@dataclass(frozen=True)
-class SpaceSession:
+class SpaceSession(Frozen):
     """The Space-side session of a conversation: the one owner of what it holds.
 
     ``hash`` is the Gradio session hash; ``holds`` how many of the
@@ -99,12 +111,29 @@ class SpaceSession:
     value: every change makes a new one.
     """
 
+    __slots__ = __match_args__ = ("hash", "holds", "thinking", "app_id", "unseen", "documents")
     hash: str
-    holds: int = 0
-    thinking: Optional[bool] = None
-    app_id: Optional[int] = None
-    unseen: bool = False
-    documents: bool = False  # it holds files sent with earlier turns (not kept here)
+    holds: int
+    thinking: Optional[bool]
+    app_id: Optional[int]
+    unseen: bool
+    documents: bool  # it holds files sent with earlier turns (not kept here)
+
+    def __init__(
+        self,
+        hash: str,
+        holds: int = 0,
+        thinking: Optional[bool] = None,
+        app_id: Optional[int] = None,
+        unseen: bool = False,
+        documents: bool = False,
+    ) -> None:
+        self._set("hash", hash)
+        self._set("holds", holds)
+        self._set("thinking", thinking)
+        self._set("app_id", app_id)
+        self._set("unseen", unseen)
+        self._set("documents", documents)
 
     @classmethod
     def fresh(cls) -> SpaceSession:
@@ -122,7 +151,7 @@ class SpaceSession:
 
     def after_turn(self, holds: int, thinking: Optional[bool]) -> SpaceSession:
         """The session after a finished turn: it holds ``holds`` messages."""
-        return replace(self, holds=holds, thinking=thinking)
+        return self.replace(holds=holds, thinking=thinking)
 
     def after_failure(self, touched: bool) -> SpaceSession:
         """The session to go on with after a turn that did not finish.
@@ -316,8 +345,7 @@ def saved_messages(value: Any) -> Optional[list[dict[str, str]]]:
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
-@dataclass
-class Reply:
+class Reply(Value):
     """A finished answer.
 
     ``text`` is the answer, ``reasoning`` any status/thinking text (the
@@ -331,14 +359,36 @@ class Reply:
     ``started`` (generation began) and ``completed``.
     """
 
-    text: str
-    model: str
-    reasoning: str = ""
-    conversation: Optional[ConversationState] = None
-    created: float = field(default_factory=time.time)
-    timings: dict[str, float] = field(default_factory=dict)
-    id: str = field(default_factory=new_completion_id)
-    thinking_seconds: Optional[float] = None
+    __slots__ = __match_args__ = (
+        "text",
+        "model",
+        "reasoning",
+        "conversation",
+        "created",
+        "timings",
+        "id",
+        "thinking_seconds",
+    )
+
+    def __init__(
+        self,
+        text: str,
+        model: str,
+        reasoning: str = "",
+        conversation: Optional[ConversationState] = None,
+        created: Optional[float] = None,
+        timings: Optional[dict[str, float]] = None,
+        id: Optional[str] = None,
+        thinking_seconds: Optional[float] = None,
+    ) -> None:
+        self.text = text
+        self.model = model
+        self.reasoning = reasoning
+        self.conversation = conversation
+        self.created: float = time.time() if created is None else created
+        self.timings: dict[str, float] = {} if timings is None else timings
+        self.id: str = new_completion_id() if id is None else id
+        self.thinking_seconds = thinking_seconds
 
     def __str__(self) -> str:
         return self.text

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import IO, Any, Optional, Union
+
+from ._patterns import LazyPattern
+from ._value import Frozen
 
 __all__ = ["FileArg", "Upload", "UploadReader", "check_files", "file_data", "file_size"]
 
@@ -34,15 +35,29 @@ FileArg = Union[
 _SPOOL_IN_MEMORY = 1 << 20  # a non-seekable stream is copied to disk past 1 MiB
 
 
-@dataclass(frozen=True)
-class Upload:
+class Upload(Frozen):
     """One file of an upload: its name, type and size, and where to read it from."""
 
+    __slots__ = __match_args__ = ("name", "mime_type", "size", "_path", "_stream")
     name: str
     mime_type: str
     size: int
-    _path: Optional[str] = None
-    _stream: Optional[IO[bytes]] = None
+    _path: Optional[str]
+    _stream: Optional[IO[bytes]]
+
+    def __init__(
+        self,
+        name: str,
+        mime_type: str,
+        size: int,
+        _path: Optional[str] = None,
+        _stream: Optional[IO[bytes]] = None,
+    ) -> None:
+        self._set("name", name)
+        self._set("mime_type", mime_type)
+        self._set("size", size)
+        self._set("_path", _path)
+        self._set("_stream", _stream)
 
     def open(self, progress: Optional[Callable[[int], None]] = None) -> UploadReader:
         """A reader from the start of the file; ``progress`` gets each read's byte count.
@@ -206,7 +221,7 @@ def _name(name: str, i: int) -> str:
     return name
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = LazyPattern("[\ud800-\udfff]")
 
 
 def _utf8_name(name: str) -> str:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
+from ._patterns import LazyPattern
 from .errors import (
     ProtocolError,
     QueueFullError,
@@ -97,7 +98,7 @@ def parse_json(body: bytes | str, what: str) -> Any:
         raise ProtocolError(f"{what} is not JSON", payload=_excerpt(body)) from None
 
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]*>", re.S | re.I)
+_TAG = LazyPattern(r"<(script|style)\b.*?</\1>|<[^>]*>", re.S | re.I)
 
 
 def _excerpt(body: bytes | str, limit: int = EXCERPT) -> str:
@@ -173,10 +174,10 @@ def _detail(body: bytes) -> Optional[str]:
 # Space has been paused by its owner", "Runtime error" and the like. Matched on
 # text, not markup, which changes.
 
-_HTML_START = re.compile(
+_HTML_START = LazyPattern(
     r"\s*(?:\ufeff\s*)?<(?:!doctype|html|head|body|title|div|p|h\d|center|meta)\b", re.I
 )
-_STAGE = re.compile(r'"stage"\s*:\s*"([a-z_]+)"')
+_STAGE = LazyPattern(r'"stage"\s*:\s*"([a-z_]+)"')
 _STAGES = {
     "sleeping": "sleeping",
     "paused": "paused",
@@ -189,29 +190,29 @@ _STAGES = {
     "no_app_file": "runtime_error",
 }
 # "running", "running_building"...: the app runs (a new version may build beside it).
-_RUNNING = re.compile(r"running(?:_[a-z_]+)?")
-_PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("paused", re.compile(r"\b(?:has been|is|was) paused\b|\bpaused by (?:its|the) owner")),
+_RUNNING = LazyPattern(r"running(?:_[a-z_]+)?")
+_PHRASES: tuple[tuple[str, LazyPattern], ...] = (
+    ("paused", LazyPattern(r"\b(?:has been|is|was) paused\b|\bpaused by (?:its|the) owner")),
     (
         "sleeping",
-        re.compile(
+        LazyPattern(
             r"\b(?:is|gone to|went to|fell) (?:currently )?(?:sleeping|asleep|sleep)\b"
             r"|\bsleeping due to inactivity\b|\bsleeping space\b"
         ),
     ),
     (
         "runtime_error",
-        re.compile(r"\b(?:runtime|build|configuration) error\b|\bspace is in error\b"),
+        LazyPattern(r"\b(?:runtime|build|configuration) error\b|\bspace is in error\b"),
     ),
     (
         "building",
-        re.compile(
+        LazyPattern(
             r"\b(?:is|space) (?:currently )?(?:building|being built|starting up)\b"
             r"|\b(?:building|preparing|starting) (?:the |this |your )?space\b"
         ),
     ),
 )
-_HEADING = re.compile(r"<(title|h1|h2)\b[^>]*>(.*?)</\1>", re.S | re.I)
+_HEADING = LazyPattern(r"<(title|h1|h2)\b[^>]*>(.*?)</\1>", re.S | re.I)
 _SCAN = 256 * 1024  # status pages are small, and HF's Space data is near the top
 
 
@@ -506,8 +507,8 @@ def read_config(data: Any) -> dict[str, Any]:
     return out
 
 
-_VERSION = re.compile(r"[0-9A-Za-z.+_-]{1,40}")
-_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)*/?")
+_VERSION = LazyPattern(r"[0-9A-Za-z.+_-]{1,40}")
+_PREFIX = LazyPattern(r"(/[A-Za-z0-9._~-]+)*/?")
 
 
 def _is_id(value: Any) -> bool:

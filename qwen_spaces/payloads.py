@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from ._patterns import LazyPattern
+from ._value import Frozen
 from .endpoints import ChatbotFormat
 
 __all__ = [
@@ -82,7 +82,7 @@ def check_utf8(text: str, what: str) -> str:
     return text
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = LazyPattern("[\ud800-\udfff]")
 
 
 def _checked(messages: Messages) -> list[dict[str, str]]:
@@ -161,13 +161,18 @@ def _text_of(content: Any, i: int) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Prompt:
+class Prompt(Frozen):
     """Messages split the way a chat Space takes them."""
 
+    __slots__ = __match_args__ = ("system", "history", "query")
     system: Optional[str]
     history: list[tuple[str, str]]
     query: str
+
+    def __init__(self, system: Optional[str], history: list[tuple[str, str]], query: str) -> None:
+        self._set("system", system)
+        self._set("history", history)
+        self._set("query", query)
 
 
 def split_messages(messages: list[dict[str, str]]) -> Prompt:

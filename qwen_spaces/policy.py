@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-import re
-from dataclasses import dataclass, replace
 from typing import Optional, Union
 from urllib.parse import urlsplit
 
+from ._patterns import LazyPattern
+from ._value import Frozen
 from .errors import (
     QwenSpacesError,
     SpaceConnectionError,
@@ -32,8 +32,7 @@ __all__ = [
 _UPLOAD_FLOOR_RATE = 512 * 1024
 
 
-@dataclass(frozen=True)
-class Timeouts:
+class Timeouts(Frozen):
     """Time limits in seconds; every one is finite so no call hangs forever.
 
     ``connect``: opening a connection. ``read``: the longest silence between
@@ -45,21 +44,36 @@ class Timeouts:
     against ``read``.
     """
 
-    connect: float = 10.0
-    read: float = 60.0
-    queue: float = 600.0
-    total: float = 900.0
-    upload: Optional[float] = None
+    __slots__ = __match_args__ = ("connect", "read", "queue", "total", "upload")
+    connect: float
+    read: float
+    queue: float
+    total: float
+    upload: Optional[float]
 
-    def __post_init__(self) -> None:
-        for name in ("connect", "read", "queue", "total", "upload"):
-            value = getattr(self, name)
+    def __init__(
+        self,
+        connect: float = 10.0,
+        read: float = 60.0,
+        queue: float = 600.0,
+        total: float = 900.0,
+        upload: Optional[float] = None,
+    ) -> None:
+        for name, value in (
+            ("connect", connect),
+            ("read", read),
+            ("queue", queue),
+            ("total", total),
+            ("upload", upload),
+        ):
             if value is None and name == "upload":
+                self._set(name, value)
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"timeout {name} must be a number of seconds, got {value!r}")
             if not value > 0 or value == float("inf"):
                 raise ValueError(f"timeout {name} must be a positive, finite number, got {value!r}")
+            self._set(name, value)
 
     def upload_seconds(self, size: int) -> float:
         """The time limit of an upload of ``size`` bytes."""
@@ -83,8 +97,7 @@ class Timeouts:
         if not value > 0:
             raise ValueError(f"timeout must be positive, got {value!r}")
         seconds = float(value)
-        return replace(
-            base,
+        return base.replace(
             connect=min(base.connect, seconds),
             read=min(base.read, seconds),
             queue=min(base.queue, seconds),
@@ -95,8 +108,7 @@ class Timeouts:
 TimeoutArg = Union[None, float, int, Timeouts]
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(Frozen):
     """Which failures are retried, and after how long.
 
     Connection errors, HTTP 429/500/502/503/504 and a full queue are retried
@@ -107,16 +119,27 @@ class RetryPolicy:
     one is not, as only its owner can bring it back.
     """
 
-    max_retries: int = 2
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    wake_delay: float = 15.0
+    __slots__ = __match_args__ = ("max_retries", "base_delay", "max_delay", "wake_delay")
+    max_retries: int
+    base_delay: float
+    max_delay: float
+    wake_delay: float
 
-    def __post_init__(self) -> None:
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
-            raise TypeError(f"max_retries must be an int, got {self.max_retries!r}")
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries must be 0 or more, got {self.max_retries}")
+    def __init__(
+        self,
+        max_retries: int = 2,
+        base_delay: float = 0.5,
+        max_delay: float = 20.0,
+        wake_delay: float = 15.0,
+    ) -> None:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+            raise TypeError(f"max_retries must be an int, got {max_retries!r}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+        self._set("max_retries", max_retries)
+        self._set("base_delay", base_delay)
+        self._set("max_delay", max_delay)
+        self._set("wake_delay", wake_delay)
 
     def delay(self, error: QwenSpacesError, attempt: int) -> Optional[float]:
         """Seconds to wait before retry number ``attempt + 1``, or None: don't."""
@@ -140,27 +163,31 @@ class RetryPolicy:
         return float(backoff)
 
 
-@dataclass(frozen=True)
-class RetryState:
+class RetryState(Frozen):
     """Where a call stands in its retries: a value, replaced at each retry.
 
     ``increment`` answers the one question a driver has after a failure: wait
     how long, then try again with which state; or None, give up.
     """
 
+    __slots__ = __match_args__ = ("policy", "attempt")
     policy: RetryPolicy
-    attempt: int = 0
+    attempt: int
+
+    def __init__(self, policy: RetryPolicy, attempt: int = 0) -> None:
+        self._set("policy", policy)
+        self._set("attempt", attempt)
 
     def increment(self, error: QwenSpacesError) -> Optional[tuple[float, RetryState]]:
         delay = self.policy.delay(error, self.attempt)
         if delay is None:
             return None
-        return delay, replace(self, attempt=self.attempt + 1)
+        return delay, self.replace(attempt=self.attempt + 1)
 
 
-_USERINFO = re.compile(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+")
-_HF_TOKEN = re.compile(r"hf_[A-Za-z0-9]{8,}")
+_USERINFO = LazyPattern(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
+_BEARER = LazyPattern(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+")
+_HF_TOKEN = LazyPattern(r"hf_[A-Za-z0-9]{8,}")
 
 
 def redact(text: str, *secrets: Optional[str]) -> str:

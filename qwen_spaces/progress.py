@@ -7,12 +7,12 @@ one plain line each time it changes, instead of tqdm's ``\\r`` frames.
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 import warnings
 from typing import Any, Optional, TextIO
 
+from ._patterns import LazyPattern
 from .events import QueueStatus
 
 __all__ = ["ChatProgress", "LineWriter", "bar_file"]
@@ -26,7 +26,7 @@ _UPLOAD_LOG = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remain
 
 # What tqdm writes to redraw in place: carriage returns, newlines to reach a
 # bar's row, and the escape that moves the cursor back up.
-_REDRAW = re.compile(r"\r|\n|\x1b\[A")
+_REDRAW = LazyPattern(r"\r|\n|\x1b\[A")
 
 
 class LineWriter:

@@ -18,9 +18,10 @@ app's URL to use instead.
 
 from __future__ import annotations
 
-import re
 from typing import Optional
 from urllib.parse import parse_qs, urlsplit
+
+from ._patterns import LazyPattern
 
 __all__ = ["check_base_url", "gradio_route_at"]
 
@@ -44,7 +45,7 @@ _ROUTES: dict[str, tuple[int, ...]] = {
 # file URLs are /file=PATH. Whatever follows them is Gradio's too.
 _PREFIXES = ("gradio_api",)
 _FILE_SEGMENT = ("file=", "proxy=")
-_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+_SPACE_OR_CONTROL = LazyPattern(r"[\s\x00-\x1f\x7f]")
 _HF_HOSTS = ("huggingface.co", "www.huggingface.co")
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from . import discovery
+from ._value import Frozen
 from .adapters import AgentChatAdapter, Qwen3Adapter, SpaceAdapter, UsualChatAdapter
 from .endpoints import ChatbotFormat, Endpoints, Function
 
@@ -35,8 +35,7 @@ __all__ = [
 log = logging.getLogger("qwen_spaces")
 
 
-@dataclass(frozen=True)
-class SpaceSpec:
+class SpaceSpec(Frozen):
     """One known model at its Space. ``label`` is the Space's human name (the providers' ``label``).
 
     ``context_length`` is the model's context in tokens, as its model card
@@ -47,6 +46,18 @@ class SpaceSpec:
     name when it serves one).
     """
 
+    __slots__ = __match_args__ = (
+        "model",
+        "aliases",
+        "url",
+        "label",
+        "adapter",
+        "api_names",
+        "fallback",
+        "context_length",
+        "model_id",
+        "space_key",
+    )
     model: str
     aliases: tuple[str, ...]
     url: str
@@ -55,8 +66,32 @@ class SpaceSpec:
     api_names: tuple[str, ...]
     fallback: Endpoints
     context_length: int
-    model_id: Optional[str] = None
-    space_key: str = ""
+    model_id: Optional[str]
+    space_key: str
+
+    def __init__(
+        self,
+        model: str,
+        aliases: tuple[str, ...],
+        url: str,
+        label: str,
+        adapter: SpaceAdapter,
+        api_names: tuple[str, ...],
+        fallback: Endpoints,
+        context_length: int,
+        model_id: Optional[str] = None,
+        space_key: str = "",
+    ) -> None:
+        self._set("model", model)
+        self._set("aliases", aliases)
+        self._set("url", url)
+        self._set("label", label)
+        self._set("adapter", adapter)
+        self._set("api_names", api_names)
+        self._set("fallback", fallback)
+        self._set("context_length", context_length)
+        self._set("model_id", model_id)
+        self._set("space_key", space_key)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -24,11 +24,11 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Optional, Protocol, Union
 
 from ._core.wire import FailureKind, Request, TransportError
+from ._value import Frozen
 
 __all__ = [
     "CA_VARIABLES",
@@ -145,8 +145,7 @@ class AsyncTransport(Protocol):
 # --- the client's options a transport reads --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TransportSettings:
+class TransportSettings(Frozen):
     """What the built-in transports take from the client's options, checked already.
 
     ``headers`` go with every request (``User-Agent``, the user's, and the
@@ -155,16 +154,37 @@ class TransportSettings:
     ``cert`` and ``trust_env`` are as on ``Client``.
     """
 
-    # Not in the repr: a token in a header, a password in a proxy URL.
-    headers: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
-    proxy: Optional[str] = field(default=None, repr=False)
-    verify: Union[bool, str] = True
-    cert: CertArg = None
-    trust_env: bool = True
+    __slots__ = __match_args__ = ("headers", "proxy", "verify", "cert", "trust_env")
+    headers: Mapping[str, str]
+    proxy: Optional[str]
+    verify: Union[bool, str]
+    cert: CertArg
+    trust_env: bool
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        headers: Optional[Mapping[str, str]] = None,
+        proxy: Optional[str] = None,
+        verify: Union[bool, str] = True,
+        cert: CertArg = None,
+        trust_env: bool = True,
+    ) -> None:
         # Frozen all the way down: a read-only copy of the caller's headers.
-        object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
+        self._set("headers", MappingProxyType(dict(headers or {})))
+        self._set("proxy", proxy)
+        self._set("verify", verify)
+        self._set("cert", cert)
+        self._set("trust_env", trust_env)
+
+    def __repr__(self) -> str:
+        # Not in the repr: a token in a header, a password in a proxy URL.
+        return (
+            f"TransportSettings(verify={self.verify!r}, cert={self.cert!r}, "
+            f"trust_env={self.trust_env!r})"
+        )
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash((self.proxy, self.verify, self.cert, self.trust_env))  # headers: a dict
 
     def ca_bundle(self) -> Optional[str]:
         """The CA bundle to verify against, if not the HTTP library's default.

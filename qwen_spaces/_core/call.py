@@ -39,6 +39,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Optional, Union
 
+from .._patterns import LazyPattern
 from ..adapters import CHAT, UPLOADED, Plan, Stage, Step
 from ..dedup import AnswerTracker
 from ..endpoints import Endpoints
@@ -512,7 +513,7 @@ def _reply(call: ChatCall, tracker: AnswerTracker) -> Reply:
 _STALE_STATUS = frozenset({400, 404, 405, 422, 500})
 # ... and an fn_index that now names another function fails on the stream,
 # before it runs, with an error naming its inputs.
-_STALE_FAILURE = re.compile(
+_STALE_FAILURE = LazyPattern(
     r"input values|needed: \d+, got: \d+|validation error|input should be|fn_index",
     re.IGNORECASE,
 )

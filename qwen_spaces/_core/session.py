@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, Optional
 
 from .. import payloads
@@ -166,8 +165,7 @@ class CallSession:
         """The session once the answer is in, stamped with the app_id it is held under."""
         session = self.spec.adapter.session_after(self.input, done, messages)
         app_id = self.app_id if self.app_id is not None else self.known
-        return replace(
-            session,
+        return session.replace(
             app_id=app_id if app_id is not None else session.app_id,
             documents=session.documents or bool(self.files),
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
+from .._value import Frozen
 from ..dedup import AnswerTracker
 from ..discovery import ConfigView, Dependency
 from ..endpoints import ChatbotFormat, Endpoints
@@ -74,8 +74,7 @@ Plan = tuple[Stage, ...]
 UPLOADED = "upload"
 
 
-@dataclass(frozen=True)
-class CallInput:
+class CallInput(Frozen):
     """What one call asks of a Space, checked before anything is sent.
 
     ``messages``: the whole conversation, ending with the new user message.
@@ -86,12 +85,36 @@ class CallInput:
     go with the message.
     """
 
+    __slots__ = __match_args__ = (
+        "messages",
+        "session",
+        "model_id",
+        "thinking",
+        "thinking_budget",
+        "files",
+    )
     messages: list[dict[str, str]]
     session: SpaceSession
-    model_id: Optional[str] = None
-    thinking: Optional[bool] = None
-    thinking_budget: Optional[int] = None
-    files: int = 0
+    model_id: Optional[str]
+    thinking: Optional[bool]
+    thinking_budget: Optional[int]
+    files: int
+
+    def __init__(
+        self,
+        messages: list[dict[str, str]],
+        session: SpaceSession,
+        model_id: Optional[str] = None,
+        thinking: Optional[bool] = None,
+        thinking_budget: Optional[int] = None,
+        files: int = 0,
+    ) -> None:
+        self._set("messages", messages)
+        self._set("session", session)
+        self._set("model_id", model_id)
+        self._set("thinking", thinking)
+        self._set("thinking_budget", thinking_budget)
+        self._set("files", files)
 
 
 class SpaceAdapter:

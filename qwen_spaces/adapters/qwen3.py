@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from .. import payloads
+from .._patterns import LazyPattern
 from ..dedup import AnswerTracker, Path
 from ..discovery import ConfigView, Dependency
 from ..endpoints import ChatbotFormat, Endpoints
@@ -41,9 +42,9 @@ BUDGET_UNIT = 1024  # tokens: the Space's form takes the budget in these units
 MIN_BUDGET_UNITS, MAX_BUDGET_UNITS = 1, 38  # its slider's range
 DEFAULT_THINKING = True  # gr.State({"enable_thinking": True})
 
-_ERROR_PART = re.compile(r'\s*<span style="color: var\(--color-red-500\)">(.*)</span>\s*', re.S)
-_TAG = re.compile(r"<[^>]*>")
-_SECONDS = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*s\s*\)")
+_ERROR_PART = LazyPattern(r'\s*<span style="color: var\(--color-red-500\)">(.*)</span>\s*', re.S)
+_TAG = LazyPattern(r"<[^>]*>")
+_SECONDS = LazyPattern(r"\(\s*(\d+(?:\.\d+)?)\s*s\s*\)")
 
 
 def budget_units(tokens: int) -> tuple[int, bool]:

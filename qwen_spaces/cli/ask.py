@@ -26,7 +26,6 @@ from .common import (
     start,
     wants_status,
 )
-from .status import StatusLine
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
     printer = None if args.json else TextPrinter(sys.stdout)
     thoughts = None if args.json else reasoning_printer()
     with make_client(args) as client, start(client, messages, args.file, args=args) as stream:
-        status = StatusLine(sys.stderr, host_of(client.base_url)) if wants_status(args) else None
+        status = None
+        if wants_status(args):
+            from .status import StatusLine  # a terminal's (or --progress): not a piped ask's
+
+            status = StatusLine(sys.stderr, host_of(client.base_url))
         # Leaving the with blocks (Ctrl-C included) cancels an unfinished answer.
         show_stream(stream, printer, status, thoughts)
         reply = stream.reply

@@ -8,14 +8,16 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from ..client_core import DEFAULT_MODEL
 from ..events import Event, Reasoning, Reply, TextDelta
 from ..payloads import Messages
 from ..spaces import SPACES, resolve_model
 from ..sync_client import Client, Conversation, Stream
-from .status import StatusLine
+
+if TYPE_CHECKING:  # the status line is only for a terminal (or --progress): imported then
+    from .status import StatusLine
 
 PROG = "qwen-spaces"
 #: Each command's line in ``qwen-spaces --help``, in its order. Only the command

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import logging
@@ -164,7 +163,7 @@ class Provider(ProviderBase, ModelsBase):
             return _Call(sdk_model, full, None, thinking, files, streaming)
         state = ConversationState.resumed(sdk_model, held.session_hash, history, app_id=held.app_id)
         if held.thinking is not None:
-            state.session = dataclasses.replace(state.session, thinking=held.thinking)
+            state.session = state.session.replace(thinking=held.thinking)
         return _Call(sdk_model, full[last:], state, thinking, files, streaming)
 
     @staticmethod

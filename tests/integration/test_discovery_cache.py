@@ -16,7 +16,6 @@ that a client starting from such a cache still answers exactly, reading
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -121,7 +120,7 @@ async def test_an_fn_index_the_space_no_longer_has_refetches_config_once(
     kind: str, max_g5: Replica, max_g5_shifted: Replica
 ) -> None:
     fill_from(max_g5, MAX)
-    discovery_cache.store(max_g5_shifted.url, MAX, replace(cached(max_g5, MAX), fn_index=9))
+    discovery_cache.store(max_g5_shifted.url, MAX, cached(max_g5, MAX).replace(fn_index=9))
     text, steps = await ask(kind, max_g5_shifted.url, MAX)
     assert text == MAX_ANSWER
     assert steps == [Step.JOIN, Step.CONFIG, Step.JOIN, Step.DATA]
@@ -134,7 +133,7 @@ async def test_a_stale_predict_of_the_1m_layout_refetches_config_once(
     assert fill_from(onem_g4, ONEM).text == ONEM_ANSWER
     ids = cached(onem_g4, ONEM)
     assert (ids.ids("add_text")[0], ids.fn_index) == (1, 2)
-    stale = replace(ids, side=(Function("add_text", 9, ids.ids("add_text")[1]),))
+    stale = ids.replace(side=(Function("add_text", 9, ids.ids("add_text")[1]),))
     discovery_cache.store(onem_g4.url, ONEM, stale)
     text, steps = await ask(kind, onem_g4.url, ONEM)
     assert text == ONEM_ANSWER

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -320,7 +319,7 @@ def test_a_failure_naming_the_inputs_on_the_stream_refetches_before_any_text() -
 
 
 def test_the_refetch_is_skipped_once_text_arrived() -> None:
-    call = _cached_call(replace(MAX_IDS, chatbot_output=1))
+    call = _cached_call(MAX_IDS.replace(chatbot_output=1))
     join = call.next_request()
     assert join is not None
     call.on_response(join, 200, {}, b'{"event_id": "e1"}')
