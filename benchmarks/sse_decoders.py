@@ -1,4 +1,4 @@
-"""SSE decoders on the same bytes: sseclient-py 1.9.0 vs ``qwen_spaces.sse.SSEDecoder``.
+"""SSE decoders on the same bytes: sseclient-py 1.9.0 vs ``qwen_spaces._gradio.sse.SSEDecoder``.
 
     python -m benchmarks.sse_decoders [--quick] [--markdown]
 
@@ -139,7 +139,7 @@ def run_sseclient(chunks: list[bytes]) -> list[str]:
 
 
 def run_sdk(chunks: list[bytes], limit: int = 16 * 2**20) -> list[str]:
-    from qwen_spaces.sse import SSEDecoder
+    from qwen_spaces._gradio.sse import SSEDecoder
 
     decoder = SSEDecoder(max_event_bytes=limit)
     out: list[str] = []
@@ -196,7 +196,7 @@ def section(plan: Plan) -> tuple[list[str], list[list[str]]]:
     """The SSE decoders' section of the report (a table, no target), run in a fresh process."""
     log("SSE decoders")
     body = [
-        "## SSE decoders: sseclient-py vs `qwen_spaces.sse.SSEDecoder`",
+        "## SSE decoders: sseclient-py vs `qwen_spaces._gradio.sse.SSEDecoder`",
         "",
         "`python -m benchmarks.sse_decoders`: the same recorded bytes through each.",
         "",
@@ -223,7 +223,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ImportError:
         have_sseclient = False
 
-    import qwen_spaces.sse  # noqa: F401  (imports outside the timed region)
+    import qwen_spaces._gradio.sse  # noqa: F401  (imports outside the timed region)
 
     stream, payloads = gradio_stream(n)
     rows: list[list[str]] = []
@@ -304,8 +304,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
 
     # And the bound: with its default limit the SDK refuses an oversized event early.
-    from qwen_spaces.errors import ProtocolError
-    from qwen_spaces.sse import SSEDecoder
+    from qwen_spaces._errors import ProtocolError
+    from qwen_spaces._gradio.sse import SSEDecoder
 
     limit = 16 * 2**20 if not quick else 2**20
     framed, _ = big_event(big, None)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from ._client.sync_client import Client, Conversation, Stream
+from ._core.policy import Timeouts
+from ._errors import (
     ProtocolError,
     QueueFullError,
     QwenSpacesError,
@@ -24,13 +26,11 @@ from .errors import (
     SpaceNotRunningError,
     SpaceTimeoutError,
 )
-from .events import ConversationState, Event, QueueStatus, Reasoning, Reply, TextDelta
-from .policy import Timeouts
-from .spaces import MODELS
-from .sync_client import Client, Conversation, Stream
+from ._events import ConversationState, Event, QueueStatus, Reasoning, Reply, TextDelta
+from ._spaces.spaces import MODELS
 
 if TYPE_CHECKING:
-    from .async_client import AsyncClient, AsyncConversation, AsyncStream
+    from ._client.async_client import AsyncClient, AsyncConversation, AsyncStream
 
 __version__ = "0.1.0"
 
@@ -70,7 +70,7 @@ _ASYNC = {"AsyncClient", "AsyncConversation", "AsyncStream"}
 
 def __getattr__(name: str) -> Any:
     if name in _ASYNC:
-        from . import async_client
+        from ._client import async_client
 
         return getattr(async_client, name)
     raise AttributeError(f"module 'qwen_spaces' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Check that the blocking client is the asyncio client with async taken out (``make lint``).
 
-``qwen_spaces/sync_client.py`` and ``qwen_spaces/async_client.py`` are twins,
+``qwen_spaces/_client/sync_client.py`` and ``qwen_spaces/_client/async_client.py`` are twins,
 both written by hand: this script rewrites the async one mechanically (as
 httpcore's ``unasync --check``: ``async``/``await`` dropped, the names in
 ``RENAMES`` swapped) and fails on any difference from the sync one, naming
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "qwen_spaces"
+PACKAGE = ROOT / "qwen_spaces" / "_client"
 
 #: asyncio name -> blocking name (identifiers, attributes, and str constants such as __all__'s).
 RENAMES = {

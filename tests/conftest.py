@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _SESSION_DIR.append(tempfile.mkdtemp(prefix="qs-cache-session-"))
         os.environ["QWEN_SPACES_CACHE_DIR"] = _SESSION_DIR[0]
         os.environ.pop("QWEN_SPACES_CACHE", None)
-        # Nor the token `hf auth login` stored: a client would send it (qwen_spaces/hf_token.py).
+        # Nor the token `hf auth login` stored: a client would send it (qwen_spaces/_client/hf_token.py).
         os.environ["HF_TOKEN_PATH"] = os.path.join(_SESSION_DIR[0], "no-stored-hf-token")
         os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from qwen_spaces._core.call import ChatCall
 from qwen_spaces._core.wire import Request
-from qwen_spaces.events import Event, TextDelta
-from qwen_spaces.spaces import resolve_model
+from qwen_spaces._events import Event, TextDelta
+from qwen_spaces._spaces.spaces import resolve_model
 
 DIR = Path(__file__).parent / "transcripts"
 BASE = "http://space.test"

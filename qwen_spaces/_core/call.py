@@ -39,11 +39,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Optional, Union
 
-from .._patterns import LazyPattern
-from ..adapters import CHAT, UPLOADED, Plan, Stage, Step
-from ..dedup import AnswerTracker
-from ..endpoints import Endpoints
-from ..errors import (
+from .._errors import (
     ProtocolError,
     QueueFullError,
     QwenSpacesError,
@@ -53,15 +49,16 @@ from ..errors import (
     SpaceHTTPError,
     SpaceTimeoutError,
 )
-from ..events import ConversationState, Event, Reply, new_completion_id
-from ..files import Upload, file_data
-from ..gradio import (
-    check_body_size,
-    check_response,
-)
-from ..policy import RetryPolicy, RetryState, Timeouts
-from ..spaces import SpaceSpec
-from ..sse import DEFAULT_MAX_EVENT_BYTES
+from .._events import ConversationState, Event, Reply, new_completion_id
+from .._files import Upload, file_data
+from .._gradio.dedup import AnswerTracker
+from .._gradio.endpoints import Endpoints
+from .._gradio.gradio import check_body_size, check_response
+from .._gradio.sse import DEFAULT_MAX_EVENT_BYTES
+from .._patterns import LazyPattern
+from .._spaces.adapters import CHAT, UPLOADED, Plan, Stage, Step
+from .._spaces.spaces import SpaceSpec
+from .policy import RetryPolicy, RetryState, Timeouts
 from .session import CallSession
 from .state import Attempt, Cause, Phase
 from .wire import (

@@ -14,13 +14,13 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
-from .. import payloads
-from ..adapters import CHAT, CallInput
-from ..dedup import AnswerTracker
-from ..errors import SessionLostError
-from ..events import ConversationState, SpaceSession
-from ..files import Upload
-from ..spaces import SpaceSpec
+from .._errors import SessionLostError
+from .._events import ConversationState, SpaceSession
+from .._files import Upload
+from .._gradio import payloads
+from .._gradio.dedup import AnswerTracker
+from .._spaces.adapters import CHAT, CallInput
+from .._spaces.spaces import SpaceSpec
 from .wire import Wire
 
 __all__ = ["CallSession"]

@@ -16,12 +16,12 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..adapters import CHAT, Plan, Stage
-from ..dedup import AnswerTracker
-from ..errors import ProtocolError, QwenSpacesError
-from ..events import Event
-from ..gradio import Msg, read_message
-from ..sse import SSEDecoder
+from .._errors import ProtocolError, QwenSpacesError
+from .._events import Event
+from .._gradio.dedup import AnswerTracker
+from .._gradio.gradio import Msg, read_message
+from .._gradio.sse import SSEDecoder
+from .._spaces.adapters import CHAT, Plan, Stage
 
 if TYPE_CHECKING:
     from .wire import Request

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from typing import Any, Optional
 from urllib.parse import urlencode
 
-from ..adapters import CHAT, Step
-from ..endpoints import Endpoints
-from ..errors import ProtocolError, SpaceError, SpaceNotFoundError, SpaceTimeoutError
-from ..events import new_completion_id
-from ..files import Upload
-from ..gradio import parse_json, raise_for_queue_message, raise_if_not_running, read_config
-from ..policy import Timeouts
-from ..spaces import SpaceSpec, resolve_endpoints
+from .._errors import ProtocolError, SpaceError, SpaceNotFoundError, SpaceTimeoutError
+from .._events import new_completion_id
+from .._files import Upload
+from .._gradio.endpoints import Endpoints
+from .._gradio.gradio import parse_json, raise_for_queue_message, raise_if_not_running, read_config
+from .._spaces.adapters import CHAT, Step
+from .._spaces.spaces import SpaceSpec, resolve_endpoints
+from .policy import Timeouts
 
 __all__ = [
     "CANCEL_TIMEOUT",

@@ -27,7 +27,7 @@ only, never by ``import qwen_spaces``.
 
 from __future__ import annotations
 
-from ..spaces import QWEN2_5, QWEN2_72B, QWEN3, QWEN_1M, QWEN_MAX
+from .._spaces.spaces import QWEN2_5, QWEN2_72B, QWEN3, QWEN_1M, QWEN_MAX
 from ._base import Chunk, Provider, ThinkingProvider, _Endpoint
 from ._gpt4free import GPT4FREE, JsonConversation, ModelNotFoundError, generate_session_hash
 

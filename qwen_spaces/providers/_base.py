@@ -11,12 +11,12 @@ import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, NamedTuple, Optional, Union
 
-from ..adapters.qwen3 import BUDGET_UNIT, MAX_BUDGET_UNITS, MIN_BUDGET_UNITS
-from ..events import ConversationState, Event, Reasoning, Reply, TextDelta, saved_messages
-from ..files import FileArg
-from ..payloads import Messages, normalize_messages
-from ..spaces import SpaceSpec
-from ..sync_client import Client
+from .._client.sync_client import Client
+from .._events import ConversationState, Event, Reasoning, Reply, TextDelta, saved_messages
+from .._files import FileArg
+from .._gradio.payloads import Messages, normalize_messages
+from .._spaces.adapters.qwen3 import BUDGET_UNIT, MAX_BUDGET_UNITS, MIN_BUDGET_UNITS
+from .._spaces.spaces import SpaceSpec
 from ._gpt4free import (
     G4F,
     JsonConversation,
@@ -239,7 +239,7 @@ class Provider(ProviderBase, ModelsBase):
         (gpt4free may pass a key meant for another service: it is never sent
         to the Space).
         """
-        from ..async_client import AsyncClient
+        from .._client.async_client import AsyncClient
 
         call = cls._prepare(model, messages, conversation, kwargs)
         options = cls._client_options(proxy, kwargs)

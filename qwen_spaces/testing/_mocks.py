@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from typing import Any, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
-from ..spaces import resolve_model
+from .._spaces.spaces import resolve_model
 from ._gradio import diff, encode
 from ._layout import AnswerFn, Script, SessionState
 from ._layouts import make_layout

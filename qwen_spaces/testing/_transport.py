@@ -39,7 +39,7 @@ from .._core.wire import FailureKind, TransportError
 
 if TYPE_CHECKING:
     from .._core.wire import Request
-    from ..transport import AsyncTransport, Transport
+    from .._transports.transport import AsyncTransport, Transport
 
 __all__ = ["MockRequest", "MockResponse", "MockTransport"]
 
@@ -127,7 +127,7 @@ class MockTransport:
 
     @contextlib.contextmanager
     def open(self, request: Request) -> Iterator[_Exchange]:
-        """Answer ``request`` with the handler (see :class:`~qwen_spaces.transport.Transport`)."""
+        """Answer ``request`` with the handler (see :class:`~qwen_spaces._transports.transport.Transport`)."""
         try:
             response = self.handler(_mock_request(request))
         except OSError as exc:
@@ -154,7 +154,7 @@ class MockTransport:
 
     @contextlib.asynccontextmanager
     async def aopen(self, request: Request) -> AsyncIterator[_AsyncExchange]:
-        """Answer ``request`` (see :class:`~qwen_spaces.transport.AsyncTransport`)."""
+        """Answer ``request`` (see :class:`~qwen_spaces._transports.transport.AsyncTransport`)."""
         try:
             response = self.handler(_mock_request(request))
             if inspect.isawaitable(response):

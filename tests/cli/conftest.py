@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import pytest
 
-from qwen_spaces.cli import main
+from qwen_spaces._cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

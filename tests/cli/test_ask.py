@@ -227,7 +227,7 @@ def _ctrl_c_cancels_the_answer() -> None:
 
 
 def test_importing_the_cli_stays_light() -> None:
-    code = "import sys, qwen_spaces.cli; print(sorted({'aiohttp', 'tqdm'} & set(sys.modules)))"
+    code = "import sys, qwen_spaces._cli; print(sorted({'aiohttp', 'tqdm'} & set(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

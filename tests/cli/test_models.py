@@ -70,7 +70,7 @@ def test_check_times_out_quickly(cli: Cli) -> None:
 
 
 def test_base_url_and_model_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qwen_spaces.cli import _from_environment, _parser
+    from qwen_spaces._cli import _from_environment, _parser
 
     def parse(*argv: str) -> Any:
         args = _parser().parse_args(argv)

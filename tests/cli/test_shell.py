@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from qwen_spaces.cli import EPILOG, _parser
-from qwen_spaces.cli.common import (
+from qwen_spaces._cli import EPILOG, _parser
+from qwen_spaces._cli.common import (
     COMMAND_HELP,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
 )
-from qwen_spaces.spaces import SPACES
+from qwen_spaces._spaces.spaces import SPACES
 from qwen_spaces.testing import FakeSpace
 
 from .conftest import ROOT, child_env, run_child
@@ -140,8 +140,8 @@ def test_the_help_without_the_commands_parsers_lists_them_as_they_do() -> None:
     assert done.returncode == 0 and "--api-key" in done.stdout
 
 
-FORBIDDEN = ("asyncio", "aiohttp", "qwen_spaces.server")
-OTHER_COMMANDS = {f"qwen_spaces.cli.{name}" for name in ("chat", "batch", "completion", "models")}
+FORBIDDEN = ("asyncio", "aiohttp", "qwen_spaces._server")
+OTHER_COMMANDS = {f"qwen_spaces._cli.{name}" for name in ("chat", "batch", "completion", "models")}
 
 
 # Runs the command as the console script does, then writes sys.modules to a file.
@@ -174,7 +174,7 @@ def imported(*args: str, env: dict[str, str] | None = None) -> tuple[int, set[st
 def test_cold_commands_import_neither_the_server_nor_asyncio(args: tuple[str, ...]) -> None:
     code, names, _ = imported(*args)
     assert code == 0
-    assert "qwen_spaces.cli" in names  # the measure works
+    assert "qwen_spaces._cli" in names  # the measure works
     assert not {n for n in names if n.split(".")[0] in FORBIDDEN or n.startswith(FORBIDDEN)}
 
 
@@ -182,7 +182,7 @@ def test_ask_imports_requests_but_neither_the_server_nor_asyncio() -> None:
     with FakeSpace(answer="Cold.") as space:
         code, names, out = imported("ask", "--base-url", space.url, "hi")
     assert (code, out) == (0, "Cold.\n")
-    assert "requests" in names and "qwen_spaces.cli.ask" in names
+    assert "requests" in names and "qwen_spaces._cli.ask" in names
     assert not {n for n in names if n.split(".")[0] in FORBIDDEN or n.startswith(FORBIDDEN)}
     assert not names & OTHER_COMMANDS  # only the module of the command run
 
@@ -190,4 +190,4 @@ def test_ask_imports_requests_but_neither_the_server_nor_asyncio() -> None:
 def test_serve_still_imports_the_server() -> None:
     env = {**child_env(), "QWEN_SPACES_API_KEY": ""}
     code, names, _ = imported("serve", "--port", "not-a-port", env=env)
-    assert code == EXIT_USAGE and "qwen_spaces.server.command" in names
+    assert code == EXIT_USAGE and "qwen_spaces._server.command" in names

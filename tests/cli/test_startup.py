@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from qwen_spaces.cli import main
+from qwen_spaces._cli import main
 
 from .conftest import child_env
 
@@ -27,7 +27,7 @@ def test_the_process_command_line_freezes_its_imports_and_collects_again(
 ) -> None:
     seen: list[bool] = []
     monkeypatch.setattr(sys, "argv", ["qwen-spaces", "models"])
-    import qwen_spaces.cli.models as models
+    import qwen_spaces._cli.models as models
 
     real = models.run
 
@@ -64,11 +64,11 @@ def test_called_from_python_it_leaves_the_collector_alone() -> None:
 
 def test_a_child_process_asks_with_the_collector_on_after_start_up() -> None:
     code = (
-        "import gc, sys; from qwen_spaces.cli import main, common; real = common.make_client\n"
+        "import gc, sys; from qwen_spaces._cli import main, common; real = common.make_client\n"
         "def make(*a, **k):\n"
         "    print('gc', gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)\n"
         "    raise SystemExit(0)\n"
-        "common.make_client = make; import qwen_spaces.cli.ask as ask; ask.make_client = make\n"
+        "common.make_client = make; import qwen_spaces._cli.ask as ask; ask.make_client = make\n"
         "sys.argv = ['qwen-spaces', 'ask', 'hi']; main()\n"
     )
     done = subprocess.run(

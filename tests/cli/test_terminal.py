@@ -16,7 +16,7 @@ from typing import Optional
 
 import pytest
 
-from qwen_spaces.cli.status import WAIT_SECONDS
+from qwen_spaces._cli.status import WAIT_SECONDS
 from qwen_spaces.testing import FakeSpace, Fault
 
 from .conftest import ROOT, child_env, cli_command, default_sigint, run_child

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces import discovery_cache
-from qwen_spaces.adapters import Step
-from qwen_spaces.endpoints import Function
+from qwen_spaces._client import discovery_cache
+from qwen_spaces._gradio.endpoints import Function
+from qwen_spaces._spaces.adapters import Step
 from tests.replicas import fake_model
 from tests.replicas.launcher import Replica
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces import payloads
+from qwen_spaces._gradio import payloads
 from tests.integration import g4f_scenarios as spec
 from tests.replicas import fake_model
 from tests.replicas import fake_qwen3 as fq
@@ -538,7 +538,7 @@ def test_a_chat_never_continues_another_that_began_alike(
 @pytest.mark.parametrize("release", list(RELEASES))
 def test_import_qwen_spaces_never_imports_gpt4free(release: str) -> None:
     code = (
-        "import sys, qwen_spaces, qwen_spaces.cli\n"
+        "import sys, qwen_spaces, qwen_spaces._cli\n"
         "before = 'g4f' in sys.modules\n"
         "import qwen_spaces.providers as p\n"
         "print(before, 'g4f' in sys.modules, p.GPT4FREE)\n"

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces import discovery_cache
+from qwen_spaces._client import discovery_cache
 from qwen_spaces.providers import Qwen_Qwen_2_5_Max
 from tests.cli.conftest import ROOT, child_env
 from tests.integration.prefix_proxy import PrefixProxy

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces import payloads
+from qwen_spaces._gradio import payloads
 from tests.replicas import fake_qwen3 as fq
 from tests.replicas.launcher import Replica
 

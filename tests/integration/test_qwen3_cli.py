@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from qwen_spaces.payloads import flatten
+from qwen_spaces._gradio.payloads import flatten
 from tests.cli.conftest import ROOT, child_env, default_sigint
 from tests.replicas import fake_qwen3 as fq
 from tests.replicas.launcher import Replica

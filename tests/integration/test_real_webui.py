@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces import payloads
+from qwen_spaces._gradio import payloads
 from tests.replicas.fake_openai import Chat, FakeOpenAI
 from tests.replicas.launcher import Replica
 

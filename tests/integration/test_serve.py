@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.payloads import flatten
-from qwen_spaces.spaces import QWEN3, SPACES
+from qwen_spaces._gradio.payloads import flatten
+from qwen_spaces._spaces.spaces import QWEN3, SPACES
 from tests.replicas import fake_model
 from tests.replicas import fake_qwen3 as fq
 from tests.replicas.launcher import Replica

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.events import Reasoning, TextDelta
-from qwen_spaces.openai_format import OpenAIChunks
-from qwen_spaces.server.sse import ChunkEncoder
+from qwen_spaces._client.openai_format import OpenAIChunks
+from qwen_spaces._events import Reasoning, TextDelta
+from qwen_spaces._server.sse import ChunkEncoder
 from qwen_spaces.testing import FakeSpace
 from tests.server.harness import KEY, Serve, space_args
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from qwen_spaces.server.errors import APIError
-from qwen_spaces.server.guard import Guard, split_host
+from qwen_spaces._server.errors import APIError
+from qwen_spaces._server.guard import Guard, split_host
 from tests.server.harness import ROOT
 
 LOCAL = ("127.0.0.1", 8000)

@@ -292,7 +292,7 @@ def test_redaction_covers_aiohttp_and_asyncio_loggers_in_process(
 ) -> None:
     import logging
 
-    from qwen_spaces.server.logs import install, uninstall
+    from qwen_spaces._server.logs import install, uninstall
 
     found = install([KEY, "hf_abcdefghijklmnop"])
     try:

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from qwen_spaces.server.parse import BODY_BYTES_PER_CHAR, BODY_ROOM, CHARS_PER_TOKEN
-from qwen_spaces.spaces import SPACES
+from qwen_spaces._server.parse import BODY_BYTES_PER_CHAR, BODY_ROOM, CHARS_PER_TOKEN
+from qwen_spaces._spaces.spaces import SPACES
 from qwen_spaces.testing import FakeSpace
 from tests.server.harness import KEY, Serve, space_args
 from tests.server.test_hardening import CHAT, MAX, ONEM, error_of, port_of, request, user
@@ -109,7 +109,7 @@ def test_the_registry_gives_every_model_a_context() -> None:
 
 
 def test_the_body_limit_follows_the_largest_model_served() -> None:
-    from qwen_spaces.server.parse import Limits
+    from qwen_spaces._server.parse import Limits
 
     assert Limits().body_for([MAX]) == 131_072 * 4 + (1 << 20)
     assert Limits().body_for([MAX, ONEM, "qwen-3-8b"]) == DEFAULT_BODY == 17_208_576

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from qwen_spaces.payloads import flatten, normalize_messages
+from qwen_spaces._gradio.payloads import flatten, normalize_messages
 from qwen_spaces.testing import FakeSpace, Fault
 from tests.server.harness import KEY, ROOT, Serve, run_client, space_args
 

@@ -11,14 +11,14 @@ from typing import Any, Optional
 
 import pytest
 
-from qwen_spaces.events import ConversationState, SpaceSession
-from qwen_spaces.server import command
-from qwen_spaces.server.app import ServerConfig
-from qwen_spaces.server.errors import APIError
-from qwen_spaces.server.parse import IGNORED_PARAMETERS, parse_chat_request
-from qwen_spaces.server.sessions import SessionCache
-from qwen_spaces.server.thinking import EFFORT_BUDGETS, MAX_BUDGET, Thinking
-from qwen_spaces.spaces import SPACES
+from qwen_spaces._events import ConversationState, SpaceSession
+from qwen_spaces._server import command
+from qwen_spaces._server.app import ServerConfig
+from qwen_spaces._server.errors import APIError
+from qwen_spaces._server.parse import IGNORED_PARAMETERS, parse_chat_request
+from qwen_spaces._server.sessions import SessionCache
+from qwen_spaces._server.thinking import EFFORT_BUDGETS, MAX_BUDGET, Thinking
+from qwen_spaces._spaces.spaces import SPACES
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVED = {spec.model: None for spec in SPACES}

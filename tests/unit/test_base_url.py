@@ -24,9 +24,9 @@ import responses
 from aioresponses import aioresponses
 
 import qwen_spaces as qs
-from qwen_spaces import discovery_cache
+from qwen_spaces._client import discovery_cache
+from qwen_spaces._gradio.space_url import check_base_url, gradio_route_at
 from qwen_spaces.providers import Qwen_Qwen_2_5_Max
-from qwen_spaces.space_url import check_base_url, gradio_route_at
 from qwen_spaces.testing import FakeSpace, MockSpace
 from tests.cli.conftest import Result, cli  # noqa: F401 (the fixture)
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qwen_spaces.errors import ProtocolError
-from qwen_spaces.gradio import read_config
-from qwen_spaces.spaces import QWEN_1M, QWEN_MAX, resolve_endpoints
+from qwen_spaces._errors import ProtocolError
+from qwen_spaces._gradio.gradio import read_config
+from qwen_spaces._spaces.spaces import QWEN_1M, QWEN_MAX, resolve_endpoints
 from qwen_spaces.testing._layouts import make_layout
 
 SPECS = (QWEN_MAX, QWEN_1M)

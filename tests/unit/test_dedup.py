@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.adapters.agent import THINKING, FooterCleaner, clean_onem
-from qwen_spaces.dedup import AnswerTracker, locate_answer
-from qwen_spaces.errors import ProtocolError
-from qwen_spaces.events import Event, Reasoning, TextDelta
+from qwen_spaces._errors import ProtocolError
+from qwen_spaces._events import Event, Reasoning, TextDelta
+from qwen_spaces._gradio.dedup import AnswerTracker, locate_answer
+from qwen_spaces._spaces.adapters.agent import THINKING, FooterCleaner, clean_onem
 
 
 def texts(events: list[Event]) -> str:

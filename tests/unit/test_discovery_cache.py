@@ -1,6 +1,6 @@
 """The discovery cache (issue #13): where it lives, what it holds, when it is trusted.
 
-The file side (``qwen_spaces.discovery_cache``), the call's decision to go back
+The file side (``qwen_spaces._client.discovery_cache``), the call's decision to go back
 to /config once (``ChatCall.next_attempt``), and both clients against a
 FakeSpace: a filled cache saves the /config round trip, a call uses one
 connection, a corrupt file is ignored and rewritten. Every test has its own
@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces import discovery_cache
+from qwen_spaces._client import discovery_cache
+from qwen_spaces._client.client_core import ClientCore
 from qwen_spaces._core.call import ChatCall
-from qwen_spaces.adapters import Step
-from qwen_spaces.client_core import ClientCore
-from qwen_spaces.endpoints import Endpoints, Function
-from qwen_spaces.errors import QueueFullError, SpaceError, SpaceHTTPError
-from qwen_spaces.spaces import QWEN_1M, QWEN_MAX
+from qwen_spaces._errors import QueueFullError, SpaceError, SpaceHTTPError
+from qwen_spaces._gradio.endpoints import Endpoints, Function
+from qwen_spaces._spaces.adapters import Step
+from qwen_spaces._spaces.spaces import QWEN_1M, QWEN_MAX
 from qwen_spaces.testing import FakeSpace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,8 +161,8 @@ def test_the_file_holds_no_url_and_no_token() -> None:
 
 _WRITER = """
 import sys
-from qwen_spaces import discovery_cache
-from qwen_spaces.endpoints import Endpoints
+from qwen_spaces._client import discovery_cache
+from qwen_spaces._gradio.endpoints import Endpoints
 fn = int(sys.argv[1])
 ids = Endpoints("/gradio_api", fn, 11, 1, "tuples", from_config=True)
 print("go", flush=True)
@@ -358,7 +358,7 @@ def test_building_a_client_reads_no_cache(monkeypatch: pytest.MonkeyPatch) -> No
     qs.Client(model=QWEN_MAX.model, base_url=URL).close()
     code = (
         "import sys, qwen_spaces as qs; qs.Client(base_url='http://127.0.0.1:9'); "
-        "print('qwen_spaces.discovery_cache' in sys.modules)"
+        "print('qwen_spaces._client.discovery_cache' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],

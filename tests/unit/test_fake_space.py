@@ -183,7 +183,7 @@ def test_1m_config_chains_an_unqueued_add_text_to_a_queued_agent_run() -> None:
 
 
 def test_the_sdk_finds_its_functions_in_the_fakes_config() -> None:
-    from qwen_spaces.spaces import QWEN_1M, QWEN_MAX, resolve_endpoints
+    from qwen_spaces._spaces.spaces import QWEN_1M, QWEN_MAX, resolve_endpoints
 
     for layout, spec, gradio in [("max", QWEN_MAX, 5), ("max", QWEN_MAX, 6), ("1m", QWEN_1M, 4)]:
         with FakeSpace(layout, gradio=gradio) as space:

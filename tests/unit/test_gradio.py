@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.errors import ProtocolError, QueueFullError, SpaceHTTPError
-from qwen_spaces.gradio import (
+from qwen_spaces._errors import ProtocolError, QueueFullError, SpaceHTTPError
+from qwen_spaces._gradio.gradio import (
     apply_diff,
     check_response,
     failure_message,

@@ -11,7 +11,7 @@ import pytest
 import responses
 
 import qwen_spaces as qs
-from qwen_spaces.hf_token import default_token, token_path
+from qwen_spaces._client.hf_token import default_token, token_path
 from qwen_spaces.testing import MockSpace
 
 TOKEN = "hf_StoredByTheHubLogin0123"
@@ -174,7 +174,7 @@ def test_the_stored_token_is_in_no_log_or_repr(
 def test_reading_it_imports_no_huggingface_hub(home: Path) -> None:
     store(Path(token_path()))
     code = (
-        "import sys; from qwen_spaces.hf_token import default_token; "
+        "import sys; from qwen_spaces._client.hf_token import default_token; "
         "assert default_token(); print('huggingface_hub' in sys.modules)"
     )
     done = subprocess.run(
@@ -189,8 +189,8 @@ def test_reading_it_imports_no_huggingface_hub(home: Path) -> None:
 
 
 def test_serve_redacts_the_stored_token_from_its_logs(home: Path) -> None:
-    from qwen_spaces.server.command import _stored_token
-    from qwen_spaces.server.logs import RedactingFilter
+    from qwen_spaces._server.command import _stored_token
+    from qwen_spaces._server.logs import RedactingFilter
 
     secret = "NotShapedLikeHfTokens0123"  # no hf_ prefix: only the filter's list hides it
     store(Path(token_path()), secret)

@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces.errors import (
+from qwen_spaces._core.policy import RetryPolicy
+from qwen_spaces._errors import (
     ProtocolError,
     QueueFullError,
     QwenSpacesError,
     SpaceHTTPError,
     SpaceNotRunningError,
 )
-from qwen_spaces.gradio import (
+from qwen_spaces._gradio.gradio import (
     check_response,
     not_running_state,
     parse_json,
@@ -23,7 +24,6 @@ from qwen_spaces.gradio import (
     raise_for_queue_message,
     raise_if_not_running,
 )
-from qwen_spaces.policy import RetryPolicy
 from qwen_spaces.testing._faults import _HTML_502
 from tests.hf_status_pages import WORDS, page
 

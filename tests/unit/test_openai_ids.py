@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from qwen_spaces.events import Reasoning, Reply, TextDelta, new_completion_id
-from qwen_spaces.openai_format import OpenAIChunks
+from qwen_spaces._client.openai_format import OpenAIChunks
+from qwen_spaces._events import Reasoning, Reply, TextDelta, new_completion_id
 
 ID = re.compile(r"chatcmpl-[0-9a-f]{32}")
 

@@ -2,7 +2,7 @@
 
 Signatures are compared as whole ``inspect.Parameter`` objects (names, kinds,
 defaults and annotations); each transport and its exchange satisfy the
-contract of ``qwen_spaces/transport.py`` (the Protocols' members, blocking or
+contract of ``qwen_spaces/_transports/transport.py`` (the Protocols' members, blocking or
 awaited as the Protocol says, with the same parameters); and the two clients'
 code is the same once async is taken out (``scripts/unasync.py``, which
 ``make lint`` runs too), but for the real differences it names.
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces import async_transport, sync_transport, transport
-from qwen_spaces.async_client import AsyncConversation, AsyncStream
-from qwen_spaces.sync_client import Conversation, Stream
+from qwen_spaces._client.async_client import AsyncConversation, AsyncStream
+from qwen_spaces._client.sync_client import Conversation, Stream
+from qwen_spaces._transports import async_transport, sync_transport, transport
 from qwen_spaces.testing import _transport as mock
 
 PAIRS = [

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.adapters import CallInput, Stage, Step
-from qwen_spaces.events import SpaceSession
-from qwen_spaces.payloads import (
+from qwen_spaces._events import SpaceSession
+from qwen_spaces._gradio.payloads import (
     chatbot_value,
     flatten,
     function_body,
@@ -17,7 +16,8 @@ from qwen_spaces.payloads import (
     normalize_messages,
     split_messages,
 )
-from qwen_spaces.spaces import QWEN_1M, QWEN_MAX
+from qwen_spaces._spaces.adapters import CallInput, Stage, Step
+from qwen_spaces._spaces.spaces import QWEN_1M, QWEN_MAX
 
 
 def test_a_str_is_one_user_message() -> None:

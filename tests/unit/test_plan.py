@@ -10,11 +10,11 @@ import pytest
 import qwen_spaces as qs
 from qwen_spaces._core.call import ChatCall
 from qwen_spaces._core.state import FINISHED, TRANSITIONS, Attempt, Cause, Phase
-from qwen_spaces.adapters import CHAT, Stage, Step
-from qwen_spaces.endpoints import Endpoints, Function
-from qwen_spaces.errors import QueueFullError
-from qwen_spaces.events import ConversationState, SpaceSession
-from qwen_spaces.spaces import QWEN_MAX, resolve_model
+from qwen_spaces._errors import QueueFullError
+from qwen_spaces._events import ConversationState, SpaceSession
+from qwen_spaces._gradio.endpoints import Endpoints, Function
+from qwen_spaces._spaces.adapters import CHAT, Stage, Step
+from qwen_spaces._spaces.spaces import QWEN_MAX, resolve_model
 
 CLOCK = time.monotonic
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces.progress import UPLOAD_BAR_BYTES
+from qwen_spaces._client.progress import UPLOAD_BAR_BYTES
 from qwen_spaces.testing import Fault
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces._core.call import ChatCall
-from qwen_spaces.adapters import Step
-from qwen_spaces.events import ConversationState
-from qwen_spaces.spaces import QWEN_MAX
+from qwen_spaces._events import ConversationState
+from qwen_spaces._spaces.adapters import Step
+from qwen_spaces._spaces.spaces import QWEN_MAX
 
 
 def sse(message: dict[str, object]) -> bytes:

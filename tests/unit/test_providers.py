@@ -218,7 +218,7 @@ def test_older_demos_attributes_as_gpt4free_had_them() -> None:
 )
 def test_every_qwen3_name_resolves_to_its_model(name: str) -> None:
     import qwen_spaces as qs
-    from qwen_spaces.spaces import resolve_model
+    from qwen_spaces._spaces.spaces import resolve_model
 
     model_id = Qwen_Qwen_3.get_model(name)
     sdk = Qwen_Qwen_3.sdk_model(name)

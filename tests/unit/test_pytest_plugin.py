@@ -115,7 +115,7 @@ def test_b_starts_with_it_empty():
     assert where == SEEN[0] and list(where.iterdir()) == []
 
 def test_c_the_discovery_cache_uses_it():
-    from qwen_spaces import discovery_cache
+    from qwen_spaces._client import discovery_cache
     assert discovery_cache.cache_dir() == SEEN[0]
 """
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces.events import ConversationState
-from qwen_spaces.server.errors import APIError, from_sdk_error
-from qwen_spaces.server.parse import parse_chat_request
-from qwen_spaces.server.sessions import SessionCache, history_key
+from qwen_spaces._events import ConversationState
+from qwen_spaces._server.errors import APIError, from_sdk_error
+from qwen_spaces._server.parse import parse_chat_request
+from qwen_spaces._server.sessions import SessionCache, history_key
 
 SERVED = {"qwen-2.5-max": None, "qwen-2.5-1m": None}
 HI = [{"role": "user", "content": "hi"}]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces.events import ConversationState
+from qwen_spaces._events import ConversationState
 from qwen_spaces.testing import FakeSpace, RecordedChat
 
 

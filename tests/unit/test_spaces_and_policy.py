@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces.errors import (
+from qwen_spaces._core.policy import RetryPolicy, Timeouts, redact
+from qwen_spaces._errors import (
     QueueFullError,
     SpaceConnectionError,
     SpaceError,
     SpaceHTTPError,
     SpaceTimeoutError,
 )
-from qwen_spaces.policy import RetryPolicy, Timeouts, redact
-from qwen_spaces.space_url import check_base_url
-from qwen_spaces.spaces import QWEN_1M, QWEN_MAX, resolve_endpoints, resolve_model
+from qwen_spaces._gradio.space_url import check_base_url
+from qwen_spaces._spaces.spaces import QWEN_1M, QWEN_MAX, resolve_endpoints, resolve_model
 
 
 def max_config(shift: int = 0, version: str = "5.12.0", chatbot_type: str = "tuples") -> dict:

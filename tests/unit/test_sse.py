@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qwen_spaces.errors import ProtocolError
-from qwen_spaces.sse import SSEDecoder
+from qwen_spaces._errors import ProtocolError
+from qwen_spaces._gradio.sse import SSEDecoder
 
 MESSAGES = [
     {"msg": "estimation", "event_id": "e1", "rank": 0, "queue_size": 1, "rank_eta": 1.5},

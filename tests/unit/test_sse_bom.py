@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qwen_spaces.sse import SSEDecoder
+from qwen_spaces._gradio.sse import SSEDecoder
 from tests.unit.test_sse import EXPECTED, STREAM, feed_all, split_at
 
 BOM = "\ufeff".encode()

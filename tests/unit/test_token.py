@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces.policy import check_token
+from qwen_spaces._core.policy import check_token
 
 TOKEN = "hf_AbCdEfGh0123456789xyz"
 

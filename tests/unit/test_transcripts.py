@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from qwen_spaces._client.client_core import ClientCore
 from qwen_spaces._core.wire import Request
-from qwen_spaces.adapters import Step
-from qwen_spaces.client_core import ClientCore
-from qwen_spaces.events import ConversationState, Reasoning, SpaceSession, TextDelta
-from qwen_spaces.gradio import is_diff
+from qwen_spaces._events import ConversationState, Reasoning, SpaceSession, TextDelta
+from qwen_spaces._gradio.gradio import is_diff
+from qwen_spaces._spaces.adapters import Step
 from tests.transcript_replay import (
     BASE,
     exchange_for,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import qwen_spaces as qs
+from qwen_spaces._core.policy import RetryPolicy, RetryState
+from qwen_spaces._gradio.endpoints import Endpoints, Function
 from qwen_spaces._patterns import LazyPattern
-from qwen_spaces.endpoints import Endpoints, Function
-from qwen_spaces.policy import RetryPolicy, RetryState
-from qwen_spaces.transport import TransportSettings
+from qwen_spaces._transports.transport import TransportSettings
 
 
 def test_events_compare_by_value_show_their_fields_and_are_not_hashable() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
-from qwen_spaces.watchdog import WATCHDOG, Guard
+from qwen_spaces._transports.watchdog import WATCHDOG, Guard
 
 
 class Conn:

@@ -1,0 +1,1 @@
+"""The sync and async clients and what only they need."""

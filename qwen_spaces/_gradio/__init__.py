@@ -1,0 +1,1 @@
+"""Gradio's wire: queue messages, diffs and answer tracking, SSE, payloads, config."""

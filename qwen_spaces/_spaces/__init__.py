@@ -1,0 +1,1 @@
+"""The registry of Qwen Spaces and one adapter per page layout."""
