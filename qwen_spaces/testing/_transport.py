@@ -127,7 +127,7 @@ class MockTransport:
 
     @contextlib.contextmanager
     def open(self, request: Request) -> Iterator[_Exchange]:
-        """Answer ``request`` with the handler (see :class:`~qwen_spaces._transports.transport.Transport`)."""
+        """Answer ``request`` with the handler (the transport contract's ``Transport.open``)."""
         try:
             response = self.handler(_mock_request(request))
         except OSError as exc:
