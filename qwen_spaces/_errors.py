@@ -102,12 +102,12 @@ class SpaceNotFoundError(SpaceHTTPError):
     def __init__(self, base_url: str, url: str, body_excerpt: str = "") -> None:
         super().__init__(404, body_excerpt, url=url)
         self.base_url = base_url
-        self.message = (
+        self.message: str = (
             f"no Gradio app answers at {base_url} (GET {url}: HTTP 404): check the URL; "
             "an app mounted under a path, or behind a proxy's prefix, is at that path "
             "(such as https://host/chat)"
         )
-        self.args = (self.message,)
+        self.args: tuple[Any, ...] = (self.message,)
 
 
 class QueueFullError(SpaceHTTPError):

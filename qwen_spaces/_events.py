@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 from ._gradio.payloads import new_session_hash
 from ._value import Frozen, Value
@@ -188,7 +188,7 @@ class ConversationState:
         session: Optional[SpaceSession] = None,
         thinking: Optional[bool] = None,
     ) -> None:
-        self.model = model
+        self.model: str = model
         self.messages: list[dict[str, str]] = messages if messages is not None else []
         if session is None:
             if session_hash:
@@ -199,8 +199,8 @@ class ConversationState:
                 session = SpaceSession.fresh()
             if synced:
                 session = session.after_turn(synced, None)
-        self.session = session
-        self.thinking = thinking
+        self.session: SpaceSession = session
+        self.thinking: Optional[bool] = thinking
 
     @classmethod
     def resumed(
@@ -264,7 +264,7 @@ class ConversationState:
             other.thinking,
         )
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
     def __repr__(self) -> str:
         return (

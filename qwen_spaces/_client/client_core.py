@@ -63,13 +63,13 @@ class ClientCore:
     ) -> None:
         _configure_logging_from_env()
         self.spec: SpaceSpec = _model(model)
-        self.base_url = _base_url(base_url, self.spec)
+        self.base_url: str = _base_url(base_url, self.spec)
         self._token = _token(hf_token)
         if proxy is not None:
             check_proxy_url(proxy)
-        self.proxy = Secret(proxy) if proxy else None
-        self.timeouts = Timeouts.of(timeout)
-        self.retry = RetryPolicy(max_retries=max_retries)
+        self.proxy: Optional[Secret] = Secret(proxy) if proxy else None
+        self.timeouts: Timeouts = Timeouts.of(timeout)
+        self.retry: RetryPolicy = RetryPolicy(max_retries=max_retries)
         if headers is not None and not isinstance(headers, Mapping):
             raise TypeError("headers must be a mapping of str to str")
         sent: dict[str, str] = {"User-Agent": USER_AGENT, **(headers or {})}
@@ -80,7 +80,7 @@ class ClientCore:
         if not isinstance(trust_env, bool):
             raise TypeError("trust_env must be True or False")
         #: What the transport reads of these options, and nothing else.
-        self.settings = TransportSettings(
+        self.settings: TransportSettings = TransportSettings(
             headers=sent,
             proxy=self.proxy,
             verify=verify,
@@ -301,7 +301,7 @@ class ConversationCore:
                 raise TypeError("state must be a ConversationState (see Reply.conversation)")
             if system is not None or messages or session_hash:
                 raise ValueError("give either state, or system/messages/session_hash")
-            self.state = state
+            self.state: ConversationState = state
             if thinking is not None:
                 self.state.thinking = thinking
             return

@@ -155,8 +155,8 @@ class AnswerTracker:
         self._in_sync = False
         # Fast appends went to _chunks only; the value's string lags behind.
         self._stale = False
-        self.located = False
-        self.completed = False  # the final full value arrived
+        self.located: bool = False
+        self.completed: bool = False  # the final full value arrived
 
     @property
     def text(self) -> str:

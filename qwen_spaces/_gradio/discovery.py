@@ -41,11 +41,13 @@ class ConfigView:
         version = config.get("version")
         self.version: Optional[str] = version if isinstance(version, str) else None
         prefix = config.get("api_prefix") or ""
-        self.api_prefix = prefix.rstrip("/") if isinstance(prefix, str) else ""
-        self.components = {
+        self.api_prefix: str = prefix.rstrip("/") if isinstance(prefix, str) else ""
+        self.components: dict[Any, Mapping[str, Any]] = {
             c.get("id"): c for c in config.get("components", []) if isinstance(c, Mapping)
         }
-        self.deps = [d for d in config.get("dependencies", []) if isinstance(d, Mapping)]
+        self.deps: list[Mapping[str, Any]] = [
+            d for d in config.get("dependencies", []) if isinstance(d, Mapping)
+        ]
 
     def type_of(self, component_id: Any) -> str:
         component = self.components.get(component_id) or {}

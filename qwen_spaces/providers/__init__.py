@@ -27,6 +27,8 @@ only, never by ``import qwen_spaces``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._spaces.spaces import QWEN2_5, QWEN2_72B, QWEN3, QWEN_1M, QWEN_MAX
 from ._base import Chunk, Provider, ThinkingProvider, _Endpoint
 from ._gpt4free import GPT4FREE, JsonConversation, ModelNotFoundError, generate_session_hash
@@ -49,27 +51,27 @@ __all__ = [
 class Qwen_Qwen_2_5_Max(Provider):
     """Qwen2.5-Max through its Hugging Face Space, gpt4free-compatible."""
 
-    label = QWEN_MAX.label
-    url = QWEN_MAX.url
-    api_endpoint = _Endpoint("/gradio_api/queue/join?")
+    label: str = QWEN_MAX.label
+    url: str = QWEN_MAX.url
+    api_endpoint: Any = _Endpoint("/gradio_api/queue/join?")
     default_model = "qwen-qwen2-5-max"
-    model_aliases = {"qwen-2-5-max": default_model}
-    models = list(model_aliases.keys())
+    model_aliases: dict[str, str] = {"qwen-2-5-max": default_model}
+    models: list[str] = list(model_aliases.keys())
     _specs = (QWEN_MAX,)
 
 
 class Qwen_Qwen_2_5M(Provider):
     """Qwen2.5-1M through its Hugging Face Space, gpt4free-compatible."""
 
-    label = QWEN_1M.label
-    url = QWEN_1M.url
-    api_endpoint = _Endpoint("/run/predict?__theme=light&")
+    label: str = QWEN_1M.label
+    url: str = QWEN_1M.url
+    api_endpoint: Any = _Endpoint("/run/predict?__theme=light&")
     # As the seed documents it: history reaches this Space flattened into one
     # prompt, or kept by the Space's session through ``conversation``.
     supports_message_history = False
     default_model = "qwen-2.5-1m-demo"
-    model_aliases = {"qwen-2.5-1m": default_model}
-    models = list(model_aliases.keys())
+    model_aliases: dict[str, str] = {"qwen-2.5-1m": default_model}
+    models: list[str] = list(model_aliases.keys())
     _specs = (QWEN_1M,)
 
 
@@ -84,11 +86,11 @@ class Qwen_Qwen_3(ThinkingProvider):
     arrives as gpt4free ``Reasoning`` chunks, apart from the answer text.
     """
 
-    label = QWEN3[0].label
-    url = QWEN3[0].url
-    api_endpoint = _Endpoint("/gradio_api/queue/join?__theme=system")
+    label: str = QWEN3[0].label
+    url: str = QWEN3[0].url
+    api_endpoint: Any = _Endpoint("/gradio_api/queue/join?__theme=system")
     default_model = "qwen-3-235b"
-    models = [
+    models: list[str] = [
         default_model,
         "qwen-3-32b",
         "qwen-3-30b-a3b",
@@ -99,7 +101,7 @@ class Qwen_Qwen_3(ThinkingProvider):
         "qwen-3-0.6b",
     ]
     # gpt4free's map to the Space's ids, with the two it missed (8b, 30b-a3b).
-    model_aliases = {
+    model_aliases: dict[str, str] = {
         "qwen-3-235b": "qwen3-235b-a22b",
         "qwen-3-30b": "qwen3-30b-a3b",
         "qwen-3-30b-a3b": "qwen3-30b-a3b",
@@ -116,24 +118,24 @@ class Qwen_Qwen_3(ThinkingProvider):
 class Qwen_Qwen_2_72B(Provider):
     """Qwen2-72B-Instruct through its Hugging Face Space, gpt4free-compatible."""
 
-    label = QWEN2_72B.label
-    url = QWEN2_72B.url
-    api_endpoint = _Endpoint("/queue/join?")
+    label: str = QWEN2_72B.label
+    url: str = QWEN2_72B.url
+    api_endpoint: Any = _Endpoint("/queue/join?")
     default_model = "qwen-qwen2-72b-instruct"
-    model_aliases = {"qwen-2-72b": default_model}
-    models = list(model_aliases.keys())
+    model_aliases: dict[str, str] = {"qwen-2-72b": default_model}
+    models: list[str] = list(model_aliases.keys())
     _specs = (QWEN2_72B,)
 
 
 class Qwen_Qwen_2_5(Provider):
     """Qwen2.5 (its 72B size) through its Hugging Face Space, gpt4free-compatible."""
 
-    label = QWEN2_5.label
-    url = QWEN2_5.url
-    api_endpoint = _Endpoint("/queue/join")
+    label: str = QWEN2_5.label
+    url: str = QWEN2_5.url
+    api_endpoint: Any = _Endpoint("/queue/join")
     default_model = "qwen-qwen2-5"
-    model_aliases = {"qwen-2.5": default_model}
-    models = list(model_aliases.keys())
+    model_aliases: dict[str, str] = {"qwen-2.5": default_model}
+    models: list[str] = list(model_aliases.keys())
     _specs = (QWEN2_5,)
 
 

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ._server import FakeSpace
 
-log = logging.getLogger("qwen_spaces.testing")
+log: logging.Logger = logging.getLogger("qwen_spaces.testing")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -152,7 +152,7 @@ class Layout:
                 f"got {gradio!r}"
             )
         self.gradio = gradio
-        self.version = self.versions[gradio]
+        self.version: str = self.versions[gradio]
         self.shift = 1 if shift_ids else 0  # what /config adds to every id (see _shift)
         # Gradio 5 moved every route but /config under /gradio_api.
         self.prefix = "" if gradio == 4 else "/gradio_api"

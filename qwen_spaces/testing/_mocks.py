@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .._spaces.spaces import resolve_model
 from ._gradio import diff, encode
-from ._layout import AnswerFn, Script, SessionState
+from ._layout import AnswerFn, Layout, Script, SessionState
 from ._layouts import make_layout
 from ._script import MessageScript
 from ._transport import MockRequest, MockResponse
@@ -73,11 +73,11 @@ class MockSpace:
         gradio: Optional[int] = None,
         chunk_size: int = 8,
     ) -> None:
-        self.layout = make_layout(layout, gradio)
+        self.layout: Layout = make_layout(layout, gradio)
         if base_url is None:
             base_url = resolve_model(_MODELS.get(layout, layout)).url
-        self.base_url = base_url.rstrip("/")
-        self.script = MessageScript(
+        self.base_url: str = base_url.rstrip("/")
+        self.script: MessageScript = MessageScript(
             self.layout, answer, chunk_size=chunk_size, footer=False, tokens=None, token_text=""
         )
         self.requests: list[tuple[str, str]] = []
