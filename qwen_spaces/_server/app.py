@@ -225,37 +225,12 @@ class _Server:
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "models": list(self.clients)})
 
-    def _model_info(self, model: str) -> dict[str, Any]:
-        spec = resolve_model(model)
-        thinking: dict[str, Any] = {}
-        if spec.adapter.thinks:
-            thinking = {
-                "thinking": {
-                    "fields": list(THINKING_FIELDS),
-                    "max_budget": MAX_BUDGET,
-                    "reasoning_effort": dict(EFFORT_BUDGETS),
-                }
-            }
-        return {
-            "id": model,
-            "object": "model",
-            "created": self.started,
-            "owned_by": OWNER,
-            # Extra fields: OpenAI clients keep them and ignore them.
-            "aliases": list(spec.aliases),
-            "label": spec.label,
-            # Tokens, as OpenRouter's models API names it (vLLM says max_model_len); and the
-            # characters of text this server lets one request hold (serve --max-chars).
-            "context_length": spec.context_length,
-            "max_chars": self.limits.chars_for(model),
-            "ignored_parameters": list(IGNORED_PARAMETERS),
-            "unsupported": list(UNSUPPORTED),
-            **thinking,
-        }
-
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"object": "list", "data": [self._model_info(m) for m in self.clients]}
+            {
+                "object": "list",
+                "data": [_model_info(m, self.started, self.limits) for m in self.clients],
+            }
         )
 
     async def model(self, request: web.Request) -> web.Response:
@@ -268,7 +243,7 @@ class _Server:
             raise APIError(
                 404, f"the model {name!r} is not served here", param="model", code="model_not_found"
             )
-        return web.json_response(self._model_info(model))
+        return web.json_response(_model_info(model, self.started, self.limits))
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         # The slot first: --concurrency then bounds the bodies read and parsed at once.
@@ -420,6 +395,36 @@ class _Server:
             aclose = getattr(chunks, "aclose", None)  # an async generator today
             if aclose is not None:
                 await aclose()
+
+
+def _model_info(model: str, created: int, limits: Limits) -> dict[str, Any]:
+    """What /v1/models says of ``model``: OpenAI's fields, and the SDK's extras."""
+    spec = resolve_model(model)
+    thinking: dict[str, Any] = {}
+    if spec.adapter.thinks:
+        thinking = {
+            "thinking": {
+                "fields": list(THINKING_FIELDS),
+                "max_budget": MAX_BUDGET,
+                "reasoning_effort": dict(EFFORT_BUDGETS),
+            }
+        }
+    return {
+        "id": model,
+        "object": "model",
+        "created": created,
+        "owned_by": OWNER,
+        # Extra fields: OpenAI clients keep them and ignore them.
+        "aliases": list(spec.aliases),
+        "label": spec.label,
+        # Tokens, as OpenRouter's models API names it (vLLM says max_model_len); and the
+        # characters of text this server lets one request hold (serve --max-chars).
+        "context_length": spec.context_length,
+        "max_chars": limits.chars_for(model),
+        "ignored_parameters": list(IGNORED_PARAMETERS),
+        "unsupported": list(UNSUPPORTED),
+        **thinking,
+    }
 
 
 def _tokens(text: str) -> int:
