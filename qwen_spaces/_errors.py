@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ._patterns import LazyPattern
+
 __all__ = [
     "ProtocolError",
     "QueueFullError",
@@ -15,6 +17,7 @@ __all__ = [
     "SpaceNotFoundError",
     "SpaceNotRunningError",
     "SpaceTimeoutError",
+    "redact",
 ]
 
 
@@ -210,3 +213,19 @@ class SpaceNotRunningError(QwenSpacesError):
     def starting(self) -> bool:
         """True while the Space is on its way up (sleeping or building)."""
         return self.state in self.STARTING
+
+
+_USERINFO = LazyPattern(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
+_BEARER = LazyPattern(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+")
+_HF_TOKEN = LazyPattern(r"hf_[A-Za-z0-9]{8,}")
+
+
+def redact(text: str, *secrets: Optional[str]) -> str:
+    """Remove credentials from text meant for a log or an error message."""
+    text = _USERINFO.sub("***@", text)
+    text = _BEARER.sub(r"\1***", text)
+    text = _HF_TOKEN.sub("hf_***", text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

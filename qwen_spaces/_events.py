@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Optional, Union
 
-from ._gradio.payloads import new_session_hash
 from ._value import Frozen, Value
 
 __all__ = [
@@ -25,6 +24,7 @@ __all__ = [
     "SpaceSession",
     "TextDelta",
     "new_completion_id",
+    "new_session_hash",
 ]
 
 
@@ -34,6 +34,11 @@ def new_completion_id() -> str:
     Random, not a timestamp: concurrent replies must never share an id.
     """
     return f"chatcmpl-{os.urandom(16).hex()}"  # as random as uuid4, without its import
+
+
+def new_session_hash() -> str:
+    """12 hex characters, as the Spaces' own web pages and gpt4free use."""
+    return os.urandom(6).hex()
 
 
 class TextDelta(Value):

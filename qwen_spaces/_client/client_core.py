@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Optional, Union
 
 from .._core.call import ChatCall
-from .._core.policy import RetryPolicy, TimeoutArg, Timeouts, check_proxy_url, check_token, redact
+from .._core.policy import RetryPolicy, TimeoutArg, Timeouts, check_proxy_url, check_token
+from .._errors import redact
 from .._events import ConversationState, Reply
 from .._files import FileArg, check_files
 from .._gradio.endpoints import Endpoints

@@ -12,9 +12,9 @@ from .._errors import (
     SpaceHTTPError,
     SpaceNotRunningError,
     SpaceTimeoutError,
+    redact,
 )
 from .._gradio.gradio import is_retryable_status
-from .._patterns import LazyPattern
 from .._value import Frozen
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "Timeouts",
     "check_proxy_url",
     "check_token",
-    "redact",
 ]
 
 
@@ -183,22 +182,6 @@ class RetryState(Frozen):
         if delay is None:
             return None
         return delay, self.replace(attempt=self.attempt + 1)
-
-
-_USERINFO = LazyPattern(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
-_BEARER = LazyPattern(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+")
-_HF_TOKEN = LazyPattern(r"hf_[A-Za-z0-9]{8,}")
-
-
-def redact(text: str, *secrets: Optional[str]) -> str:
-    """Remove credentials from text meant for a log or an error message."""
-    text = _USERINFO.sub("***@", text)
-    text = _BEARER.sub(r"\1***", text)
-    text = _HF_TOKEN.sub("hf_***", text)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def check_proxy_url(url: str) -> str:

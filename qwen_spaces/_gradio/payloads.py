@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
 
@@ -17,18 +16,12 @@ __all__ = [
     "check_utf8",
     "flatten",
     "function_body",
-    "new_session_hash",
     "normalize_history",
     "normalize_messages",
     "split_messages",
 ]
 
 Messages = Union[str, Sequence[Mapping[str, Any]]]
-
-
-def new_session_hash() -> str:
-    """12 hex characters, as the Spaces' own web pages and gpt4free use."""
-    return os.urandom(6).hex()
 
 
 def normalize_messages(messages: Messages) -> list[dict[str, str]]:

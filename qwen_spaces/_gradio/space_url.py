@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Optional
 from urllib.parse import parse_qs, urlsplit
 
+from .._errors import redact
 from .._patterns import LazyPattern
 
 __all__ = ["check_base_url", "gradio_route_at"]
@@ -71,8 +72,6 @@ def check_base_url(url: str, what: str = "base_url") -> str:
     into Gradio's own routes (the message names the app's URL to use), a
     Hugging Face page instead of its Space, spaces or control characters.
     """
-    from .._core.policy import redact  # here: policy re-exports this module's check
-
     if not isinstance(url, str):
         raise TypeError(f"{what} must be a str, got {type(url).__name__}")
     text = url.strip()

@@ -21,8 +21,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from .._client.async_client import AsyncClient, AsyncStream
-from .._core.policy import redact
-from .._errors import QwenSpacesError
+from .._errors import QwenSpacesError, redact
 from .._events import ConversationState, Reply
 from .._spaces.spaces import SPACES, resolve_model
 from .errors import APIError, from_sdk_error

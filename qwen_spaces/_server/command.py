@@ -13,7 +13,7 @@ import sys
 from typing import Any, Optional
 
 from .._client.client_core import DEFAULT_MODEL
-from .._core.policy import redact
+from .._errors import redact
 from .._gradio.space_url import check_base_url
 from .._spaces.spaces import QWEN_1M, QWEN_MAX, SPACES, resolve_model
 from .parse import BODY_BYTES_PER_CHAR, CHARS_PER_TOKEN, DEFAULT_MAX_MESSAGES, Limits

@@ -17,7 +17,7 @@ from typing import Optional
 
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .._core.policy import redact
+from .._errors import redact
 
 __all__ = ["HTTP_LOGGER", "RedactingFilter", "install", "uninstall"]
 

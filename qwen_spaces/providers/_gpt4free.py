@@ -11,8 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
-from .._events import Reasoning
-from .._gradio.payloads import new_session_hash
+from .._events import Reasoning, new_session_hash
 
 log = logging.getLogger("qwen_spaces.providers")
 

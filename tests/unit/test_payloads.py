@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
-from qwen_spaces._events import SpaceSession
+from qwen_spaces._events import SpaceSession, new_session_hash
 from qwen_spaces._gradio.payloads import (
     chatbot_value,
     flatten,
     function_body,
-    new_session_hash,
     normalize_history,
     normalize_messages,
     split_messages,

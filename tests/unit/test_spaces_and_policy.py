@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 import qwen_spaces as qs
-from qwen_spaces._core.policy import RetryPolicy, Timeouts, redact
+from qwen_spaces._core.policy import RetryPolicy, Timeouts
 from qwen_spaces._errors import (
     QueueFullError,
     SpaceConnectionError,
     SpaceError,
     SpaceHTTPError,
     SpaceTimeoutError,
+    redact,
 )
 from qwen_spaces._gradio.space_url import check_base_url
 from qwen_spaces._spaces.spaces import QWEN_1M, QWEN_MAX, resolve_endpoints, resolve_model
