@@ -1,4 +1,4 @@
-"""Timeouts, retries and redaction: decided here once for both clients."""
+"""Timeouts and retries, and the checks of the options: decided here once for both clients."""
 
 from __future__ import annotations
 
