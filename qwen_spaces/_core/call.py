@@ -92,6 +92,17 @@ class ChatCall:
     module's docstring. Nothing here does I/O or sleeps: ``clock`` is the caller's.
     """
 
+    spec: SpaceSpec
+    state: ConversationState
+    files: tuple[Upload, ...]
+    session: CallSession
+    timeouts: Timeouts
+    wire: Wire
+    uploads: Uploads
+    config_refetched: bool
+    touched_session: bool
+    completion_id: str
+
     def __init__(
         self,
         spec: SpaceSpec,

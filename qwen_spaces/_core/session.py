@@ -38,6 +38,14 @@ class CallSession:
 
     __slots__ = ("app_id", "continues", "files", "input", "known", "messages", "seen", "spec")
 
+    spec: SpaceSpec
+    messages: list[dict[str, str]]
+    files: tuple[Upload, ...]
+    known: Optional[int]
+    seen: Optional[Callable[[int], None]]
+    continues: bool
+    input: CallInput
+
     def __init__(
         self,
         spec: SpaceSpec,

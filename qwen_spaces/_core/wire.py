@@ -12,7 +12,7 @@ import enum
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 from urllib.parse import urlencode
 
 from .._errors import ProtocolError, SpaceError, SpaceNotFoundError, SpaceTimeoutError
@@ -116,7 +116,7 @@ class Request:
             return NotImplemented
         return all(getattr(self, n) == getattr(other, n) for n in _REQUEST_FIELDS)
 
-    __hash__ = None  # type: ignore[assignment]  # json and headers are mutable
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # json and headers are mutable
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _REQUEST_FIELDS[:6])
@@ -202,6 +202,10 @@ class Deadline:
 
     __slots__ = ("at", "limit", "seconds")
 
+    at: float
+    limit: str
+    seconds: float
+
     def __init__(self, at: float, limit: str, seconds: float) -> None:
         self.at, self.limit, self.seconds = at, limit, seconds
 
@@ -223,6 +227,11 @@ class Uploads:
 
     __slots__ = ("files", "on_upload", "sent", "size")
 
+    files: tuple[Upload, ...]
+    on_upload: Optional[Callable[[int, int], None]]
+    size: int
+    sent: int
+
     def __init__(
         self, files: tuple[Upload, ...], on_upload: Optional[Callable[[int, int], None]]
     ) -> None:
@@ -240,6 +249,12 @@ class Wire:
     """The call's requests as data: URLs under the Space's prefix, and their time limits."""
 
     __slots__ = ("base_url", "clock", "endpoints", "timeouts", "total_at")
+
+    base_url: str
+    endpoints: Optional[Endpoints]
+    timeouts: Timeouts
+    clock: Callable[[], float]
+    total_at: float
 
     def __init__(
         self,
