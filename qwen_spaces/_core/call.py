@@ -92,17 +92,6 @@ class ChatCall:
     module's docstring. Nothing here does I/O or sleeps: ``clock`` is the caller's.
     """
 
-    spec: SpaceSpec
-    state: ConversationState
-    files: tuple[Upload, ...]
-    session: CallSession
-    timeouts: Timeouts
-    wire: Wire
-    uploads: Uploads
-    config_refetched: bool
-    touched_session: bool
-    completion_id: str
-
     def __init__(
         self,
         spec: SpaceSpec,
@@ -126,26 +115,29 @@ class ChatCall:
         on_app_id: Optional[Callable[[int], None]] = None,
         continues: bool = False,
     ) -> None:
-        self.spec, self.state, self.files = spec, state, files
-        self.session = CallSession(spec, messages, state, files, thinking, thinking_budget)
+        self.spec: SpaceSpec = spec
+        self.state: ConversationState = state
+        self.files: tuple[Upload, ...] = files
+        self.session: CallSession = CallSession(
+            spec, messages, state, files, thinking, thinking_budget
+        )
         self.session.watch_app_id(known_app_id, on_app_id, continues)
-        self.timeouts = timeouts = timeouts or Timeouts()
-        self._started_at = clock()
-        self.wire = Wire(base_url, endpoints, timeouts, clock, self._started_at + timeouts.total)
+        self.timeouts: Timeouts = (timeouts := timeouts or Timeouts())
+        self._started_at = started = clock()
+        self.wire: Wire = Wire(base_url, endpoints, timeouts, clock, started + timeouts.total)
         self.body_limit = max_event_bytes  # the largest plain answer read whole
         self._failures = _Failures(RetryState(retry or RetryPolicy()), redact, self.wire)
         self._on_endpoints = on_endpoints
-        self.uploads = Uploads(files, on_upload)
+        self.uploads: Uploads = Uploads(files, on_upload)
         self._failures.cached_ids = endpoints is not None and endpoints_cached
-        self.config_refetched = False
-        # What the plan's finished stages gave (uploaded files, side calls):
-        # kept across attempts, so a retry does not repeat them.
+        self.config_refetched: bool = False
+        # The finished stages' results (uploads, side calls), kept so a retry does not repeat them.
         self.done: dict[str, Any] = {}
-        self.touched_session = False  # something was sent that may change the Space's session
+        self.touched_session: bool = False  # something was sent that may change the Space's session
         self._pending_cancel: Optional[Request] = None  # a job to stop before going on
         self._cancelling = False
         self.timings: dict[str, float] = {}
-        self.completion_id = new_completion_id()  # the Reply's id, known while it streams
+        self.completion_id: str = new_completion_id()  # the Reply's id, known while it streams
         self._attempt = self._new_attempt()
 
     def _new_attempt(self) -> Attempt:
@@ -196,8 +188,7 @@ class ChatCall:
     @property
     def partial_text(self) -> str:
         """The answer text received so far."""
-        tracker = self._attempt.tracker
-        return tracker.text if tracker is not None else ""
+        return tracker.text if (tracker := self._attempt.tracker) is not None else ""
 
     # --- what to send ------------------------------------------------------
 
