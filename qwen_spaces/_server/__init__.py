@@ -2,10 +2,9 @@
 
 Any OpenAI client (openai-python, LangChain's ``ChatOpenAI``, curl) talks to
 ``/v1/chat/completions`` and ``/v1/models``; each model is served through one
-shared :class:`qwen_spaces.AsyncClient`, on ``aiohttp.web``.
-
->>> from qwen_spaces._server import ServerConfig, create_app   # doctest: +SKIP
->>> app = create_app(ServerConfig(spaces={"qwen-2.5-max": "http://127.0.0.1:7860"}))
+shared :class:`qwen_spaces.AsyncClient`, on ``aiohttp.web``. An application, not
+an API: users run it as ``qwen-spaces serve`` (docs/guides/serve.rst); the tests
+build it with ``create_app(ServerConfig(...))``.
 
 aiohttp loads with ``create_app``, not with this package, so that the command
 line registers ``serve`` without importing it.
