@@ -21,7 +21,7 @@ from typing import IO, Any, Optional, Union
 from ._patterns import LazyPattern
 from ._value import Frozen
 
-__all__ = ["FileArg", "Upload", "UploadReader", "check_files", "file_data", "file_size"]
+__all__ = ["FileArg", "Upload", "UploadReader", "check_files", "file_size"]
 
 FileArg = Union[
     str,
@@ -242,14 +242,3 @@ def _mime(name: str) -> str:
     import mimetypes  # uploads only
 
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-def file_data(upload: Upload, path: str) -> dict[str, Any]:
-    """Gradio's FileData for ``upload`` stored at ``path`` on the Space."""
-    return {
-        "path": path,
-        "orig_name": upload.name,
-        "size": upload.size,
-        "mime_type": upload.mime_type,
-        "meta": {"_type": "gradio.FileData"},
-    }

@@ -50,10 +50,11 @@ from .._errors import (
     SpaceTimeoutError,
 )
 from .._events import ConversationState, Event, Reply, new_completion_id
-from .._files import Upload, file_data
+from .._files import Upload
 from .._gradio.dedup import AnswerTracker
 from .._gradio.endpoints import Endpoints
 from .._gradio.gradio import check_body_size, check_response
+from .._gradio.payloads import file_data
 from .._gradio.sse import DEFAULT_MAX_EVENT_BYTES
 from .._patterns import LazyPattern
 from .._spaces.adapters import CHAT, UPLOADED, Plan, Stage, Step

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from .._patterns import LazyPattern
 from .._value import Frozen
 from .endpoints import ChatbotFormat
+
+if TYPE_CHECKING:
+    from .._files import Upload
 
 __all__ = [
     "Messages",
     "Prompt",
     "chatbot_value",
     "check_utf8",
+    "file_data",
     "flatten",
     "function_body",
     "normalize_history",
@@ -231,4 +235,15 @@ def function_body(
         "fn_index": ids[0],
         "trigger_id": ids[1],
         "session_hash": session_hash,
+    }
+
+
+def file_data(upload: Upload, path: str) -> dict[str, Any]:
+    """Gradio's FileData for ``upload`` stored at ``path`` on the Space."""
+    return {
+        "path": path,
+        "orig_name": upload.name,
+        "size": upload.size,
+        "mime_type": upload.mime_type,
+        "meta": {"_type": "gradio.FileData"},
     }
