@@ -52,11 +52,12 @@ class TextDelta(Value):
     that must mirror such rewrites exactly reads the events.
     """
 
-    __slots__ = __match_args__ = ("text", "backtrack")
+    __match_args__: ClassVar[tuple[str, ...]] = ("text", "backtrack")
+    __slots__ = __match_args__
 
     def __init__(self, text: str, backtrack: int = 0) -> None:
-        self.text = text
-        self.backtrack = backtrack
+        self.text: str = text
+        self.backtrack: int = backtrack
 
 
 class Reasoning(Value):
@@ -67,10 +68,11 @@ class Reasoning(Value):
     "Qwen is thinking...".
     """
 
-    __slots__ = __match_args__ = ("text",)
+    __match_args__: ClassVar[tuple[str, ...]] = ("text",)
+    __slots__ = __match_args__
 
     def __init__(self, text: str) -> None:
-        self.text = text
+        self.text: str = text
 
 
 class QueueStatus(Value):
@@ -82,7 +84,8 @@ class QueueStatus(Value):
     ``started`` is True once generation has begun.
     """
 
-    __slots__ = __match_args__ = ("rank", "queue_size", "eta", "started")
+    __match_args__: ClassVar[tuple[str, ...]] = ("rank", "queue_size", "eta", "started")
+    __slots__ = __match_args__
 
     def __init__(
         self,
@@ -91,10 +94,10 @@ class QueueStatus(Value):
         eta: Optional[float] = None,
         started: bool = False,
     ) -> None:
-        self.rank = rank
-        self.queue_size = queue_size
-        self.eta = eta
-        self.started = started
+        self.rank: Optional[int] = rank
+        self.queue_size: Optional[int] = queue_size
+        self.eta: Optional[float] = eta
+        self.started: bool = started
 
 
 Event = Union[TextDelta, Reasoning, QueueStatus]
@@ -116,7 +119,15 @@ class SpaceSession(Frozen):
     value: every change makes a new one.
     """
 
-    __slots__ = __match_args__ = ("hash", "holds", "thinking", "app_id", "unseen", "documents")
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "hash",
+        "holds",
+        "thinking",
+        "app_id",
+        "unseen",
+        "documents",
+    )
+    __slots__ = __match_args__
     hash: str
     holds: int
     thinking: Optional[bool]
@@ -364,7 +375,7 @@ class Reply(Value):
     ``started`` (generation began) and ``completed``.
     """
 
-    __slots__ = __match_args__ = (
+    __match_args__: ClassVar[tuple[str, ...]] = (
         "text",
         "model",
         "reasoning",
@@ -374,6 +385,7 @@ class Reply(Value):
         "id",
         "thinking_seconds",
     )
+    __slots__ = __match_args__
 
     def __init__(
         self,
@@ -386,14 +398,14 @@ class Reply(Value):
         id: Optional[str] = None,
         thinking_seconds: Optional[float] = None,
     ) -> None:
-        self.text = text
-        self.model = model
-        self.reasoning = reasoning
-        self.conversation = conversation
+        self.text: str = text
+        self.model: str = model
+        self.reasoning: str = reasoning
+        self.conversation: Optional[ConversationState] = conversation
         self.created: float = time.time() if created is None else created
         self.timings: dict[str, float] = {} if timings is None else timings
         self.id: str = new_completion_id() if id is None else id
-        self.thinking_seconds = thinking_seconds
+        self.thinking_seconds: Optional[float] = thinking_seconds
 
     def __str__(self) -> str:
         return self.text

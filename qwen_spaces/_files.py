@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Sequence
-from typing import IO, Any, Optional, Union
+from typing import IO, Any, ClassVar, Optional, Union
 
 from ._patterns import LazyPattern
 from ._value import Frozen
@@ -38,7 +38,8 @@ _SPOOL_IN_MEMORY = 1 << 20  # a non-seekable stream is copied to disk past 1 MiB
 class Upload(Frozen):
     """One file of an upload: its name, type and size, and where to read it from."""
 
-    __slots__ = __match_args__ = ("name", "mime_type", "size", "_path", "_stream")
+    __match_args__: ClassVar[tuple[str, ...]] = ("name", "mime_type", "size", "_path", "_stream")
+    __slots__ = __match_args__
     name: str
     mime_type: str
     size: int

@@ -3,8 +3,9 @@
 Not dataclasses: ``import dataclasses`` pulls in inspect, ast and dis (about
 6 ms) and each ``@dataclass`` execs its methods' source at import (about
 0.3 ms a class), and a one-shot ``ask`` pays both. A subclass names its fields
-in ``__slots__ = __match_args__ = (...)`` (``__init__``'s order) and writes its
-own ``__init__``; this gives the rest as a dataclass would: ``repr`` and ``==``
+in ``__match_args__: ClassVar[tuple[str, ...]] = (...)`` (``__init__``'s order;
+annotated, so type checkers need not guess) with ``__slots__ = __match_args__``,
+and writes its own ``__init__``; this gives the rest as a dataclass would: ``repr`` and ``==``
 over the fields, and, for a ``Frozen`` one, a hash and no assignment after
 ``__init__``; ``replace()`` makes a changed copy.
 """
@@ -37,7 +38,7 @@ class Value:
         assert isinstance(other, Value)
         return self._values() == other._values()
 
-    __hash__ = None  # type: ignore[assignment]  # mutable: as a dataclass with eq and no frozen
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable: as a dataclass with eq and no frozen
 
     def replace(self: _V, **changes: Any) -> _V:
         """A copy with ``changes`` (field names and values), as ``dataclasses.replace``."""

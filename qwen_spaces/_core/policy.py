@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Optional, Union
+from typing import ClassVar, Optional, Union
 from urllib.parse import urlsplit
 
 from .._errors import (
@@ -43,7 +43,8 @@ class Timeouts(Frozen):
     against ``read``.
     """
 
-    __slots__ = __match_args__ = ("connect", "read", "queue", "total", "upload")
+    __match_args__: ClassVar[tuple[str, ...]] = ("connect", "read", "queue", "total", "upload")
+    __slots__ = __match_args__
     connect: float
     read: float
     queue: float
@@ -118,7 +119,13 @@ class RetryPolicy(Frozen):
     one is not, as only its owner can bring it back.
     """
 
-    __slots__ = __match_args__ = ("max_retries", "base_delay", "max_delay", "wake_delay")
+    __match_args__: ClassVar[tuple[str, ...]] = (
+        "max_retries",
+        "base_delay",
+        "max_delay",
+        "wake_delay",
+    )
+    __slots__ = __match_args__
     max_retries: int
     base_delay: float
     max_delay: float
@@ -169,7 +176,8 @@ class RetryState(Frozen):
     how long, then try again with which state; or None, give up.
     """
 
-    __slots__ = __match_args__ = ("policy", "attempt")
+    __match_args__: ClassVar[tuple[str, ...]] = ("policy", "attempt")
+    __slots__ = __match_args__
     policy: RetryPolicy
     attempt: int
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from .._value import Frozen
 
@@ -16,7 +16,8 @@ ChatbotFormat = Literal["tuples", "messages", "messages_str", "ms_legacy", "ms_p
 class Function(Frozen):
     """A side function of a layout, by the adapter's name for it (``add_text``, ``thinking``)."""
 
-    __slots__ = __match_args__ = ("name", "fn_index", "trigger_id")
+    __match_args__: ClassVar[tuple[str, ...]] = ("name", "fn_index", "trigger_id")
+    __slots__ = __match_args__
     name: str
     fn_index: int
     trigger_id: Optional[int]
@@ -35,7 +36,7 @@ class Endpoints(Frozen):
     other functions a layout's plan calls in the same session.
     """
 
-    __slots__ = __match_args__ = (
+    __match_args__: ClassVar[tuple[str, ...]] = (
         "api_prefix",
         "fn_index",
         "trigger_id",
@@ -44,6 +45,7 @@ class Endpoints(Frozen):
         "side",
         "from_config",
     )
+    __slots__ = __match_args__
     api_prefix: str
     fn_index: int
     trigger_id: Optional[int]

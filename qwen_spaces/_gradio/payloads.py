@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from .._patterns import LazyPattern
 from .._value import Frozen
@@ -161,7 +161,8 @@ def _text_of(content: Any, i: int) -> str:
 class Prompt(Frozen):
     """Messages split the way a chat Space takes them."""
 
-    __slots__ = __match_args__ = ("system", "history", "query")
+    __match_args__: ClassVar[tuple[str, ...]] = ("system", "history", "query")
+    __slots__ = __match_args__
     system: Optional[str]
     history: list[tuple[str, str]]
     query: str

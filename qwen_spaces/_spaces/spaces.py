@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from .._gradio import discovery
 from .._gradio.endpoints import ChatbotFormat, Endpoints, Function
@@ -46,7 +46,7 @@ class SpaceSpec(Frozen):
     name when it serves one).
     """
 
-    __slots__ = __match_args__ = (
+    __match_args__: ClassVar[tuple[str, ...]] = (
         "model",
         "aliases",
         "url",
@@ -58,6 +58,7 @@ class SpaceSpec(Frozen):
         "model_id",
         "space_key",
     )
+    __slots__ = __match_args__
     model: str
     aliases: tuple[str, ...]
     url: str

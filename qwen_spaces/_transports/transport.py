@@ -25,7 +25,7 @@ import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import MappingProxyType
-from typing import Optional, Protocol, Union
+from typing import ClassVar, Optional, Protocol, Union
 
 from .._core.wire import FailureKind, Request, TransportError
 from .._value import Frozen
@@ -154,7 +154,8 @@ class TransportSettings(Frozen):
     ``cert`` and ``trust_env`` are as on ``Client``.
     """
 
-    __slots__ = __match_args__ = ("headers", "proxy", "verify", "cert", "trust_env")
+    __match_args__: ClassVar[tuple[str, ...]] = ("headers", "proxy", "verify", "cert", "trust_env")
+    __slots__ = __match_args__
     headers: Mapping[str, str]
     proxy: Optional[str]
     verify: Union[bool, str]

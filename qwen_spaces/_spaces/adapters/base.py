@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from ..._events import SpaceSession
 from ..._gradio.dedup import AnswerTracker
@@ -85,7 +85,7 @@ class CallInput(Frozen):
     go with the message.
     """
 
-    __slots__ = __match_args__ = (
+    __match_args__: ClassVar[tuple[str, ...]] = (
         "messages",
         "session",
         "model_id",
@@ -93,6 +93,7 @@ class CallInput(Frozen):
         "thinking_budget",
         "files",
     )
+    __slots__ = __match_args__
     messages: list[dict[str, str]]
     session: SpaceSession
     model_id: Optional[str]
