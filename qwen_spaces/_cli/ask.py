@@ -8,7 +8,7 @@ import sys
 from typing import Any, Optional
 
 from .._client.client_core import DEFAULT_MODEL
-from .._gradio.payloads import Messages
+from .._client.messages import Messages
 from .common import (
     COMMAND_HELP,
     EXIT_OK,

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from .._client.client_core import DEFAULT_MODEL
+from .._client.messages import Messages
 from .._client.progress import bar_file
 from .._errors import QwenSpacesError
-from .._gradio.payloads import Messages
 from .common import (
     COMMAND_HELP,
     EXIT_ERROR,

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from .._client.client_core import DEFAULT_MODEL
+from .._client.messages import Messages
 from .._client.sync_client import Client, Conversation, Stream
 from .._events import Event, Reasoning, Reply, TextDelta
-from .._gradio.payloads import Messages
 from .._spaces.spaces import SPACES, resolve_model
 
 if TYPE_CHECKING:  # the status line is only for a terminal (or --progress): imported then
@@ -72,7 +72,7 @@ def positive_int_arg(value: str) -> int:
 def check_text(text: str, what: str) -> str:
     """``text`` from the command line, or a UsageError if it is not UTF-8 (a byte
     Python kept as a surrogate escape, e.g. a Latin-1 argument)."""
-    from .._gradio.payloads import check_utf8
+    from .._client.messages import check_utf8
 
     try:
         return check_utf8(text, what)

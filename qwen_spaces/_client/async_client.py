@@ -20,11 +20,11 @@ from .._core.wire import TransportError
 from .._errors import QwenSpacesError
 from .._events import ConversationState, Event, QueueStatus, Reply, TextDelta
 from .._files import FileArg
-from .._gradio.payloads import Messages
 from .._gradio.sse import DEFAULT_MAX_EVENT_BYTES
 from .._transports.async_transport import AiohttpTransport
 from .._transports.transport import AsyncTransport, AsyncUserTransport
 from .client_core import CertArg, ClientCore, ConversationCore, EndHook, StreamState
+from .messages import Messages
 from .progress import ChatProgress
 
 if TYPE_CHECKING:

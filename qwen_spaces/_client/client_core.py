@@ -19,12 +19,12 @@ from .._errors import redact
 from .._events import ConversationState, Reply
 from .._files import FileArg, check_files
 from .._gradio.endpoints import Endpoints
-from .._gradio.payloads import Messages, check_utf8, normalize_history, normalize_messages
 from .._gradio.space_url import check_base_url
 from .._gradio.sse import DEFAULT_MAX_EVENT_BYTES
 from .._spaces.spaces import SPACES, SpaceSpec, resolve_model
 from .._transports.transport import CertArg, TransportSettings
 from .hf_token import Secret, default_token
+from .messages import Messages, check_utf8, normalize_history, normalize_messages
 
 __all__ = ["CertArg", "ClientCore", "ConversationCore", "Secret", "StreamState"]
 

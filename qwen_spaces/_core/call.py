@@ -53,7 +53,7 @@ from .._events import ConversationState, Event, Reply, new_completion_id
 from .._files import Upload
 from .._gradio.dedup import AnswerTracker
 from .._gradio.endpoints import Endpoints
-from .._gradio.gradio import check_body_size, check_response
+from .._gradio.gradio import check_response
 from .._gradio.payloads import file_data
 from .._gradio.sse import DEFAULT_MAX_EVENT_BYTES
 from .._patterns import LazyPattern
@@ -69,6 +69,7 @@ from .wire import (
     Uploads,
     Wire,
     app_id_in,
+    check_body_size,
     config_answer,
     describe_cause,
     joined_event_id,

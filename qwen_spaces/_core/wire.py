@@ -33,6 +33,7 @@ __all__ = [
     "Uploads",
     "Wire",
     "app_id_in",
+    "check_body_size",
     "config_answer",
     "describe_cause",
     "endpoints_in",
@@ -365,6 +366,13 @@ def app_id_in(status: int, body: bytes) -> Any:
     except ProtocolError:
         answer = None
     return answer.get("app_id") if isinstance(answer, dict) else None
+
+
+def check_body_size(body: bytes, limit: int) -> bytes:
+    """A plain answer read with one byte to spare: more than ``limit`` is an error."""
+    if len(body) > limit:
+        raise ProtocolError(f"an answer of more than {limit} bytes", payload=body[:200])
+    return body
 
 
 def config_answer(

@@ -121,13 +121,6 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
     return max(0.0, seconds)
 
 
-def check_body_size(body: bytes, limit: int) -> bytes:
-    """A plain answer read with one byte to spare: more than ``limit`` is an error."""
-    if len(body) > limit:
-        raise ProtocolError(f"an answer of more than {limit} bytes", payload=body[:200])
-    return body
-
-
 def check_response(status: int, headers: Mapping[str, str], body: bytes, url: str) -> None:
     """Raise the error an HTTP answer stands for; return if it is a success.
 

@@ -1,6 +1,6 @@
 """Pure: a ``POST /v1/chat/completions`` body -> a checked :class:`ChatRequest`, or an APIError.
 
-Message validation is the SDK's own (``payloads.normalize_messages``); only
+Message validation is the SDK's own (``_client/messages.normalize_messages``); only
 what is specific to OpenAI's API is checked here: tools and tool calls,
 ``n``, streaming options, ``file`` content parts, which become uploads, and the
 thinking fields (:mod:`qwen_spaces._server.thinking`).
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .._gradio.payloads import normalize_messages
+from .._client.messages import normalize_messages
 from .._spaces.spaces import SPACES, resolve_model
 from .errors import APIError, bad_request, unsupported
 from .thinking import Thinking, parse_thinking

@@ -11,10 +11,10 @@ import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, NamedTuple, Optional, Union
 
+from .._client.messages import Messages, normalize_messages
 from .._client.sync_client import Client
 from .._events import ConversationState, Event, Reasoning, Reply, TextDelta, saved_messages
 from .._files import FileArg
-from .._gradio.payloads import Messages, normalize_messages
 from .._spaces.adapters.qwen3 import BUDGET_UNIT, MAX_BUDGET_UNITS, MIN_BUDGET_UNITS
 from .._spaces.spaces import SpaceSpec
 from ._gpt4free import (

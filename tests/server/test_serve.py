@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from qwen_spaces._gradio.payloads import flatten, normalize_messages
+from qwen_spaces._client.messages import normalize_messages
+from qwen_spaces._gradio.payloads import flatten
 from qwen_spaces.testing import FakeSpace, Fault
 from tests.server.harness import KEY, ROOT, Serve, run_client, space_args
 
@@ -371,7 +372,7 @@ def _supports_openai_variants() -> bool:
 
 @pytest.mark.skipif(
     not _supports_openai_variants(),
-    reason="payloads.normalize_messages does not take `developer` / null content yet "
+    reason="normalize_messages does not take `developer` / null content yet "
     "(another branch adds it)",
 )
 def test_developer_role_becomes_system_and_null_assistant_content_is_skipped() -> None:

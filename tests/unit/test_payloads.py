@@ -6,15 +6,9 @@ from typing import Any
 
 import pytest
 
+from qwen_spaces._client.messages import normalize_history, normalize_messages
 from qwen_spaces._events import SpaceSession, new_session_hash
-from qwen_spaces._gradio.payloads import (
-    chatbot_value,
-    flatten,
-    function_body,
-    normalize_history,
-    normalize_messages,
-    split_messages,
-)
+from qwen_spaces._gradio.payloads import chatbot_value, flatten, function_body, split_messages
 from qwen_spaces._spaces.adapters import CallInput, Stage, Step
 from qwen_spaces._spaces.spaces import QWEN_1M, QWEN_MAX
 
