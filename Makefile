@@ -52,14 +52,14 @@ $(G6)/.done: $(BIN)/.done
 	$(UV) pip install -q -p $(G6)/bin/python 'gradio==6.31.0' uvicorn
 	touch $@
 
-# The Qwen3 demo's stack (tests/replicas/qwen3_app.py): Gradio 5.27 with the
+# The Qwen3 demo's stack (tests/support/replicas/qwen3_app.py): Gradio 5.27 with the
 # modelscope_studio 1.x that has pro.Chatbot, antdx.Sender and antd.Form.
 $(G527)/.done: $(BIN)/.done
 	$(UV) venv -q --allow-existing -p $(PY) $(G527)
 	$(UV) pip install -q -p $(G527)/bin/python 'gradio==5.27.0' 'modelscope_studio==1.6.1' requests uvicorn
 	touch $@
 
-# The 1M demo's page is Qwen-Agent's own WebUI (tests/replicas/webui_launcher.py runs the
+# The 1M demo's page is Qwen-Agent's own WebUI (tests/support/replicas/webui_launcher.py runs the
 # real package): its `gui` extra pins Gradio 5.1.0, which needs the older huggingface_hub;
 # with today's starlette (1.x) Gradio 5.1's page answers 500, so launch()'s own check of it
 # fails and the server exits ("When localhost is not accessible..."): FastAPI of its time.
@@ -138,7 +138,7 @@ dist: $(TOOLS)/.done
 	$(TOOLS)/bin/twine check --strict dist/*
 	$(UV) venv -q -p $(PY) $(DIST_VENV)
 	$(UV) pip install -q -p $(DIST_VENV)/bin/python dist/*.whl
-	cd / && $(abspath $(DIST_VENV))/bin/python $(CURDIR)/tests/wheel_check.py
+	cd / && $(abspath $(DIST_VENV))/bin/python $(CURDIR)/tests/support/wheel_check.py
 	$(DIST_VENV)/bin/qwen-spaces --version
 	$(UV) pip install -q -p $(DIST_VENV)/bin/python "$$(ls dist/*.whl)[test]" ipython
 	mkdir -p $(SDIST_DIR) && tar -xzf dist/*.tar.gz -C $(SDIST_DIR) --strip-components=1

@@ -32,7 +32,7 @@ def space(remote: bool) -> Iterator[str | None]:
     if remote:
         yield None  # the client's default: the real Space
         return
-    from tests.replicas.launcher import start_replica
+    from tests.support.replicas.launcher import start_replica
 
     print(
         "Starting a local replica of the Qwen2.5-Max Space (real Gradio 5, scripted model;"

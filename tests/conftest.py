@@ -5,7 +5,7 @@ points at a temporary directory (set when pytest starts, so that session-wide
 fixtures and the processes they start inherit it too), and every test gets a
 fresh empty one of its own: a client built by one test never starts from ids
 another test left behind. Children started by the tests keep the variable
-(see ``tests/cli/conftest.py``'s ``child_env``).
+(see ``tests/apps/cli/conftest.py``'s ``child_env``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.tls import certificate, https_space  # noqa: F401 (fixtures for every test)
+from tests.support.tls import certificate, https_space  # noqa: F401 (fixtures for every test)
 
 _SESSION_DIR: list[str] = []
 

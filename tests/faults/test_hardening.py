@@ -14,7 +14,7 @@ import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
 from qwen_spaces.testing._layouts import make_layout
 from tests.faults.conftest import call
-from tests.hf_status_pages import PAGES
+from tests.support.hf_status_pages import PAGES
 
 pytestmark = pytest.mark.timeout(60)
 

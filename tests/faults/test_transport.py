@@ -3,7 +3,7 @@ total limit in every phase, broken chunking, partial text on protocol errors,
 gzip without chunking, an AsyncClient across event loops, no orphan 1M turn,
 and cancel through a byte proxy.
 
-The servers are a FakeSpace behind ``tests.netproxy.ByteProxy`` (real Gradio
+The servers are a FakeSpace behind ``tests.support.netproxy.ByteProxy`` (real Gradio
 bytes, reshaped) or a ``RawServer`` (scripted bytes no real server sends).
 Only the public API is used, so these hold whatever the drivers look like inside.
 """
@@ -31,7 +31,7 @@ import pytest
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
 from tests.faults.conftest import Outcome, call, record
-from tests.netproxy import ByteProxy, RawServer, Shape, Step, chunk, http_response, sse, stream_head
+from tests.support.netproxy import ByteProxy, RawServer, Shape, Step, chunk, http_response, sse, stream_head
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.replicas.fake_openai import FakeOpenAI
-from tests.replicas.launcher import Replica, ReplicaError, launch_replica
-from tests.replicas.webui_launcher import start_webui
+from tests.support.replicas.fake_openai import FakeOpenAI
+from tests.support.replicas.launcher import Replica, ReplicaError, launch_replica
+from tests.support.replicas.webui_launcher import start_webui
 
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT = float(os.environ.get("QWEN_SPACES_REPLICA_TIMEOUT", "90"))

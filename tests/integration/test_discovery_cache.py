@@ -24,8 +24,8 @@ import qwen_spaces as qs
 from qwen_spaces._client import discovery_cache
 from qwen_spaces._gradio.endpoints import Function
 from qwen_spaces._spaces.adapters import Step
-from tests.replicas import fake_model
-from tests.replicas.launcher import Replica
+from tests.support.replicas import fake_model
+from tests.support.replicas.launcher import Replica
 
 MAX = "qwen-2.5-max"
 ONEM = "qwen-2.5-1m"

@@ -32,10 +32,10 @@ from typing import Any
 import pytest
 
 from qwen_spaces._gradio import payloads
-from tests.integration import g4f_scenarios as spec
-from tests.replicas import fake_model
-from tests.replicas import fake_qwen3 as fq
-from tests.replicas.launcher import Replica
+from tests.support import g4f_scenarios as spec
+from tests.support.replicas import fake_model
+from tests.support.replicas import fake_qwen3 as fq
+from tests.support.replicas.launcher import Replica
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "g4f_driver.py"
@@ -555,7 +555,7 @@ def test_import_qwen_spaces_never_imports_gpt4free(release: str) -> None:
 
 
 def test_gpt4free_is_not_a_dependency() -> None:
-    # tests/unit/test_providers.py checks the standalone classes in the dev
+    # tests/apps/providers/test_providers.py checks the standalone classes in the dev
     # venv, which has no gpt4free.
     requires = importlib.metadata.requires("qwen_spaces") or []
     assert requires and not [r for r in requires if r.lower().startswith(("g4f", "nodriver"))]

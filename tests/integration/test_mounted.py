@@ -26,11 +26,11 @@ import pytest
 import qwen_spaces as qs
 from qwen_spaces._client import discovery_cache
 from qwen_spaces.providers import Qwen_Qwen_2_5_Max
-from tests.cli.conftest import ROOT, child_env
-from tests.integration.prefix_proxy import PrefixProxy
-from tests.replicas import fake_model
-from tests.replicas.launcher import Replica
-from tests.server.harness import KEY, Serve
+from tests.apps.cli.conftest import ROOT, child_env
+from tests.support.prefix_proxy import PrefixProxy
+from tests.support.replicas import fake_model
+from tests.support.replicas.launcher import Replica
+from tests.support.server_harness import KEY, Serve
 
 pytestmark = pytest.mark.timeout(180)
 

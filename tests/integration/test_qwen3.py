@@ -16,8 +16,8 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces._gradio import payloads
-from tests.replicas import fake_qwen3 as fq
-from tests.replicas.launcher import Replica
+from tests.support.replicas import fake_qwen3 as fq
+from tests.support.replicas.launcher import Replica
 
 TIMEOUT = 30.0
 QUERY = "Laugh: ha ha — café ☕?"
@@ -167,7 +167,7 @@ async def test_the_spaces_error_turn_is_a_space_error_async(qwen3_g527: Replica)
 def test_the_older_demos_answer_exactly_sync(
     model: str, qwen2_g4: Replica, qwen25_g4: Replica
 ) -> None:
-    from tests.replicas import fake_model
+    from tests.support.replicas import fake_model
 
     replica = qwen2_g4 if model == "qwen-2-72b" else qwen25_g4
     with qs.Client(model=model, base_url=replica.url, timeout=TIMEOUT) as client:
@@ -179,7 +179,7 @@ def test_the_older_demos_answer_exactly_sync(
 
 
 async def test_the_older_demos_keep_history_async(qwen2_g4: Replica, qwen25_g4: Replica) -> None:
-    from tests.replicas import fake_model
+    from tests.support.replicas import fake_model
 
     for model, replica in (("qwen-2-72b", qwen2_g4), ("qwen-2.5", qwen25_g4)):
         async with qs.AsyncClient(model=model, base_url=replica.url) as client:

@@ -11,9 +11,9 @@ import pexpect
 import pytest
 
 from qwen_spaces._gradio.payloads import flatten
-from tests.cli.conftest import ROOT, child_env, default_sigint
-from tests.replicas import fake_qwen3 as fq
-from tests.replicas.launcher import Replica
+from tests.apps.cli.conftest import ROOT, child_env, default_sigint
+from tests.support.replicas import fake_qwen3 as fq
+from tests.support.replicas.launcher import Replica
 
 QUERY = "Laugh: ha ha — café ☕?"
 

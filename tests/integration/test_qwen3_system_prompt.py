@@ -15,7 +15,7 @@ import pytest
 
 import qwen_spaces as qs
 from tests.integration.test_session_restart import model_input, qwen3_call
-from tests.replicas.launcher import Replica
+from tests.support.replicas.launcher import Replica
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,6 +1,6 @@
 """The Qwen3, Qwen2-72B and Qwen2.5 replica Spaces over raw HTTP (requests), without the SDK.
 
-These pin what the replicas put on the wire (tests/replicas/README.md, "Qwen3
+These pin what the replicas put on the wire (tests/support/replicas/README.md, "Qwen3
 demo"), so the SDK's adapters are written against a server that behaves as the
 public record says: /config, the queue join, the SSE stream with nested diffs,
 the thinking toggle in the same session, the server-side history, the error
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.replicas import fake_model, fake_qwen3
-from tests.replicas.launcher import Replica
+from tests.support.replicas import fake_model, fake_qwen3
+from tests.support.replicas.launcher import Replica
 
 TIMEOUT = 30.0
 QUERY = "Laugh: ha ha — café ☕?"

@@ -16,8 +16,8 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces._gradio import payloads
-from tests.replicas.fake_openai import Chat, FakeOpenAI
-from tests.replicas.launcher import Replica
+from tests.support.replicas.fake_openai import Chat, FakeOpenAI
+from tests.support.replicas.launcher import Replica
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -3,7 +3,7 @@
 Max layout on Gradio 4.44 (no prefix), 5.12 (tuples chatbot), 6.31 (messages
 chatbot) and 5.12 with every component id shifted; 1M layout on Gradio 4.44
 with modelscope_studio, with and without a changing <summary> footer. The fake
-model (tests/replicas/fake_model.py) answers a known text with repeated words
+model (tests/support/replicas/fake_model.py) answers a known text with repeated words
 and non-ASCII characters, and says how many earlier turns it received.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
-from tests.replicas import fake_model
-from tests.replicas.launcher import Replica
+from tests.support.replicas import fake_model
+from tests.support.replicas.launcher import Replica
 
 MAX = "qwen-2.5-max"
 ONEM = "qwen-2.5-1m"

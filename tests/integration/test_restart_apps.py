@@ -46,9 +46,9 @@ from tests.integration.test_session_restart import (
     qwen3_call,
     upstream,
 )
-from tests.replicas.fake_openai import FakeOpenAI
-from tests.replicas.launcher import Replica
-from tests.server.harness import CLIENTS, KEY, Serve, openai_python, space_args
+from tests.support.replicas.fake_openai import FakeOpenAI
+from tests.support.replicas.launcher import Replica
+from tests.support.server_harness import CLIENTS, KEY, Serve, openai_python, space_args
 
 HERE = Path(__file__).resolve().parent
 TURN_ONE = "QWEN_SPACES_TURN_ONE"

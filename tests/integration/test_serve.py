@@ -22,10 +22,10 @@ import pytest
 
 from qwen_spaces._gradio.payloads import flatten
 from qwen_spaces._spaces.spaces import QWEN3, SPACES
-from tests.replicas import fake_model
-from tests.replicas import fake_qwen3 as fq
-from tests.replicas.launcher import Replica
-from tests.server.harness import KEY, Serve, openai_python, run_client, space_args
+from tests.support.replicas import fake_model
+from tests.support.replicas import fake_qwen3 as fq
+from tests.support.replicas.launcher import Replica
+from tests.support.server_harness import KEY, Serve, openai_python, run_client, space_args
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.replicas import fake_model
-from tests.replicas.launcher import Replica
-from tests.server.harness import KEY, Serve, space_args
+from tests.support.replicas import fake_model
+from tests.support.replicas.launcher import Replica
+from tests.support.server_harness import KEY, Serve, space_args
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -25,8 +25,8 @@ import pytest
 
 import qwen_spaces as qs
 from tests.integration import test_qwen_replicas_wire as wire
-from tests.replicas.fake_openai import FakeOpenAI
-from tests.replicas.launcher import Replica
+from tests.support.replicas.fake_openai import FakeOpenAI
+from tests.support.replicas.launcher import Replica
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -17,8 +17,8 @@ import pytest
 
 import qwen_spaces as qs
 from tests.integration.test_replicas import QUERY, check_exact, check_onem, max_answer, onem_answer
-from tests.netproxy import ByteProxy, Shape
-from tests.replicas.launcher import Replica
+from tests.support.netproxy import ByteProxy, Shape
+from tests.support.replicas.launcher import Replica
 
 ONE_BYTE = Shape(write_size=1, per_write=0.0002, pause_every=8)
 REPLICAS = ["max_g4", "max_g5", "max_g6", "max_g5_shifted", "onem_g4", "onem_g4_footer"]

@@ -5,7 +5,7 @@ The sync client sends through requests, the async one through aiohttp; with
 ``$HTTP(S)_PROXY``/``$NO_PROXY`` and the CA bundle (``$REQUESTS_CA_BUNDLE``,
 ``$CURL_CA_BUNDLE``, ``$SSL_CERT_FILE``). Each setting is checked against a
 recorded Gradio 5 call (served by ReplayServer, which also plays the HTTP
-proxy: a proxy sees absolute targets), or a FakeSpace behind tests/tls.py's TLS
+proxy: a proxy sees absolute targets), or a FakeSpace behind tests/support/tls.py's TLS
 front reached through a real CONNECT proxy. A dead proxy's credentials:
 tests/faults/test_security.py; the redirect that drops the token:
 tests/faults/test_faults.py (test_15).
@@ -31,8 +31,8 @@ import requests
 
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace
-from tests.tls import TLSFront
-from tests.transcript_replay import ReplayServer, load, messages_of, turns
+from tests.support.tls import TLSFront
+from tests.support.transcript_replay import ReplayServer, load, messages_of, turns
 
 PROXY_ENV = (
     "http_proxy",

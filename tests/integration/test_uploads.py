@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 import qwen_spaces as qs
-from tests.replicas import fake_model
-from tests.replicas.launcher import Replica
+from tests.support.replicas import fake_model
+from tests.support.replicas.launcher import Replica
 
 ONEM = "qwen-2.5-1m"
 TIMEOUT = 120.0
