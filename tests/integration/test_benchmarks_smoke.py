@@ -17,7 +17,7 @@ from urllib.request import urlopen
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SECTIONS = [
     "## Targets (issues 4, 11, 12, 13, 18, 19 and 23)",

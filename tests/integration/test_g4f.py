@@ -38,7 +38,7 @@ from tests.support.replicas import fake_qwen3 as fq
 from tests.support.replicas.launcher import Replica
 
 REPO = Path(__file__).resolve().parents[2]
-DRIVER = Path(__file__).resolve().parent / "g4f_driver.py"
+DRIVER = REPO / "tests" / "support" / "g4f_driver.py"
 DRIVER_TIMEOUT = 420.0
 PARALLEL = 6  # driver processes at once (2 cores; each mostly waits on its replica)
 # The first test waits for the replicas and all sixteen driver runs.

@@ -50,7 +50,7 @@ from tests.support.replicas.fake_openai import FakeOpenAI
 from tests.support.replicas.launcher import Replica
 from tests.support.server_harness import CLIENTS, KEY, Serve, openai_python, space_args
 
-HERE = Path(__file__).resolve().parent
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 TURN_ONE = "QWEN_SPACES_TURN_ONE"
 RESULT = "QWEN_SPACES_RESULT"
 TURN_TIMEOUT = 150.0  # each client's turns (g4f's import alone takes seconds on 2 cores)
@@ -189,7 +189,7 @@ def g4f_client(release: str, urls: dict[str, str], workdir: str) -> Paused:
         for entry in G4F_ENTRIES
     ]
     spec = {"urls": urls, "conversations": conversations}
-    argv = [_python(release), str(HERE / "g4f_restart_driver.py"), json.dumps(spec)]
+    argv = [_python(release), str(SUPPORT / "g4f_restart_driver.py"), json.dumps(spec)]
     return Paused(f"gpt4free {RELEASES[release][2]}", argv, _env(), workdir)
 
 

@@ -22,7 +22,7 @@ from typing import Any, NoReturn, Optional
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENTS = Path(__file__).resolve().parent / "clients"
+CLIENTS = Path(__file__).resolve().parent / "openai_clients"
 KEY = "test-key-0123456789"
 
 
@@ -131,7 +131,7 @@ class Serve:
 
 
 def run_client(script: str, *args: Any, timeout: float = 120, **spec: Any) -> Any:
-    """Run ``clients/<script>.py`` in the OpenAI venv with a JSON spec; its JSON answer."""
+    """Run ``openai_clients/<script>.py`` in the OpenAI venv with a JSON spec; its JSON answer."""
     done = subprocess.run(
         [openai_python(), str(CLIENTS / f"{script}.py"), json.dumps(spec), *map(str, args)],
         capture_output=True,

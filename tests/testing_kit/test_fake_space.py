@@ -30,7 +30,7 @@ pytestmark = pytest.mark.timeout(60)
 
 H = "abc123abc123"
 P5 = "/gradio_api"
-TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts"
+TRANSCRIPTS = Path(__file__).resolve().parents[1] / "support" / "transcripts"
 UNICODE_ANSWER = "Héllo wörld — 你好 ☕ ✓ ha ha"
 
 Message = Any  # a decoded SSE message (dict), or the raw text of one that is not JSON

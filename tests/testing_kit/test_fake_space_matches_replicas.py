@@ -24,7 +24,7 @@ from qwen_spaces.testing import FakeSpace, Fault
 
 pytestmark = pytest.mark.timeout(60)
 
-TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts"
+TRANSCRIPTS = Path(__file__).resolve().parents[1] / "support" / "transcripts"
 NAMES = [
     "qwen3-g527-thinking",
     "qwen3-g527-no-think",

@@ -17,7 +17,7 @@ import pytest
 
 from qwen_spaces._cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass

@@ -20,7 +20,7 @@ from qwen_spaces._server.sessions import SessionCache
 from qwen_spaces._server.thinking import EFFORT_BUDGETS, MAX_BUDGET, Thinking
 from qwen_spaces._spaces.spaces import SPACES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SERVED = {spec.model: None for spec in SPACES}
 HI = [{"role": "user", "content": "hi"}]
 

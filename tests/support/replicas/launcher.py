@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
+REPO = HERE.parents[2]
 SERVE = HERE / "serve.py"
 KINDS = ("max", "onem", "qwen3", "qwen2", "qwen25")
 
