@@ -96,13 +96,28 @@ venvs: $(BIN)/.done $(G4)/.done $(G5)/.done $(G6)/.done $(G527)/.done $(QWENAGEN
 demo: $(BIN)/.done $(G5)/.done
 	$(BIN)/python examples/demo.py
 
-test: venvs
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+# The tiers are folders of tests/ (tests/README.rst). Tests of one file share a pytest-xdist
+# worker (--dist loadfile): module fixtures start once and a file's order holds. WORKERS=0 runs
+# everything in one process; `auto` is one worker per CPU (at most 4).
+WORKERS ?= auto
+PYTEST := -m pytest -q -p no:cacheprovider
+XDIST = -n $(WORKERS) --maxprocesses 4 --dist loadfile
+# What needs only .venv and no server of another process: `make unit`, and `make dist`'s check.
+UNIT_TIERS := tests/core tests/client tests/testing_kit tests/package tests/apps/providers
 
-# The fast loop: the pure core, the clients against the in-process fake Space,
-# responses/aioresponses and the recorded transcripts. Needs only .venv.
+# Every test, in two runs that split the suite by mark: the tiers that wait on loopback servers
+# in this process run in workers; the integration tier (each worker would start its own dozen
+# replica Spaces, session fixtures being per process) and the timing measurements (`slow`,
+# which other tests running beside them would skew) run alone. Both run; either failing fails.
+test: venvs
+	$(BIN)/python $(PYTEST) $(XDIST) -m "not integration and not slow"; first=$$?; \
+	$(BIN)/python $(PYTEST) -m "integration or slow"; second=$$?; \
+	test $$first -eq 0 && test $$second -eq 0
+
+# The fast loop (.venv only, well under a minute): the sans-I/O core, the clients in process,
+# the testing kit, the package's shape and the providers; not the long timing measurement.
 unit: $(BIN)/.done
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/mocked
+	$(BIN)/python $(PYTEST) $(XDIST) -m "not slow" $(UNIT_TIERS)
 
 lint: $(BIN)/.done
 	$(BIN)/ruff check qwen_spaces tests benchmarks examples docs scripts
@@ -120,8 +135,8 @@ verifytypes: $(BIN)/.done
 	$(BIN)/python scripts/verifytypes.py
 
 # The package as users get it: build the sdist and the wheel, check their metadata, install the
-# wheel alone in a fresh venv, and run the unit tier from the unpacked sdist (against that sdist's
-# own files; the test extra and IPython are the unit tier's needs). build and twine live in a
+# wheel alone in a fresh venv, and run `make unit`'s tiers from the unpacked sdist (against that
+# sdist's own files; the test extra and IPython are their needs). build and twine live in a
 # venv of their own, not in the project's dependencies.
 TOOLS := .venvs/tools
 DIST_VENV := .venvs/dist
@@ -142,7 +157,7 @@ dist: $(TOOLS)/.done
 	$(DIST_VENV)/bin/qwen-spaces --version
 	$(UV) pip install -q -p $(DIST_VENV)/bin/python "$$(ls dist/*.whl)[test]" ipython
 	mkdir -p $(SDIST_DIR) && tar -xzf dist/*.tar.gz -C $(SDIST_DIR) --strip-components=1
-	cd $(SDIST_DIR) && $(abspath $(DIST_VENV))/bin/python -m pytest -q -p no:cacheprovider tests/unit
+	cd $(SDIST_DIR) && $(abspath $(DIST_VENV))/bin/python $(PYTEST) $(XDIST) -m "not slow" $(UNIT_TIERS)
 
 # The documentation site (docs/), warnings as errors, offline: intersphinx reads the inventories
 # checked into docs/_inventories. doctest runs the guides' examples against FakeSpace.

@@ -76,6 +76,7 @@ def make_suite(where: Path, body: str) -> Path:
     return where
 
 
+@pytest.mark.slow  # about 40 s of timing, best of 3 each way: make test runs it, make unit does not
 @pytest.mark.timeout(300)
 def test_an_unrelated_suite_of_2000_tests_runs_as_fast_with_the_plugin(tmp_path: Path) -> None:
     body = "\n".join(f"def test_{i}():\n    assert {i} + 1 == {i + 1}\n" for i in range(TESTS))
