@@ -31,7 +31,16 @@ import pytest
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
 from tests.faults.conftest import Outcome, call, record
-from tests.support.netproxy import ByteProxy, RawServer, Shape, Step, chunk, http_response, sse, stream_head
+from tests.support.netproxy import (
+    ByteProxy,
+    RawServer,
+    Shape,
+    Step,
+    chunk,
+    http_response,
+    sse,
+    stream_head,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

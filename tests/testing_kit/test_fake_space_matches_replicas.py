@@ -42,7 +42,9 @@ VARYING = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 def load(name: str) -> dict[str, Any]:
     path = TRANSCRIPTS / f"{name}.json"
     # Recorded on the replicas branch; missing, this test fails rather than skips.
-    assert path.exists(), f"transcript {path} missing (recorded by tests/support/replicas/record_qwen3.py)"
+    assert path.exists(), (
+        f"transcript {path} missing (recorded by tests/support/replicas/record_qwen3.py)"
+    )
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 

@@ -13,8 +13,8 @@ import pytest
 from qwen_spaces._server.parse import BODY_BYTES_PER_CHAR, BODY_ROOM, CHARS_PER_TOKEN
 from qwen_spaces._spaces.spaces import SPACES
 from qwen_spaces.testing import FakeSpace
-from tests.support.server_harness import KEY, Serve, space_args
 from tests.apps.server.test_hardening import CHAT, MAX, ONEM, error_of, port_of, request, user
+from tests.support.server_harness import KEY, Serve, space_args
 
 pytestmark = pytest.mark.timeout(180)
 
