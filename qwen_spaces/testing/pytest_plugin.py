@@ -45,7 +45,7 @@ _OURS = "QWEN_SPACES_PYTEST_CACHE_DIR"
 _session_dir: list[str] = []
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def pytest_configure(config: object) -> None:  # pytest's Config: not read here
     chosen = os.environ.get(_VAR, "").strip()
     if _session_dir or (chosen and chosen != os.environ.get(_OURS)):
         return  # configured already, or the user's own directory
@@ -55,13 +55,13 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[_VAR] = os.environ[_OURS] = path
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_unconfigure(config: object) -> None:
     while _session_dir:
         shutil.rmtree(_session_dir.pop(), ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
+def pytest_runtest_setup(item: object) -> None:  # pytest's Item: not read here
     """Empty the session's cache directory if an earlier test wrote to it."""
     if not _session_dir:
         return
