@@ -22,6 +22,7 @@ from .._gradio.endpoints import Endpoints
 from .._gradio.gradio import parse_json, raise_for_queue_message, raise_if_not_running, read_config
 from .._spaces.adapters import CHAT, Step
 from .._spaces.spaces import SpaceSpec, resolve_endpoints
+from .._value import Frozen
 from .policy import Timeouts
 
 __all__ = [
@@ -56,8 +57,8 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 _STREAM_HEADERS = {"Accept": "text/event-stream"}
 
 
-class Request:
-    """An HTTP request for a driver to send, with its time limits in seconds (immutable).
+class Request(Frozen):
+    """An HTTP request for a driver to send, with its time limits in seconds.
 
     ``connect``: to open a connection; ``read``: the longest silence; ``total``:
     the whole exchange (headers, body, stream), after which the driver stops.
@@ -65,18 +66,19 @@ class Request:
     only); ``progress`` is told the byte count of each read of them as they are sent.
     """
 
-    __slots__ = (
-        "connect",
-        "files",
-        "headers",
-        "json",
+    __match_args__: ClassVar[tuple[str, ...]] = (
         "method",
-        "progress",
-        "read",
-        "step",
-        "total",
         "url",
+        "step",
+        "connect",
+        "read",
+        "total",
+        "json",
+        "headers",
+        "files",
+        "progress",
     )
+    __slots__ = __match_args__
     method: str
     url: str
     step: Step
@@ -102,25 +104,15 @@ class Request:
         progress: Optional[Callable[[int], None]] = None,
     ) -> None:
         fields = (method, url, step, connect, read, total, json, headers, files, progress)
-        for name, value in zip(_REQUEST_FIELDS, fields, strict=True):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"a Request cannot be changed (its {name}): use replace()")
-
-    def replace(self, **changes: Any) -> Request:
-        """A copy with ``changes`` (field names as in the constructor)."""
-        return Request(**{name: changes.get(name, getattr(self, name)) for name in _REQUEST_FIELDS})
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Request):
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in _REQUEST_FIELDS)
+        for name, value in zip(self.__match_args__, fields, strict=True):
+            self._set(name, value)
 
     __hash__: ClassVar[None] = None  # type: ignore[assignment]  # json and headers are mutable
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in _REQUEST_FIELDS[:6])
+        # Not the body nor the headers: a transport of the user's gets them merged
+        # with the client's, which may carry a token.
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__match_args__[:6])
         return f"Request({shown})"
 
     @property
@@ -133,20 +125,6 @@ class Request:
         if self.json is None:
             return None
         return json.dumps(self.json, ensure_ascii=False).encode()
-
-
-_REQUEST_FIELDS = (
-    "method",
-    "url",
-    "step",
-    "connect",
-    "read",
-    "total",
-    "json",
-    "headers",
-    "files",
-    "progress",
-)
 
 
 class FailureKind(enum.Enum):
@@ -214,15 +192,6 @@ class Deadline:
         return SpaceTimeoutError(self.limit, self.seconds, partial_text=partial_text)
 
 
-def next_deadline(
-    queue_at: Optional[float], total_at: float, queue: float, total: float
-) -> Deadline:
-    """The deadline that comes first: the queue limit (while queued) or the total."""
-    if queue_at is not None and queue_at < total_at:
-        return Deadline(queue_at, "queue", queue)
-    return Deadline(total_at, "total", total)
-
-
 class Uploads:
     """A call's files, and how many of their bytes were read for sending (told to ``on_upload``)."""
 
@@ -276,8 +245,9 @@ class Wire:
 
     def deadline(self, queue_at: Optional[float]) -> Deadline:
         """The limit that ends the call next: the queue's (while queued) or the total."""
-        timeouts = self.timeouts
-        return next_deadline(queue_at, self.total_at, timeouts.queue, timeouts.total)
+        if queue_at is not None and queue_at < self.total_at:
+            return Deadline(queue_at, "queue", self.timeouts.queue)
+        return Deadline(self.total_at, "total", self.timeouts.total)
 
     def drain_budget(self, failed: bool) -> tuple[float, int]:
         """How long and how many bytes to read on after an answer (none after a failure)."""

@@ -32,7 +32,7 @@ class Step(enum.Enum):
 CHAT = "chat"
 
 
-class Stage:
+class Stage(Frozen):
     """One step of a Space's plan (immutable).
 
     ``step`` is UPLOAD, PREDICT (an un-queued function, one answer) or JOIN
@@ -43,27 +43,14 @@ class Stage:
     the adapter reads and the call keeps, so a retry does not repeat it.
     """
 
-    __slots__ = ("fn", "step")
+    __match_args__: ClassVar[tuple[str, ...]] = ("step", "fn")
+    __slots__ = __match_args__
     step: Step
     fn: str
 
     def __init__(self, step: Step, fn: str = CHAT) -> None:
-        object.__setattr__(self, "step", step)
-        object.__setattr__(self, "fn", fn)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"a Stage cannot be changed (its {name})")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Stage):
-            return NotImplemented
-        return (self.step, self.fn) == (other.step, other.fn)
-
-    def __hash__(self) -> int:
-        return hash((self.step, self.fn))
-
-    def __repr__(self) -> str:
-        return f"Stage({self.step}, {self.fn!r})"
+        self._set("step", step)
+        self._set("fn", fn)
 
 
 #: A call's plan: its stages in order; the last one is ``Stage(Step.JOIN)``.
