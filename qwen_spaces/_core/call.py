@@ -320,7 +320,7 @@ class ChatCall:
         try:
             attempt.read(chunk, out, self._start)
         except QwenSpacesError as failure:
-            attempt.failure = self._failures.shown(failure, attempt, self.spec)
+            attempt.failure = failure
             attempt.process(Cause.FAILED)
         if attempt.phase is _COMPLETED and attempt.stage.fn == CHAT:
             self.timings["completed"] = self.wire.clock() - self._started_at
@@ -337,7 +337,7 @@ class ChatCall:
         Raises the failure the stream brought (for ``next_attempt``). After the
         answer's stream the call is done; after a side call's, the plan goes on.
         """
-        self._attempt.end_of_stream(self.done, self.spec.adapter.read_side)
+        self._attempt.end_of_stream(self.done, self.spec.adapter)
 
     def drain_budget(self) -> tuple[float, int]:
         """How long and how many bytes to read on after the answer, to reuse the connection."""
@@ -446,17 +446,6 @@ class _Failures:
         )
         return SpaceConnectionError(f"{where} ({detail})")
 
-    @staticmethod
-    def shown(failure: QwenSpacesError, attempt: Attempt, spec: SpaceSpec) -> QwenSpacesError:
-        """What a stream's ``failure`` says: a Space that showed its error in the
-        chatbot and then failed without a reason speaks its own words."""
-        tracker = attempt.tracker
-        if type(failure) is SpaceError and tracker is not None:
-            shown = spec.adapter.failure_text(tracker)
-            if shown:
-                return SpaceError(f"the Space reported an error: {shown}")
-        return failure
-
     def delay(self, failure: QwenSpacesError) -> float:
         """The seconds before the next try; raises ``failure`` when it is not retried."""
         retry = self.retry.increment(failure)
@@ -491,6 +480,8 @@ def _reply(call: ChatCall, tracker: AnswerTracker) -> Reply:
         timings.get("started", 0.0),
         timings.get("completed", 0.0),
     )
+    # What the Space says of the turn first (its thinking time, its session), then the values.
+    thinking_seconds = spec.adapter.thinking_seconds(tracker)
     messages = [*call.session.messages, {"role": "assistant", "content": text}]
     session = call.session.session_after(call.done, len(messages))
     state = ConversationState(
@@ -503,7 +494,7 @@ def _reply(call: ChatCall, tracker: AnswerTracker) -> Reply:
         conversation=state,
         timings=dict(timings),
         id=call.completion_id,
-        thinking_seconds=spec.adapter.thinking_seconds(tracker),
+        thinking_seconds=thinking_seconds,
     )
 
 

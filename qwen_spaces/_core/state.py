@@ -16,12 +16,12 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
-from .._errors import ProtocolError, QwenSpacesError
+from .._errors import ProtocolError, QwenSpacesError, SpaceError
 from .._events import Event
 from .._gradio.dedup import AnswerTracker
 from .._gradio.gradio import Msg, read_message
 from .._gradio.sse import SSEDecoder
-from .._spaces.adapters import CHAT, Plan, Stage
+from .._spaces.adapters import CHAT, Plan, SpaceAdapter, Stage
 
 if TYPE_CHECKING:
     from .wire import Request
@@ -149,7 +149,6 @@ class Attempt:
             self.position += 1
             self.event_id = None
             self.queue_at = None
-            self.decoder = SSEDecoder(self.max_event_bytes)
             to = Phase.READY if self.position < len(self.plan) else Phase.DONE
         self.phase = to
         self.finished = to in FINISHED
@@ -202,20 +201,23 @@ class Attempt:
                 self.process(Cause.CLOSED)
                 return
 
-    def end_of_stream(self, done: dict[str, Any], read_side: Callable[[str, Any], Any]) -> None:
+    def end_of_stream(self, done: dict[str, Any], adapter: SpaceAdapter) -> None:
         """The stream is over: raise its failure, read a side call's result, or end.
 
-        A side call's completed outputs go through ``read_side`` into ``done``
-        and the plan goes on; a side call whose stream ended early is a ProtocolError.
+        The failure is raised in the Space's words where its page showed them
+        (``adapter.failure_text``). A side call's completed outputs go through
+        ``adapter.read_side`` into ``done`` and the plan goes on, its next stream
+        with a fresh decoder; a side call whose stream ended early is a ProtocolError.
         """
         if self.phase is Phase.FAILED:
             self.process(Cause.END)
             failure, self.failure = self.failure, None
             assert failure is not None
-            raise failure
+            raise self._shown(failure, adapter)
         fn = self.stage.fn
         if self.phase is Phase.COMPLETED and fn != CHAT:
-            done[fn] = read_side(fn, self.side_result)
+            done[fn] = adapter.read_side(fn, self.side_result)
+            self.decoder = SSEDecoder(self.max_event_bytes)
             self.process(Cause.NEXT)
             return
         if self.phase in _STREAMING:
@@ -224,6 +226,16 @@ class Attempt:
             self.process(Cause.END)
         if fn != CHAT:
             raise ProtocolError(f"the stream ended before the Space's {fn!r} completed")
+
+    def _shown(self, failure: QwenSpacesError, adapter: SpaceAdapter) -> QwenSpacesError:
+        # A Space that showed its error in the chatbot, then failed without a
+        # reason, speaks its own words.
+        tracker = self.tracker
+        if type(failure) is SpaceError and tracker is not None:
+            shown = adapter.failure_text(tracker)
+            if shown:
+                return SpaceError(f"the Space reported an error: {shown}")
+        return failure
 
     def _first(self, value: Any) -> None:
         check, self.check_first = self.check_first, None

@@ -139,6 +139,41 @@ def test_thinking_off_runs_the_toggle_first_then_the_chat() -> None:
     assert reply.conversation.session == SpaceSession("s1", 2, False)
 
 
+def test_the_chat_stream_starts_clean_after_the_toggle_stream_left_half_an_event() -> None:
+    # The toggle's last chunk carries its completion and the start of an event
+    # the driver never reads (it stops at the completion and drains): the
+    # chat's stream is a new response, read by a fresh decoder.
+    call = qwen3_call(False)
+    join = call.next_request()
+    assert join is not None
+    call.on_response(join, 200, {}, b'{"event_id": "t1"}')
+    data = call.next_request()
+    assert data is not None and call.on_headers(data, 200)
+    done = {
+        "msg": "process_completed",
+        "event_id": "t1",
+        "success": True,
+        "output": {"data": [None]},
+    }
+    assert call.feed(sse(done) + b'data: {"msg": "heartb') == [] and call.finished
+    call.end_of_stream()
+    join = call.next_request()
+    assert join is not None
+    call.on_response(join, 200, {}, b'{"event_id": "c1"}')
+    data = call.next_request()
+    assert data is not None and call.on_headers(data, 200)
+    chat = {
+        "msg": "process_completed",
+        "event_id": "c1",
+        "success": True,
+        "output": {"data": answer_turn("Four.")},
+    }
+    events = call.feed(sse(chat))
+    assert [e.text for e in events if isinstance(e, qs.TextDelta)] == ["Four."]
+    call.end_of_stream()
+    assert call.reply().text == "Four."
+
+
 def test_a_retry_after_the_toggle_does_not_toggle_again() -> None:
     call = qwen3_call(False)
     run_toggle(call)
