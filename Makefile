@@ -107,11 +107,12 @@ UNIT_TIERS := tests/core tests/client tests/testing_kit tests/package tests/apps
 
 # Every test, in two runs that split the suite by mark: the tiers that wait on loopback servers
 # in this process run in workers; the integration tier (each worker would start its own dozen
-# replica Spaces, session fixtures being per process) and the timing measurements (`slow`,
-# which other tests running beside them would skew) run alone. Both run; either failing fails.
+# replica Spaces, session fixtures being per process) and the timing measurements (`slow`, and
+# `timing`: a wall-clock limit that other tests running beside it would break) run alone. Both
+# run; either failing fails.
 test: venvs
-	$(BIN)/python $(PYTEST) $(XDIST) -m "not integration and not slow"; first=$$?; \
-	$(BIN)/python $(PYTEST) -m "integration or slow"; second=$$?; \
+	$(BIN)/python $(PYTEST) $(XDIST) -m "not integration and not slow and not timing"; first=$$?; \
+	$(BIN)/python $(PYTEST) -m "integration or slow or timing"; second=$$?; \
 	test $$first -eq 0 && test $$second -eq 0
 
 # The fast loop (.venv only, well under a minute): the sans-I/O core, the clients in process,

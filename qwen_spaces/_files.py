@@ -1,9 +1,10 @@
-"""Pure: documents a user hands to a call (``files=``), checked before anything is sent.
+"""Documents a user hands to a call (``files=``), checked before anything is sent.
 
 Each item is a path (``str``, ``bytes`` or ``os.PathLike``), a ``(filename,
-bytes)`` pair or a ``(filename, binary file object)`` pair. Nothing is read
-here: a path is opened when the upload streams it, so a 200 MB file never sits
-in memory.
+bytes)`` pair or a ``(filename, binary file object)`` pair. The check opens a
+path and takes its size, but reads none of it: the upload opens it again and
+streams it (``Upload.open``, called by a transport), so a 200 MB file never
+sits in memory. The core only carries these values.
 
 A file name that is not valid UTF-8 (a Latin-1 ``café.txt`` on a UTF-8
 system, which Python holds with surrogate escapes) is sent the way browsers

@@ -5,7 +5,7 @@ points at a temporary directory (set when pytest starts, so that session-wide
 fixtures and the processes they start inherit it too), and every test gets a
 fresh empty one of its own: a client built by one test never starts from ids
 another test left behind. Children started by the tests keep the variable
-(see ``tests/apps/cli/conftest.py``'s ``child_env``).
+(see ``tests/support/cli_runs.py``'s ``child_env``).
 """
 
 from __future__ import annotations

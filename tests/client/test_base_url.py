@@ -28,7 +28,7 @@ from qwen_spaces._client import discovery_cache
 from qwen_spaces._gradio.space_url import check_base_url, gradio_route_at
 from qwen_spaces.providers import Qwen_Qwen_2_5_Max
 from qwen_spaces.testing import FakeSpace, MockSpace
-from tests.apps.cli.conftest import Result, cli  # noqa: F401 (the fixture)
+from tests.support.cli_runs import Result, cli  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.timeout(60)
 

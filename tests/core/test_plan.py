@@ -10,6 +10,7 @@ import pytest
 import qwen_spaces as qs
 from qwen_spaces._core.call import ChatCall
 from qwen_spaces._core.state import FINISHED, TRANSITIONS, Attempt, Cause, Phase
+from qwen_spaces._core.wire import Request
 from qwen_spaces._errors import QueueFullError
 from qwen_spaces._events import ConversationState, SpaceSession
 from qwen_spaces._gradio.endpoints import Endpoints, Function
@@ -41,20 +42,32 @@ def qwen3_call(thinking: bool | None, state: ConversationState | None = None) ->
     )
 
 
-def run_toggle(call: ChatCall) -> None:
+def open_stream(call: ChatCall, event_id: str) -> Request:
+    """Join the current stage's function and open its event stream; the join sent."""
     join = call.next_request()
     assert join is not None and join.step is Step.JOIN
-    assert join.json is not None and (join.json["fn_index"], join.json["data"]) == (3, [None])
-    call.on_response(join, 200, {}, b'{"event_id": "t1"}')
+    call.on_response(join, 200, {}, json.dumps({"event_id": event_id}).encode())
     data = call.next_request()
     assert data is not None and data.step is Step.DATA and call.on_headers(data, 200)
-    done = {
-        "msg": "process_completed",
-        "event_id": "t1",
-        "success": True,
-        "output": {"data": [None]},
-    }
-    assert call.feed(sse(done)) == [] and call.phase is Phase.COMPLETED
+    return join
+
+
+def completed(event_id: str, data: list[object]) -> bytes:
+    return sse(
+        {
+            "msg": "process_completed",
+            "event_id": event_id,
+            "success": True,
+            "output": {"data": data},
+        }
+    )
+
+
+def run_toggle(call: ChatCall, trailing: bytes = b"") -> None:
+    """The thinking toggle's stage; ``trailing``: bytes after its completion, never read."""
+    join = open_stream(call, "t1")
+    assert join.json is not None and (join.json["fn_index"], join.json["data"]) == (3, [None])
+    assert call.feed(completed("t1", [None]) + trailing) == [] and call.phase is Phase.COMPLETED
     call.end_of_stream()
     assert call.phase is Phase.READY
 
@@ -112,24 +125,15 @@ def test_thinking_off_runs_the_toggle_first_then_the_chat() -> None:
     call = qwen3_call(False)
     assert [s.fn for s in call._attempt.plan] == ["thinking", CHAT]
     run_toggle(call)
-    join = call.next_request()
-    assert join is not None and join.json is not None and join.json["fn_index"] == 13
+    join = open_stream(call, "c1")
+    assert join.json is not None and join.json["fn_index"] == 13
     settings = join.json["data"][1]
     assert settings == {
         "model": "qwen3-32b",
         "sys_prompt": "You are a helpful and harmless assistant.",
         "thinking_budget": 38,
     }
-    call.on_response(join, 200, {}, b'{"event_id": "c1"}')
-    data = call.next_request()
-    assert data is not None and call.on_headers(data, 200)
-    done = {
-        "msg": "process_completed",
-        "event_id": "c1",
-        "success": True,
-        "output": {"data": answer_turn("Four.")},
-    }
-    events = call.feed(sse(done))
+    events = call.feed(completed("c1", answer_turn("Four.")))
     assert [e.text for e in events if isinstance(e, qs.TextDelta)] == ["Four."]
     call.end_of_stream()
     assert call.next_request() is None
@@ -144,31 +148,9 @@ def test_the_chat_stream_starts_clean_after_the_toggle_stream_left_half_an_event
     # the driver never reads (it stops at the completion and drains): the
     # chat's stream is a new response, read by a fresh decoder.
     call = qwen3_call(False)
-    join = call.next_request()
-    assert join is not None
-    call.on_response(join, 200, {}, b'{"event_id": "t1"}')
-    data = call.next_request()
-    assert data is not None and call.on_headers(data, 200)
-    done = {
-        "msg": "process_completed",
-        "event_id": "t1",
-        "success": True,
-        "output": {"data": [None]},
-    }
-    assert call.feed(sse(done) + b'data: {"msg": "heartb') == [] and call.finished
-    call.end_of_stream()
-    join = call.next_request()
-    assert join is not None
-    call.on_response(join, 200, {}, b'{"event_id": "c1"}')
-    data = call.next_request()
-    assert data is not None and call.on_headers(data, 200)
-    chat = {
-        "msg": "process_completed",
-        "event_id": "c1",
-        "success": True,
-        "output": {"data": answer_turn("Four.")},
-    }
-    events = call.feed(sse(chat))
+    run_toggle(call, trailing=b'data: {"msg": "heartb')
+    open_stream(call, "c1")
+    events = call.feed(completed("c1", answer_turn("Four.")))
     assert [e.text for e in events if isinstance(e, qs.TextDelta)] == ["Four."]
     call.end_of_stream()
     assert call.reply().text == "Four."
@@ -206,11 +188,7 @@ def test_a_session_already_off_needs_no_toggle_and_one_on_needs_it_to_think() ->
 
 def test_reasoning_streams_as_its_own_deltas_and_the_error_span_is_not_answer() -> None:
     call = qwen3_call(None)
-    join = call.next_request()
-    assert join is not None
-    call.on_response(join, 200, {}, b'{"event_id": "c1"}')
-    data = call.next_request()
-    assert data is not None and call.on_headers(data, 200)
+    open_stream(call, "c1")
     first = {
         "msg": "process_generating",
         "event_id": "c1",

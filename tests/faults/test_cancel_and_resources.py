@@ -13,6 +13,7 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace
+from tests.support.waiting import holds_within
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,18 +30,11 @@ def slow_space() -> Iterator[FakeSpace]:
         yield space
 
 
-def wait_for(condition: object, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def cancelled_and_closed(space: FakeSpace, count: int = 1) -> None:
-    assert wait_for(lambda: len(space.cancels) >= count), "the cancel never reached the Space"
-    assert wait_for(lambda: space.stats()["streams_open"] == 0), "the stream connection stayed open"
+    assert holds_within(lambda: len(space.cancels) >= count), "the cancel never reached the Space"
+    assert holds_within(lambda: space.stats()["streams_open"] == 0), (
+        "the stream connection stayed open"
+    )
 
 
 def first_text(stream: qs.Stream) -> None:
@@ -198,7 +192,7 @@ def test_sync_1000_calls_300_broken_off_hold_no_more_sockets(
             for i in range(10, CALLS):
                 one(i)
             after_1000 = settled_sockets()
-        assert wait_for(lambda: len(space.cancels) >= EARLY - 10, 10)
+        assert holds_within(lambda: len(space.cancels) >= EARLY - 10, 10)
     SOCKETS["sync"] = (after_10, after_1000)
     _report()
     assert after_1000 <= after_10, (after_10, after_1000)
@@ -231,7 +225,7 @@ def test_async_1000_calls_300_broken_off_hold_no_more_sockets(
                 return after_10, after_1000
 
         after_10, after_1000 = asyncio.run(run())
-        assert wait_for(lambda: len(space.cancels) >= EARLY - 10, 10)
+        assert holds_within(lambda: len(space.cancels) >= EARLY - 10, 10)
     SOCKETS["async"] = (after_10, after_1000)
     _report()
     assert after_1000 <= after_10, (after_10, after_1000)

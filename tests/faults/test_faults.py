@@ -10,7 +10,7 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
-from tests.faults.conftest import call, record
+from tests.support.fault_runs import call, record
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,7 +13,7 @@ import pytest
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
 from qwen_spaces.testing._layouts import make_layout
-from tests.faults.conftest import call
+from tests.support.fault_runs import call
 from tests.support.hf_status_pages import PAGES
 
 pytestmark = pytest.mark.timeout(60)

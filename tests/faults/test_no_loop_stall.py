@@ -7,6 +7,9 @@ running loop, over HTTPS (a loopback TLS front to a FakeSpace, its certificate
 trusted through ``SSL_CERT_FILE`` for the default context, or ``verify=`` a
 bundle) and plain HTTP. Importing aiohttp (which builds its SSL contexts) and
 building ours would take 0.2-0.4 s on the loop.
+
+A 50 ms limit on a 2-core machine holds only with no other test beside it:
+``timing`` makes ``make test`` run this file alone, after the workers.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from qwen_spaces.testing import FakeSpace
+
+pytestmark = pytest.mark.timing
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
-from tests.faults.conftest import call
+from tests.support.fault_runs import call
 
 TOKEN = "hf_SuperSecretToken0123456789"
 PROXY_PASSWORD = "pr0xyPa55word"

@@ -30,7 +30,7 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
-from tests.faults.conftest import Outcome, call, record
+from tests.support.fault_runs import Outcome, call, record
 from tests.support.netproxy import (
     ByteProxy,
     RawServer,
@@ -41,6 +41,7 @@ from tests.support.netproxy import (
     sse,
     stream_head,
 )
+from tests.support.waiting import holds_within
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -684,15 +685,6 @@ SLOW = {
 }
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_t08_break_off_through_the_byte_proxy_cancels(mode: str) -> None:
     failure: Optional[qs.QwenSpacesError] = None
     got = ""
@@ -706,7 +698,7 @@ def test_t08_break_off_through_the_byte_proxy_cancels(mode: str) -> None:
                             break
                 except qs.QwenSpacesError as error:
                     failure = error
-                cancelled = wait_for(lambda: len(space.cancels) == 1)
+                cancelled = holds_within(lambda: len(space.cancels) == 1)
         else:
 
             async def run() -> bool:
@@ -720,10 +712,10 @@ def test_t08_break_off_through_the_byte_proxy_cancels(mode: str) -> None:
                                     break
                     except qs.QwenSpacesError as error:
                         failure = error
-                    return await asyncio.to_thread(wait_for, lambda: len(space.cancels) == 1)
+                    return await asyncio.to_thread(holds_within, lambda: len(space.cancels) == 1)
 
             cancelled = asyncio.run(run())
-        closed = wait_for(lambda: space.stats()["streams_open"] == 0)
+        closed = holds_within(lambda: space.stats()["streams_open"] == 0)
     out = Outcome(error=failure)
     if failure is None and not (cancelled and closed):
         out.error = qs.QwenSpacesError(f"cancel sent: {cancelled}, stream closed: {closed}")

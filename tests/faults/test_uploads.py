@@ -15,7 +15,7 @@ import pytest
 
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
-from tests.faults.conftest import Outcome, record
+from tests.support.fault_runs import Outcome, record
 
 pytestmark = pytest.mark.timeout(60)
 

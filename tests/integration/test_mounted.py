@@ -26,7 +26,7 @@ import pytest
 import qwen_spaces as qs
 from qwen_spaces._client import discovery_cache
 from qwen_spaces.providers import Qwen_Qwen_2_5_Max
-from tests.apps.cli.conftest import ROOT, child_env
+from tests.support.cli_runs import ROOT, child_env
 from tests.support.prefix_proxy import PrefixProxy
 from tests.support.replicas import fake_model
 from tests.support.replicas.launcher import Replica

@@ -11,7 +11,7 @@ import pexpect
 import pytest
 
 from qwen_spaces._gradio.payloads import flatten
-from tests.apps.cli.conftest import ROOT, child_env, default_sigint
+from tests.support.cli_runs import ROOT, child_env, default_sigint
 from tests.support.replicas import fake_qwen3 as fq
 from tests.support.replicas.launcher import Replica
 

@@ -13,16 +13,15 @@ from typing import Any
 import pytest
 
 from qwen_spaces.testing import FakeSpace, Fault
-
-from .conftest import (
+from tests.support.cli_runs import (
     ROOT,
     Result,
     child_env,
     cli_command,
     default_sigint,
     run_child,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from qwen_spaces.testing import FakeSpace
-
-from .conftest import ROOT, child_env, default_sigint, wait_until
+from tests.support.cli_runs import ROOT, child_env, default_sigint
+from tests.support.waiting import wait_until
 
 pexpect = pytest.importorskip("pexpect")
 

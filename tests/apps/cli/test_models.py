@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from qwen_spaces.testing import FakeSpace, Fault
-
-from .conftest import Result
+from tests.support.cli_runs import Result
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -22,8 +22,7 @@ from qwen_spaces._cli.common import (
 )
 from qwen_spaces._spaces.spaces import SPACES
 from qwen_spaces.testing import FakeSpace
-
-from .conftest import ROOT, child_env, run_child
+from tests.support.cli_runs import ROOT, child_env, run_child
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from qwen_spaces._cli import main
-
-from .conftest import child_env
+from tests.support.cli_runs import child_env
 
 
 @pytest.fixture

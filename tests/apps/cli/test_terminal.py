@@ -18,8 +18,7 @@ import pytest
 
 from qwen_spaces._cli.status import WAIT_SECONDS
 from qwen_spaces.testing import FakeSpace, Fault
-
-from .conftest import ROOT, child_env, cli_command, default_sigint, run_child
+from tests.support.cli_runs import ROOT, child_env, cli_command, default_sigint, run_child
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,8 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from qwen_spaces._client.messages import normalize_messages
 from qwen_spaces._gradio.payloads import flatten
 from qwen_spaces.testing import FakeSpace, Fault
 from tests.support.server_harness import KEY, ROOT, Serve, run_client, space_args
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -56,16 +56,6 @@ def space() -> Iterator[FakeSpace]:
 def served(space: FakeSpace) -> Iterator[Serve]:
     with Serve("--api-key", KEY, "--max-body", "100000", *space_args([(MAX, space.url)])) as serve:
         yield serve
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"not true within {timeout} s: {condition}")
 
 
 class Raw:
@@ -510,11 +500,11 @@ def test_a_client_that_disconnects_cancels_the_answer_on_the_space(where: str) -
         if where == "streaming":
             assert read_until_content(raw.conn.getresponse())
         else:
-            wait_for(lambda: fake.stats()["streams_open"] == 1)  # waiting in the queue
+            wait_until(lambda: fake.stats()["streams_open"] == 1)  # waiting in the queue
         raw.close()
-        assert wait_for(lambda: fake.cancels, timeout=10)
+        assert wait_until(lambda: fake.cancels, timeout=10)
         # Nothing left open on the Space's side.
-        wait_for(lambda: fake.stats()["streams_open"] == 0)
+        wait_until(lambda: fake.stats()["streams_open"] == 0)
         assert len(fake.cancels) == 1
         # And the server is fine.
         assert (
