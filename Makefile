@@ -105,15 +105,16 @@ XDIST = -n $(WORKERS) --maxprocesses 4 --dist loadfile
 # What needs only .venv and no server of another process: `make unit`, and `make dist`'s check.
 UNIT_TIERS := tests/core tests/client tests/testing_kit tests/package tests/apps/providers
 
-# Every test, in two runs that split the suite by mark: the tiers that wait on loopback servers
-# in this process run in workers; the integration tier (each worker would start its own dozen
-# replica Spaces, session fixtures being per process) and the timing measurements (`slow`, and
-# `timing`: a wall-clock limit that other tests running beside it would break) run alone. Both
-# run; either failing fails.
+# Every test, in three runs that split the suite by mark: the tiers that wait on loopback servers
+# in this process run in workers; then the timing measurements (`slow`, and `timing`: a
+# wall-clock limit that anything running beside it would break) alone, on a quiet machine; then
+# the integration tier in one process (each worker would start its own dozen replica Spaces,
+# and the replicas all start at once when its run begins). All three run; any failing fails.
 test: venvs
 	$(BIN)/python $(PYTEST) $(XDIST) -m "not integration and not slow and not timing"; first=$$?; \
-	$(BIN)/python $(PYTEST) -m "integration or slow or timing"; second=$$?; \
-	test $$first -eq 0 && test $$second -eq 0
+	$(BIN)/python $(PYTEST) -m "(slow or timing) and not integration"; second=$$?; \
+	$(BIN)/python $(PYTEST) -m integration; third=$$?; \
+	test $$first -eq 0 && test $$second -eq 0 && test $$third -eq 0
 
 # The fast loop (.venv only, well under a minute): the sans-I/O core, the clients in process,
 # the testing kit, the package's shape and the providers; not the long timing measurement.

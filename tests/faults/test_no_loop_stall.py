@@ -8,8 +8,9 @@ trusted through ``SSL_CERT_FILE`` for the default context, or ``verify=`` a
 bundle) and plain HTTP. Importing aiohttp (which builds its SSL contexts) and
 building ours would take 0.2-0.4 s on the loop.
 
-A 50 ms limit on a 2-core machine holds only with no other test beside it:
-``timing`` makes ``make test`` run this file alone, after the workers.
+A 50 ms limit on a 2-core machine holds only with nothing else running beside
+it (no other test, no replica Space starting): ``timing`` makes ``make test``
+run this file in a run of its own, with the ``slow`` test.
 """
 
 from __future__ import annotations
