@@ -185,7 +185,8 @@ class ConversationState:
     (OpenAI-style), ``session_hash`` the Space's session and ``synced`` how
     many of the messages that session already holds (both used only when no
     ``session`` is given).
-    ``session`` (a :class:`SpaceSession`) is reused across turns so that
+    ``session`` (the Space session: its hash, the turns it holds and its
+    thinking switch, an immutable value) is reused across turns so that
     Spaces that keep history on the server (the 1M and Qwen3 demos) see one
     session; ``session_hash`` and ``synced`` read it. ``thinking`` is the
     conversation's own choice of thinking mode (None: the session's, at

@@ -197,7 +197,9 @@ def _parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         metavar="S",
         help="cap every time limit of a call at S seconds",
     )
-    space.add_argument(
+    # Only the commands that ask a model themselves: serve takes thinking per request.
+    thinking = argparse.ArgumentParser(add_help=False)
+    thinking.add_argument(
         "--no-think",
         dest="thinking",
         action="store_const",
@@ -205,7 +207,7 @@ def _parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         default=None,
         help="a Qwen3 model answers without thinking first (default: it thinks)",
     )
-    space.add_argument(
+    thinking.add_argument(
         "--thinking-budget",
         type=positive_int_arg,
         default=None,
@@ -227,7 +229,8 @@ def _parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     for name, line in COMMAND_HELP.items():
         if command is None or name == command:
             module = importlib.import_module(_MODULES[name], __name__)
-            module.add_parser(commands, [debug] if name == "completion" else [debug, space])
+            parents = {"completion": [debug], "models": [debug, space], "serve": [debug, space]}
+            module.add_parser(commands, parents.get(name, [debug, space, thinking]))
         else:  # listed in --help, not built: its module is not imported
             commands.add_parser(name, help=line, add_help=False)
     return parser

@@ -70,8 +70,8 @@ class AsyncClient:
         trust_env: Read proxies and the CA bundle from the environment
             (``AsyncClient`` reads the proxy variables itself, the way aiohttp does).
         session: An aiohttp ClientSession of yours, used as it is and never closed.
-        transport: An :class:`~qwen_spaces._transports.transport.AsyncTransport` of yours,
-            as on :class:`Client`.
+        transport: A transport of yours, such as
+            :class:`qwen_spaces.testing.MockTransport`, as on :class:`Client`.
     """
 
     def __init__(

@@ -84,10 +84,10 @@ class Client:
             holding both, or ``(cert_file, key_file)``.
         trust_env: Read proxies and the CA bundle from the environment.
         session: A requests Session of yours, used as it is and never closed.
-        transport: A :class:`~qwen_spaces._transports.transport.Transport` of yours that
-            sends the requests (with ``headers`` and the token) instead of
-            requests; ``proxy``, ``verify``, ``cert``, ``trust_env`` and
-            ``session`` are then not taken.
+        transport: A transport of yours that sends the requests (with
+            ``headers`` and the token) instead of requests, such as
+            :class:`qwen_spaces.testing.MockTransport`; ``proxy``, ``verify``,
+            ``cert``, ``trust_env`` and ``session`` are then not taken.
     """
 
     def __init__(

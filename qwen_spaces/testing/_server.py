@@ -133,8 +133,9 @@ class FakeSpace:
         return self
 
     def stop(self) -> None:
-        """Close every connection and stop the thread. Safe to call twice."""
+        """Close every connection, stop the thread, delete the uploads. Safe to call twice."""
         self._server.stop()
+        self._app.remove_uploads()
 
     def restart(self) -> None:
         """Act as a Space that restarted: every session is forgotten, ``app_id`` changes.
@@ -148,7 +149,6 @@ class FakeSpace:
     def app_id(self) -> int:
         """The ``app_id`` the Space gives in ``/config`` and at ``/app_id``."""
         return self._app.app_id
-        self._app.remove_uploads()
 
     def __enter__(self) -> FakeSpace:
         return self.start()

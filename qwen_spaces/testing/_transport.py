@@ -127,7 +127,7 @@ class MockTransport:
 
     @contextlib.contextmanager
     def open(self, request: Request) -> Iterator[_Exchange]:
-        """Answer ``request`` with the handler (the transport contract's ``Transport.open``)."""
+        """Answer ``request`` with the handler, as ``Client(transport=...)`` asks it."""
         try:
             response = self.handler(_mock_request(request))
         except OSError as exc:
@@ -154,7 +154,7 @@ class MockTransport:
 
     @contextlib.asynccontextmanager
     async def aopen(self, request: Request) -> AsyncIterator[_AsyncExchange]:
-        """Answer ``request`` (see :class:`~qwen_spaces._transports.transport.AsyncTransport`)."""
+        """Answer ``request`` as ``AsyncClient(transport=...)`` asks it."""
         try:
             response = self.handler(_mock_request(request))
             if inspect.isawaitable(response):

@@ -23,6 +23,7 @@ from typing import Any, Optional
 import pytest
 import requests
 
+import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace, Fault
 
 pytest_plugins = ["qwen_spaces.testing.pytest_plugin"]
@@ -926,3 +927,15 @@ def test_there_are_transcripts_to_compare_with() -> None:
     if not transcript_paths():
         pytest.skip("no transcripts recorded yet")
     assert any(p.stem.startswith("onem") for p in transcript_paths())
+
+
+def test_stop_deletes_what_was_uploaded() -> None:
+    with FakeSpace("1m", answer="Read.") as space:
+        with qs.Client(model="qwen-2.5-1m", base_url=space.url) as client:
+            assert client.chat("read it", files=[("a.txt", b"hello")]).text == "Read."
+        paths = re.findall(
+            r'"path": "([^"]*fake-space-files-[^"]*)"', json.dumps([r.json for r in space.requests])
+        )
+        assert paths and all(Path(p).read_bytes() == b"hello" for p in paths)
+    assert not any(Path(p).exists() for p in paths)
+    space.stop()  # twice: nothing left to delete, no error

@@ -153,6 +153,25 @@ def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...]) -> None:
     assert result.code == 2 and result.out == "" and "usage:" in result.err
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("serve", "--no-think"),
+        ("serve", "--thinking-budget", "1024"),
+        ("models", "--no-think"),
+        ("models", "--thinking-budget", "1024"),
+    ],
+)
+def test_thinking_flags_only_where_a_command_asks_a_model_itself(
+    cli: Cli, args: tuple[str, ...]
+) -> None:
+    # serve takes thinking per request (its HTTP fields) and models checks with it off:
+    # the flags would do nothing there, so they are refused, not ignored.
+    result = cli(*args)
+    assert result.code == 2 and result.out == ""
+    assert f"unrecognized arguments: {' '.join(args[1:])}" in result.err
+
+
 def test_debug_shows_the_traceback_and_logs() -> None:
     with FakeSpace(faults=[Fault.space_error(message="boom", times=None)]) as space:
         plain = run_child("ask", "hi", "--base-url", space.url)
