@@ -8,8 +8,8 @@
 # one whole line each: {"id", "text", "model", "timings"}, or {"id", "error", ...} for a line
 # that failed. Run it again after a crash or Ctrl-C: ids already answered are skipped.
 # QWEN_SPACES_BASE_URL and QWEN_SPACES_MODEL choose the Space and the model.
-# The qwen-spaces command is the one on PATH (pip install qwen_spaces), else the one
-# `make` puts in this checkout's .venv/bin.
+# The qwen-spaces command is the one on PATH (pip install . in the checkout), else the one
+# `make unit` puts in this checkout's .venv/bin (it builds .venv, then runs the fast tests).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +18,7 @@ if command -v qwen-spaces >/dev/null; then
 elif [[ -x $here/../.venv/bin/qwen-spaces ]]; then
     qwen_spaces=$here/../.venv/bin/qwen-spaces
 else
-    echo "qwen-spaces not found: pip install qwen_spaces, or run make in the checkout" >&2
+    echo "qwen-spaces not found: pip install . or make unit in the checkout" >&2
     exit 127
 fi
 

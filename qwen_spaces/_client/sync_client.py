@@ -61,8 +61,9 @@ class Client:
     Args:
         model: A model name or alias of :data:`qwen_spaces.MODELS`; an unknown
             one is a ValueError naming the known ones.
-        base_url: The Space's http(s) root, for a duplicated Space or a local
-            server (no path: the client adds Gradio's own).
+        base_url: The Gradio app's http(s) URL, for a duplicated Space or a
+            local server: its root, or the path it is mounted at (the client
+            adds Gradio's own routes).
         hf_token: A Hugging Face token for a private Space, sent as a bearer
             token to the Space's own host only, never shown in a log or error.
         proxy: An http(s) proxy URL for every request; it wins over the
@@ -70,9 +71,11 @@ class Client:
         timeout: Seconds (the whole call's limit, and a cap on the others) or
             a :class:`Timeouts`; None keeps the defaults (connect 10 s, read 60 s,
             queue 600 s, total 900 s). ``chat()`` and ``stream()`` take one too.
-        max_retries: How many times a connection error, an HTTP 429/5xx, a full
-            queue or a waking Space is retried, with jittered backoff and
-            ``Retry-After``; only before any answer text. 0 turns retries off.
+        max_retries: How many times a connection error, an HTTP 429, 500,
+            502, 503 or 504 (a full queue included) or a waking Space is
+            retried, with jittered backoff and ``Retry-After``; only before any
+            answer text, and only while ``total`` leaves time. A timeout is not
+            retried. 0 turns retries off.
         headers: Extra HTTP headers sent with every request to the Space (they
             may replace the default ``User-Agent``).
         verify: True verifies TLS against the default CA bundle, False not at

@@ -73,9 +73,14 @@ class MockSpace:
         gradio: Optional[int] = None,
         chunk_size: int = 8,
     ) -> None:
+        if layout not in _MODELS:
+            raise ValueError(
+                f"MockSpace plays the 'max' and '1m' layouts, got {layout!r}: "
+                "FakeSpace plays every layout (a real server on 127.0.0.1)"
+            )
         self.layout: Layout = make_layout(layout, gradio)
         if base_url is None:
-            base_url = resolve_model(_MODELS.get(layout, layout)).url
+            base_url = resolve_model(_MODELS[layout]).url
         self.base_url: str = base_url.rstrip("/")
         self.script: MessageScript = MessageScript(
             self.layout, answer, chunk_size=chunk_size, footer=False, tokens=None, token_text=""

@@ -103,3 +103,9 @@ def test_each_test_starts_with_an_empty_cache(run: int) -> None:
         with qs.Client(max_retries=0) as client:
             assert client.chat("hi").text == ANSWER
     assert paths(space)[0] == "/config"
+
+
+@pytest.mark.parametrize("layout", ["qwen3", "qwen2.5", "nope"])
+def test_a_layout_the_mock_does_not_play_is_refused_naming_the_ones_it_does(layout: str) -> None:
+    with pytest.raises(ValueError, match=r"MockSpace plays the 'max' and '1m' layouts.*FakeSpace"):
+        MockSpace(layout)
