@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import warnings
 from collections.abc import Iterator
@@ -31,7 +29,7 @@ import requests
 
 import qwen_spaces as qs
 from qwen_spaces.testing import FakeSpace
-from tests.support.tls import TLSFront
+from tests.support.tls import TLSFront, self_signed
 from tests.support.transcript_replay import ReplayServer, load, messages_of, turns
 
 PROXY_ENV = (
@@ -281,7 +279,7 @@ def test_the_ca_bundle_variables_are_read_in_the_same_order(
 ) -> None:
     # $REQUESTS_CA_BUNDLE first: a wrong one there fails whatever $SSL_CERT_FILE says.
     other = tmp_path / "other.pem"
-    other.write_bytes(_self_signed(tmp_path, "other")[0].read_bytes())
+    other.write_bytes(self_signed(tmp_path, "other")[0].read_bytes())
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     with pytest.raises(qs.SpaceConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
@@ -309,39 +307,9 @@ def test_https_without_verification_when_asked(mode: str, https_space: str) -> N
 # --- a client certificate (mutual TLS) -------------------------------------------------------
 
 
-def _self_signed(where: Path, name: str) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.fail("openssl is needed to make a loopback certificate")
-    cert, key = where / f"{name}-cert.pem", where / f"{name}-key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-subj",
-            f"/CN={name}",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
 @pytest.fixture(scope="module")
 def client_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _self_signed(tmp_path_factory.mktemp("client-tls"), "client")
+    return self_signed(tmp_path_factory.mktemp("client-tls"), "client")
 
 
 @pytest.fixture(scope="module")

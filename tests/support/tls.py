@@ -74,12 +74,16 @@ class TLSFront:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+def self_signed(where: Path, name: str, ip: bool = False) -> tuple[Path, Path]:
+    """A throwaway certificate and key ``{name}-cert.pem``/``{name}-key.pem`` in ``where``.
+
+    ``ip``: valid for the server at 127.0.0.1 (its subjectAltName). No openssl fails the test:
+    a test that needs TLS never passes without it.
+    """
     if shutil.which("openssl") is None:
-        pytest.skip("no openssl to make a loopback certificate")
-    where = tmp_path_factory.mktemp("tls")
-    cert, key = where / "cert.pem", where / "key.pem"
+        pytest.fail("openssl is needed to make a loopback certificate")
+    cert, key = where / f"{name}-cert.pem", where / f"{name}-key.pem"
+    san = ["-addext", "subjectAltName=IP:127.0.0.1"] if ip else []
     subprocess.run(
         [
             "openssl",
@@ -97,15 +101,20 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
             "-days",
             "2",
             "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
+            "/CN=127.0.0.1" if ip else f"/CN={name}",
+            *san,
         ],
         check=True,
         capture_output=True,
         timeout=60,
     )
-    yield cert, key
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The loopback server's certificate and key (valid for 127.0.0.1)."""
+    return self_signed(tmp_path_factory.mktemp("tls"), "server", ip=True)
 
 
 @pytest.fixture(scope="module")
