@@ -20,6 +20,7 @@ from .._events import new_completion_id
 from .._files import Upload
 from .._gradio.endpoints import Endpoints
 from .._gradio.gradio import parse_json, raise_for_queue_message, raise_if_not_running, read_config
+from .._gradio.payloads import UPLOAD_FIELD
 from .._spaces.adapters import CHAT, Step
 from .._spaces.spaces import SpaceSpec, resolve_endpoints
 from .._value import Frozen
@@ -27,6 +28,7 @@ from .policy import Timeouts
 
 __all__ = [
     "CANCEL_TIMEOUT",
+    "UPLOAD_FIELD",
     "Deadline",
     "FailureKind",
     "Request",
@@ -62,8 +64,9 @@ class Request(Frozen):
 
     ``connect``: to open a connection; ``read``: the longest silence; ``total``:
     the whole exchange (headers, body, stream), after which the driver stops.
-    ``files``: a multipart body of these files, in the field ``files`` (UPLOAD
-    only); ``progress`` is told the byte count of each read of them as they are sent.
+    ``files``: a multipart body of these files, each in the field
+    ``UPLOAD_FIELD`` (UPLOAD only); ``progress`` is told the byte count of
+    each read of them as they are sent.
     """
 
     __match_args__: ClassVar[tuple[str, ...]] = (

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .._files import Upload
 
 __all__ = [
+    "UPLOAD_FIELD",
     "Prompt",
     "chatbot_value",
     "file_data",
@@ -18,6 +19,9 @@ __all__ = [
     "function_body",
     "split_messages",
 ]
+
+#: The multipart field of ``POST /upload`` that Gradio reads the files from.
+UPLOAD_FIELD = "files"
 
 
 class Prompt(Frozen):

@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 from urllib.parse import urlsplit
 
-from .._core.wire import CANCEL_TIMEOUT, FailureKind, TransportError
+from .._core.wire import CANCEL_TIMEOUT, UPLOAD_FIELD, FailureKind, TransportError
 from .transport import CertArg, TransportSettings, keeps_connection
 
 if TYPE_CHECKING:
@@ -238,7 +238,9 @@ class AiohttpTransport:
             # browsers send them (Gradio does not decode RFC 5987 names).
             form = aiohttp.FormData(quote_fields=False)
             for upload, reader in zip(request.files, readers, strict=True):
-                form.add_field("files", reader, filename=upload.name, content_type=upload.mime_type)
+                form.add_field(
+                    UPLOAD_FIELD, reader, filename=upload.name, content_type=upload.mime_type
+                )
         options: dict[str, Any] = {}
         if ssl_arg is not None:
             options["ssl"] = ssl_arg

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
-from .._core.wire import FailureKind, TransportError
+from .._core.wire import UPLOAD_FIELD, FailureKind, TransportError
 from .transport import TransportSettings, keeps_connection
 from .watchdog import WATCHDOG, Guard, current
 
@@ -149,7 +149,7 @@ def _body(
 
     body = MultipartEncoder(
         fields=[
-            ("files", (upload.name, reader, upload.mime_type))
+            (UPLOAD_FIELD, (upload.name, reader, upload.mime_type))
             for upload, reader in zip(request.files, readers, strict=True)
         ]
     )
