@@ -929,13 +929,26 @@ def test_there_are_transcripts_to_compare_with() -> None:
     assert any(p.stem.startswith("onem") for p in transcript_paths())
 
 
+def _uploaded_paths(space: FakeSpace) -> list[str]:
+    sent = json.dumps([r.json for r in space.requests])
+    return re.findall(r'"path": "([^"]*fake-space-files-[^"]*)"', sent)
+
+
 def test_stop_deletes_what_was_uploaded() -> None:
     with FakeSpace("1m", answer="Read.") as space:
         with qs.Client(model="qwen-2.5-1m", base_url=space.url) as client:
             assert client.chat("read it", files=[("a.txt", b"hello")]).text == "Read."
-        paths = re.findall(
-            r'"path": "([^"]*fake-space-files-[^"]*)"', json.dumps([r.json for r in space.requests])
-        )
+        paths = _uploaded_paths(space)
         assert paths and all(Path(p).read_bytes() == b"hello" for p in paths)
     assert not any(Path(p).exists() for p in paths)
     space.stop()  # twice: nothing left to delete, no error
+
+
+async def test_leaving_async_with_deletes_what_was_uploaded() -> None:
+    async with FakeSpace("1m", answer="Read.") as space:
+        async with qs.AsyncClient(model="qwen-2.5-1m", base_url=space.url) as client:
+            reply = await client.chat("read it", files=[("a.txt", b"hello")])
+        assert reply.text == "Read."
+        paths = _uploaded_paths(space)
+        assert paths and all(Path(p).read_bytes() == b"hello" for p in paths)
+    assert not any(Path(p).exists() for p in paths)
